@@ -1,0 +1,333 @@
+"""BG/NBD: the beta-geometric / negative binomial distribution model (Fader, Hardie & Lee 2005)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from scipy import special
+
+from omnicore._progress import Progress, null_progress
+from omnicore.ltv._base import FittedModel, Params, as_time, positive
+from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
+from omnicore.ltv._inputs import compress, rfm_arrays, weights_array
+from omnicore.ltv._special import betaln, digamma, gammaln
+
+__all__ = ["BetaGeo", "BetaGeoParams"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@attrs.frozen
+class BetaGeoParams(Params):
+    """BG/NBD parameters: purchase rates ``lambda ~ Gamma(r, alpha)``, dropout ``p ~ Beta(a, b)``."""
+
+    r: float = positive()
+    alpha: float = positive()
+    a: float = positive()
+    b: float = positive()
+
+
+def _loglik(theta: FloatArray, columns: Columns, grad: bool) -> tuple[FloatArray, FloatArray | None]:
+    """FHL (2005) eq. 6 in log space, with its analytic gradient."""
+    r, alpha, a, b = theta
+    x, t_x, T = columns
+    repeat = x > 0
+    x1 = np.where(repeat, x, 1.0)  # keeps b + x - 1 > 0 in the masked branch
+    log_aT = np.log(alpha + T)
+    log_atx = np.log(alpha + t_x)
+    c1 = betaln(a, b + x) - (r + x) * log_aT
+    c2 = np.where(repeat, betaln(a + 1, b + x1 - 1) - (r + x) * log_atx, -np.inf)
+    lse = np.logaddexp(c1, c2)
+    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + lse
+    if not grad:
+        return ll, None
+    w1 = np.exp(c1 - lse)
+    w2 = np.exp(c2 - lse)
+    psi_abx = digamma(a + b + x)
+    g = np.empty((4, x.size))
+    g[0] = digamma(r + x) - digamma(r) + np.log(alpha) - w1 * log_aT - w2 * log_atx
+    g[1] = r / alpha - w1 * (r + x) / (alpha + T) - w2 * (r + x) / (alpha + t_x)
+    g[2] = -(digamma(a) - digamma(a + b)) + w1 * (digamma(a) - psi_abx) + w2 * (digamma(a + 1) - psi_abx)
+    g[3] = (
+        -(digamma(b) - digamma(a + b))
+        + w1 * (digamma(b + x) - psi_abx)
+        + w2 * (digamma(b + x1 - 1) - psi_abx)
+    )
+    return ll, g
+
+
+def _starts(x: FloatArray, T: FloatArray, w: FloatArray) -> list[FloatArray]:
+    rate = max(float(w @ x) / float(w @ T), 1e-8)
+    return [
+        np.array([1.0, 1.0 / rate, 1.0, 1.0]),
+        np.array([0.5, 0.5 / rate, 0.7, 2.5]),
+        np.array([1.0, float(T.max()) / 10.0, 1.0, 1.0]),
+    ]
+
+
+@attrs.frozen(kw_only=True)
+class BetaGeo(FittedModel):
+    """A fitted BG/NBD model (Fader, Hardie & Lee 2005).
+
+    While alive a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``; after
+    each repeat purchase they drop out with probability ``p ~ Beta(a, b)``.
+
+    Attributes
+    ----------
+    params
+        :class:`BetaGeoParams` ``(r, alpha, a, b)``; ``alpha`` is in the model's time unit.
+    fit_info
+        Fit diagnostics (``None`` for a model built with :meth:`from_params`).
+    period
+        Time unit of ``recency``/``T`` the model was fitted in ("D", "W", ...), or ``None``.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
+       Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
+       https://doi.org/10.1287/mksc.1040.0098
+    """
+
+    spec: ClassVar[ModelSpec] = ModelSpec(name="BetaGeo", param_names=("r", "alpha", "a", "b"), loglik=_loglik)
+
+    params: BetaGeoParams
+    fit_info: FitInfo | None = None
+    period: str | None = None
+
+    @classmethod
+    def from_params(
+        cls, *, r: float, alpha: float, a: float, b: float, period: str | None = None
+    ) -> BetaGeo:
+        """A model with given parameters (no fit), e.g. the published CDNOW estimates.
+
+        Examples
+        --------
+        >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, period="W")
+        >>> round(float(m.expected_purchases_new_customer(39.0)), 4)
+        1.4672
+        """
+        return cls(params=BetaGeoParams(r, alpha, a, b), period=period)
+
+    @classmethod
+    def fit(
+        cls,
+        summary: Any = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
+        T: Any = None,
+        weights: Any = None,
+        penalizer_coef: float = 0.0,
+        period: str | None = None,
+        starts: list[BetaGeoParams] | None = None,
+        maxiter: int = 1000,
+        progress: Progress = null_progress,
+    ) -> BetaGeo:
+        """Fit the BG/NBD model by maximum likelihood.
+
+        Customers are compressed to distinct ``(frequency, recency, T)`` rows with weights first, so
+        the cost grows with the number of distinct rows rather than customers.
+
+        Parameters
+        ----------
+        summary
+            A ``CustomerSummary`` (its ``frequency``, ``recency``, ``T`` and ``period`` are used).
+        frequency, recency, T
+            Per-customer arrays instead of a summary: repeat purchases, time of the last purchase
+            since the first, and age at the end of observation.
+        weights
+            Optional count of customers each row stands for.
+        penalizer_coef
+            L2 penalty on the parameters, as lifetimes' ``penalizer_coef``.
+        period
+            Time unit of the arrays ("D", "W", "M"); taken from the summary when given.
+        starts
+            Starting points to try instead of the defaults.
+        maxiter
+            Iteration cap per start.
+        progress
+            Progress callback.
+
+        Returns
+        -------
+        BetaGeo
+            The fitted model.
+
+        Raises
+        ------
+        ValidationError
+            On invalid input (names the field, row and value).
+        ConvergenceError
+            When no start converges; the message says what to try.
+
+        Examples
+        --------
+        >>> m = BetaGeo.fit(frequency=[0, 2, 1, 5, 0, 3], recency=[0, 20, 5, 30, 0, 12],
+        ...                 T=[35, 38, 30, 39, 20, 36], period="W")
+        >>> sorted(m.params.as_dict())
+        ['a', 'alpha', 'b', 'r']
+        """
+        data = rfm_arrays(summary, frequency, recency, T, period=period)
+        w = weights_array(weights, data.frequency.size)
+        packed = compress((data.frequency, data.recency, data.T), w)
+        x, _, big_t = packed.columns
+        start_list = [s.to_array() for s in starts] if starts else _starts(x, big_t, packed.weights)
+        theta, info = fit_mle(
+            cls.spec,
+            packed.columns,
+            packed.weights,
+            start_list,
+            penalizer_coef=penalizer_coef,
+            maxiter=maxiter,
+            progress=progress,
+        )
+        return cls(params=BetaGeoParams.from_array(theta), fit_info=info, period=data.period)
+
+    # -- predictions ---------------------------------------------------------------------------
+    def expected_purchases_new_customer(self, t: Any) -> FloatArray:
+        """Expected number of repeat purchases in (0, t] of a newly acquired customer (FHL 2005 eq. 9).
+
+        Parameters
+        ----------
+        t
+            Time(s), in the model's period.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``E[X(t)]``.
+        """
+        r, alpha, a, b = self.params.to_array()
+        t = as_time(t)
+        z = t / (alpha + t)
+        # (alpha/(alpha+t))^r 2F1(r, b; a+b-1; z) rewritten by Euler's transformation, which stays
+        # finite for large t.
+        tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
+        return np.asarray((a + b - 1) / (a - 1) * (1 - tail), dtype=np.float64)
+
+    def p_alive(
+        self, summary: Any = None, *, frequency: Any = None, recency: Any = None, T: Any = None
+    ) -> FloatArray:
+        """Probability that each customer is still alive at T (FHL 2005, appendix; Fader et al. 2008).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``P(alive | x, t_x, T)`` per customer.
+
+        Examples
+        --------
+        >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
+        >>> m.p_alive(frequency=[0, 2], recency=[0, 30.43], T=[38.86, 38.86]).round(4)
+        array([1.    , 0.8466])
+        """
+        d = self._data(summary, frequency, recency, T)
+        return _p_alive(self.params.to_array(), d.frequency, d.recency, d.T)
+
+    def expected_purchases(
+        self,
+        t: Any,
+        summary: Any = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
+        T: Any = None,
+    ) -> FloatArray:
+        """Expected repeat purchases in the next ``t`` periods given each customer's history (FHL eq. 10).
+
+        Parameters
+        ----------
+        t
+            Horizon in the model's period (scalar or per customer).
+        summary, frequency, recency, T
+            The customers' histories (a ``CustomerSummary`` or arrays).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``E[Y(t) | x, t_x, T]`` per customer.
+        """
+        d = self._data(summary, frequency, recency, T)
+        return _conditional_expected(self.params.to_array(), as_time(t), d.frequency, d.recency, d.T)
+
+    def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
+        """``P(X(t) = n)`` for a newly acquired customer (FHL 2005 eq. 8).
+
+        Examples
+        --------
+        >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
+        >>> p = m.probability_of_purchases(np.arange(200), 39.0)
+        >>> round(float(p.sum()), 6)
+        1.0
+        """
+        r, alpha, a, b = self.params.to_array()
+        n = np.asarray(n, dtype=np.float64)
+        t = as_time(t)
+        lp = np.log(alpha / (alpha + t))
+        lq = np.log(t / (alpha + t)) if np.all(t > 0) else np.log(np.maximum(t, 1e-300) / (alpha + t))
+        log_nb = gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * lp + n * lq
+        first = np.exp(betaln(a, b + n) - betaln(a, b) + log_nb)
+        n1 = np.maximum(n, 1.0)
+        # 1 - sum_{j<n} NB(j) = P(NB >= n) = I_{t/(alpha+t)}(n, r)
+        tail = special.betainc(n1, r, t / (alpha + t))
+        second = np.where(n > 0, np.exp(betaln(a + 1, b + n1 - 1) - betaln(a, b)) * tail, 0.0)
+        return np.asarray(first + second, dtype=np.float64)
+
+    @classmethod
+    def simulate(
+        cls,
+        params: BetaGeoParams,
+        T: Any,
+        *,
+        seed: int | np.random.Generator | None = None,
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Simulate ``(frequency, recency, T)`` for customers of ages ``T`` from the BG/NBD process.
+
+        Examples
+        --------
+        >>> x, t_x, T = BetaGeo.simulate(BetaGeoParams(0.25, 4.0, 0.8, 2.5), np.full(5, 39.0), seed=1)
+        >>> bool(np.all(t_x <= T))
+        True
+        """
+        rng = np.random.default_rng(seed)
+        big_t = np.asarray(T, dtype=np.float64)
+        n = big_t.size
+        lam = rng.gamma(params.r, 1.0 / params.alpha, n)
+        p = rng.beta(params.a, params.b, n)
+        arrivals = rng.poisson(lam * big_t)
+        # purchases until dropout: dies after the k-th repeat purchase with prob p (k >= 1)
+        k = rng.geometric(np.clip(p, 1e-300, 1.0))
+        x = np.minimum(arrivals, k)
+        # the x-th of N uniform arrival times on (0, T) is T * Beta(x, N - x + 1)
+        xs = np.maximum(x, 1)
+        t_x = np.where(x > 0, big_t * rng.beta(xs, np.maximum(arrivals - xs + 1, 1)), 0.0)
+        return x.astype(np.float64), t_x, big_t.copy()
+
+
+def _log_odds_dead(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+    r, alpha, a, b = theta
+    x1 = np.maximum(x, 1.0)
+    return np.where(
+        x > 0,
+        np.log(a) - np.log(b + x1 - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)),
+        -np.inf,
+    )
+
+
+def _p_alive(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+    return np.asarray(special.expit(-_log_odds_dead(theta, x, t_x, T)), dtype=np.float64)
+
+
+def _conditional_expected(
+    theta: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
+    r, alpha, a, b = theta
+    z = t / (alpha + T + t)
+    # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) by Euler's transformation:
+    # (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), well conditioned for large x.
+    tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    head = (a + b + x - 1) / (a - 1) * (1 - tail)
+    return np.asarray(head * _p_alive(theta, x, t_x, T), dtype=np.float64)

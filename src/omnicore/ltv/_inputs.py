@@ -1,0 +1,207 @@
+"""The boundary of the LTV models: validate per-customer arrays once, compress them to unique rows.
+
+Every public fit and predict call goes through :func:`rfm_arrays` (or :func:`spend_arrays`), so the
+model code inside the package trusts clean float64 arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from omnicore._errors import ValidationError
+
+__all__ = ["Compressed", "RFMArrays", "compress", "periods_per_month", "rfm_arrays", "spend_arrays"]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Model time periods accepted by omnicore.ltv and how many of each make one month, matching
+#: lifetimes' ``customer_lifetime_value`` conventions (30-day months, 4.345 weeks a month).
+_PERIODS_PER_MONTH = {"D": 30.0, "W": 4.345, "M": 1.0, "H": 30.0 * 24.0}
+
+
+def periods_per_month(period: str | None) -> float:
+    """Number of model periods in one month for the period code ``period`` ("D", "W", "M", "H")."""
+    if period is None:
+        raise ValidationError(
+            "the model has no time period; fit it from a CustomerSummary or pass period='D' (or 'W', 'M')",
+            field="period",
+        )
+    key = _normalise_period(period)
+    if key not in _PERIODS_PER_MONTH:
+        raise ValidationError(
+            f"unknown period; expected one of {sorted(_PERIODS_PER_MONTH)}", field="period", value=period
+        )
+    return _PERIODS_PER_MONTH[key]
+
+
+def _normalise_period(period: Any) -> str:
+    text = str(getattr(period, "value", period)).strip().upper()
+    # pandas-style aliases: "1D", "7D" (weekly), "1W"
+    if text in {"1D", "DAY", "DAYS"}:
+        return "D"
+    if text in {"1W", "7D", "WEEK", "WEEKS"}:
+        return "W"
+    if text in {"1M", "MONTH", "MONTHS", "MS", "ME"}:
+        return "M"
+    return text
+
+
+def period_of(summary: Any) -> str | None:
+    """The period code a summary carries (``None`` for plain arrays)."""
+    if summary is None:
+        return None
+    period = getattr(summary, "period", None)
+    return None if period is None else _normalise_period(period)
+
+
+def check_period(model_period: str | None, data_period: str | None, *, model: str) -> None:
+    """Refuse to score data measured in another time unit than the model was fitted in."""
+    if model_period is not None and data_period is not None and model_period != data_period:
+        raise ValidationError(
+            f"{model} was fitted with period {model_period!r} but the data is in period {data_period!r}; "
+            f"re-summarise the transactions with period={model_period!r}",
+            field="period",
+            value=data_period,
+        )
+
+
+def _column(name: str, value: Any, n: int | None) -> FloatArray:
+    if value is None:
+        raise ValidationError("column is required (or pass a CustomerSummary)", field=name)
+    if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
+        value = value.to_numpy()
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise ValidationError(f"expected a one-dimensional column, got shape {array.shape}", field=name)
+    if n is not None and array.size != n:
+        raise ValidationError(f"expected {n} values like the other columns, got {array.size}", field=name)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValidationError("NaN or infinite value", field=name, row=row, value=float(array[row]))
+    return array
+
+
+def _fail(name: str, message: str, values: FloatArray, mask: npt.NDArray[np.bool_]) -> ValidationError:
+    row = int(np.flatnonzero(mask)[0])
+    count = int(mask.sum())
+    more = f" ({count} rows)" if count > 1 else ""
+    return ValidationError(message + more, field=name, row=row, value=float(values[row]))
+
+
+@attrs.frozen(kw_only=True)
+class RFMArrays:
+    """Validated frequency / recency / T columns (float64) and the period they are measured in."""
+
+    frequency: FloatArray
+    recency: FloatArray
+    T: FloatArray
+    period: str | None
+
+
+def rfm_arrays(
+    summary: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    period: str | None = None,
+    integer_T: bool = False,
+) -> RFMArrays:
+    """Validate (frequency, recency, T) from a summary or from arrays.
+
+    Checks: equal lengths, finite, ``frequency`` whole and >= 0, ``0 <= recency <= T``, ``T > 0``,
+    and ``recency == 0`` where ``frequency == 0`` (the BTYD definition of t_x).
+    """
+    if summary is not None:
+        if frequency is not None or recency is not None or T is not None:
+            raise ValidationError("pass either a summary or frequency/recency/T arrays, not both")
+        frequency, recency, T = summary.frequency, summary.recency, summary.T
+        period = period_of(summary) if period is None else _normalise_period(period)
+    elif period is not None:
+        period = _normalise_period(period)
+    x = _column("frequency", frequency, None)
+    n = x.size
+    t_x = _column("recency", recency, n)
+    big_t = _column("T", T, n)
+    if (x < 0).any():
+        raise _fail("frequency", "negative frequency", x, x < 0)
+    whole = x != np.round(x)
+    if whole.any():
+        raise _fail("frequency", "frequency counts repeat purchases and must be a whole number", x, whole)
+    if (t_x < 0).any():
+        raise _fail("recency", "negative recency", t_x, t_x < 0)
+    if (big_t <= 0).any():
+        raise _fail("T", "T (customer age) must be positive", big_t, big_t <= 0)
+    if integer_T and (big_t != np.round(big_t)).any():
+        raise _fail("T", "the number of opportunities must be whole", big_t, big_t != np.round(big_t))
+    late = t_x > big_t * (1 + 1e-12)
+    if late.any():
+        raise _fail("recency", "recency (time of the last purchase) exceeds T", t_x, late)
+    orphan = (x == 0) & (t_x != 0)
+    if orphan.any():
+        raise _fail("recency", "recency must be 0 for customers with frequency 0", t_x, orphan)
+    return RFMArrays(frequency=x, recency=np.minimum(t_x, big_t), T=big_t, period=period)
+
+
+def spend_arrays(summary: Any, frequency: Any, monetary_value: Any) -> tuple[FloatArray, FloatArray]:
+    """Validate (frequency, monetary_value) for the Gamma-Gamma model, keeping every row."""
+    if summary is not None:
+        if frequency is not None or monetary_value is not None:
+            raise ValidationError("pass either a summary or frequency/monetary_value arrays, not both")
+        frequency, monetary_value = summary.frequency, summary.monetary_value
+    x = _column("frequency", frequency, None)
+    m = _column("monetary_value", monetary_value, x.size)
+    if (x < 0).any() or (x != np.round(x)).any():
+        bad = (x < 0) | (x != np.round(x))
+        raise _fail("frequency", "frequency must be a whole number >= 0", x, bad)
+    return x, m
+
+
+def weights_array(weights: Any, n: int) -> FloatArray:
+    """Validate optional per-row weights (counts of identical customers); ``None`` means 1 each."""
+    if weights is None:
+        return np.ones(n, dtype=np.float64)
+    w = _column("weights", weights, n)
+    if (w < 0).any():
+        raise _fail("weights", "negative weight", w, w < 0)
+    if w.sum() <= 0:
+        raise ValidationError("weights sum to zero", field="weights")
+    return w
+
+
+@attrs.frozen(kw_only=True)
+class Compressed:
+    """Unique rows of a set of columns with summed weights (rows of zero total weight dropped)."""
+
+    columns: tuple[FloatArray, ...]
+    weights: FloatArray
+
+
+def compress(columns: tuple[FloatArray, ...], weights: FloatArray) -> Compressed:
+    """Collapse identical rows of ``columns`` into unique rows carrying the summed weights.
+
+    Fitting cost then scales with the number of distinct rows, not with the number of customers.
+    """
+    n = columns[0].size
+    if n == 0:
+        return Compressed(columns=columns, weights=weights)
+    order = np.lexsort(columns[::-1])
+    new_group = np.zeros(n, dtype=bool)
+    new_group[0] = True
+    for column in columns:
+        sorted_column = column[order]
+        new_group[1:] |= sorted_column[1:] != sorted_column[:-1]
+    group_sorted = np.cumsum(new_group) - 1
+    firsts = order[new_group]
+    summed = np.bincount(group_sorted, weights=weights[order], minlength=firsts.size)
+    keep = summed > 0
+    if not keep.all():
+        firsts, summed = firsts[keep], summed[keep]
+    return Compressed(columns=tuple(c[firsts] for c in columns), weights=summed)
