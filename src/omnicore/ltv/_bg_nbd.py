@@ -15,7 +15,7 @@ from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
 from omnicore.ltv._inputs import compress, rfm_arrays, weights_array
 from omnicore.ltv._special import betaln, digamma, gammaln
 
-__all__ = ["BetaGeo", "BetaGeoParams"]
+__all__ = ["BetaGeo", "BetaGeoFamily", "BetaGeoParams"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -30,33 +30,43 @@ class BetaGeoParams(Params):
     b: float = positive()
 
 
-def _loglik(theta: FloatArray, columns: Columns, grad: bool) -> tuple[FloatArray, FloatArray | None]:
-    """FHL (2005) eq. 6 in log space, with its analytic gradient."""
+def _family_loglik(
+    theta: FloatArray, columns: Columns, grad: bool, k: int
+) -> tuple[FloatArray, FloatArray | None]:
+    """BG/NBD (k=0, FHL 2005 eq. 6) and MBG/NBD (k=1, Batislam et al. 2007) log-likelihood.
+
+    ``k`` is 1 when a customer may also drop out right after the first purchase. In log space, with
+    the analytic gradient.
+    """
     r, alpha, a, b = theta
     x, t_x, T = columns
-    repeat = x > 0
-    x1 = np.where(repeat, x, 1.0)  # keeps b + x - 1 > 0 in the masked branch
+    both = (x + k) > 0
+    xk = np.where(both, x + k, 1.0)  # keeps b + x + k - 1 > 0 in the masked branch
     log_aT = np.log(alpha + T)
     log_atx = np.log(alpha + t_x)
-    c1 = betaln(a, b + x) - (r + x) * log_aT
-    c2 = np.where(repeat, betaln(a + 1, b + x1 - 1) - (r + x) * log_atx, -np.inf)
+    c1 = betaln(a, b + x + k) - (r + x) * log_aT
+    c2 = np.where(both, betaln(a + 1, b + xk - 1) - (r + x) * log_atx, -np.inf)
     lse = np.logaddexp(c1, c2)
     ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + lse
     if not grad:
         return ll, None
     w1 = np.exp(c1 - lse)
     w2 = np.exp(c2 - lse)
-    psi_abx = digamma(a + b + x)
+    psi_abx = digamma(a + b + x + k)
     g = np.empty((4, x.size))
     g[0] = digamma(r + x) - digamma(r) + np.log(alpha) - w1 * log_aT - w2 * log_atx
     g[1] = r / alpha - w1 * (r + x) / (alpha + T) - w2 * (r + x) / (alpha + t_x)
     g[2] = -(digamma(a) - digamma(a + b)) + w1 * (digamma(a) - psi_abx) + w2 * (digamma(a + 1) - psi_abx)
     g[3] = (
         -(digamma(b) - digamma(a + b))
-        + w1 * (digamma(b + x) - psi_abx)
-        + w2 * (digamma(b + x1 - 1) - psi_abx)
+        + w1 * (digamma(b + x + k) - psi_abx)
+        + w2 * (digamma(b + xk - 1) - psi_abx)
     )
     return ll, g
+
+
+def _loglik(theta: FloatArray, columns: Columns, grad: bool) -> tuple[FloatArray, FloatArray | None]:
+    return _family_loglik(theta, columns, grad, 0)
 
 
 def _starts(x: FloatArray, T: FloatArray, w: FloatArray) -> list[FloatArray]:
@@ -68,8 +78,205 @@ def _starts(x: FloatArray, T: FloatArray, w: FloatArray) -> list[FloatArray]:
     ]
 
 
+class BetaGeoFamily(FittedModel):
+    """Shared predictions of BG/NBD (``_k = 0``) and MBG/NBD (``_k = 1``).
+
+    ``_k`` is 1 when a customer may drop out right after the first purchase as well.
+    """
+
+    _k: ClassVar[int] = 0
+    params: BetaGeoParams
+
+    @classmethod
+    def _fit_arrays(
+        cls,
+        summary: Any,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        weights: Any,
+        penalizer_coef: float,
+        period: str | None,
+        starts: list[BetaGeoParams] | None,
+        maxiter: int,
+        progress: Progress,
+    ) -> tuple[BetaGeoParams, FitInfo, str | None]:
+        data = rfm_arrays(summary, frequency, recency, T, period=period)
+        w = weights_array(weights, data.frequency.size)
+        packed = compress((data.frequency, data.recency, data.T), w)
+        x, _, big_t = packed.columns
+        start_list = [s.to_array() for s in starts] if starts else _starts(x, big_t, packed.weights)
+        theta, info = fit_mle(
+            cls.spec,
+            packed.columns,
+            packed.weights,
+            start_list,
+            penalizer_coef=penalizer_coef,
+            maxiter=maxiter,
+            progress=progress,
+        )
+        return BetaGeoParams.from_array(theta), info, data.period
+
+    def expected_purchases_new_customer(self, t: Any) -> FloatArray:
+        """Expected number of repeat purchases in (0, t] of a newly acquired customer.
+
+        BG/NBD: FHL (2005) eq. 9; MBG/NBD: Batislam et al. (2007) eq. 8. The Gaussian hypergeometric
+        factor is evaluated after Euler's transformation, which stays finite for long horizons.
+
+        Parameters
+        ----------
+        t
+            Time(s), in the model's period.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``E[X(t)]``.
+        """
+        r, alpha, a, b = self.params.to_array()
+        k = self._k
+        t = as_time(t)
+        z = t / (alpha + t)
+        # (alpha/(alpha+t))^r 2F1(r, b+k; a+b+k-1; z) = (1-z)^(a-1) 2F1(a+b+k-1-r, a-1; a+b+k-1; z)
+        tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b + k - 1 - r, a - 1, a + b + k - 1, z)
+        # E[(1-p)^k / p] under Beta(a, b)
+        lead = (a + b - 1) / (a - 1) if k == 0 else b / (a - 1)
+        return np.asarray(lead * (1 - tail), dtype=np.float64)
+
+    def p_alive(
+        self, summary: Any = None, *, frequency: Any = None, recency: Any = None, T: Any = None
+    ) -> FloatArray:
+        """Probability that each customer is still alive at T.
+
+        BG/NBD: Fader, Hardie & Lee (2005) eq. 11 context / Fader, Hardie & Lee (2008) note;
+        MBG/NBD: Batislam et al. (2007).
+
+        Parameters
+        ----------
+        summary
+            A ``CustomerSummary`` (or pass the three arrays).
+        frequency, recency, T
+            Per-customer history.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``P(alive | x, t_x, T)`` per customer.
+        """
+        d = self._data(summary, frequency, recency, T)
+        return _p_alive(self.params.to_array(), d.frequency, d.recency, d.T, self._k)
+
+    def expected_purchases(
+        self,
+        t: Any,
+        summary: Any = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
+        T: Any = None,
+    ) -> FloatArray:
+        """Expected repeat purchases in the next ``t`` periods given each customer's history.
+
+        BG/NBD: FHL (2005) eq. 10; MBG/NBD: Batislam et al. (2007) eq. 10.
+
+        Parameters
+        ----------
+        t
+            Horizon in the model's period (scalar or per customer).
+        summary, frequency, recency, T
+            The customers' histories (a ``CustomerSummary`` or arrays).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``E[Y(t) | x, t_x, T]`` per customer.
+        """
+        d = self._data(summary, frequency, recency, T)
+        return _conditional_expected(
+            self.params.to_array(), as_time(t), d.frequency, d.recency, d.T, self._k
+        )
+
+    def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
+        """``P(X(t) = n)``: probability of ``n`` repeat purchases in (0, t] for a new customer.
+
+        BG/NBD: FHL (2005) eq. 8.
+
+        Parameters
+        ----------
+        n
+            Number(s) of purchases.
+        t
+            Time(s), in the model's period.
+
+        Returns
+        -------
+        numpy.ndarray
+            Probabilities, broadcast over ``n`` and ``t``.
+        """
+        r, alpha, a, b = self.params.to_array()
+        k = self._k
+        n = np.asarray(n, dtype=np.float64)
+        t = as_time(t)
+        q = t / (alpha + t)
+        with np.errstate(divide="ignore"):
+            log_nb = (
+                gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * np.log1p(-q) + special.xlogy(n, q)
+            )
+        first = np.exp(betaln(a, b + n + k) - betaln(a, b) + log_nb)
+        nk = np.maximum(n + k, 1.0)
+        # P(N(t) >= n) for the NBD count: the regularised incomplete beta I_q(n, r) (1 when n = 0)
+        tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, q), 1.0)
+        second = np.where(n + k > 0, np.exp(betaln(a + 1, b + nk - 1) - betaln(a, b)) * tail, 0.0)
+        return np.asarray(first + second, dtype=np.float64)
+
+    @classmethod
+    def simulate(
+        cls,
+        params: BetaGeoParams,
+        T: Any,
+        *,
+        seed: int | np.random.Generator | None = None,
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Simulate ``(frequency, recency, T)`` for customers of ages ``T`` from the model's process.
+
+        Parameters
+        ----------
+        params
+            The parameters to simulate from.
+        T
+            Customer ages at the end of observation.
+        seed
+            Random seed or generator.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(frequency, recency, T)``.
+
+        Examples
+        --------
+        >>> x, t_x, T = BetaGeo.simulate(BetaGeoParams(0.25, 4.0, 0.8, 2.5), np.full(5, 39.0), seed=1)
+        >>> bool(np.all(t_x <= T))
+        True
+        """
+        rng = np.random.default_rng(seed)
+        big_t = np.asarray(T, dtype=np.float64)
+        n = big_t.size
+        lam = rng.gamma(params.r, 1.0 / params.alpha, n)
+        p = rng.beta(params.a, params.b, n)
+        arrivals = rng.poisson(lam * big_t)
+        # repeat purchases before dropout: BG drops after the j-th repeat purchase (j >= 1) with
+        # probability p; MBG may also drop right after the first purchase (j >= 0)
+        limit = rng.geometric(np.clip(p, 1e-300, 1.0)) - cls._k
+        x = np.minimum(arrivals, limit)
+        # the x-th of N uniform arrival times on (0, T) is T * Beta(x, N - x + 1)
+        xs = np.maximum(x, 1)
+        t_x = np.where(x > 0, big_t * rng.beta(xs, np.maximum(arrivals - xs + 1, 1)), 0.0)
+        return x.astype(np.float64), t_x, big_t.copy()
+
+
 @attrs.frozen(kw_only=True)
-class BetaGeo(FittedModel):
+class BetaGeo(BetaGeoFamily):
     """A fitted BG/NBD model (Fader, Hardie & Lee 2005).
 
     While alive a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``; after
@@ -92,6 +299,7 @@ class BetaGeo(FittedModel):
     """
 
     spec: ClassVar[ModelSpec] = ModelSpec(name="BetaGeo", param_names=("r", "alpha", "a", "b"), loglik=_loglik)
+    _k: ClassVar[int] = 0
 
     params: BetaGeoParams
     fit_info: FitInfo | None = None
@@ -103,11 +311,23 @@ class BetaGeo(FittedModel):
     ) -> BetaGeo:
         """A model with given parameters (no fit), e.g. the published CDNOW estimates.
 
+        Parameters
+        ----------
+        r, alpha, a, b
+            BG/NBD parameters.
+        period
+            Time unit the parameters are expressed in.
+
+        Returns
+        -------
+        BetaGeo
+            The model.
+
         Examples
         --------
         >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, period="W")
-        >>> round(float(m.expected_purchases_new_customer(39.0)), 4)
-        1.4672
+        >>> m.p_alive(frequency=[0, 2], recency=[0, 30.43], T=[38.86, 38.86]).round(3)
+        array([1.   , 0.847])
         """
         return cls(params=BetaGeoParams(r, alpha, a, b), period=period)
 
@@ -165,169 +385,38 @@ class BetaGeo(FittedModel):
 
         Examples
         --------
-        >>> m = BetaGeo.fit(frequency=[0, 2, 1, 5, 0, 3], recency=[0, 20, 5, 30, 0, 12],
-        ...                 T=[35, 38, 30, 39, 20, 36], period="W")
+        >>> m = BetaGeo.fit(frequency=[0, 2, 1, 5, 0, 3, 1, 0], recency=[0, 20, 5, 30, 0, 12, 30, 0],
+        ...                 T=[35, 38, 30, 39, 20, 36, 39, 30], period="W")
         >>> sorted(m.params.as_dict())
         ['a', 'alpha', 'b', 'r']
         """
-        data = rfm_arrays(summary, frequency, recency, T, period=period)
-        w = weights_array(weights, data.frequency.size)
-        packed = compress((data.frequency, data.recency, data.T), w)
-        x, _, big_t = packed.columns
-        start_list = [s.to_array() for s in starts] if starts else _starts(x, big_t, packed.weights)
-        theta, info = fit_mle(
-            cls.spec,
-            packed.columns,
-            packed.weights,
-            start_list,
-            penalizer_coef=penalizer_coef,
-            maxiter=maxiter,
-            progress=progress,
+        params, info, data_period = cls._fit_arrays(
+            summary, frequency, recency, T, weights, penalizer_coef, period, starts, maxiter, progress
         )
-        return cls(params=BetaGeoParams.from_array(theta), fit_info=info, period=data.period)
-
-    # -- predictions ---------------------------------------------------------------------------
-    def expected_purchases_new_customer(self, t: Any) -> FloatArray:
-        """Expected number of repeat purchases in (0, t] of a newly acquired customer (FHL 2005 eq. 9).
-
-        Parameters
-        ----------
-        t
-            Time(s), in the model's period.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``E[X(t)]``.
-        """
-        r, alpha, a, b = self.params.to_array()
-        t = as_time(t)
-        z = t / (alpha + t)
-        # (alpha/(alpha+t))^r 2F1(r, b; a+b-1; z) rewritten by Euler's transformation, which stays
-        # finite for large t.
-        tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
-        return np.asarray((a + b - 1) / (a - 1) * (1 - tail), dtype=np.float64)
-
-    def p_alive(
-        self, summary: Any = None, *, frequency: Any = None, recency: Any = None, T: Any = None
-    ) -> FloatArray:
-        """Probability that each customer is still alive at T (FHL 2005, appendix; Fader et al. 2008).
-
-        Returns
-        -------
-        numpy.ndarray
-            ``P(alive | x, t_x, T)`` per customer.
-
-        Examples
-        --------
-        >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
-        >>> m.p_alive(frequency=[0, 2], recency=[0, 30.43], T=[38.86, 38.86]).round(4)
-        array([1.    , 0.8466])
-        """
-        d = self._data(summary, frequency, recency, T)
-        return _p_alive(self.params.to_array(), d.frequency, d.recency, d.T)
-
-    def expected_purchases(
-        self,
-        t: Any,
-        summary: Any = None,
-        *,
-        frequency: Any = None,
-        recency: Any = None,
-        T: Any = None,
-    ) -> FloatArray:
-        """Expected repeat purchases in the next ``t`` periods given each customer's history (FHL eq. 10).
-
-        Parameters
-        ----------
-        t
-            Horizon in the model's period (scalar or per customer).
-        summary, frequency, recency, T
-            The customers' histories (a ``CustomerSummary`` or arrays).
-
-        Returns
-        -------
-        numpy.ndarray
-            ``E[Y(t) | x, t_x, T]`` per customer.
-        """
-        d = self._data(summary, frequency, recency, T)
-        return _conditional_expected(self.params.to_array(), as_time(t), d.frequency, d.recency, d.T)
-
-    def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
-        """``P(X(t) = n)`` for a newly acquired customer (FHL 2005 eq. 8).
-
-        Examples
-        --------
-        >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
-        >>> p = m.probability_of_purchases(np.arange(200), 39.0)
-        >>> round(float(p.sum()), 6)
-        1.0
-        """
-        r, alpha, a, b = self.params.to_array()
-        n = np.asarray(n, dtype=np.float64)
-        t = as_time(t)
-        lp = np.log(alpha / (alpha + t))
-        lq = np.log(t / (alpha + t)) if np.all(t > 0) else np.log(np.maximum(t, 1e-300) / (alpha + t))
-        log_nb = gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * lp + n * lq
-        first = np.exp(betaln(a, b + n) - betaln(a, b) + log_nb)
-        n1 = np.maximum(n, 1.0)
-        # 1 - sum_{j<n} NB(j) = P(NB >= n) = I_{t/(alpha+t)}(n, r)
-        tail = special.betainc(n1, r, t / (alpha + t))
-        second = np.where(n > 0, np.exp(betaln(a + 1, b + n1 - 1) - betaln(a, b)) * tail, 0.0)
-        return np.asarray(first + second, dtype=np.float64)
-
-    @classmethod
-    def simulate(
-        cls,
-        params: BetaGeoParams,
-        T: Any,
-        *,
-        seed: int | np.random.Generator | None = None,
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Simulate ``(frequency, recency, T)`` for customers of ages ``T`` from the BG/NBD process.
-
-        Examples
-        --------
-        >>> x, t_x, T = BetaGeo.simulate(BetaGeoParams(0.25, 4.0, 0.8, 2.5), np.full(5, 39.0), seed=1)
-        >>> bool(np.all(t_x <= T))
-        True
-        """
-        rng = np.random.default_rng(seed)
-        big_t = np.asarray(T, dtype=np.float64)
-        n = big_t.size
-        lam = rng.gamma(params.r, 1.0 / params.alpha, n)
-        p = rng.beta(params.a, params.b, n)
-        arrivals = rng.poisson(lam * big_t)
-        # purchases until dropout: dies after the k-th repeat purchase with prob p (k >= 1)
-        k = rng.geometric(np.clip(p, 1e-300, 1.0))
-        x = np.minimum(arrivals, k)
-        # the x-th of N uniform arrival times on (0, T) is T * Beta(x, N - x + 1)
-        xs = np.maximum(x, 1)
-        t_x = np.where(x > 0, big_t * rng.beta(xs, np.maximum(arrivals - xs + 1, 1)), 0.0)
-        return x.astype(np.float64), t_x, big_t.copy()
+        return cls(params=params, fit_info=info, period=data_period)
 
 
-def _log_odds_dead(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+def _log_odds_dead(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, k: int) -> FloatArray:
     r, alpha, a, b = theta
-    x1 = np.maximum(x, 1.0)
+    xk = np.maximum(x + k, 1.0)
     return np.where(
-        x > 0,
-        np.log(a) - np.log(b + x1 - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)),
+        x + k > 0,
+        np.log(a) - np.log(b + xk - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)),
         -np.inf,
     )
 
 
-def _p_alive(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-    return np.asarray(special.expit(-_log_odds_dead(theta, x, t_x, T)), dtype=np.float64)
+def _p_alive(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, k: int) -> FloatArray:
+    return np.asarray(special.expit(-_log_odds_dead(theta, x, t_x, T, k)), dtype=np.float64)
 
 
 def _conditional_expected(
-    theta: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+    theta: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, k: int
 ) -> FloatArray:
     r, alpha, a, b = theta
     z = t / (alpha + T + t)
-    # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) by Euler's transformation:
-    # (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), well conditioned for large x.
-    tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    head = (a + b + x - 1) / (a - 1) * (1 - tail)
-    return np.asarray(head * _p_alive(theta, x, t_x, T), dtype=np.float64)
+    # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+k; a+b+x+k-1; z) by Euler's transformation:
+    # (1-z)^(a-1) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z), well conditioned for large x.
+    tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b + k - 1 - r, a - 1, a + b + x + k - 1, z)
+    head = (a + b + x + k - 1) / (a - 1) * (1 - tail)
+    return np.asarray(head * _p_alive(theta, x, t_x, T, k), dtype=np.float64)
