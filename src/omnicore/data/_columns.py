@@ -203,7 +203,12 @@ def _float_array(name: str, value: Any, *, nonnegative: bool = False) -> npt.NDA
                 bad = np.fromiter((not isinstance(v, int | float) for v in array), bool, array.size)
                 raise _fail(name, "expected a number", array, bad) from None
         else:
-            raise ValidationError(f"expected numbers, got dtype {array.dtype}", field=name)
+            raise ValidationError(
+                f"expected numbers, got dtype {array.dtype}",
+                field=name,
+                row=0 if array.size else None,
+                value=array[0] if array.size else None,
+            )
     result = array.astype(np.float64, copy=False)
     not_finite = ~np.isfinite(result)
     if not_finite.any():
