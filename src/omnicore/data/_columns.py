@@ -108,8 +108,7 @@ def _strings(name: str, array: npt.NDArray[Any], *, allow_empty: bool) -> npt.ND
     else:
         raise ValidationError(f"expected text, got dtype {array.dtype}", field=name)
     if not allow_empty and result.size:
-        stripped = np.strings.strip(result)
-        empty = np.strings.str_len(stripped) == 0
+        empty = (np.strings.str_len(result) == 0) | np.strings.isspace(result)
         if empty.any():
             raise _fail(name, "empty or blank value", result, empty)
     return result
@@ -141,7 +140,7 @@ def _id_array(name: str, value: Any) -> npt.NDArray[Any]:
 def _time_array(name: str, value: Any) -> npt.NDArray[np.datetime64]:
     array = _one_dimensional(name, value)
     if array.dtype.kind == "M":
-        result = array.astype(TIME_DTYPE)
+        result = array.astype(TIME_DTYPE, copy=False)
     elif array.dtype.kind in "OUT" or array.dtype == STRING_DTYPE:
         result = _parse_times(name, array)
     else:
