@@ -19,8 +19,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _positive_float(value: Any) -> float:
-    number = float(value)
-    return number
+    return float(value)
 
 
 def _check_positive(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
@@ -56,7 +55,7 @@ class Params:
 
     def as_dict(self) -> dict[str, float]:
         """``{name: value}``."""
-        return dict(zip(self.names(), self.to_array().tolist()))
+        return dict(zip(self.names(), self.to_array().tolist(), strict=False))
 
 
 class FittedModel:
@@ -65,7 +64,7 @@ class FittedModel:
 
     params: Params
     fit_info: FitInfo | None
-    period: str | None
+    period: Any
     spec: ClassVar[ModelSpec]
 
     @property
@@ -100,7 +99,7 @@ class FittedModel:
         se = info.standard_errors
         lines = [
             f"{type(self).__name__} fitted on {info.n_customers:g} customers ({info.n_rows} distinct rows), "
-            f"period={self.period!r}",
+            f"period={getattr(self.period, 'value', self.period)!r}",
             f"log-likelihood {info.log_likelihood:.4f}  AIC {info.aic:.2f}  BIC {info.bic:.2f}",
             f"{'param':>8} {'estimate':>12} {'std err':>12} {'95% lower':>12} {'95% upper':>12}",
         ]

@@ -13,8 +13,9 @@ from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
-from omnicore.ltv._inputs import RFMArrays, compress, rfm_arrays, weights_array
+from omnicore.ltv._inputs import RFMArrays, compress, rfm_arrays, to_period, weights_array
 from omnicore.ltv._special import betaln, digamma, gammaln
+from omnicore.summary import Period
 
 __all__ = ["BetaGeoBetaBinom", "BetaGeoBetaBinomParams"]
 
@@ -134,11 +135,11 @@ class BetaGeoBetaBinom(FittedModel):
 
     params: BetaGeoBetaBinomParams
     fit_info: FitInfo | None = None
-    period: str | None = None
+    period: Period | None = attrs.field(default=None, converter=to_period)
 
     @classmethod
     def from_params(
-        cls, *, alpha: float, beta: float, gamma: float, delta: float, period: str | None = None
+        cls, *, alpha: float, beta: float, gamma: float, delta: float, period: Period | str | None = None
     ) -> BetaGeoBetaBinom:
         """A model with given parameters (no fit).
 
@@ -158,7 +159,7 @@ class BetaGeoBetaBinom(FittedModel):
         --------
         >>> m = BetaGeoBetaBinom.from_params(alpha=1.204, beta=0.750, gamma=0.657, delta=2.783)
         >>> round(float(m.expected_purchases_new_customer(6)), 3)
-        2.17
+        2.22
         """
         return cls(params=BetaGeoBetaBinomParams(alpha, beta, gamma, delta), period=period)
 
@@ -172,7 +173,7 @@ class BetaGeoBetaBinom(FittedModel):
         T: Any = None,
         weights: Any = None,
         penalizer_coef: float = 0.0,
-        period: str | None = None,
+        period: Period | str | None = None,
         starts: list[BetaGeoBetaBinomParams] | None = None,
         maxiter: int = 1000,
         progress: Progress = null_progress,
@@ -248,7 +249,9 @@ class BetaGeoBetaBinom(FittedModel):
         """
         alpha, beta, gamma, delta = self.params.to_array()
         n = as_time(t)
-        log_ratio = gammaln(gamma + delta) + gammaln(1 + delta + n) - gammaln(gamma + delta + n) - gammaln(1 + delta)
+        log_ratio = (
+            gammaln(gamma + delta) + gammaln(1 + delta + n) - gammaln(gamma + delta + n) - gammaln(1 + delta)
+        )
         value = alpha / (alpha + beta) * delta / (gamma - 1) * (-np.expm1(log_ratio))
         return np.asarray(value, dtype=np.float64)
 
@@ -266,8 +269,11 @@ class BetaGeoBetaBinom(FittedModel):
         _validate(d)
         alpha, beta, gamma, delta = self.params.to_array()
         x, n = d.frequency, d.T
-        log_num = betaln(alpha + x, beta + n - x) - betaln(alpha, beta) + betaln(gamma, delta + n + 1) - betaln(
-            gamma, delta
+        log_num = (
+            betaln(alpha + x, beta + n - x)
+            - betaln(alpha, beta)
+            + betaln(gamma, delta + n + 1)
+            - betaln(gamma, delta)
         )
         return np.asarray(np.exp(log_num - self._loglik_data(d)), dtype=np.float64)
 

@@ -12,8 +12,9 @@ from scipy import special
 from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
-from omnicore.ltv._inputs import compress, rfm_arrays, weights_array
+from omnicore.ltv._inputs import compress, rfm_arrays, to_period, weights_array
 from omnicore.ltv._special import betaln, digamma, gammaln
+from omnicore.summary import Period
 
 __all__ = ["BetaGeo", "BetaGeoFamily", "BetaGeoParams"]
 
@@ -96,11 +97,11 @@ class BetaGeoFamily(FittedModel):
         T: Any,
         weights: Any,
         penalizer_coef: float,
-        period: str | None,
+        period: Period | str | None,
         starts: list[BetaGeoParams] | None,
         maxiter: int,
         progress: Progress,
-    ) -> tuple[BetaGeoParams, FitInfo, str | None]:
+    ) -> tuple[BetaGeoParams, FitInfo, Period | None]:
         data = rfm_arrays(summary, frequency, recency, T, period=period)
         w = weights_array(weights, data.frequency.size)
         packed = compress((data.frequency, data.recency, data.T), w)
@@ -192,9 +193,7 @@ class BetaGeoFamily(FittedModel):
             ``E[Y(t) | x, t_x, T]`` per customer.
         """
         d = self._data(summary, frequency, recency, T)
-        return _conditional_expected(
-            self.params.to_array(), as_time(t), d.frequency, d.recency, d.T, self._k
-        )
+        return _conditional_expected(self.params.to_array(), as_time(t), d.frequency, d.recency, d.T, self._k)
 
     def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
         """``P(X(t) = n)``: probability of ``n`` repeat purchases in (0, t] for a new customer.
@@ -219,9 +218,7 @@ class BetaGeoFamily(FittedModel):
         t = as_time(t)
         q = t / (alpha + t)
         with np.errstate(divide="ignore"):
-            log_nb = (
-                gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * np.log1p(-q) + special.xlogy(n, q)
-            )
+            log_nb = gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * np.log1p(-q) + special.xlogy(n, q)
         first = np.exp(betaln(a, b + n + k) - betaln(a, b) + log_nb)
         nk = np.maximum(n + k, 1.0)
         # P(N(t) >= n) for the NBD count: the regularised incomplete beta I_q(n, r) (1 when n = 0)
@@ -298,16 +295,18 @@ class BetaGeo(BetaGeoFamily):
        https://doi.org/10.1287/mksc.1040.0098
     """
 
-    spec: ClassVar[ModelSpec] = ModelSpec(name="BetaGeo", param_names=("r", "alpha", "a", "b"), loglik=_loglik)
+    spec: ClassVar[ModelSpec] = ModelSpec(
+        name="BetaGeo", param_names=("r", "alpha", "a", "b"), loglik=_loglik
+    )
     _k: ClassVar[int] = 0
 
     params: BetaGeoParams
     fit_info: FitInfo | None = None
-    period: str | None = None
+    period: Period | None = attrs.field(default=None, converter=to_period)
 
     @classmethod
     def from_params(
-        cls, *, r: float, alpha: float, a: float, b: float, period: str | None = None
+        cls, *, r: float, alpha: float, a: float, b: float, period: Period | str | None = None
     ) -> BetaGeo:
         """A model with given parameters (no fit), e.g. the published CDNOW estimates.
 
@@ -327,7 +326,7 @@ class BetaGeo(BetaGeoFamily):
         --------
         >>> m = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, period="W")
         >>> m.p_alive(frequency=[0, 2], recency=[0, 30.43], T=[38.86, 38.86]).round(3)
-        array([1.   , 0.847])
+        array([1.   , 0.727])
         """
         return cls(params=BetaGeoParams(r, alpha, a, b), period=period)
 
@@ -341,7 +340,7 @@ class BetaGeo(BetaGeoFamily):
         T: Any = None,
         weights: Any = None,
         penalizer_coef: float = 0.0,
-        period: str | None = None,
+        period: Period | str | None = None,
         starts: list[BetaGeoParams] | None = None,
         maxiter: int = 1000,
         progress: Progress = null_progress,

@@ -55,6 +55,10 @@ class ModelSpec:
     loglik: LogLik
 
 
+def _as_names(value: Sequence[str]) -> tuple[str, ...]:
+    return tuple(str(v) for v in value)
+
+
 def _as_covariance(value: object) -> FloatArray:
     return freeze(np.asarray(value, dtype=np.float64).reshape(-1))
 
@@ -89,7 +93,7 @@ class FitInfo:
         NaN where the information matrix was singular.
     """
 
-    param_names: tuple[str, ...] = attrs.field(converter=tuple)
+    param_names: tuple[str, ...] = attrs.field(converter=_as_names)
     log_likelihood: float
     n_customers: float
     n_rows: int
@@ -110,7 +114,10 @@ class FitInfo:
     def standard_errors(self) -> dict[str, float]:
         """Standard error of each parameter, from the observed information matrix."""
         diag = np.diag(self.covariance_matrix)
-        return {n: float(math.sqrt(v)) if v >= 0 else math.nan for n, v in zip(self.param_names, diag)}
+        return {
+            n: float(math.sqrt(v)) if v >= 0 else math.nan
+            for n, v in zip(self.param_names, diag, strict=False)
+        }
 
     @property
     def aic(self) -> float:
@@ -138,7 +145,7 @@ def confidence_intervals(
     se_log = np.sqrt(np.clip(np.diag(log_covariance(info, values)), 0, None))
     lower = values * np.exp(-z * se_log)
     upper = values * np.exp(z * se_log)
-    return {n: (float(lo), float(hi)) for n, lo, hi in zip(info.param_names, lower, upper)}
+    return {n: (float(lo), float(hi)) for n, lo, hi in zip(info.param_names, lower, upper, strict=False)}
 
 
 class _Objective:
@@ -275,7 +282,7 @@ def _run_start(objective: _Objective, start: FloatArray, maxiter: int) -> _Attem
 
 
 def _describe(spec: ModelSpec, index: int, start: FloatArray, attempt: _Attempt, maxiter: int) -> str:
-    named = ", ".join(f"{n}={v:.4g}" for n, v in zip(spec.param_names, start))
+    named = ", ".join(f"{n}={v:.4g}" for n, v in zip(spec.param_names, start, strict=False))
     if not math.isfinite(attempt.value):
         why = "the log-likelihood was not finite along the path"
     elif attempt.at_bound:

@@ -96,7 +96,7 @@ class GammaGamma(FittedModel):
         --------
         >>> m = GammaGamma.from_params(p=6.25, q=3.74, v=15.44)
         >>> m.expected_average_spend(frequency=[0, 2], monetary_value=[0.0, 30.0]).round(2)
-        array([35.22, 31.45])
+        array([35.22, 30.94])
         """
         return cls(params=GammaGammaParams(p, q, v))
 

@@ -13,59 +13,58 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore.summary import Period
 
-__all__ = ["Compressed", "RFMArrays", "compress", "periods_per_month", "rfm_arrays", "spend_arrays"]
+__all__ = [
+    "Compressed",
+    "RFMArrays",
+    "check_period",
+    "compress",
+    "period_of",
+    "periods_per_month",
+    "rfm_arrays",
+    "spend_arrays",
+    "to_period",
+    "weights_array",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Model time periods accepted by omnicore.ltv and how many of each make one month, matching
-#: lifetimes' ``customer_lifetime_value`` conventions (30-day months, 4.345 weeks a month).
-_PERIODS_PER_MONTH = {"D": 30.0, "W": 4.345, "M": 1.0, "H": 30.0 * 24.0}
+#: How many periods make one month, matching lifetimes' ``customer_lifetime_value`` conventions
+#: (30-day months, 4.345 weeks a month).
+_PERIODS_PER_MONTH = {Period.HOUR: 30.0 * 24.0, Period.DAY: 30.0, Period.WEEK: 4.345}
 
 
-def periods_per_month(period: str | None) -> float:
-    """Number of model periods in one month for the period code ``period`` ("D", "W", "M", "H")."""
+def to_period(value: Any) -> Period | None:
+    """``None``, a :class:`~omnicore.summary.Period` or its code ("h", "D", "W") -> ``Period | None``."""
+    if value is None:
+        return None
+    return Period.parse(value)
+
+
+def periods_per_month(period: Period | None) -> float:
+    """Number of model periods in one month (30 days, as lifetimes)."""
     if period is None:
         raise ValidationError(
-            "the model has no time period; fit it from a CustomerSummary or pass period='D' (or 'W', 'M')",
+            "the model has no time period; fit it from a CustomerSummary or pass period='D' (or 'W')",
             field="period",
         )
-    key = _normalise_period(period)
-    if key not in _PERIODS_PER_MONTH:
-        raise ValidationError(
-            f"unknown period; expected one of {sorted(_PERIODS_PER_MONTH)}", field="period", value=period
-        )
-    return _PERIODS_PER_MONTH[key]
+    return _PERIODS_PER_MONTH[period]
 
 
-def _normalise_period(period: Any) -> str:
-    text = str(getattr(period, "value", period)).strip().upper()
-    # pandas-style aliases: "1D", "7D" (weekly), "1W"
-    if text in {"1D", "DAY", "DAYS"}:
-        return "D"
-    if text in {"1W", "7D", "WEEK", "WEEKS"}:
-        return "W"
-    if text in {"1M", "MONTH", "MONTHS", "MS", "ME"}:
-        return "M"
-    return text
+def period_of(summary: Any) -> Period | None:
+    """The period a summary carries (``None`` for plain arrays)."""
+    return to_period(getattr(summary, "period", None)) if summary is not None else None
 
 
-def period_of(summary: Any) -> str | None:
-    """The period code a summary carries (``None`` for plain arrays)."""
-    if summary is None:
-        return None
-    period = getattr(summary, "period", None)
-    return None if period is None else _normalise_period(period)
-
-
-def check_period(model_period: str | None, data_period: str | None, *, model: str) -> None:
+def check_period(model_period: Period | None, data_period: Period | None, *, model: str) -> None:
     """Refuse to score data measured in another time unit than the model was fitted in."""
     if model_period is not None and data_period is not None and model_period != data_period:
         raise ValidationError(
-            f"{model} was fitted with period {model_period!r} but the data is in period {data_period!r}; "
-            f"re-summarise the transactions with period={model_period!r}",
+            f"{model} was fitted in periods of {model_period.value!r} but the data is in "
+            f"{data_period.value!r}; re-summarise the transactions with period={model_period.value!r}",
             field="period",
-            value=data_period,
+            value=data_period.value,
         )
 
 
@@ -102,7 +101,7 @@ class RFMArrays:
     frequency: FloatArray
     recency: FloatArray
     T: FloatArray
-    period: str | None
+    period: Period | None
 
 
 def rfm_arrays(
@@ -111,7 +110,7 @@ def rfm_arrays(
     recency: Any,
     T: Any,
     *,
-    period: str | None = None,
+    period: Period | str | None = None,
     integer_T: bool = False,
 ) -> RFMArrays:
     """Validate (frequency, recency, T) from a summary or from arrays.
@@ -123,9 +122,12 @@ def rfm_arrays(
         if frequency is not None or recency is not None or T is not None:
             raise ValidationError("pass either a summary or frequency/recency/T arrays, not both")
         frequency, recency, T = summary.frequency, summary.recency, summary.T
-        period = period_of(summary) if period is None else _normalise_period(period)
-    elif period is not None:
-        period = _normalise_period(period)
+        data_period = period_of(summary)
+        if period is not None:
+            check_period(to_period(period), data_period, model="the period argument")
+        period = data_period
+    else:
+        period = to_period(period)
     x = _column("frequency", frequency, None)
     n = x.size
     t_x = _column("recency", recency, n)
@@ -204,4 +206,4 @@ def compress(columns: tuple[FloatArray, ...], weights: FloatArray) -> Compressed
     keep = summed > 0
     if not keep.all():
         firsts, summed = firsts[keep], summed[keep]
-    return Compressed(columns=tuple(c[firsts] for c in columns), weights=summed)
+    return Compressed(columns=tuple(c[firsts] for c in columns), weights=summed.astype(np.float64))

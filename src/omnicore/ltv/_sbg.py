@@ -93,7 +93,7 @@ class ShiftedBetaGeometric(FittedModel):
         --------
         >>> m = ShiftedBetaGeometric.from_params(alpha=0.704, beta=1.182)
         >>> m.survival([1, 2, 3]).round(3)
-        array([0.627, 0.47 , 0.383])
+        array([0.627, 0.474, 0.388])
         """
         return cls(params=ShiftedBetaGeometricParams(alpha, beta), period=period)
 
@@ -219,7 +219,9 @@ class ShiftedBetaGeometric(FittedModel):
         """
         alpha, beta = self.params.to_array()
         n = np.asarray(renewals, dtype=np.float64) + 1.0
-        value = (beta + n - 1) / (alpha + beta + n - 1) * special.hyp2f1(
-            1.0, beta + n, alpha + beta + n, 1.0 / (1.0 + discount_rate)
+        value = (
+            (beta + n - 1)
+            / (alpha + beta + n - 1)
+            * special.hyp2f1(1.0, beta + n, alpha + beta + n, 1.0 / (1.0 + discount_rate))
         )
         return np.asarray(value, dtype=np.float64)

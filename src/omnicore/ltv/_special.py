@@ -25,4 +25,4 @@ def log1mexp(x: FloatArray) -> FloatArray:
 
 def dbetaln_da(a: FloatArray, b: FloatArray) -> FloatArray:
     """d/da log B(a, b)."""
-    return digamma(a) - digamma(a + b)  # type: ignore[no-any-return]
+    return digamma(a) - digamma(a + b)
