@@ -13,7 +13,7 @@ from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
 from omnicore.ltv._inputs import compress, rfm_arrays, to_period, weights_array
-from omnicore.ltv._special import betaln, digamma, gammaln
+from omnicore.ltv._special import betaln, digamma, gammaln, hyp2f1
 from omnicore.summary import Period
 
 __all__ = ["BetaGeo", "BetaGeoFamily", "BetaGeoParams"]
@@ -139,7 +139,7 @@ class BetaGeoFamily(FittedModel):
         t = as_time(t)
         z = t / (alpha + t)
         # (alpha/(alpha+t))^r 2F1(r, b+k; a+b+k-1; z) = (1-z)^(a-1) 2F1(a+b+k-1-r, a-1; a+b+k-1; z)
-        tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b + k - 1 - r, a - 1, a + b + k - 1, z)
+        tail = (1 - z) ** (a - 1) * hyp2f1(a + b + k - 1 - r, a - 1, a + b + k - 1, z)
         # E[(1-p)^k / p] under Beta(a, b)
         lead = (a + b - 1) / (a - 1) if k == 0 else b / (a - 1)
         return np.asarray(lead * (1 - tail), dtype=np.float64)
@@ -416,6 +416,6 @@ def _conditional_expected(
     z = t / (alpha + T + t)
     # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+k; a+b+x+k-1; z) by Euler's transformation:
     # (1-z)^(a-1) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z), well conditioned for large x.
-    tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b + k - 1 - r, a - 1, a + b + x + k - 1, z)
+    tail = (1 - z) ** (a - 1) * hyp2f1(a + b + k - 1 - r, a - 1, a + b + x + k - 1, z)
     head = (a + b + x + k - 1) / (a - 1) * (1 - tail)
     return np.asarray(head * _p_alive(theta, x, t_x, T, k), dtype=np.float64)

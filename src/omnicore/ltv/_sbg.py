@@ -215,7 +215,8 @@ class ShiftedBetaGeometric(FittedModel):
         """DERL of an active customer who has made ``renewals`` renewals (F&H 2010 eq. 6).
 
         ``DERL = (beta + n - 1) / (alpha + beta + n - 1) * 2F1(1, beta + n; alpha + beta + n; 1/(1+d))``
-        with ``n = renewals + 1``, counted from the next payment on.
+        with ``n = renewals + 1``: expected discounted number of future payments, the renewal about to
+        be paid undiscounted.
         """
         alpha, beta = self.params.to_array()
         n = np.asarray(renewals, dtype=np.float64) + 1.0

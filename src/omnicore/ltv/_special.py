@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-__all__ = ["betaln", "digamma", "gammaln", "log1mexp", "logaddexp"]
+__all__ = ["betaln", "digamma", "gammaln", "hyp2f1", "log1mexp", "logaddexp"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -26,3 +28,33 @@ def log1mexp(x: FloatArray) -> FloatArray:
 def dbetaln_da(a: FloatArray, b: FloatArray) -> FloatArray:
     """d/da log B(a, b)."""
     return digamma(a) - digamma(a + b)
+
+
+def hyp2f1(a: Any, b: Any, c: Any, z: Any) -> FloatArray:
+    """Gauss's 2F1(a, b; c; z) for ``0 <= z < 1``: SciPy, with a direct series where SciPy fails.
+
+    SciPy's ``hyp2f1`` returns ``inf`` for some well-conditioned arguments (e.g. 2F1(9, 9; 107; 0.94));
+    those entries are summed term by term (``t_{n+1} = t_n (a+n)(b+n) / ((c+n)(n+1)) z``) until the
+    terms no longer change the sum.
+    """
+    a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    with np.errstate(all="ignore"):
+        out = np.asarray(special.hyp2f1(a, b, c, z), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out = out.copy()
+        out[bad] = _series(a[bad], b[bad], c[bad], z[bad])
+    return out
+
+
+def _series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray, max_terms: int = 200_000) -> FloatArray:
+    total = np.ones_like(z)
+    term = np.ones_like(z)
+    active = np.ones(z.shape, dtype=bool)
+    for n in range(max_terms):
+        term = np.where(active, term * (a + n) * (b + n) / ((c + n) * (n + 1)) * z, 0.0)
+        total = total + term
+        active &= np.abs(term) > 1e-17 * np.abs(total)
+        if not active.any():
+            break
+    return total
