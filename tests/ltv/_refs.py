@@ -41,10 +41,29 @@ def bg_loglik(r: float, alpha: float, a: float, b: float, x: float, t_x: float, 
 
 
 def pareto_loglik(r: float, alpha: float, s: float, beta: float, x: float, t_x: float, T: float) -> mp.mpf:
-    """Pareto/NBD log-likelihood by the Gaussian hypergeometric closed form (Fader & Hardie 2005 note)."""
-    with mp.workdps(60):
-        r, alpha, s, beta, x, t_x, T = map(mp.mpf, (r, alpha, s, beta, x, t_x, T))
-        head = mp.loggamma(r + x) + r * mp.log(alpha) + s * mp.log(beta) - mp.loggamma(r)
+    """Pareto/NBD log-likelihood, Fader & Hardie (2005) note eq. 19, by mpmath's 2F1 closed form.
+
+    mpmath's 2F1 loses digits for large parameters (and its adaptive quadrature is no safer there), so
+    the closed form is recomputed at rising precision (x4 each step: mpmath can return the same wrong
+    value at 60 and 120 digits) until two precisions agree to 20 digits.
+    """
+    with mp.workdps(40):
+        R, A, S, B, X, TX, TT = map(mp.mpf, (r, alpha, s, beta, x, t_x, T))
+        head = mp.loggamma(R + X) + R * mp.log(A) + S * mp.log(B) - mp.loggamma(R)
+        first = (A + TT) ** (-(R + X)) * (B + TT) ** (-S)
+    previous = None
+    for dps in (100, 400, 1200):
+        value = _closed_form(R, A, S, B, X, TX, TT, dps)
+        if previous is not None and abs(value - previous) <= mp.mpf(10) ** -20 * (abs(value) + first):
+            with mp.workdps(40):
+                return +(head + mp.log(first + S * value))
+        previous = value
+    raise AssertionError("the 2F1 reference did not stabilise")
+
+
+def _closed_form(r: mp.mpf, alpha: mp.mpf, s: mp.mpf, beta: mp.mpf, x: mp.mpf, t_x: mp.mpf, T: mp.mpf, dps: int) -> mp.mpf:
+    """``A_0 / (r+s+x)`` (= the integral) by 2F1 at ``dps`` digits."""
+    with mp.workdps(dps):
         if alpha >= beta:
 
             def part(t: mp.mpf) -> mp.mpf:
@@ -58,8 +77,7 @@ def pareto_loglik(r: float, alpha: float, s: float, beta: float, x: float, t_x: 
                     beta + t
                 ) ** (r + s + x)
 
-        a0 = part(t_x) - part(T)
-        return head + mp.log((alpha + T) ** (-(r + x)) * (beta + T) ** (-s) + s / (r + s + x) * a0)
+        return (part(t_x) - part(T)) / (r + s + x)
 
 
 def bgbb_loglik(alpha: float, beta: float, gamma: float, delta: float, x: int, t_x: int, n: int) -> mp.mpf:
@@ -91,3 +109,30 @@ def gg_loglik(p: float, q: float, v: float, x: float, m: float) -> mp.mpf:
 def close(ours: float, ref: mp.mpf, rel: float = 1e-9) -> bool:
     """|ours - ref| <= rel * max(1, |ref|): relative error of the likelihood itself for |log L| <= 1."""
     return bool(abs(mp.mpf(ours) - ref) <= rel * max(1, abs(ref)))
+
+
+def simulate_transactions(
+    n_customers: int, *, seed: int, weeks: float = 78.0, params: tuple[float, float, float, float] = (0.5, 6.0, 0.8, 2.5)
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.datetime64], npt.NDArray[np.float64], np.datetime64]:
+    """A BG/NBD purchase log in days: customers acquired over the first 12 weeks of 2024.
+
+    Returns ``(customer_id, timestamp, amount, observation_end)``.
+    """
+    r, alpha, a, b = params
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2024-01-01T00:00:00", "us")
+    first = rng.uniform(0, 12, n_customers)  # weeks
+    lam = rng.gamma(r, 1 / alpha, n_customers)
+    p = rng.beta(a, b, n_customers)
+    k = 60
+    gaps = rng.exponential(1.0, (n_customers, k)) / np.maximum(lam, 1e-12)[:, None]
+    times = first[:, None] + np.cumsum(gaps, axis=1)
+    limit = rng.geometric(p)  # repeat purchases before dropping out
+    keep = (times < weeks) & (np.arange(1, k + 1)[None, :] <= limit[:, None])
+    cust = np.concatenate([np.arange(n_customers), np.nonzero(keep)[0]])
+    when = np.concatenate([first, times[keep]])
+    micro = (when * 7 * 86_400e6).astype(np.int64)
+    timestamp = start + micro.astype("timedelta64[us]")
+    amount = rng.gamma(4.0, 10.0, cust.size)
+    end = start + np.timedelta64(int(weeks * 7), "D")
+    return cust.astype(np.int64), timestamp, amount, end

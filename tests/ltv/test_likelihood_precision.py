@@ -8,6 +8,7 @@ fails the test.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +34,7 @@ def _one(model: type, theta: list[float], x: float, t_x: float, T: float) -> flo
     return float(ll[0])
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(r=param, alpha=param, a=param, b=param, history=histories())
 @example(r=0.243, alpha=4.414, a=0.793, b=2.426, history=(0.0, 0.0, 38.86))
 @example(r=1e-3, alpha=1e3, a=1e3, b=1e-3, history=(2000.0, 1e5, 1e5))
@@ -42,14 +43,14 @@ def test_bg_nbd_loglik_matches_mpmath(r: float, alpha: float, a: float, b: float
     assert close(_one(BetaGeo, [r, alpha, a, b], x, t_x, T), bg_loglik(r, alpha, a, b, x, t_x, T))
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(r=param, alpha=param, a=param, b=param, history=histories())
 def test_mbg_nbd_loglik_matches_mpmath(r: float, alpha: float, a: float, b: float, history: tuple) -> None:
     x, t_x, T = history
     assert close(_one(ModifiedBetaGeo, [r, alpha, a, b], x, t_x, T), bg_loglik(r, alpha, a, b, x, t_x, T, k=1))
 
 
-@settings(max_examples=300)
+@settings(max_examples=60)
 @given(r=param, alpha=param, s=param, beta=param, history=histories())
 @example(r=0.553, alpha=10.578, s=0.606, beta=11.669, history=(2.0, 30.43, 38.86))
 @example(r=4.17588555, alpha=1.56681182, s=187.92737192, beta=12.12426676, history=(0.0, 0.0, 153.0))
@@ -69,7 +70,7 @@ def opportunities(draw: st.DrawFn) -> tuple[int, int, int]:
     return x, t_x, n
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(alpha=param, beta=param, gamma=param, delta=param, history=opportunities())
 def test_bg_bb_loglik_matches_mpmath(alpha: float, beta: float, gamma: float, delta: float, history: tuple) -> None:
     x, t_x, n = history
@@ -77,7 +78,7 @@ def test_bg_bb_loglik_matches_mpmath(alpha: float, beta: float, gamma: float, de
     assert close(ours, bgbb_loglik(alpha, beta, gamma, delta, x, t_x, n))
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     p=param,
     q=param,
@@ -127,3 +128,13 @@ def test_analytic_gradients_match_finite_differences(theta: list[float], seed: i
     columns = (np.maximum(x, 1), rng.uniform(1, 100, 30))
     _, analytic = GammaGamma.spec.loglik(th[:3], columns, True)
     np.testing.assert_allclose(analytic, _numeric_gradient(GammaGamma, th[:3], columns), rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.slow
+@settings(max_examples=600)
+@given(r=param, alpha=param, s=param, beta=param, history=histories())
+def test_pareto_nbd_loglik_matches_mpmath_exhaustive(
+    r: float, alpha: float, s: float, beta: float, history: tuple
+) -> None:
+    x, t_x, T = history
+    assert close(_one(ParetoNBD, [r, alpha, s, beta], x, t_x, T), pareto_loglik(r, alpha, s, beta, x, t_x, T))

@@ -275,7 +275,7 @@ def _run_start(objective: _Objective, start: FloatArray, maxiter: int) -> _Attem
             break
     gnorm = float(np.max(np.abs(objective.grad(eta)))) if math.isfinite(value) else math.inf
     at_bound = tuple(
-        objective.spec.param_names[i] for i in range(eta.size) if abs(abs(eta[i]) - _LOG_BOUND) < 1e-3
+        objective.spec.param_names[i] for i in range(eta.size) if abs(eta[i]) > _LOG_BOUND - 2.0
     )
     success = bool(math.isfinite(value) and not at_bound and (result.success or gnorm < 1e-6))
     return _Attempt(eta, value, iterations, success, str(result.message), at_bound, gnorm)
@@ -352,12 +352,19 @@ def fit_mle(
     if penalizer_coef:
         # observed information of the likelihood itself: remove the penalty's curvature
         H -= objective.total * np.diag(4 * penalizer_coef * theta**2)
-    try:
-        cov_eta = np.linalg.inv(H)
-        if not np.isfinite(cov_eta).all() or np.any(np.diag(cov_eta) < 0):
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        cov_eta = np.full((theta.size, theta.size), np.nan)
+    eigenvalues, eigenvectors = np.linalg.eigh(H)
+    if not np.isfinite(H).all() or eigenvalues[0] <= 1e-9 * max(abs(eigenvalues[-1]), 1.0):
+        weak = eigenvectors[:, 0] if np.isfinite(H).all() else np.ones(theta.size)
+        names = [spec.param_names[i] for i in np.flatnonzero(np.abs(weak) > 0.3)]
+        values = ", ".join(f"{n}={v:.4g}" for n, v in zip(spec.param_names, theta, strict=True))
+        raise ConvergenceError(
+            f"{spec.name} fit on {objective.total:g} customers ended at {values} (start {best}) where the "
+            f"likelihood is flat in {', '.join(names) or 'some direction'}: the data do not identify "
+            "these parameters (e.g. too few repeat purchases, or a parameter drifting to 0 or infinity). "
+            "What to try: penalizer_coef=0.001 to 0.1, more customers or a longer observation window, "
+            "or a simpler model."
+        )
+    cov_eta = eigenvectors @ np.diag(1.0 / eigenvalues) @ eigenvectors.T
     covariance = cov_eta * np.outer(theta, theta)
     loglik = objective.mean_loglik(theta) * objective.total
     info = FitInfo(
