@@ -28,7 +28,9 @@ def load_donations() -> npt.NDArray[np.float64]:
     return np.loadtxt(DATA / "donations.csv", delimiter=",", skiprows=1)
 
 
-def bg_loglik(r: float, alpha: float, a: float, b: float, x: float, t_x: float, T: float, k: int = 0) -> mp.mpf:
+def bg_loglik(
+    r: float, alpha: float, a: float, b: float, x: float, t_x: float, T: float, k: int = 0
+) -> mp.mpf:
     """BG/NBD (k=0) / MBG/NBD (k=1) log-likelihood, straight from the papers' formula, in mpmath."""
     with mp.workdps(50):
         r, alpha, a, b, x, t_x, T = map(mp.mpf, (r, alpha, a, b, x, t_x, T))
@@ -61,7 +63,9 @@ def pareto_loglik(r: float, alpha: float, s: float, beta: float, x: float, t_x: 
     raise AssertionError("the 2F1 reference did not stabilise")
 
 
-def _closed_form(r: mp.mpf, alpha: mp.mpf, s: mp.mpf, beta: mp.mpf, x: mp.mpf, t_x: mp.mpf, T: mp.mpf, dps: int) -> mp.mpf:
+def _closed_form(
+    r: mp.mpf, alpha: mp.mpf, s: mp.mpf, beta: mp.mpf, x: mp.mpf, t_x: mp.mpf, T: mp.mpf, dps: int
+) -> mp.mpf:
     """``A_0 / (r+s+x)`` (= the integral) by 2F1 at ``dps`` digits."""
     with mp.workdps(dps):
         if alpha >= beta:
@@ -112,7 +116,11 @@ def close(ours: float, ref: mp.mpf, rel: float = 1e-9) -> bool:
 
 
 def simulate_transactions(
-    n_customers: int, *, seed: int, weeks: float = 78.0, params: tuple[float, float, float, float] = (0.5, 6.0, 0.8, 2.5)
+    n_customers: int,
+    *,
+    seed: int,
+    weeks: float = 78.0,
+    params: tuple[float, float, float, float] = (0.5, 6.0, 0.8, 2.5),
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.datetime64], npt.NDArray[np.float64], np.datetime64]:
     """A BG/NBD purchase log in days: customers acquired over the first 12 weeks of 2024.
 

@@ -23,11 +23,15 @@ from tests.ltv._refs import load_cdnow, simulate_transactions
 
 
 def test_weights_equal_repeated_rows() -> None:
-    x, t_x, T = BetaGeo.simulate(BetaGeoParams(0.4, 5.0, 0.8, 2.0), np.round(np.linspace(10, 40, 300)), seed=3)
+    x, t_x, T = BetaGeo.simulate(
+        BetaGeoParams(0.4, 5.0, 0.8, 2.0), np.round(np.linspace(10, 40, 300)), seed=3
+    )
     t_x = np.round(t_x)
     weights = np.arange(1, 301) % 3 + 1
     weighted = BetaGeo.fit(frequency=x, recency=t_x, T=T, weights=weights)
-    repeated = BetaGeo.fit(frequency=np.repeat(x, weights), recency=np.repeat(t_x, weights), T=np.repeat(T, weights))
+    repeated = BetaGeo.fit(
+        frequency=np.repeat(x, weights), recency=np.repeat(t_x, weights), T=np.repeat(T, weights)
+    )
     np.testing.assert_allclose(weighted.params.to_array(), repeated.params.to_array(), rtol=1e-7)
     assert weighted.log_likelihood == pytest.approx(repeated.log_likelihood, rel=1e-10)
     assert repeated.fit_info is not None and repeated.fit_info.n_rows < repeated.fit_info.n_customers

@@ -20,7 +20,9 @@ param = st.floats(min_value=-3.0, max_value=3.0).map(lambda e: float(10.0**e))
 #: extremes); the slow-marked exhaustive test covers 1e-3..1e3.
 mid_param = st.floats(min_value=-2.0, max_value=2.0).map(lambda e: float(10.0**e))
 age = st.floats(min_value=-2.0, max_value=5.0).map(lambda e: float(10.0**e))
-count = st.one_of(st.just(0), st.integers(min_value=0, max_value=10), st.integers(min_value=0, max_value=2000))
+count = st.one_of(
+    st.just(0), st.integers(min_value=0, max_value=10), st.integers(min_value=0, max_value=2000)
+)
 share = st.one_of(st.just(0.0), st.just(1.0), st.floats(min_value=0.0, max_value=1.0))
 
 
@@ -50,13 +52,17 @@ def test_bg_nbd_loglik_matches_mpmath(r: float, alpha: float, a: float, b: float
 @given(r=param, alpha=param, a=param, b=param, history=histories())
 def test_mbg_nbd_loglik_matches_mpmath(r: float, alpha: float, a: float, b: float, history: tuple) -> None:
     x, t_x, T = history
-    assert close(_one(ModifiedBetaGeo, [r, alpha, a, b], x, t_x, T), bg_loglik(r, alpha, a, b, x, t_x, T, k=1))
+    assert close(
+        _one(ModifiedBetaGeo, [r, alpha, a, b], x, t_x, T), bg_loglik(r, alpha, a, b, x, t_x, T, k=1)
+    )
 
 
 @settings(max_examples=40)
 @given(r=mid_param, alpha=mid_param, s=mid_param, beta=mid_param, history=histories())
 @example(r=0.553, alpha=10.578, s=0.606, beta=11.669, history=(2.0, 30.43, 38.86))
-def test_pareto_nbd_loglik_matches_mpmath(r: float, alpha: float, s: float, beta: float, history: tuple) -> None:
+def test_pareto_nbd_loglik_matches_mpmath(
+    r: float, alpha: float, s: float, beta: float, history: tuple
+) -> None:
     x, t_x, T = history
     assert close(_one(ParetoNBD, [r, alpha, s, beta], x, t_x, T), pareto_loglik(r, alpha, s, beta, x, t_x, T))
 
@@ -71,7 +77,9 @@ def opportunities(draw: st.DrawFn) -> tuple[int, int, int]:
 
 @settings(max_examples=100)
 @given(alpha=param, beta=param, gamma=param, delta=param, history=opportunities())
-def test_bg_bb_loglik_matches_mpmath(alpha: float, beta: float, gamma: float, delta: float, history: tuple) -> None:
+def test_bg_bb_loglik_matches_mpmath(
+    alpha: float, beta: float, gamma: float, delta: float, history: tuple
+) -> None:
     x, t_x, n = history
     ours = _one(BetaGeoBetaBinom, [alpha, beta, gamma, delta], x, t_x, n)
     assert close(ours, bgbb_loglik(alpha, beta, gamma, delta, x, t_x, n))
@@ -97,7 +105,9 @@ def _numeric_gradient(model: type, theta: np.ndarray, columns: tuple) -> np.ndar
         up, down = theta.copy(), theta.copy()
         up[i] += h
         down[i] -= h
-        grad[i] = (model.spec.loglik(up, columns, False)[0] - model.spec.loglik(down, columns, False)[0]) / (2 * h)
+        grad[i] = (model.spec.loglik(up, columns, False)[0] - model.spec.loglik(down, columns, False)[0]) / (
+            2 * h
+        )
     return grad
 
 
@@ -123,7 +133,9 @@ def test_analytic_gradients_match_finite_differences(theta: list[float], seed: i
     x_d = np.where(tx_d > 0, np.maximum(1, np.floor(tx_d * rng.uniform(0, 1, 30))), 0)
     columns = (x_d, tx_d, n)
     _, analytic = BetaGeoBetaBinom.spec.loglik(th, columns, True)
-    np.testing.assert_allclose(analytic, _numeric_gradient(BetaGeoBetaBinom, th, columns), rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(
+        analytic, _numeric_gradient(BetaGeoBetaBinom, th, columns), rtol=2e-5, atol=2e-6
+    )
     columns = (np.maximum(x, 1), rng.uniform(1, 100, 30))
     _, analytic = GammaGamma.spec.loglik(th[:3], columns, True)
     np.testing.assert_allclose(analytic, _numeric_gradient(GammaGamma, th[:3], columns), rtol=2e-5, atol=2e-6)

@@ -24,12 +24,18 @@ CDNOW_PARETO = ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669
 CDNOW_MBG = ModifiedBetaGeo.from_params(r=0.525, alpha=6.183, a=0.891, b=1.614, period="W")
 
 
-def _bg_conditional_mp(r: float, alpha: float, a: float, b: float, x: int, t_x: float, T: float, t: float) -> float:
+def _bg_conditional_mp(
+    r: float, alpha: float, a: float, b: float, x: int, t_x: float, T: float, t: float
+) -> float:
     # FHL (2005) eq. 10 exactly as printed, with mpmath's 2F1
     with mp.workdps(40):
         r, alpha, a, b, t_x, T, t = map(mp.mpf, (r, alpha, a, b, t_x, T, t))
         z = t / (alpha + T + t)
-        num = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * mp.hyp2f1(r + x, b + x, a + b + x - 1, z))
+        num = (
+            (a + b + x - 1)
+            / (a - 1)
+            * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * mp.hyp2f1(r + x, b + x, a + b + x - 1, z))
+        )
         den = 1 + (a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x) if x > 0 else 0)
         return float(num / den)
 
@@ -62,7 +68,9 @@ def test_bg_bb_pmf_mean_is_the_expectation() -> None:
     for n in (1, 6, 11):
         p = m.probability_of_purchases(np.arange(n + 1), n)
         assert p.sum() == pytest.approx(1.0, abs=1e-12)
-        assert (np.arange(n + 1) * p).sum() == pytest.approx(float(m.expected_purchases_new_customer(n)), rel=1e-10)
+        assert (np.arange(n + 1) * p).sum() == pytest.approx(
+            float(m.expected_purchases_new_customer(n)), rel=1e-10
+        )
 
 
 @pytest.mark.parametrize("cls", [BetaGeo, ModifiedBetaGeo])
@@ -119,7 +127,9 @@ def test_pareto_dert_matches_numerical_integration() -> None:
     # DERT = integral of exp(-delta t) dE[Y(t)] = delta * integral exp(-delta t) E[Y(t)] dt
     delta = 0.15 / 52
     for x, t_x, T in [(2, 30.43, 38.86), (0, 0.0, 38.86)]:
-        ours = float(CDNOW_PARETO.discounted_expected_transactions(delta, frequency=[x], recency=[t_x], T=[T])[0])
+        ours = float(
+            CDNOW_PARETO.discounted_expected_transactions(delta, frequency=[x], recency=[t_x], T=[T])[0]
+        )
 
         def integrand(t: float, x=x, t_x=t_x, T=T) -> float:  # type: ignore[no-untyped-def]
             value = CDNOW_PARETO.expected_purchases(t, frequency=[x], recency=[t_x], T=[T])[0]

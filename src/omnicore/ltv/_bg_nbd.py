@@ -12,8 +12,8 @@ from scipy import special
 from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
-from omnicore.ltv._inputs import compress, rfm_arrays, to_period, weights_array
-from omnicore.ltv._special import betaln, digamma, gammaln, hyp2f1
+from omnicore.ltv._inputs import compress, distinct_rows, rfm_arrays, to_period, weights_array
+from omnicore.ltv._special import betaln, by_value, digamma, gammaln, hyp2f1
 from omnicore.summary import Period
 
 __all__ = ["BetaGeo", "BetaGeoFamily", "BetaGeoParams"]
@@ -41,27 +41,33 @@ def _family_loglik(
     """
     r, alpha, a, b = theta
     x, t_x, T = columns
-    both = (x + k) > 0
-    xk = np.where(both, x + k, 1.0)  # keeps b + x + k - 1 > 0 in the masked branch
+    # count-only terms once per distinct x
+    ux, ix = by_value(x)
+    uboth = (ux + k) > 0
+    uxk = np.where(uboth, ux + k, 1.0)  # keeps b + x + k - 1 > 0 in the masked branch
+    both = uboth[ix]
     log_aT = np.log(alpha + T)
     log_atx = np.log(alpha + t_x)
-    c1 = betaln(a, b + x + k) - (r + x) * log_aT
-    c2 = np.where(both, betaln(a + 1, b + xk - 1) - (r + x) * log_atx, -np.inf)
+    rx = r + x
+    c1 = betaln(a, b + ux + k)[ix] - rx * log_aT
+    c2 = np.where(both, betaln(a + 1, b + uxk - 1)[ix] - rx * log_atx, -np.inf)
     lse = np.logaddexp(c1, c2)
-    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + lse
+    ll = (gammaln(r + ux) - gammaln(r))[ix] + r * np.log(alpha) - betaln(a, b) + lse
     if not grad:
         return ll, None
     w1 = np.exp(c1 - lse)
     w2 = np.exp(c2 - lse)
-    psi_abx = digamma(a + b + x + k)
+    psi_abx = digamma(a + b + ux + k)
     g = np.empty((4, x.size))
-    g[0] = digamma(r + x) - digamma(r) + np.log(alpha) - w1 * log_aT - w2 * log_atx
-    g[1] = r / alpha - w1 * (r + x) / (alpha + T) - w2 * (r + x) / (alpha + t_x)
-    g[2] = -(digamma(a) - digamma(a + b)) + w1 * (digamma(a) - psi_abx) + w2 * (digamma(a + 1) - psi_abx)
+    g[0] = (digamma(r + ux) - digamma(r))[ix] + np.log(alpha) - w1 * log_aT - w2 * log_atx
+    g[1] = r / alpha - w1 * rx / (alpha + T) - w2 * rx / (alpha + t_x)
+    g[2] = (
+        -(digamma(a) - digamma(a + b)) + w1 * (digamma(a) - psi_abx)[ix] + w2 * (digamma(a + 1) - psi_abx)[ix]
+    )
     g[3] = (
         -(digamma(b) - digamma(a + b))
-        + w1 * (digamma(b + x + k) - psi_abx)
-        + w2 * (digamma(b + xk - 1) - psi_abx)
+        + w1 * (digamma(b + ux + k) - psi_abx)[ix]
+        + w2 * (digamma(b + uxk - 1) - psi_abx)[ix]
     )
     return ll, g
 
@@ -193,7 +199,13 @@ class BetaGeoFamily(FittedModel):
             ``E[Y(t) | x, t_x, T]`` per customer.
         """
         d = self._data(summary, frequency, recency, T)
-        return _conditional_expected(self.params.to_array(), as_time(t), d.frequency, d.recency, d.T, self._k)
+        horizon = as_time(t)
+        if horizon.ndim == 0:
+            # one evaluation per distinct history, gathered back
+            (x, t_x, big_t), inverse = distinct_rows((d.frequency, d.recency, d.T))
+            values = _conditional_expected(self.params.to_array(), horizon, x, t_x, big_t, self._k)
+            return np.asarray(values[inverse], dtype=np.float64)
+        return _conditional_expected(self.params.to_array(), horizon, d.frequency, d.recency, d.T, self._k)
 
     def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
         """``P(X(t) = n)``: probability of ``n`` repeat purchases in (0, t] for a new customer.
@@ -384,8 +396,9 @@ class BetaGeo(BetaGeoFamily):
 
         Examples
         --------
-        >>> m = BetaGeo.fit(frequency=[0, 2, 1, 5, 0, 3, 1, 0], recency=[0, 20, 5, 30, 0, 12, 30, 0],
-        ...                 T=[35, 38, 30, 39, 20, 36, 39, 30], period="W")
+        >>> import numpy as np
+        >>> x, t_x, T = BetaGeo.simulate(BetaGeoParams(0.25, 4.0, 0.8, 2.5), np.full(2000, 39.0), seed=1)
+        >>> m = BetaGeo.fit(frequency=x, recency=t_x, T=T, period="W")
         >>> sorted(m.params.as_dict())
         ['a', 'alpha', 'b', 'r']
         """

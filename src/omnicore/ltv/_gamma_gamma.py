@@ -13,7 +13,7 @@ from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
 from omnicore.ltv._inputs import compress, spend_arrays, weights_array
-from omnicore.ltv._special import digamma, gammaln
+from omnicore.ltv._special import by_value, digamma, gammaln
 
 __all__ = ["GammaGamma", "GammaGammaParams"]
 
@@ -36,23 +36,24 @@ def _loglik(theta: FloatArray, columns: Columns, grad: bool) -> tuple[FloatArray
     """Log density of the mean spend ``m`` over ``x`` transactions (Fader & Hardie 2013 eq. 3)."""
     p, q, v = theta
     x, m = columns
+    ux, ix = by_value(x)
+    upx = p * ux
     px = p * x
     log_vm = np.log(v + m * x)
+    log_m = np.log(m)
     ll = (
-        gammaln(px + q)
-        - gammaln(px)
+        (gammaln(upx + q) - gammaln(upx) + upx * np.log(ux))[ix]
         - gammaln(q)
         + q * np.log(v)
-        + (px - 1) * np.log(m)
-        + px * np.log(x)
+        + (px - 1) * log_m
         - (px + q) * log_vm
     )
     if not grad:
         return ll, None
-    psi = digamma(px + q)
+    psi = digamma(upx + q)
     g = np.empty((3, x.size))
-    g[0] = x * (psi - digamma(px) + np.log(m) + np.log(x) - log_vm)
-    g[1] = psi - digamma(q) + np.log(v) - log_vm
+    g[0] = x * ((psi - digamma(upx) + np.log(ux))[ix] + log_m - log_vm)
+    g[1] = psi[ix] - digamma(q) + np.log(v) - log_vm
     g[2] = q / v - (px + q) / (v + m * x)
     return ll, g
 

@@ -13,7 +13,7 @@ from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
-from omnicore.ltv._inputs import compress, rfm_arrays, to_period, weights_array
+from omnicore.ltv._inputs import compress, distinct_rows, rfm_arrays, to_period, weights_array
 from omnicore.ltv._special import digamma, gammaln
 from omnicore.summary import Period
 
@@ -277,8 +277,9 @@ class ParetoNBD(FittedModel):
 
         Examples
         --------
-        >>> m = ParetoNBD.fit(frequency=[0, 2, 1, 5, 0, 3], recency=[0, 20, 5, 30, 0, 12],
-        ...                   T=[35, 38, 30, 39, 20, 36], period="W")
+        >>> import numpy as np
+        >>> x, t_x, T = ParetoNBD.simulate(ParetoNBDParams(0.55, 10.6, 0.6, 11.7), np.full(2000, 39.0), seed=1)
+        >>> m = ParetoNBD.fit(frequency=x, recency=t_x, T=T, period="W")
         >>> sorted(m.params.as_dict())
         ['alpha', 'beta', 'r', 's']
         """
@@ -370,7 +371,8 @@ class ParetoNBD(FittedModel):
         theta = self.params.to_array()
         r, alpha, s, beta = theta
         x, t_x, big_t = d.frequency, d.recency, d.T
-        _, _, lse, _ = _parts(theta, x, t_x, big_t, False)
+        (ux, utx, uT), inverse = distinct_rows((x, t_x, big_t))
+        lse = _parts(theta, ux, utx, uT, False)[2][inverse]
         # lse is log L minus log(Gamma(r+x) alpha^r beta^s / Gamma(r))
         log_u = np.log(special.hyperu(s, s, discount_rate * (beta + big_t)))
         log_dert = (
@@ -401,5 +403,7 @@ class ParetoNBD(FittedModel):
 
 
 def _p_alive(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-    t1, _, lse, _ = _parts(theta, x, t_x, T, False)
-    return np.asarray(np.exp(t1 - lse), dtype=np.float64)
+    # evaluated once per distinct history (the quadrature is the expensive part)
+    (ux, utx, uT), inverse = distinct_rows((x, t_x, T))
+    t1, _, lse, _ = _parts(theta, ux, utx, uT, False)
+    return np.asarray(np.exp(t1 - lse)[inverse], dtype=np.float64)

@@ -47,7 +47,9 @@ def hyp2f1(a: Any, b: Any, c: Any, z: Any) -> FloatArray:
     return out
 
 
-def _series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray, max_terms: int = 200_000) -> FloatArray:
+def _series(
+    a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray, max_terms: int = 200_000
+) -> FloatArray:
     total = np.ones_like(z)
     term = np.ones_like(z)
     active = np.ones(z.shape, dtype=bool)
@@ -58,3 +60,18 @@ def _series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray, max_term
         if not active.any():
             break
     return total
+
+
+def by_value(x: FloatArray) -> tuple[FloatArray, Any]:
+    """Distinct values of ``x`` and the index gathering them back (``values[index]``).
+
+    Terms that depend on the purchase count only (gamma and digamma functions of ``x``) are computed
+    once per distinct count; compressed data arrive sorted by ``x``, which is detected in O(n).
+    """
+    if x.size and bool(np.all(x[1:] >= x[:-1])):
+        new = np.empty(x.size, dtype=bool)
+        new[0] = True
+        np.not_equal(x[1:], x[:-1], out=new[1:])
+        return x[new], np.cumsum(new) - 1
+    values, index = np.unique(x, return_inverse=True)
+    return values, index
