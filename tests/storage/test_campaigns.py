@@ -65,7 +65,9 @@ def test_consent_is_the_latest_record_at_or_before(store) -> None:
 
 def test_consent_ties_go_to_the_later_append(store) -> None:
     def one(granted: bool) -> ConsentRecords:
-        return ConsentRecords(subject_id=["u"], purpose=["sms"], granted=[granted], recorded_at=[T0], source=[""])
+        return ConsentRecords(
+            subject_id=["u"], purpose=["sms"], granted=[granted], recorded_at=[T0], source=[""]
+        )
 
     store.campaigns.record_consent(one(True))
     store.campaigns.record_consent(one(False))
@@ -89,7 +91,9 @@ def test_state_namespaces(store) -> None:
 def test_campaign_erase_customers(store) -> None:
     store.campaigns.record_decisions(_decisions(["a|1", "a|2"], [1, 2]))
     store.campaigns.record_consent(
-        ConsentRecords(subject_id=[1, 2], purpose=["sms"] * 2, granted=[True] * 2, recorded_at=[T0] * 2, source=["", ""])
+        ConsentRecords(
+            subject_id=[1, 2], purpose=["sms"] * 2, granted=[True] * 2, recorded_at=[T0] * 2, source=["", ""]
+        )
     )
     assert store.campaigns.erase_customers([1]) == 2
     assert store.campaigns.decisions().customer_id.tolist() == [2]
@@ -111,7 +115,6 @@ def test_audit_log_is_append_only(store) -> None:
     assert not any(hasattr(store.audit, name) for name in ("update", "delete", "remove", "erase"))
     db = store._db  # below the API: the database itself refuses
     for sql in ("UPDATE oc_audit SET actor = 'x'", "DELETE FROM oc_audit"):
-        with pytest.raises(StorageError, match="append-only"):
-            with store.atomic():
-                db.execute(sql)
+        with pytest.raises(StorageError, match="append-only"), store.atomic():
+            db.execute(sql)
     assert len(store.audit.entries()) == 2

@@ -50,7 +50,11 @@ def test_records_by_record_id_and_by_identifier(store) -> None:
 
 def test_integer_record_ids_keep_their_type(store) -> None:
     recs = IdentifierRecords(
-        record_id=[10, 10], source=["pos"] * 2, id_type=["phone", "email"], value=["1", "e"], observed_at=[T0] * 2
+        record_id=[10, 10],
+        source=["pos"] * 2,
+        id_type=["phone", "email"],
+        value=["1", "e"],
+        observed_at=[T0] * 2,
     )
     store.identity.append_records(recs)
     assert store.identity.records(record_ids=[10]).record_id.dtype == np.int64
@@ -66,7 +70,9 @@ def test_links_are_stored_once_and_found_from_either_side(store) -> None:
     touching = store.identity.links(id_type=["email", "phone"], value=["p1@x.cn", "13800138002"])
     assert sorted(touching.record_id.tolist()) == ["web-1", "web-2"]
     refused = _links(1, accepted=False)
-    refused = IdentityLinks(**{**{k: getattr(refused, k) for k in IdentityLinks.column_names()}, "kind": ["manual"]})
+    refused = IdentityLinks(
+        **{**{k: getattr(refused, k) for k in IdentityLinks.column_names()}, "kind": ["manual"]}
+    )
     store.identity.append_links(refused)
     assert len(store.identity.links(accepted=False)) == 1
     assert len(store.identity.links(accepted=True)) == 3
@@ -123,11 +129,17 @@ def test_erase_customer(store) -> None:
     store.identity.assign(["phone", "member_card", "wechat_openid"], ["13800138000", "MC1", "oX1"], [1, 1, 2])
     store.identity.append_links(
         IdentityLinks(
-            left_type=["member_card", "wechat_openid"], left_value=["MC1", "oX1"],
-            right_type=["phone", "email"], right_value=["13800138000", "zz"],
-            kind=["deterministic"] * 2, probability=[1.0, 1.0], record_id=["pos-1", "mp-3"],
-            accepted=[True, True], reason=["", ""], created_at=[T0, T0],
-        )  # fmt: skip
+            left_type=["member_card", "wechat_openid"],
+            left_value=["MC1", "oX1"],
+            right_type=["phone", "email"],
+            right_value=["13800138000", "zz"],
+            kind=["deterministic"] * 2,
+            probability=[1.0, 1.0],
+            record_id=["pos-1", "mp-3"],
+            accepted=[True, True],
+            reason=["", ""],
+            created_at=[T0, T0],
+        )
     )
     counts = store.identity.erase_customer(1)
     assert dict(counts) == {"identifiers": 2, "links": 1, "records": 4}
@@ -135,4 +147,5 @@ def test_erase_customer(store) -> None:
     assert store.identity.records().record_id.tolist() == ["mp-3"]
     assert len(store.identity.links()) == 1
     last = store.identity.history()
-    assert last.kind.tolist() == ["erase"] and last.from_customer.tolist() == [1]
+    assert last.kind.tolist() == ["erase"]
+    assert last.from_customer.tolist() == [1]

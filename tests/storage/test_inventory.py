@@ -25,7 +25,9 @@ def _stock(store) -> None:
 
 def _available(store, now=T0) -> dict[tuple[str, str], int]:
     inv = store.inventory.get(now=now)
-    return dict(zip(zip(inv.sku.tolist(), inv.node.tolist(), strict=True), inv.available.tolist(), strict=True))
+    return dict(
+        zip(zip(inv.sku.tolist(), inv.node.tolist(), strict=True), inv.available.tolist(), strict=True)
+    )
 
 
 def test_put_and_get(store) -> None:
@@ -49,7 +51,8 @@ def test_reserve_holds_all_lines_or_none(store) -> None:
     assert store.inventory.reservation("o1") is None
     assert _available(store)[("A", "DC1")] == 8
     held = store.inventory.reserve("o1", [ReservationLine("A", "DC1", 8)], ttl_seconds=60, now=T0)
-    assert held.status is ReservationStatus.HELD and held.units == 8
+    assert held.status is ReservationStatus.HELD
+    assert held.units == 8
     assert held.expires_at == T0 + 60 * SECOND
     assert _available(store)[("A", "DC1")] == 0
     with pytest.raises(InsufficientStockError):
@@ -83,13 +86,17 @@ def test_expiry_frees_units(store) -> None:
         store.inventory.confirm("o1", now=T0 + 31 * SECOND)
     assert store.inventory.expire(now=T0 + 31 * SECOND) == 2
     assert store.inventory.reservation("o1").status is ReservationStatus.EXPIRED
-    again = store.inventory.reserve("o1", [ReservationLine("B", "DC1", 5)], ttl_seconds=30, now=T0 + 40 * SECOND)
+    again = store.inventory.reserve(
+        "o1", [ReservationLine("B", "DC1", 5)], ttl_seconds=30, now=T0 + 40 * SECOND
+    )
     assert again.status is ReservationStatus.HELD  # an expired order may be held again
 
 
 def test_confirm_ships_the_units(store) -> None:
     _stock(store)
-    store.inventory.reserve("o1", [ReservationLine("A", "DC1", 3), ReservationLine("B", "DC1", 1)], ttl_seconds=60, now=T0)
+    store.inventory.reserve(
+        "o1", [ReservationLine("A", "DC1", 3), ReservationLine("B", "DC1", 1)], ttl_seconds=60, now=T0
+    )
     done = store.inventory.confirm("o1", now=T0 + SECOND)
     assert done.status is ReservationStatus.CONFIRMED
     assert store.inventory.confirm("o1", now=T0 + SECOND) == done
@@ -207,7 +214,12 @@ class ReservationMachine(RuleBasedStateMachine):
 
     @rule(
         order=st.sampled_from([f"o{i}" for i in range(6)]),
-        picks=st.dictionaries(st.tuples(st.sampled_from(SKUS), st.sampled_from(NODES)), st.integers(1, 4), min_size=1, max_size=3),
+        picks=st.dictionaries(
+            st.tuples(st.sampled_from(SKUS), st.sampled_from(NODES)),
+            st.integers(1, 4),
+            min_size=1,
+            max_size=3,
+        ),
         ttl=st.integers(5, 40),
     )
     def reserve(self, order: str, picks: dict[tuple[str, str], int], ttl: int) -> None:
@@ -219,7 +231,8 @@ class ReservationMachine(RuleBasedStateMachine):
             if isinstance(exc, InsufficientStockError):
                 assert any(q > self.model.available(k, self.now) for k, q in picks.items())
             else:
-                assert existing is not None and existing["lines"] != picks
+                assert existing is not None
+                assert existing["lines"] != picks
             return
         if existing is not None:
             assert existing["lines"] == picks

@@ -21,7 +21,9 @@ def _fill(store, customer: int) -> None:
     """Write one row of every concern, keyed the same way in every tenant."""
     store.transactions.append(Transactions(customer_id=[customer], timestamp=[T0], amount=[10.0]))
     store.events.append(
-        Events(customer_id=[customer], event_type=["browse"], timestamp=[T0], properties={"v": [float(customer)]})
+        Events(
+            customer_id=[customer], event_type=["browse"], timestamp=[T0], properties={"v": [float(customer)]}
+        )
     )
     store.identity.append_records(
         IdentifierRecords(record_id=["r1"], source=["pos"], id_type=["phone"], value=["1"], observed_at=[T0])
@@ -31,9 +33,15 @@ def _fill(store, customer: int) -> None:
     store.inventory.reserve("o1", [ReservationLine("A", "N", 1)], ttl_seconds=3600, now=T0)
     store.campaigns.record_decisions(
         DecisionRecords(
-            decision_key=["k1"], rule_id=["r"], customer_id=[customer], channel=["sms"], status=["fired"],
-            decided_at=[T0], send_at=[T0], reason=[""],
-        )  # fmt: skip
+            decision_key=["k1"],
+            rule_id=["r"],
+            customer_id=[customer],
+            channel=["sms"],
+            status=["fired"],
+            decided_at=[T0],
+            send_at=[T0],
+            reason=[""],
+        )
     )
     store.campaigns.record_consent(
         ConsentRecords(subject_id=[customer], purpose=["sms"], granted=[True], recorded_at=[T0], source=[""])
@@ -63,15 +71,29 @@ def test_tenants_never_see_each_other(store, other) -> None:
     assert all(not v for v in empty.values()), empty
     _fill(other, 7)  # the same keys (order o1, decision k1, record r1) live independently
     assert _seen(store) == {
-        "transactions": [5], "events": [5.0], "records": ["r1"], "members": [5], "on_hand": [5],
-        "reservations": ["o1"], "decisions": [5], "consent": [5], "state": {"key": b"5"}, "audit": ["actor5"],
-    }  # fmt: skip
+        "transactions": [5],
+        "events": [5.0],
+        "records": ["r1"],
+        "members": [5],
+        "on_hand": [5],
+        "reservations": ["o1"],
+        "decisions": [5],
+        "consent": [5],
+        "state": {"key": b"5"},
+        "audit": ["actor5"],
+    }
     assert _seen(other)["members"] == [7]
     assert other.campaigns.record_decisions(
         DecisionRecords(
-            decision_key=["k1"], rule_id=["r"], customer_id=[7], channel=["sms"], status=["fired"],
-            decided_at=[T0], send_at=[T0], reason=[""],
-        )  # fmt: skip
+            decision_key=["k1"],
+            rule_id=["r"],
+            customer_id=[7],
+            channel=["sms"],
+            status=["fired"],
+            decided_at=[T0],
+            send_at=[T0],
+            reason=[""],
+        )
     ).tolist() == [False]
     # erasing in one tenant leaves the other untouched
     other.transactions.erase_customers([5, 7])
@@ -84,7 +106,9 @@ def test_tenants_never_see_each_other(store, other) -> None:
     assert _seen(store)["members"] == [5]
     assert _seen(store)["decisions"] == [5]
     assert _seen(store)["reservations"] == ["o1"]
-    assert store.identity.allocate_customer_ids(1).tolist() == other.identity.allocate_customer_ids(1).tolist()
+    assert (
+        store.identity.allocate_customer_ids(1).tolist() == other.identity.allocate_customer_ids(1).tolist()
+    )
 
 
 def test_id_kinds_are_per_tenant(store, other) -> None:
@@ -95,9 +119,13 @@ def test_id_kinds_are_per_tenant(store, other) -> None:
 
 
 def test_atomic_rolls_back_every_concern(store) -> None:
-    with pytest.raises(RuntimeError), store.atomic():
-        _fill(store, 3)
-        raise RuntimeError("boom")
+    def fill_then_fail() -> None:
+        with store.atomic():
+            _fill(store, 3)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fill_then_fail()
     assert all(not v for v in _seen(store).values())
     with store.atomic():
         _fill(store, 3)
@@ -109,7 +137,9 @@ def test_a_failing_call_inside_atomic_undoes_only_itself(store) -> None:
     with store.atomic():
         store.inventory.reserve("o1", [ReservationLine("A", "N", 2)], ttl_seconds=60, now=T0)
         with pytest.raises(InsufficientStockError):
-            store.inventory.reserve("o2", [ReservationLine("A", "N", 1), ReservationLine("B", "N", 2)], ttl_seconds=60, now=T0)
+            store.inventory.reserve(
+                "o2", [ReservationLine("A", "N", 1), ReservationLine("B", "N", 2)], ttl_seconds=60, now=T0
+            )
         store.transactions.append(Transactions(customer_id=[1], timestamp=[T0], amount=[1.0]))
     assert [r.order_id for r in store.inventory.active(now=T0)] == ["o1"]
     assert store.inventory.get(now=T0).reserved.tolist() == [2, 0]
@@ -117,11 +147,15 @@ def test_a_failing_call_inside_atomic_undoes_only_itself(store) -> None:
 
 
 def test_nested_atomic_blocks(store) -> None:
+    def append_then_fail() -> None:
+        with store.atomic():
+            store.transactions.append(Transactions(customer_id=[2], timestamp=[T0], amount=[1.0]))
+            raise ValueError("inner")
+
     with store.atomic():
         store.transactions.append(Transactions(customer_id=[1], timestamp=[T0], amount=[1.0]))
-        with pytest.raises(ValueError), store.atomic():
-            store.transactions.append(Transactions(customer_id=[2], timestamp=[T0], amount=[1.0]))
-            raise ValueError
+        with pytest.raises(ValueError, match="inner"):
+            append_then_fail()
     assert store.transactions.load().customer_id.tolist() == [1]
 
 
@@ -131,7 +165,9 @@ def test_failing_calls_leave_the_store_unchanged(store) -> None:
     with pytest.raises(ValidationError):  # id kind mix
         store.transactions.append(Transactions(customer_id=["x"], timestamp=[T0], amount=[1.0]))
     with pytest.raises(ValidationError):
-        store.events.append(Events(customer_id=[4], event_type=["b"], timestamp=[T0], properties={"v": ["t"]}))
+        store.events.append(
+            Events(customer_id=[4], event_type=["b"], timestamp=[T0], properties={"v": ["t"]})
+        )
     with pytest.raises(ConflictError):  # same order id, other lines
         store.inventory.reserve("o1", [ReservationLine("A", "N", 2)], ttl_seconds=60, now=T0)
     with pytest.raises(InsufficientStockError):
@@ -139,9 +175,15 @@ def test_failing_calls_leave_the_store_unchanged(store) -> None:
     with pytest.raises(ValidationError):
         store.campaigns.record_decisions(
             DecisionRecords(
-                decision_key=["k2"], rule_id=["r"], customer_id=["text"], channel=["sms"], status=["fired"],
-                decided_at=[T0], send_at=[T0], reason=[""],
-            )  # fmt: skip
+                decision_key=["k2"],
+                rule_id=["r"],
+                customer_id=["text"],
+                channel=["sms"],
+                status=["fired"],
+                decided_at=[T0],
+                send_at=[T0],
+                reason=[""],
+            )
         )
     with pytest.raises(ValidationError):
         store.campaigns.put_state("ns", {"key": b"ok", "bad": 3})  # type: ignore[dict-item]

@@ -57,7 +57,8 @@ def test_returns_and_minimal_columns(store) -> None:
     store.transactions.append(tx)
     loaded = store.transactions.load()
     assert loaded == tx
-    assert loaded.channel is None and loaded.quantity is None
+    assert loaded.channel is None
+    assert loaded.quantity is None
 
 
 def test_mixing_id_kinds_raises_and_writes_nothing(store) -> None:

@@ -9,6 +9,7 @@ parameter: only constant table/column names are ever formatted into SQL.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import threading
@@ -92,7 +93,9 @@ class Database:
     makes a handle (or handles sharing this object) safe to use from several threads.
     """
 
-    def __init__(self, connection: Any, dialect: Dialect, *, on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, connection: Any, dialect: Dialect, *, on_close: Callable[[], None] | None = None
+    ) -> None:
         self.connection = connection
         self.dialect = dialect
         self.lock = threading.RLock()
@@ -192,10 +195,8 @@ class Database:
                 self.execute(f"RELEASE SAVEPOINT {name}")
 
     def _quietly(self, sql: str) -> None:
-        try:
+        with contextlib.suppress(*self.dialect.errors):  # the connection may have rolled back already
             self.connection.execute(sql)
-        except self.dialect.errors:  # the connection may already have rolled back
-            pass
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ class Scope:
             self.db.execute(self.dialect.lock_sql, (f"{self.tenant}\x1f{name}",))
 
     def take(self, counter: str, n: int) -> int:
-        """Reserve ``n`` consecutive values of a per-tenant counter; returns the first (counters start at 1)."""
+        """Reserve ``n`` consecutive values of a per-tenant counter; returns the first (from 1 up)."""
         (last,) = self.rows(
             "INSERT INTO oc_counters (tenant, name, value) VALUES (?, ?, ?) "
             "ON CONFLICT (tenant, name) DO UPDATE SET value = oc_counters.value + excluded.value "
@@ -339,12 +340,9 @@ class Scope:
     def kinds(self, log: str) -> dict[str, str]:
         """Recorded kind of every column of a log (``int``, ``text``, ``float``, ``bool``, ``time``,
         ``absent``)."""
-        return {
-            name: kind
-            for name, kind in self.rows(
-                "SELECT name, kind FROM oc_columns WHERE tenant = ? AND log = ?", (self.tenant, log)
-            )
-        }
+        return dict(
+            self.rows("SELECT name, kind FROM oc_columns WHERE tenant = ? AND log = ?", (self.tenant, log))
+        )
 
     def settle_kinds(self, log: str, wanted: Mapping[str, str]) -> dict[str, str]:
         """Record the kinds a log has not seen yet and check the rest; raises ValidationError on a mix.
@@ -388,7 +386,5 @@ class Scope:
             return []
         got = id_kind(array)
         if got != kind:
-            raise ValidationError(
-                f"this log holds {kind} ids; got {got} ids", field=field, value=array[0]
-            )
+            raise ValidationError(f"this log holds {kind} ids; got {got} ids", field=field, value=array[0])
         return encode_ids(np.unique(array))

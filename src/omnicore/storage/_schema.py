@@ -149,9 +149,7 @@ def schema_version(db: Database) -> int:
     return int(value or 0)
 
 
-def migrate(
-    db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, target: int | None = None
-) -> int:
+def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, target: int | None = None) -> int:
     """Apply the migrations the database lacks (up to ``target``); returns the version reached.
 
     Raises

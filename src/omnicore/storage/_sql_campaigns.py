@@ -31,7 +31,16 @@ __all__ = ["SqlAuditLog", "SqlCampaignStore", "check_namespace", "check_state_it
 
 _DECISIONS = "decisions"
 _CONSENT = "consent"
-_DECISION_COLUMNS = ("decision_key", "rule_id", "customer_id", "channel", "status", "decided_at", "send_at", "reason")
+_DECISION_COLUMNS = (
+    "decision_key",
+    "rule_id",
+    "customer_id",
+    "channel",
+    "status",
+    "decided_at",
+    "send_at",
+    "reason",
+)
 
 
 def check_namespace(namespace: str) -> str:
@@ -64,17 +73,26 @@ def _empty_decisions(kind: str | None) -> DecisionRecords:
     text = np.empty(0, STRING_DTYPE)
     times = np.empty(0, TIME_DTYPE)
     return DecisionRecords(
-        decision_key=text, rule_id=text, customer_id=np.empty(0, np.int64 if kind != "text" else STRING_DTYPE),
-        channel=text, status=text, decided_at=times, send_at=times, reason=text,
-    )  # fmt: skip
+        decision_key=text,
+        rule_id=text,
+        customer_id=np.empty(0, np.int64 if kind != "text" else STRING_DTYPE),
+        channel=text,
+        status=text,
+        decided_at=times,
+        send_at=times,
+        reason=text,
+    )
 
 
 def _empty_consent(kind: str | None) -> ConsentRecords:
     text = np.empty(0, STRING_DTYPE)
     return ConsentRecords(
-        subject_id=np.empty(0, np.int64 if kind != "text" else STRING_DTYPE), purpose=text,
-        granted=np.empty(0, bool), recorded_at=np.empty(0, TIME_DTYPE), source=text,
-    )  # fmt: skip
+        subject_id=np.empty(0, np.int64 if kind != "text" else STRING_DTYPE),
+        purpose=text,
+        granted=np.empty(0, bool),
+        recorded_at=np.empty(0, TIME_DTYPE),
+        source=text,
+    )
 
 
 def latest_grant(
@@ -365,7 +383,8 @@ class SqlCampaignStore:
                 kind = scope.kinds(log).get(column)
                 for marks, chunk in scope.chunks(scope.filter_ids(customer_ids, kind, field="customer_ids")):
                     deleted += scope.execute(
-                        f"DELETE FROM {table} WHERE tenant = ? AND {column} IN {marks}", (scope.tenant, *chunk)
+                        f"DELETE FROM {table} WHERE tenant = ? AND {column} IN {marks}",
+                        (scope.tenant, *chunk),
                     )
         return deleted
 
@@ -431,7 +450,11 @@ class SqlAuditLog:
             )
         return [
             AuditEntry(
-                at=micros_to_times([at])[0], actor=actor, action=action, subject=subject, details=json.loads(details)
+                at=micros_to_times([at])[0],
+                actor=actor,
+                action=action,
+                subject=subject,
+                details=json.loads(details),
             )
             for at, actor, action, subject, details in rows
         ]

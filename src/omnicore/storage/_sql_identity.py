@@ -48,9 +48,7 @@ def _identifiers(id_type: npt.ArrayLike, value: npt.ArrayLike) -> tuple[npt.NDAr
     types = _text_array(id_type, "id_type")
     values = _text_array(value, "value")
     if len(types) != len(values):
-        raise ValidationError(
-            f"id_type has {len(types)} rows but value has {len(values)}", field="value"
-        )
+        raise ValidationError(f"id_type has {len(types)} rows but value has {len(values)}", field="value")
     return types, values
 
 
@@ -171,9 +169,9 @@ class SqlIdentityStore:
                 f"ON CONFLICT (tenant, {', '.join(_LINK_KEY)}) DO NOTHING",
                 zip(*columns, strict=True),
             )
-            (after,) = scope.rows(
-                "SELECT COUNT(*) FROM oc_identity_links WHERE tenant = ?", (scope.tenant,)
-            )[0]
+            (after,) = scope.rows("SELECT COUNT(*) FROM oc_identity_links WHERE tenant = ?", (scope.tenant,))[
+                0
+            ]
         return int(after) - int(before)
 
     def links(
@@ -185,9 +183,8 @@ class SqlIdentityStore:
     ) -> IdentityLinks:
         """Links touching any of the given identifiers (all links when none given), oldest first."""
         scope = self._scope
-        select = (
-            f"SELECT seq, {', '.join(_LINK_COLUMNS)} FROM oc_identity_links WHERE tenant = ?"
-            + ("" if accepted is None else " AND accepted = ?")
+        select = f"SELECT seq, {', '.join(_LINK_COLUMNS)} FROM oc_identity_links WHERE tenant = ?" + (
+            "" if accepted is None else " AND accepted = ?"
         )
         base: tuple[Any, ...] = (scope.tenant,) if accepted is None else (scope.tenant, bool(accepted))
         found: dict[int, Row] = {}
@@ -209,10 +206,17 @@ class SqlIdentityStore:
         if not rows:
             text = np.empty(0, STRING_DTYPE)
             return IdentityLinks(
-                left_type=text, left_value=text, right_type=text, right_value=text, kind=text,
-                probability=np.empty(0), record_id=text, accepted=np.empty(0, bool), reason=text,
+                left_type=text,
+                left_value=text,
+                right_type=text,
+                right_value=text,
+                kind=text,
+                probability=np.empty(0),
+                record_id=text,
+                accepted=np.empty(0, bool),
+                reason=text,
                 created_at=np.empty(0, TIME_DTYPE),
-            )  # fmt: skip
+            )
         columns = list(zip(*rows, strict=True))
         values: dict[str, Any] = {
             name: np.asarray(columns[i], dtype=STRING_DTYPE) for i, name in enumerate(_LINK_KEY, start=1)
@@ -232,7 +236,9 @@ class SqlIdentityStore:
         if not len(links):
             return 0
         scope = self._scope
-        keys = {tuple(row) for row in zip(*(getattr(links, name).tolist() for name in _LINK_KEY), strict=True)}
+        keys = {
+            tuple(row) for row in zip(*(getattr(links, name).tolist() for name in _LINK_KEY), strict=True)
+        }
         where = " AND ".join(f"{name} = ?" for name in _LINK_KEY)
         removed = 0
         with scope.write():
@@ -271,9 +277,16 @@ class SqlIdentityStore:
         scope = self._scope
         with scope.write():
             scope.db.executemany(
-                "INSERT INTO oc_identity_assignments (tenant, id_type, value, customer_id) VALUES (?, ?, ?, ?) "
+                "INSERT INTO oc_identity_assignments (tenant, id_type, value, customer_id) "
+                "VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (tenant, id_type, value) DO UPDATE SET customer_id = excluded.customer_id",
-                zip([scope.tenant] * len(types), types.tolist(), values.tolist(), customers.tolist(), strict=True),
+                zip(
+                    [scope.tenant] * len(types),
+                    types.tolist(),
+                    values.tolist(),
+                    customers.tolist(),
+                    strict=True,
+                ),
             )
         return len(types)
 
@@ -288,7 +301,8 @@ class SqlIdentityStore:
         with scope.read():
             for clause, params in self._pair_clauses("id_type", "value", types, values):
                 rows += scope.rows(
-                    f"SELECT id_type, value, customer_id FROM oc_identity_assignments WHERE tenant = ? AND {clause}",
+                    "SELECT id_type, value, customer_id FROM oc_identity_assignments "
+                    f"WHERE tenant = ? AND {clause}",
                     (scope.tenant, *params),
                 )
         if not rows:
@@ -367,9 +381,12 @@ class SqlIdentityStore:
             rows = scope.rows(sql + " ORDER BY at, seq", params)
         if not rows:
             return MergeEvents(
-                at=np.empty(0, TIME_DTYPE), kind=np.empty(0, STRING_DTYPE), from_customer=np.empty(0, np.int64),
-                to_customer=np.empty(0, np.int64), reason=np.empty(0, STRING_DTYPE),
-            )  # fmt: skip
+                at=np.empty(0, TIME_DTYPE),
+                kind=np.empty(0, STRING_DTYPE),
+                from_customer=np.empty(0, np.int64),
+                to_customer=np.empty(0, np.int64),
+                reason=np.empty(0, STRING_DTYPE),
+            )
         columns = list(zip(*rows, strict=True))
         return MergeEvents(
             at=micros_to_times(columns[0]),
@@ -396,7 +413,8 @@ class SqlIdentityStore:
             for side in ("left", "right"):
                 for clause, params in self._pair_clauses(f"{side}_type", f"{side}_value", types, values):
                     links += scope.execute(
-                        f"DELETE FROM oc_identity_links WHERE tenant = ? AND {clause}", (scope.tenant, *params)
+                        f"DELETE FROM oc_identity_links WHERE tenant = ? AND {clause}",
+                        (scope.tenant, *params),
                     )
             for clause, params in self._pair_clauses("id_type", "value", types, values):
                 record_keys.update(
@@ -413,12 +431,16 @@ class SqlIdentityStore:
                     (scope.tenant, *chunk),
                 )
             identifiers = scope.execute(
-                "DELETE FROM oc_identity_assignments WHERE tenant = ? AND customer_id = ?", (scope.tenant, cid)
+                "DELETE FROM oc_identity_assignments WHERE tenant = ? AND customer_id = ?",
+                (scope.tenant, cid),
             )
             self.append_history(
                 MergeEvents(
                     at=np.array([now_micros()], np.int64).view(TIME_DTYPE),
-                    kind=["erase"], from_customer=[cid], to_customer=[-1], reason=[""],
-                )  # fmt: skip
+                    kind=np.array(["erase"]),
+                    from_customer=np.array([cid], np.int64),
+                    to_customer=np.array([-1], np.int64),
+                    reason=np.array([""]),
+                )
             )
         return {"identifiers": identifiers, "links": links, "records": records}

@@ -23,7 +23,6 @@ from omnicore.storage._db import (
     encode_ids,
     id_kind,
     id_select,
-    micros_to_times,
     now_micros,
 )
 from omnicore.storage._errors import InsufficientStockError
@@ -54,7 +53,9 @@ def check_ttl(ttl_seconds: float) -> int:
     return max(1, round(ttl_seconds * 1_000_000))
 
 
-def check_lines(lines: Sequence[ReservationLine], *, allow_empty: bool = False) -> tuple[ReservationLine, ...]:
+def check_lines(
+    lines: Sequence[ReservationLine], *, allow_empty: bool = False
+) -> tuple[ReservationLine, ...]:
     """Lines as a tuple; each a ReservationLine with one (sku, node) at most once."""
     if isinstance(lines, ReservationLine) or not isinstance(lines, Sequence | tuple | list):
         raise ValidationError("expected a sequence of ReservationLine", field="lines", value=lines)
@@ -70,7 +71,9 @@ def check_lines(lines: Sequence[ReservationLine], *, allow_empty: bool = False) 
             if not (isinstance(item, str) and item.strip()) and not (
                 isinstance(item, int | np.integer) and not isinstance(item, bool)
             ):
-                raise ValidationError("expected a non-empty text or integer id", field=name, row=row, value=item)
+                raise ValidationError(
+                    "expected a non-empty text or integer id", field=name, row=row, value=item
+                )
         key = (line.sku, line.node)
         if key in seen:
             raise ValidationError("the same (sku, node) appears twice", field="lines", row=row, value=key)
@@ -83,6 +86,10 @@ def _encode_one(value: Any, kind: str | None, field: str, row: int) -> str:
     if kind is not None and got != kind:
         raise ValidationError(f"the inventory holds {kind} ids; got {got}", field=field, row=row, value=value)
     return value if isinstance(value, str) else str(int(value))
+
+
+def _time(micros: int) -> np.datetime64:
+    return np.datetime64(micros, "us")
 
 
 def _decode_one(value: str, kind: str | None) -> str | int:
@@ -136,7 +143,9 @@ class SqlInventoryStore:
         with scope.read():
             kinds = scope.kinds(_LOG)
             if "sku" not in kinds:
-                return Inventory.empty().with_values(safety_stock=np.empty(0, np.int64), reserved=np.empty(0, np.int64))
+                return Inventory.empty().with_values(
+                    safety_stock=np.empty(0, np.int64), reserved=np.empty(0, np.int64)
+                )
             sku_kind, node_kind = kinds["sku"], kinds["node"]
             clauses = ["i.tenant = ?"]
             params: list[Any] = [scope.tenant]
@@ -163,8 +172,10 @@ class SqlInventoryStore:
             return Inventory(
                 sku=np.empty(0, np.int64 if sku_kind == "int" else STRING_DTYPE),
                 node=np.empty(0, np.int64 if node_kind == "int" else STRING_DTYPE),
-                on_hand=empty, safety_stock=empty, reserved=empty,
-            )  # fmt: skip
+                on_hand=empty,
+                safety_stock=empty,
+                reserved=empty,
+            )
         columns = list(zip(*rows, strict=True))
         return Inventory(
             sku=decode_ids(columns[0], sku_kind),
@@ -201,30 +212,33 @@ class SqlInventoryStore:
         return Reservation(
             order_id=order_id,
             lines=tuple(
-                ReservationLine(_decode_one(sku, kinds.get("sku")), _decode_one(node, kinds.get("node")), int(q))
+                ReservationLine(
+                    _decode_one(sku, kinds.get("sku")), _decode_one(node, kinds.get("node")), int(q)
+                )
                 for sku, node, q in lines
             ),
             status=ReservationStatus(status),
-            created_at=micros_to_times([created])[0],
-            expires_at=micros_to_times([expires])[0],
+            created_at=_time(int(created)),
+            expires_at=_time(int(expires)),
         )
 
     def _available(self, keys: list[tuple[str, str]], at: int) -> list[int]:
         """Available to promise per (encoded sku, node) at ``at``; 0 for unknown positions."""
         scope = self._scope
-        out = []
-        for sku, node in keys:
-            row = scope.rows(
-                "SELECT i.on_hand - i.safety_stock - COALESCE((SELECT SUM(l.quantity) "
-                "FROM oc_reservation_lines l JOIN oc_reservations r "
-                "ON r.tenant = l.tenant AND r.order_id = l.order_id "
-                "WHERE l.tenant = i.tenant AND l.sku = i.sku AND l.node = i.node "
-                "AND r.status = ? AND r.expires_at > ?), 0) "
-                "FROM oc_inventory i WHERE i.tenant = ? AND i.sku = ? AND i.node = ?",
-                (_HELD, at, scope.tenant, sku, node),
-            )
-            out.append(max(int(row[0][0]), 0) if row else 0)
-        return out
+        match = " OR ".join(["(l.sku = ? AND l.node = ?)"] * len(keys))
+        position = " OR ".join(["(i.sku = ? AND i.node = ?)"] * len(keys))
+        flat = [part for key in keys for part in key]
+        rows = scope.rows(
+            "SELECT i.sku, i.node, i.on_hand - i.safety_stock - COALESCE(h.units, 0) FROM oc_inventory i "
+            "LEFT JOIN (SELECT l.sku, l.node, SUM(l.quantity) AS units FROM oc_reservation_lines l "
+            "JOIN oc_reservations r ON r.tenant = l.tenant AND r.order_id = l.order_id "
+            f"WHERE l.tenant = ? AND r.status = ? AND r.expires_at > ? AND ({match}) "
+            "GROUP BY l.sku, l.node) h ON h.sku = i.sku AND h.node = i.node "
+            f"WHERE i.tenant = ? AND ({position})",
+            (scope.tenant, _HELD, at, *flat, scope.tenant, *flat),
+        )
+        found = {(sku, node): max(int(units), 0) for sku, node, units in rows}
+        return [found.get(key, 0) for key in keys]
 
     def reserve(
         self,
@@ -264,9 +278,10 @@ class SqlInventoryStore:
                         f"order {order_id!r} already has a reservation with other lines "
                         f"({existing.status.value}); release it or use another order id"
                     )
-                live = existing.status is ReservationStatus.HELD and int(
-                    existing.expires_at.astype(np.int64)
-                ) > at
+                live = (
+                    existing.status is ReservationStatus.HELD
+                    and int(existing.expires_at.astype(np.int64)) > at
+                )
                 if live or existing.status in (ReservationStatus.CONFIRMED, ReservationStatus.RELEASED):
                     return existing
             available = self._available(encoded, at)
@@ -275,7 +290,8 @@ class SqlInventoryStore:
                     raise InsufficientStockError(line.sku, line.node, line.quantity, units)
             if existing is not None:
                 scope.execute(
-                    "DELETE FROM oc_reservation_lines WHERE tenant = ? AND order_id = ?", (scope.tenant, order_id)
+                    "DELETE FROM oc_reservation_lines WHERE tenant = ? AND order_id = ?",
+                    (scope.tenant, order_id),
                 )
                 scope.execute(
                     "DELETE FROM oc_reservations WHERE tenant = ? AND order_id = ?", (scope.tenant, order_id)
@@ -286,12 +302,20 @@ class SqlInventoryStore:
                 (scope.tenant, order_id, _HELD, at, at + ttl),
             )
             scope.db.executemany(
-                "INSERT INTO oc_reservation_lines (tenant, order_id, sku, node, quantity) VALUES (?, ?, ?, ?, ?)",
-                [(scope.tenant, order_id, sku, node, line.quantity) for (sku, node), line in zip(encoded, wanted, strict=True)],
+                "INSERT INTO oc_reservation_lines (tenant, order_id, sku, node, quantity) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (scope.tenant, order_id, sku, node, line.quantity)
+                    for (sku, node), line in zip(encoded, wanted, strict=True)
+                ],
             )
-            held = self._load(order_id, kinds)
-        assert held is not None  # noqa: S101 - just inserted in this transaction
-        return held
+        return Reservation(
+            order_id=order_id,
+            lines=wanted,
+            status=ReservationStatus.HELD,
+            created_at=_time(at),
+            expires_at=_time(at + ttl),
+        )
 
     def _held(self, order_id: str, kinds: dict[str, str]) -> Reservation:
         found = self._load(order_id, kinds)
@@ -382,7 +406,10 @@ class SqlInventoryStore:
                 key = (str(line.sku), str(line.node))
                 if key not in held:
                     raise ValidationError(
-                        "the reservation holds no such line", field="lines", row=row, value=(line.sku, line.node)
+                        "the reservation holds no such line",
+                        field="lines",
+                        row=row,
+                        value=(line.sku, line.node),
                     )
                 if line.quantity > held[key]:
                     raise ValidationError(
@@ -400,7 +427,8 @@ class SqlInventoryStore:
                     continue
                 if units == 0:
                     scope.execute(
-                        "DELETE FROM oc_reservation_lines WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
+                        "DELETE FROM oc_reservation_lines "
+                        "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
                         (scope.tenant, order_id, sku, node),
                     )
                 else:

@@ -68,7 +68,9 @@ class _Log:
         """Delete every row of these customers; returns the number deleted."""
         scope = self._scope
         with scope.write():
-            ids = scope.filter_ids(customer_ids, scope.kinds(self.log).get("customer_id"), field="customer_ids")
+            ids = scope.filter_ids(
+                customer_ids, scope.kinds(self.log).get("customer_id"), field="customer_ids"
+            )
             deleted = 0
             for marks, chunk in scope.chunks(ids):
                 deleted += self._erase_chunk(marks, chunk)
@@ -208,7 +210,9 @@ class SqlTransactionLog(_Log):
                 yield batch
 
     @staticmethod
-    def _decode(rows: list[Row], kinds: dict[str, str], present: list[str], allow_returns: bool) -> Transactions:
+    def _decode(
+        rows: list[Row], kinds: dict[str, str], present: list[str], allow_returns: bool
+    ) -> Transactions:
         columns = list(zip(*rows, strict=True))
         values: dict[str, Any] = {
             "customer_id": decode_ids(columns[2], kinds["customer_id"]),
@@ -474,9 +478,7 @@ class SqlEventLog(_Log):
         event_types: Sequence[str] | None = None,
     ) -> Events:
         """All matching events in one container."""
-        batches = list(
-            self.scan(start=start, end=end, customer_ids=customer_ids, event_types=event_types)
-        )
+        batches = list(self.scan(start=start, end=end, customer_ids=customer_ids, event_types=event_types))
         if not batches:
             return self._empty()
         return batches[0] if len(batches) == 1 else Events.concat(batches)

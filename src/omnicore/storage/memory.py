@@ -9,8 +9,11 @@ tenants can be tested side by side); the database lives until its last handle is
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+from omnicore._errors import StorageError
 from omnicore.storage._db import Database
 from omnicore.storage._open import check_tenant
 from omnicore.storage._sql_store import SqlStore
@@ -40,13 +43,13 @@ class _Handle(Database):
         self.lock = shared.lock
         self._shared = shared
 
-    def transaction(self, *, write: bool = True):  # type: ignore[no-untyped-def]
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[None]:
         """Transactions go through the shared database, which tracks nesting for every handle."""
         if self.closed:
-            from omnicore._errors import StorageError
-
             raise StorageError("the store is closed")
-        return self._shared.transaction(write=write)
+        with self._shared.transaction(write=write):
+            yield
 
 
 def connect(url: str, *, tenant: str) -> SqlStore:

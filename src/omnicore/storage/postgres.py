@@ -41,7 +41,10 @@ def _executemany(connection: Any, sql: str, rows: Iterable[Row]) -> Any:
 
 
 def _bulk_insert(connection: Any, table: str, columns: Sequence[str], rows: Iterable[Row]) -> None:
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
 
@@ -80,7 +83,9 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def connect(url: str, *, tenant: str, schema: str | None = None, connect_timeout_seconds: int = 10) -> SqlStore:
+def connect(
+    url: str, *, tenant: str, schema: str | None = None, connect_timeout_seconds: int = 10
+) -> SqlStore:
     """Open a PostgreSQL store (used by :func:`omnicore.storage.open_store`).
 
     Parameters
@@ -110,7 +115,9 @@ def connect(url: str, *, tenant: str, schema: str | None = None, connect_timeout
     psycopg = _psycopg()
     pg = dialect()
     if schema is not None and not (isinstance(schema, str) and _SCHEMA.fullmatch(schema)):
-        raise ValidationError("schema names are lower-case letters, digits and '_'", field="schema", value=schema)
+        raise ValidationError(
+            "schema names are lower-case letters, digits and '_'", field="schema", value=schema
+        )
     parts = urlsplit(url)
     conninfo = urlunsplit(parts._replace(scheme="postgresql"))
     try:

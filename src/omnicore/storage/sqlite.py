@@ -50,7 +50,9 @@ def sqlite_path(url: str) -> str:
     """The file path of a ``sqlite:///`` URL (``":memory:"`` for ``sqlite://``)."""
     parts = urlsplit(url)
     if parts.netloc:
-        raise StorageError(f"sqlite URLs have no host: use sqlite:///relative.db or sqlite:////abs.db, not {url!r}")
+        raise StorageError(
+            f"sqlite URLs have no host: use sqlite:///relative.db or sqlite:////abs.db, not {url!r}"
+        )
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     return path or ":memory:"
 
@@ -101,4 +103,6 @@ def connect(url: str, *, tenant: str, timeout_seconds: float = 30.0) -> SqlStore
         When the file cannot be opened, or was written by a newer omnicore.
     """
     check_tenant(tenant)
-    return SqlStore(connect_database(sqlite_path(url), timeout_seconds=timeout_seconds), url=url, tenant=tenant)
+    return SqlStore(
+        connect_database(sqlite_path(url), timeout_seconds=timeout_seconds), url=url, tenant=tenant
+    )
