@@ -249,6 +249,12 @@ def id_select(column: str, kind: str) -> str:
     return f"CAST({column} AS BIGINT)" if kind == "int" else column
 
 
+def expect_type(value: Any, expected: type, field: str) -> None:
+    """Raise ValidationError unless ``value`` is an ``expected``."""
+    if not isinstance(value, expected):
+        raise ValidationError(f"expected {expected.__name__}", field=field, value=type(value).__name__)
+
+
 def as_id_array(values: npt.ArrayLike, *, field: str) -> npt.NDArray[Any]:
     """User-given ids (a filter or a key list) as int64 or text, validated."""
     array = np.asarray(values) if not isinstance(values, np.ndarray) else values
@@ -328,6 +334,18 @@ class Scope:
             (self.tenant, counter, n),
         )[0]
         return int(last) - n + 1
+
+    def append_numbered(self, table: str, counter: str, columns: Mapping[str, Sequence[Any]]) -> int:
+        """Insert rows numbered by the tenant's ``counter`` (column ``seq``); returns the first number.
+
+        ``columns`` maps column name to equal-length value lists (``tenant`` and ``seq`` are added).
+        """
+        n = len(next(iter(columns.values())))
+        first = self.take(counter, n)
+        names = ("tenant", "seq", *columns)
+        values = ([self.tenant] * n, range(first, first + n), *columns.values())
+        self.db.bulk_insert(table, names, zip(*values, strict=True))
+        return first
 
     def chunks(self, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
         """``("(?, ?, ...)", chunk)`` pairs covering ``values`` for ``IN`` lists."""

@@ -18,6 +18,7 @@ from omnicore.storage._db import (
     as_text_list,
     decode_ids,
     encode_ids,
+    expect_type,
     id_kind,
     id_select,
     micros_to_times,
@@ -116,8 +117,7 @@ class SqlCampaignStore:
 
         Within one call a repeated key counts once, at its first row.
         """
-        if not isinstance(decisions, DecisionRecords):
-            raise ValidationError("expected DecisionRecords", field="decisions", value=type(decisions))
+        expect_type(decisions, DecisionRecords, "decisions")
         n = len(decisions)
         new = np.zeros(n, bool)
         if n == 0:
@@ -144,24 +144,19 @@ class SqlCampaignStore:
             rows = np.flatnonzero(new)
             if len(rows):
                 picked = decisions.take(rows)
-                first = scope.take(_DECISIONS, len(rows))
-                m = len(rows)
-                columns = [
-                    [scope.tenant] * m,
-                    picked.decision_key.tolist(),
-                    list(range(first, first + m)),
-                    picked.rule_id.tolist(),
-                    encode_ids(picked.customer_id),
-                    picked.channel.tolist(),
-                    picked.status.tolist(),
-                    times_to_micros(picked.decided_at),
-                    times_to_micros(picked.send_at),
-                    picked.reason.tolist(),
-                ]
-                scope.db.bulk_insert(
+                scope.append_numbered(
                     "oc_decisions",
-                    ("tenant", "decision_key", "seq", *_DECISION_COLUMNS[1:]),
-                    zip(*columns, strict=True),
+                    _DECISIONS,
+                    {
+                        "decision_key": picked.decision_key.tolist(),
+                        "rule_id": picked.rule_id.tolist(),
+                        "customer_id": encode_ids(picked.customer_id),
+                        "channel": picked.channel.tolist(),
+                        "status": picked.status.tolist(),
+                        "decided_at": times_to_micros(picked.decided_at),
+                        "send_at": times_to_micros(picked.send_at),
+                        "reason": picked.reason.tolist(),
+                    },
                 )
         return new
 
@@ -224,30 +219,24 @@ class SqlCampaignStore:
     # -- consent -------------------------------------------------------------------------------
     def record_consent(self, records: ConsentRecords) -> int:
         """Append grants and withdrawals to the ledger."""
-        if not isinstance(records, ConsentRecords):
-            raise ValidationError("expected ConsentRecords", field="records", value=type(records))
-        n = len(records)
-        if n == 0:
+        expect_type(records, ConsentRecords, "records")
+        if not len(records):
             return 0
         scope = self._scope
         with scope.write():
             scope.settle_kinds(_CONSENT, {"subject_id": id_kind(records.subject_id)})
-            first = scope.take(_CONSENT, n)
-            columns = [
-                [scope.tenant] * n,
-                list(range(first, first + n)),
-                encode_ids(records.subject_id),
-                records.purpose.tolist(),
-                records.granted.tolist(),
-                times_to_micros(records.recorded_at),
-                records.source.tolist(),
-            ]
-            scope.db.bulk_insert(
+            scope.append_numbered(
                 "oc_consent",
-                ("tenant", "seq", "subject_id", "purpose", "granted", "recorded_at", "source"),
-                zip(*columns, strict=True),
+                _CONSENT,
+                {
+                    "subject_id": encode_ids(records.subject_id),
+                    "purpose": records.purpose.tolist(),
+                    "granted": records.granted.tolist(),
+                    "recorded_at": times_to_micros(records.recorded_at),
+                    "source": records.source.tolist(),
+                },
             )
-        return n
+        return len(records)
 
     def consent(self, subject_ids: npt.ArrayLike, purpose: str, *, at: Any = None) -> npt.NDArray[np.bool_]:
         """Whether each subject's latest record for ``purpose`` at or before ``at`` is a grant.
@@ -405,24 +394,19 @@ class SqlAuditLog:
                 raise ValidationError("expected AuditEntry", field="entries", row=row, value=type(entry))
         if not items:
             return 0
-        scope = self._scope
-        with scope.write():
-            first = scope.take("audit", len(items))
-            scope.db.bulk_insert(
+        with self._scope.write():
+            self._scope.append_numbered(
                 "oc_audit",
-                ("tenant", "seq", "at", "actor", "action", "subject", "details"),
-                [
-                    (
-                        scope.tenant,
-                        first + i,
-                        int(entry.at.astype("datetime64[us]").astype(np.int64)),
-                        entry.actor,
-                        entry.action,
-                        entry.subject,
-                        json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False),
-                    )
-                    for i, entry in enumerate(items)
-                ],
+                "audit",
+                {
+                    "at": [int(e.at.astype("datetime64[us]").astype(np.int64)) for e in items],
+                    "actor": [e.actor for e in items],
+                    "action": [e.action for e in items],
+                    "subject": [e.subject for e in items],
+                    "details": [
+                        json.dumps(dict(e.details), sort_keys=True, ensure_ascii=False) for e in items
+                    ],
+                },
             )
         return len(items)
 

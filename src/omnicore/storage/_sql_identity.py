@@ -15,6 +15,7 @@ from omnicore.storage._db import (
     Scope,
     decode_ids,
     encode_ids,
+    expect_type,
     id_kind,
     id_select,
     micros_to_times,
@@ -66,30 +67,24 @@ class SqlIdentityStore:
     # -- records -------------------------------------------------------------------------------
     def append_records(self, records: IdentifierRecords) -> int:
         """Store source records (one row per identifier on a record)."""
-        if not isinstance(records, IdentifierRecords):
-            raise ValidationError("expected IdentifierRecords", field="records", value=type(records))
-        n = len(records)
-        if n == 0:
+        expect_type(records, IdentifierRecords, "records")
+        if not len(records):
             return 0
         scope = self._scope
         with scope.write():
             scope.settle_kinds(_LOG, {"record_id": id_kind(records.record_id)})
-            first = scope.take(_LOG, n)
-            columns = [
-                [scope.tenant] * n,
-                list(range(first, first + n)),
-                encode_ids(records.record_id),
-                records.source.tolist(),
-                records.id_type.tolist(),
-                records.value.tolist(),
-                times_to_micros(records.observed_at),
-            ]
-            scope.db.bulk_insert(
+            scope.append_numbered(
                 "oc_identifier_records",
-                ("tenant", "seq", "record_id", "source", "id_type", "value", "observed_at"),
-                zip(*columns, strict=True),
+                _LOG,
+                {
+                    "record_id": encode_ids(records.record_id),
+                    "source": records.source.tolist(),
+                    "id_type": records.id_type.tolist(),
+                    "value": records.value.tolist(),
+                    "observed_at": times_to_micros(records.observed_at),
+                },
             )
-        return n
+        return len(records)
 
     def records(
         self,
@@ -143,8 +138,7 @@ class SqlIdentityStore:
     # -- links ---------------------------------------------------------------------------------
     def append_links(self, links: IdentityLinks) -> int:
         """Store links (accepted and refused); an identical link is stored once. Returns how many were new."""
-        if not isinstance(links, IdentityLinks):
-            raise ValidationError("expected IdentityLinks", field="links", value=type(links))
+        expect_type(links, IdentityLinks, "links")
         n = len(links)
         if n == 0:
             return 0
@@ -231,8 +225,7 @@ class SqlIdentityStore:
 
     def remove_links(self, links: IdentityLinks) -> int:
         """Delete the given links (matched on both identifiers, kind and record); returns the count."""
-        if not isinstance(links, IdentityLinks):
-            raise ValidationError("expected IdentityLinks", field="links", value=type(links))
+        expect_type(links, IdentityLinks, "links")
         if not len(links):
             return 0
         scope = self._scope
@@ -345,29 +338,22 @@ class SqlIdentityStore:
     # -- history -------------------------------------------------------------------------------
     def append_history(self, events: MergeEvents) -> int:
         """Record customer-id changes."""
-        if not isinstance(events, MergeEvents):
-            raise ValidationError("expected MergeEvents", field="events", value=type(events))
-        n = len(events)
-        if n == 0:
+        expect_type(events, MergeEvents, "events")
+        if not len(events):
             return 0
-        scope = self._scope
-        with scope.write():
-            first = scope.take("merge_history", n)
-            columns = [
-                [scope.tenant] * n,
-                list(range(first, first + n)),
-                times_to_micros(events.at),
-                events.kind.tolist(),
-                events.from_customer.tolist(),
-                events.to_customer.tolist(),
-                events.reason.tolist(),
-            ]
-            scope.db.bulk_insert(
+        with self._scope.write():
+            self._scope.append_numbered(
                 "oc_merge_history",
-                ("tenant", "seq", "at", "kind", "from_customer", "to_customer", "reason"),
-                zip(*columns, strict=True),
+                "merge_history",
+                {
+                    "at": times_to_micros(events.at),
+                    "kind": events.kind.tolist(),
+                    "from_customer": events.from_customer.tolist(),
+                    "to_customer": events.to_customer.tolist(),
+                    "reason": events.reason.tolist(),
+                },
             )
-        return n
+        return len(events)
 
     def history(self, *, since: Any = None) -> MergeEvents:
         """Customer-id changes at or after ``since``, oldest first."""

@@ -17,6 +17,7 @@ from omnicore.storage._db import (
     as_text_list,
     decode_ids,
     encode_ids,
+    expect_type,
     id_kind,
     id_select,
     micros_to_times,
@@ -144,8 +145,7 @@ class SqlTransactionLog(_Log):
 
     def append(self, transactions: Transactions) -> int:
         """Append rows; returns the number written."""
-        if not isinstance(transactions, Transactions):
-            raise ValidationError("expected Transactions", field="transactions", value=type(transactions))
+        expect_type(transactions, Transactions, "transactions")
         n = len(transactions)
         if n == 0:
             return 0
@@ -163,22 +163,18 @@ class SqlTransactionLog(_Log):
             scope.settle_kinds(self.log, wanted)
             if tx.allow_returns:
                 scope.settle_kinds(self.log, {"allow_returns": "bool"})
-            first = scope.take(self.log, n)
-            columns = [
-                [scope.tenant] * n,
-                list(range(first, first + n)),
-                encode_ids(tx.customer_id),
-                times_to_micros(tx.timestamp),
-                tx.amount.tolist(),
-                none if tx.channel is None else tx.channel.tolist(),
-                none if tx.order_id is None else encode_ids(tx.order_id),
-                none if tx.sku is None else encode_ids(tx.sku),
-                none if tx.quantity is None else tx.quantity.tolist(),
-            ]
-            scope.db.bulk_insert(
+            scope.append_numbered(
                 self.table,
-                ("tenant", "seq", "customer_id", "ts", "amount", "channel", "order_id", "sku", "quantity"),
-                zip(*columns, strict=True),
+                self.log,
+                {
+                    "customer_id": encode_ids(tx.customer_id),
+                    "ts": times_to_micros(tx.timestamp),
+                    "amount": tx.amount.tolist(),
+                    "channel": none if tx.channel is None else tx.channel.tolist(),
+                    "order_id": none if tx.order_id is None else encode_ids(tx.order_id),
+                    "sku": none if tx.sku is None else encode_ids(tx.sku),
+                    "quantity": none if tx.quantity is None else tx.quantity.tolist(),
+                },
             )
         return n
 
@@ -314,8 +310,7 @@ class SqlEventLog(_Log):
 
     def append(self, events: Events) -> int:
         """Append rows; returns the number written."""
-        if not isinstance(events, Events):
-            raise ValidationError("expected Events", field="events", value=type(events))
+        expect_type(events, Events, "events")
         n = len(events)
         if n == 0:
             return 0
@@ -329,22 +324,20 @@ class SqlEventLog(_Log):
         scope = self._scope
         with scope.write():
             scope.settle_kinds(self.log, wanted)
-            first = scope.take(self.log, n)
-            seqs = np.arange(first, first + n, dtype=np.int64)
-            columns = [
-                [scope.tenant] * n,
-                seqs.tolist(),
-                encode_ids(events.customer_id),
-                events.event_type.tolist(),
-                times_to_micros(events.timestamp),
-                none if events.identifier_type is None else events.identifier_type.tolist(),
-                none if events.event_id is None else encode_ids(events.event_id),
-            ]
-            scope.db.bulk_insert(
+            first = scope.append_numbered(
                 self.table,
-                ("tenant", "seq", "customer_id", "event_type", "ts", "identifier_type", "event_id"),
-                zip(*columns, strict=True),
+                self.log,
+                {
+                    "customer_id": encode_ids(events.customer_id),
+                    "event_type": events.event_type.tolist(),
+                    "ts": times_to_micros(events.timestamp),
+                    "identifier_type": none
+                    if events.identifier_type is None
+                    else events.identifier_type.tolist(),
+                    "event_id": none if events.event_id is None else encode_ids(events.event_id),
+                },
             )
+            seqs = np.arange(first, first + n, dtype=np.int64)
             for name, column in events.properties.items():
                 scope.db.bulk_insert(
                     "oc_event_properties",
