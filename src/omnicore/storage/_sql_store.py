@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from omnicore.storage._db import Database, Scope
+from omnicore.storage._protocols import Store
 from omnicore.storage._sql_campaigns import SqlAuditLog, SqlCampaignStore
 from omnicore.storage._sql_identity import SqlIdentityStore
 from omnicore.storage._sql_inventory import SqlInventoryStore
@@ -100,3 +101,8 @@ class SqlStore:
         from omnicore._errors import StorageError
 
         raise StorageError("a store handle cannot be pickled; open the URL again in the other process")
+
+
+def _conforms(store: SqlStore) -> Store:
+    """Static check (mypy): the SQL store satisfies the :class:`~omnicore.storage.Store` Protocol."""
+    return store
