@@ -229,3 +229,15 @@ def test_events_erase_customers(store) -> None:
     left = store.events.load()
     assert len(left) == int((~gone).sum())
     assert not np.isin(left.customer_id, [4, 5]).any()
+
+
+def test_equal_timestamps_keep_insertion_order(store) -> None:
+    times = [T0 + 5, T0, T0 + 5, T0, T0 + 5]
+    store.transactions.append(Transactions(customer_id=[0, 1, 2, 3, 4], timestamp=times, amount=np.ones(5)))
+    store.transactions.append(Transactions(customer_id=[5, 6], timestamp=[T0, T0 + 5], amount=np.ones(2)))
+    assert store.transactions.load().customer_id.tolist() == [1, 3, 5, 0, 2, 4, 6]
+    batches = list(store.transactions.scan(batch_rows=2))
+    assert np.concatenate([b.customer_id for b in batches]).tolist() == [1, 3, 5, 0, 2, 4, 6]
+    store.events.append(Events(customer_id=[0, 1, 2], event_type=["e"] * 3, timestamp=[T0 + 1, T0, T0 + 1]))
+    store.events.append(Events(customer_id=[3], event_type=["e"], timestamp=[T0]))
+    assert store.events.load().customer_id.tolist() == [1, 3, 0, 2]

@@ -335,15 +335,26 @@ class Scope:
         )[0]
         return int(last) - n + 1
 
-    def append_numbered(self, table: str, counter: str, columns: Mapping[str, Sequence[Any]]) -> int:
+    def append_numbered(
+        self,
+        table: str,
+        counter: str,
+        columns: Mapping[str, Sequence[Any]],
+        *,
+        positions: npt.NDArray[np.int64] | None = None,
+    ) -> int:
         """Insert rows numbered by the tenant's ``counter`` (column ``seq``); returns the first number.
 
         ``columns`` maps column name to equal-length value lists (``tenant`` and ``seq`` are added).
+        ``positions`` gives each row's position in the caller's order when the rows are passed in
+        another order (e.g. sorted by time, so the time index and the table grow in step); row ``k``
+        is numbered ``first + positions[k]``.
         """
         n = len(next(iter(columns.values())))
         first = self.take(counter, n)
         names = ("tenant", "seq", *columns)
-        values = ([self.tenant] * n, range(first, first + n), *columns.values())
+        seqs: Sequence[int] = range(first, first + n) if positions is None else (first + positions).tolist()
+        values = ([self.tenant] * n, seqs, *columns.values())
         self.db.bulk_insert(table, names, zip(*values, strict=True))
         return first
 

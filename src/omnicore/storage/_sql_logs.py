@@ -48,6 +48,12 @@ def _int_kind(_: npt.NDArray[Any]) -> str:
     return "int"
 
 
+def _time_order(timestamps: npt.NDArray[np.datetime64]) -> npt.NDArray[np.int64]:
+    """Row positions sorted by time (stable): rows are written in time order, numbered in the caller's."""
+    order: npt.NDArray[np.int64] = np.argsort(timestamps, kind="stable").astype(np.int64)
+    return order
+
+
 class _Log:
     """Shared scan machinery: time range, customer filter and keyset pagination on (ts, seq)."""
 
@@ -149,7 +155,8 @@ class SqlTransactionLog(_Log):
         n = len(transactions)
         if n == 0:
             return 0
-        tx = transactions
+        order = _time_order(transactions.timestamp)
+        tx = transactions.take(order)
         wanted = {
             "customer_id": id_kind(tx.customer_id),
             "channel": _optional_kind(tx.channel, _text_kind),
@@ -175,6 +182,7 @@ class SqlTransactionLog(_Log):
                     "sku": none if tx.sku is None else encode_ids(tx.sku),
                     "quantity": none if tx.quantity is None else tx.quantity.tolist(),
                 },
+                positions=order,
             )
         return n
 
@@ -320,6 +328,8 @@ class SqlEventLog(_Log):
             "event_id": _optional_kind(events.event_id, id_kind),
         }
         wanted.update({_PROPERTY + k: _property_kind(v) for k, v in events.properties.items()})
+        order = _time_order(events.timestamp)
+        events = events.take(order)
         none = [None] * n
         scope = self._scope
         with scope.write():
@@ -336,8 +346,9 @@ class SqlEventLog(_Log):
                     else events.identifier_type.tolist(),
                     "event_id": none if events.event_id is None else encode_ids(events.event_id),
                 },
+                positions=order,
             )
-            seqs = np.arange(first, first + n, dtype=np.int64)
+            seqs = first + order
             for name, column in events.properties.items():
                 scope.db.bulk_insert(
                     "oc_event_properties",
