@@ -4,12 +4,15 @@ Both sides write the same seeded transactions (int64 customer ids, timestamps, a
 sku, quantity) into a fresh database and read every row back into columns, in one run:
 
 - omnicore ``store.transactions.append`` / ``store.transactions.load`` on SQLite (and on PostgreSQL
-  when ``OMNICORE_TEST_POSTGRES_URL`` is set; omnicore appends with ``COPY`` there);
-- pandas ``DataFrame.to_sql(..., method=None)`` / ``pandas.read_sql`` on the same engines (sqlite3 and
-  psycopg connections, no SQLAlchemy). The omnicore side also checks types, tenants and id kinds.
+  when ``OMNICORE_TEST_POSTGRES_URL`` is set; omnicore appends with ``COPY`` there). omnicore also keeps
+  the tenant key, a time index, a customer index, the id-kind metadata and validates what it reads.
+- pandas ``DataFrame.to_sql`` / ``pandas.read_sql`` into a plain table (no tenant, no index) on the same
+  engines: sqlite3, and for PostgreSQL (where ``to_sql`` needs SQLAlchemy) the equivalent psycopg
+  ``executemany`` of ``itertuples`` rows.
 
 Run: ``PYTHONPATH=src /work/venv/bin/python benchmarks/storage_vs_pandas.py [--size 1000000]``.
-Prints a table of seconds, rows per second, the ratio pandas/omnicore, and peak RSS growth.
+Prints wall and CPU seconds (CPU of this process: the PostgreSQL server's work is not in it), rows per
+wall second, the omnicore/pandas ratio, and the peak RSS of the process.
 """
 
 from __future__ import annotations
@@ -27,12 +30,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pandas as pd
 
 from omnicore import Transactions, open_store
 
 T0 = np.datetime64("2023-01-01T00:00:00", "us")
+
+
+@attrs.frozen(kw_only=True)
+class Measure:
+    engine: str
+    library: str
+    append_wall: float
+    append_cpu: float
+    load_wall: float
+    load_cpu: float
+    peak_rss_mb: float
 
 
 def make_transactions(n: int, seed: int) -> Transactions:
@@ -51,24 +66,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Wall seconds, CPU seconds of this process, and the result of ``fn()``."""
     gc.collect()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def omnicore_side(url: str, tx: Transactions, options: dict[str, Any]) -> tuple[float, float, int]:
+def omnicore_side(engine: str, url: str, tx: Transactions, options: dict[str, Any]) -> Measure:
     with open_store(url, tenant=f"bench-{uuid.uuid4().hex[:8]}", **options) as store:
-        append_s, _ = timed(lambda: store.transactions.append(tx))
-        load_s, loaded = timed(store.transactions.load)
-        if len(loaded) != len(tx) or not np.isclose(loaded.amount.sum(), tx.amount.sum()):
-            raise SystemExit("omnicore read back different rows")
-        return append_s, load_s, len(loaded)
+        append_wall, append_cpu, _ = timed(lambda: store.transactions.append(tx))
+        load_wall, load_cpu, loaded = timed(store.transactions.load)
+    if len(loaded) != len(tx) or not np.isclose(loaded.amount.sum(), tx.amount.sum()):
+        raise SystemExit("omnicore read back different rows")
+    return Measure(
+        engine=engine, library="omnicore", append_wall=append_wall, append_cpu=append_cpu,
+        load_wall=load_wall, load_cpu=load_cpu, peak_rss_mb=peak_rss_mb(),
+    )  # fmt: skip
 
 
-def pandas_side(connect: Callable[[], Any], tx: Transactions, *, postgres: bool) -> tuple[float, float, int]:
-    """pandas writes a plain table (no tenant, no index, no id-kind metadata) and reads it back."""
+def pandas_side(engine: str, connect: Callable[[], Any], tx: Transactions) -> Measure:
     frame = pd.DataFrame(
         {
             "customer_id": tx.customer_id,
@@ -81,8 +99,9 @@ def pandas_side(connect: Callable[[], Any], tx: Transactions, *, postgres: bool)
     )
     table = f"bench_{uuid.uuid4().hex[:8]}"
     connection = connect()
+    postgres = engine == "postgresql"
     try:
-        if postgres:  # pandas.to_sql needs SQLAlchemy for PostgreSQL: the equivalent executemany
+        if postgres:
             connection.execute(
                 f"CREATE TABLE {table} (customer_id BIGINT, ts BIGINT, amount DOUBLE PRECISION, "
                 "channel TEXT, sku TEXT, quantity BIGINT)"
@@ -99,61 +118,67 @@ def pandas_side(connect: Callable[[], Any], tx: Transactions, *, postgres: bool)
                 frame.to_sql(table, connection, index=False, chunksize=100_000)
                 connection.commit()
 
-        append_s, _ = timed(write)
-        with warnings.catch_warnings():  # pandas warns that it only tests sqlite3 among raw DBAPI drivers
+        append_wall, append_cpu, _ = timed(write)
+        with warnings.catch_warnings():  # pandas warns that it tests no raw DBAPI driver but sqlite3
             warnings.simplefilter("ignore", UserWarning)
-            load_s, back = timed(lambda: pd.read_sql(f"SELECT * FROM {table} ORDER BY ts", connection))
+            load_wall, load_cpu, back = timed(
+                lambda: pd.read_sql(f"SELECT * FROM {table} ORDER BY ts", connection)
+            )
+        if len(back) != len(tx):
+            raise SystemExit("pandas read back different rows")
         if postgres:
             connection.execute(f"DROP TABLE {table}")
-        return append_s, load_s, len(back)
     finally:
         connection.close()
+    return Measure(
+        engine=engine, library="pandas", append_wall=append_wall, append_cpu=append_cpu,
+        load_wall=load_wall, load_cpu=load_cpu, peak_rss_mb=peak_rss_mb(),
+    )  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="transactions to write and read")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     tx = make_transactions(args.size, args.seed)
-    base_rss = peak_rss_mb()
-    results: list[tuple[str, str, float, float, float]] = []
+    results: list[Measure] = []
     with tempfile.TemporaryDirectory() as tmp:
-        path_ours, path_theirs = Path(tmp) / "omnicore.db", Path(tmp) / "pandas.db"
-        a, b, _ = omnicore_side(f"sqlite:///{path_ours}", tx, {})
-        results.append(("sqlite", "omnicore", a, b, peak_rss_mb() - base_rss))
-        a, b, _ = pandas_side(lambda: sqlite3.connect(path_theirs), tx, postgres=False)
-        results.append(("sqlite", "pandas", a, b, peak_rss_mb() - base_rss))
+        results.append(omnicore_side("sqlite", f"sqlite:///{Path(tmp) / 'omnicore.db'}", tx, {}))
+        results.append(pandas_side("sqlite", lambda: sqlite3.connect(Path(tmp) / "pandas.db"), tx))
     pg_url = os.environ.get("OMNICORE_TEST_POSTGRES_URL")
     if pg_url:
         import psycopg
 
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         try:
-            a, b, _ = omnicore_side(pg_url, tx, {"schema": schema})
-            results.append(("postgresql", "omnicore", a, b, peak_rss_mb() - base_rss))
-            a, b, _ = pandas_side(lambda: psycopg.connect(pg_url, autocommit=True), tx, postgres=True)
-            results.append(("postgresql", "pandas", a, b, peak_rss_mb() - base_rss))
+            results.append(omnicore_side("postgresql", pg_url, tx, {"schema": schema}))
+            results.append(pandas_side("postgresql", lambda: psycopg.connect(pg_url, autocommit=True), tx))
         finally:
             with psycopg.connect(pg_url, autocommit=True) as connection:
                 connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    else:
+        print("(set OMNICORE_TEST_POSTGRES_URL to include PostgreSQL)")
     n = len(tx)
-    print(f"{n:,} transactions, seed {args.seed}")
+    print(f"{n:,} transactions, seed {args.seed}; load average {os.getloadavg()[0]:.1f}")
     print(
-        f"{'engine':<11} {'library':<9} {'append s':>9} {'rows/s':>11} {'load s':>8} {'rows/s':>11} "
-        f"{'peak RSS +MB':>13}"
+        f"{'engine':<11} {'library':<9} {'append s':>9} {'(cpu)':>7} {'rows/s':>10} "
+        f"{'load s':>7} {'(cpu)':>7} {'rows/s':>10} {'peak RSS MB':>12}"
     )
-    for engine, library, append_s, load_s, rss in results:
+    for m in results:
         print(
-            f"{engine:<11} {library:<9} {append_s:>9.2f} {n / append_s:>11,.0f} {load_s:>8.2f} "
-            f"{n / load_s:>11,.0f} {rss:>13,.0f}"
+            f"{m.engine:<11} {m.library:<9} {m.append_wall:>9.2f} {m.append_cpu:>7.2f} "
+            f"{n / m.append_wall:>10,.0f} {m.load_wall:>7.2f} {m.load_cpu:>7.2f} {n / m.load_wall:>10,.0f} "
+            f"{m.peak_rss_mb:>12,.0f}"
         )
-    for engine in dict.fromkeys(r[0] for r in results):
-        ours = next(r for r in results if r[0] == engine and r[1] == "omnicore")
-        theirs = next(r for r in results if r[0] == engine and r[1] == "pandas")
+    for engine in dict.fromkeys(m.engine for m in results):
+        ours = next(m for m in results if m.engine == engine and m.library == "omnicore")
+        theirs = next(m for m in results if m.engine == engine and m.library == "pandas")
+        append_ratio = ours.append_wall / theirs.append_wall
+        load_ratio = ours.load_wall / theirs.load_wall
         print(
-            f"{engine}: omnicore/pandas time ratio append {ours[2] / theirs[2]:.2f}x, "
-            f"load {ours[3] / theirs[3]:.2f}x (above 1: omnicore slower)"
+            f"{engine}: omnicore/pandas wall-time ratio: append {append_ratio:.2f}x, "
+            f"load {load_ratio:.2f}x (above 1 means omnicore is slower)"
         )
 
 

@@ -20,6 +20,9 @@ from omnicore.storage._sql_store import SqlStore
 
 __all__ = ["SQLITE", "connect", "connect_database"]
 
+#: Page cache per connection (KiB): bulk appends maintain several indexes, which thrash a small cache.
+_CACHE_KIB = 64 * 1024
+
 
 def _executemany(connection: Any, sql: str, rows: Iterable[Row]) -> Any:
     return connection.executemany(sql, rows)
@@ -69,6 +72,7 @@ def connect_database(path: str, *, timeout_seconds: float = 30.0) -> Database:
         if path != ":memory:":
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open SQLite database {path!r}: {exc}") from exc
     db = Database(connection, SQLITE)
