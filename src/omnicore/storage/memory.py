@@ -67,6 +67,14 @@ def connect(url: str, *, tenant: str) -> SqlStore:
     -------
     SqlStore
         A tenant-bound store.
+
+    Examples
+    --------
+    >>> from omnicore.storage import open_store
+    >>> with open_store("memory://shop", tenant="a") as a, open_store("memory://shop", tenant="b") as b:
+    ...     a.campaigns.put_state("caps", {"c1": b"3"})
+    ...     a.campaigns.get_state("caps", ["c1"]), b.campaigns.get_state("caps", ["c1"])
+    ({'c1': b'3'}, {})
     """
     check_tenant(tenant)
     parts = urlsplit(url)

@@ -110,6 +110,15 @@ def connect(
         When psycopg is not installed.
     StorageError
         When the server cannot be reached, or the database was written by a newer omnicore.
+
+    Examples
+    --------
+    >>> from omnicore.storage import open_store
+    >>> store = open_store(  # doctest: +SKIP
+    ...     "postgresql://omnicore:omnicore@127.0.0.1:5432/omnicore_test", tenant="acme", schema="retail"
+    ... )
+    >>> store.url  # doctest: +SKIP
+    'postgresql://omnicore:***@127.0.0.1:5432/omnicore_test'
     """
     check_tenant(tenant)
     psycopg = _psycopg()

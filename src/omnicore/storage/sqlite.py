@@ -105,6 +105,21 @@ def connect(url: str, *, tenant: str, timeout_seconds: float = 30.0) -> SqlStore
     ------
     StorageError
         When the file cannot be opened, or was written by a newer omnicore.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from omnicore import Transactions
+    >>> from omnicore.storage import open_store
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "shop.db"
+    >>> with open_store(f"sqlite:///{path}", tenant="acme") as store:
+    ...     store.transactions.append(
+    ...         Transactions(customer_id=[1, 2], timestamp=["2024-01-02", "2024-01-01"], amount=[5.0, 7.5])
+    ...     )
+    2
+    >>> with open_store(f"sqlite:///{path}", tenant="acme") as store:
+    ...     store.transactions.load().customer_id.tolist()
+    [2, 1]
     """
     check_tenant(tenant)
     return SqlStore(
