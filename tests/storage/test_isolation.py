@@ -190,3 +190,23 @@ def test_failing_calls_leave_the_store_unchanged(store) -> None:
     with pytest.raises(ValidationError):
         store.identity.assign(["phone", "email"], ["1", "e"], [1.5, 2.5])
     assert _seen(store) == before
+
+
+NASTY = ["o'brien", "'; DROP TABLE oc_transactions; --", "100%", "%s", "?", "名字", 'quote"d', "back\\slash"]
+
+
+def test_values_are_bound_never_spliced(store, other) -> None:
+    n = len(NASTY)
+    store.transactions.append(
+        Transactions(customer_id=NASTY, timestamp=[T0] * n, amount=np.ones(n), channel=NASTY)
+    )
+    loaded = store.transactions.load(customer_ids=NASTY[:3])
+    assert sorted(loaded.customer_id.tolist()) == sorted(NASTY[:3])
+    assert store.transactions.load().channel.tolist() == NASTY
+    store.campaigns.put_state(NASTY[1], {k: k.encode() for k in NASTY})
+    assert store.campaigns.get_state(NASTY[1], NASTY) == {k: k.encode() for k in NASTY}
+    assert store.campaigns.scan_state(NASTY[1], prefix="%") == {"%s": b"%s"}  # a prefix, not a LIKE pattern
+    store.identity.assign(NASTY, NASTY, np.arange(n))
+    assert store.identity.lookup(NASTY, NASTY).tolist() == list(range(n))
+    assert other.transactions.count() == 0
+    assert store.transactions.count() == n

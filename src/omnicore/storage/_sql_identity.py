@@ -233,13 +233,12 @@ class SqlIdentityStore:
             tuple(row) for row in zip(*(getattr(links, name).tolist() for name in _LINK_KEY), strict=True)
         }
         where = " AND ".join(f"{name} = ?" for name in _LINK_KEY)
-        removed = 0
         with scope.write():
-            for key in sorted(keys):
-                removed += scope.execute(
-                    f"DELETE FROM oc_identity_links WHERE tenant = ? AND {where}", (scope.tenant, *key)
-                )
-        return removed
+            cursor = scope.db.executemany(
+                f"DELETE FROM oc_identity_links WHERE tenant = ? AND {where}",
+                [(scope.tenant, *key) for key in sorted(keys)],
+            )
+            return int(cursor.rowcount)  # both drivers sum the rows of every statement
 
     # -- customers -----------------------------------------------------------------------------
     def allocate_customer_ids(self, n: int) -> npt.NDArray[np.int64]:
