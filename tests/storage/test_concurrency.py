@@ -54,6 +54,7 @@ def _run(url: str, tenant: str, options: dict[str, Any]) -> list[dict[str, Any]]
         return pool.starmap(_reserve_many, [(url, tenant, options, w) for w in range(PROCESSES)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_concurrent_reservations_from_processes(kind: str, request: pytest.FixtureRequest, tmp_path) -> None:
     if kind == "sqlite":

@@ -194,17 +194,16 @@ class SqlInventoryStore:
 
     def _load(self, order_id: str, kinds: dict[str, str]) -> Reservation | None:
         scope = self._scope
-        head = scope.rows(
-            "SELECT status, created_at, expires_at FROM oc_reservations WHERE tenant = ? AND order_id = ?",
+        rows = scope.rows(
+            "SELECT r.status, r.created_at, r.expires_at, l.sku, l.node, l.quantity FROM oc_reservations r "
+            "LEFT JOIN oc_reservation_lines l ON l.tenant = r.tenant AND l.order_id = r.order_id "
+            "WHERE r.tenant = ? AND r.order_id = ?",
             (scope.tenant, order_id),
         )
-        if not head:
+        if not rows:
             return None
-        lines = scope.rows(
-            "SELECT sku, node, quantity FROM oc_reservation_lines WHERE tenant = ? AND order_id = ?",
-            (scope.tenant, order_id),
-        )
-        return self._reservation(order_id, head[0], lines, kinds)
+        lines = [row[3:] for row in rows if row[3] is not None]
+        return self._reservation(order_id, rows[0][:3], lines, kinds)
 
     @staticmethod
     def _reservation(order_id: str, head: Row, lines: list[Row], kinds: dict[str, str]) -> Reservation:
