@@ -241,3 +241,36 @@ def test_equal_timestamps_keep_insertion_order(store) -> None:
     store.events.append(Events(customer_id=[0, 1, 2], event_type=["e"] * 3, timestamp=[T0 + 1, T0, T0 + 1]))
     store.events.append(Events(customer_id=[3], event_type=["e"], timestamp=[T0]))
     assert store.events.load().customer_id.tolist() == [1, 3, 0, 2]
+
+
+def test_erasure_removes_property_values_from_storage(store) -> None:
+    ev = Events(
+        customer_id=[41, 42, 43],
+        event_type=["chat_message"] * 3,
+        timestamp=[T0, T0 + 1, T0 + 2],
+        properties={"text": ["hello", "secret-42 phone 13800138000", "bye"], "price": [1.0, 42.5, 3.0]},
+    )
+    store.events.append(ev)
+    store.events.erase_customers([42])
+    with store.atomic():
+        blobs = b"".join(
+            bytes(d) for (d,) in store._db.execute("SELECT data FROM oc_event_property_blocks").fetchall()
+        )
+    assert b"secret-42" not in blobs
+    assert np.float64(42.5).tobytes() not in blobs
+    left = store.events.load()
+    assert left.properties["text"].tolist() == ["hello", "bye"]
+    assert left.properties["price"].tolist() == [1.0, 3.0]
+
+
+def test_large_appends_are_split_into_blocks(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnicore.storage import _property_blocks
+
+    monkeypatch.setattr(_property_blocks, "BLOCK_ROWS", 7)
+    ev = _events(60, seed=9)
+    store.events.append(ev)
+    store.events.append(_events(5, seed=10))
+    loaded = store.events.load(end=T0 + np.timedelta64(10**5, "s"))
+    both = Events.concat([ev, _events(5, seed=10)])
+    assert loaded == both.take(np.argsort(both.timestamp, kind="stable"))
+    assert Events.concat(list(store.events.scan(batch_rows=9))) == loaded

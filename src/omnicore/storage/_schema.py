@@ -54,9 +54,9 @@ _V1 = (
         PRIMARY KEY (tenant, seq))""",
     "CREATE INDEX oc_events_ts ON oc_events (tenant, ts, seq)",
     "CREATE INDEX oc_events_customer ON oc_events (tenant, customer_id)",
-    """CREATE TABLE oc_event_properties (
-        tenant {text} NOT NULL, seq {bigint} NOT NULL, name {text} NOT NULL, num {double}, txt {text},
-        PRIMARY KEY (tenant, seq, name))""",
+    """CREATE TABLE oc_event_property_blocks (
+        tenant {text} NOT NULL, first_seq {bigint} NOT NULL, name {text} NOT NULL, n {bigint} NOT NULL,
+        data {blob} NOT NULL, PRIMARY KEY (tenant, first_seq, name))""",
     """CREATE TABLE oc_identifier_records (
         tenant {text} NOT NULL, seq {bigint} NOT NULL, record_id {text} NOT NULL, source {text} NOT NULL,
         id_type {text} NOT NULL, value {text} NOT NULL, observed_at {bigint} NOT NULL,

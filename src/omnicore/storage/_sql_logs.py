@@ -24,6 +24,7 @@ from omnicore.storage._db import (
     time_micros,
     times_to_micros,
 )
+from omnicore.storage._property_blocks import PropertyBlocks, empty_property, property_kind
 
 __all__ = ["SqlEventLog", "SqlTransactionLog"]
 
@@ -266,50 +267,6 @@ class SqlTransactionLog(_Log):
 _PROPERTY = "property:"
 
 
-def _property_kind(column: npt.NDArray[Any]) -> str:
-    kind = column.dtype.kind
-    if kind == "b":
-        return "bool"
-    if kind == "M":
-        return "time"
-    if kind == "f":
-        return "float"
-    return "text"
-
-
-def _property_rows(
-    tenant: str, seqs: npt.NDArray[np.int64], name: str, column: npt.NDArray[Any]
-) -> Iterator[Row]:
-    """Rows of ``oc_event_properties`` for one property column; missing values are not stored."""
-    kind = _property_kind(column)
-    if kind == "text":
-        keep = np.strings.str_len(column) > 0
-        for seq, text in zip(seqs[keep].tolist(), column[keep].tolist(), strict=True):
-            yield tenant, seq, name, None, text
-        return
-    if kind == "time":
-        keep = ~np.isnat(column)
-        numbers = column[keep].astype(TIME_DTYPE).view(np.int64).astype(np.float64)
-    elif kind == "bool":
-        keep = np.ones(len(column), bool)
-        numbers = column.astype(np.float64)
-    else:
-        keep = ~np.isnan(column)
-        numbers = column[keep]
-    for seq, number in zip(seqs[keep].tolist(), numbers.tolist(), strict=True):
-        yield tenant, seq, name, number, None
-
-
-def _empty_property(kind: str, n: int) -> npt.NDArray[Any]:
-    if kind == "text":
-        return np.full(n, "", dtype=STRING_DTYPE)
-    if kind == "bool":
-        return np.zeros(n, bool)
-    if kind == "time":
-        return np.full(n, np.datetime64("NaT"), TIME_DTYPE)
-    return np.full(n, np.nan)
-
-
 class SqlEventLog(_Log):
     """:class:`~omnicore.storage.EventLog` over SQL; properties live in a typed side table."""
 
@@ -327,8 +284,9 @@ class SqlEventLog(_Log):
             "identifier_type": _optional_kind(events.identifier_type, _text_kind),
             "event_id": _optional_kind(events.event_id, id_kind),
         }
-        wanted.update({_PROPERTY + k: _property_kind(v) for k, v in events.properties.items()})
+        wanted.update({_PROPERTY + k: property_kind(v) for k, v in events.properties.items()})
         order = _time_order(events.timestamp)
+        properties = events.properties  # in the caller's order: event ``first + i`` is row ``i``
         events = events.take(order)
         none = [None] * n
         scope = self._scope
@@ -348,22 +306,17 @@ class SqlEventLog(_Log):
                 },
                 positions=order,
             )
-            seqs = first + order
-            for name, column in events.properties.items():
-                scope.db.bulk_insert(
-                    "oc_event_properties",
-                    ("tenant", "seq", "name", "num", "txt"),
-                    _property_rows(scope.tenant, seqs, name, column),
-                )
+            PropertyBlocks(scope).write(first, properties)
         return n
 
     def _erase_chunk(self, marks: str, chunk: list[Any]) -> int:
-        tenant = self._scope.tenant
-        self._scope.execute(
-            "DELETE FROM oc_event_properties WHERE tenant = ? AND seq IN "
-            f"(SELECT seq FROM oc_events WHERE tenant = ? AND customer_id IN {marks})",
-            (tenant, tenant, *chunk),
+        scope = self._scope
+        kinds = scope.kinds(self.log)
+        props = {k.removeprefix(_PROPERTY): v for k, v in kinds.items() if k.startswith(_PROPERTY)}
+        seqs = scope.rows(
+            f"SELECT seq FROM oc_events WHERE tenant = ? AND customer_id IN {marks}", (scope.tenant, *chunk)
         )
+        PropertyBlocks(scope).erase(np.asarray([s for (s,) in seqs], dtype=np.int64), props)
         return super()._erase_chunk(marks, chunk)
 
     def scan(
@@ -396,6 +349,8 @@ class SqlEventLog(_Log):
         exprs.append("identifier_type" if has_type else "NULL")
         exprs.append(id_select("event_id", event_id_kind) if event_id_kind != _ABSENT else "NULL")
         select = ", ".join(exprs)
+        blocks = PropertyBlocks(scope)
+        cache: dict[tuple[int, str], Any] = {}
         last: tuple[int, int] | None = None
         while True:
             with scope.read():  # the page and its properties from one snapshot
@@ -407,10 +362,10 @@ class SqlEventLog(_Log):
                 )
                 if not rows:
                     return
-                first_key = (int(rows[0][1]), int(rows[0][0]))
                 last = (int(rows[-1][1]), int(rows[-1][0]))
-                prop_rows = self._page_properties(where, params, first_key, last) if props else []
-            batch = self._decode(rows, prop_rows, kinds, props, has_type, event_id_kind)
+                seqs = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+                properties = blocks.read(seqs, props, cache)
+            batch = self._decode(rows, properties, kinds, has_type, event_id_kind)
             if post is not None:
                 batch = batch.take(np.isin(batch.customer_id, post))
             if len(batch):
@@ -418,52 +373,15 @@ class SqlEventLog(_Log):
             if len(rows) < batch_rows:
                 return
 
-    def _page_properties(
-        self, where: str, params: list[Any], first: tuple[int, int], last: tuple[int, int]
-    ) -> list[Row]:
-        bounds = "(ts > ? OR (ts = ? AND seq >= ?)) AND (ts < ? OR (ts = ? AND seq <= ?))"
-        return self._scope.rows(
-            "SELECT p.seq, p.name, p.num, p.txt FROM oc_event_properties p WHERE p.tenant = ? AND p.seq IN "
-            f"(SELECT seq FROM oc_events WHERE {where} AND {bounds})",
-            (self._scope.tenant, *params, first[0], first[0], first[1], last[0], last[0], last[1]),
-        )
-
     @staticmethod
     def _decode(
         rows: list[Row],
-        prop_rows: list[Row],
+        properties: dict[str, npt.NDArray[Any]],
         kinds: dict[str, str],
-        props: dict[str, str],
         has_type: bool,
         event_id_kind: str,
     ) -> Events:
         columns = list(zip(*rows, strict=True))
-        seqs = np.asarray(columns[0], dtype=np.int64)
-        n = len(seqs)
-        order = np.argsort(seqs, kind="stable")
-        properties: dict[str, npt.NDArray[Any]] = {}
-        if props:
-            p_cols = list(zip(*prop_rows, strict=True)) if prop_rows else [(), (), (), ()]
-            p_seq = np.asarray(p_cols[0], dtype=np.int64)
-            p_name = np.asarray(p_cols[1], dtype=object)
-            p_num = np.asarray(p_cols[2], dtype=object)
-            p_txt = np.asarray(p_cols[3], dtype=object)
-            position = order[np.searchsorted(seqs[order], p_seq)] if n else p_seq
-            for name, kind in props.items():
-                out = _empty_property(kind, n)
-                mine = p_name == name
-                where = position[mine]
-                if kind == "text":
-                    out[where] = p_txt[mine].astype(STRING_DTYPE)
-                else:
-                    numbers = p_num[mine].astype(np.float64)
-                    if kind == "bool":
-                        out[where] = numbers != 0
-                    elif kind == "time":
-                        out[where] = numbers.astype(np.int64).view(TIME_DTYPE)
-                    else:
-                        out[where] = numbers
-                properties[name] = out
         return Events(
             customer_id=decode_ids(columns[2], kinds["customer_id"]),
             event_type=np.asarray(columns[3], dtype=STRING_DTYPE),
@@ -505,5 +423,5 @@ class SqlEventLog(_Log):
                 if event_id_kind == _ABSENT
                 else np.empty(0, np.int64 if event_id_kind == "int" else STRING_DTYPE)
             ),
-            properties={name: _empty_property(kind, 0) for name, kind in props.items()},
+            properties={name: empty_property(kind, 0) for name, kind in props.items()},
         )
