@@ -46,11 +46,21 @@ _CHAT_WEIGHT = np.array([w for _, w in CHAT_TEMPLATES]) / sum(w for _, w in CHAT
 def _segment_uniform_sorted(
     rng: np.random.Generator, counts: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """For each segment ``i`` of ``counts[i]`` draws: its owner and sorted uniforms in (0, 1)."""
+    """For each segment ``i`` of ``counts[i]`` draws: its owner and sorted uniforms in [0, 1).
+
+    Sorted without sorting: the order statistics of ``c`` uniforms are ``S_k / S_(c+1)`` for the partial
+    sums ``S`` of ``c + 1`` standard exponentials.
+    """
     owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    u = rng.random(len(owner))
-    order = np.lexsort((u, owner))
-    return owner, u[order]
+    extended = counts + 1
+    partial = np.cumsum(rng.standard_exponential(int(extended.sum())))
+    ends = np.cumsum(extended)
+    base = np.concatenate([[0.0], partial])[ends - extended]
+    total = partial[ends - 1] - base
+    keep = np.ones(len(partial), dtype=bool)
+    keep[ends - 1] = False
+    share = (partial[keep] - base[owner]) / total[owner]
+    return owner, np.clip(share, 0.0, np.nextafter(1.0, 0.0))
 
 
 def make_events(
@@ -173,7 +183,8 @@ def make_events(
     text = np.concatenate([np.full(len(day) - len(h_day), -1), h_text])
     # a session that began before the window keeps only what happened inside it
     inside = day >= 0.0
-    chronological = np.flatnonzero(inside)[np.lexsort((kind[inside], person[inside], day[inside]))]
+    # blocks were concatenated in session order, so a stable sort by time keeps browse < cart < purchase
+    chronological = np.flatnonzero(inside)[np.argsort(day[inside], kind="stable")]
     person, day, kind, sku = (
         person[chronological],
         day[chronological],
@@ -196,7 +207,7 @@ def make_events(
         customer_id=person,
         event_type=pick(EVENT_TYPES, kind),
         timestamp=to_timestamps(start, day, end),
-        event_id=numbered("E", np.arange(1, len(day) + 1), 10),
+        event_id=np.arange(1, len(day) + 1, dtype=np.int64),
         properties={
             "category": pick(category_text, sku),
             "sku": pick(sku_text, sku),
