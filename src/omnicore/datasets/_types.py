@@ -162,6 +162,37 @@ class GroundTruth:
             f"identifier_rows={len(self.row_person)})"
         )
 
+    def person_of(self, record_id: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The true person behind each of ``record_id`` (``-1`` for records that belong to nobody).
+
+        Raises
+        ------
+        ValidationError
+            If a record id is not one of :attr:`record_id`.
+
+        Examples
+        --------
+        >>> from omnicore.datasets import synthetic_retailer
+        >>> data = synthetic_retailer(50, seed=0, n_skus=20, n_open_orders=0)
+        >>> person = data.truth.person_of(data.identifiers.record_id)
+        >>> bool((person == data.truth.row_person).all())
+        True
+        """
+        wanted = np.asarray(record_id, dtype=STRING_DTYPE).reshape(-1)
+        order = np.argsort(self.record_id, kind="stable")
+        known = self.record_id[order]
+        if len(known) == 0:
+            at = np.zeros(len(wanted), dtype=np.int64)
+            missing = np.ones(len(wanted), dtype=bool)
+        else:
+            at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+            missing = known[at] != wanted
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise ValidationError("unknown record id", field="record_id", row=row, value=str(wanted[row]))
+        person: npt.NDArray[np.int64] = self.record_person[order][at]
+        return person
+
     @property
     def dropped_out(self) -> npt.NDArray[np.bool_]:
         """Persons who dropped out before the observation end."""
