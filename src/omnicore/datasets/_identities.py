@@ -224,11 +224,12 @@ def make_identifiers(
     phone_used = phone.copy()
     phone_used[members] = phone[heads]
     has_email = rng.random(n) < 0.65
+    suffix_digits = max(6, len(str(n)))  # distinct suffixes, so no two persons share an email
     local = np.strings.add(
         np.strings.add(
             _SURNAMES[rng.integers(0, len(_SURNAMES), n)], _GIVEN[rng.integers(0, len(_GIVEN), n)]
         ),
-        np.strings.zfill(to_text(_unique_numbers(rng, n, 6)), 6),
+        np.strings.zfill(to_text(_unique_numbers(rng, n, suffix_digits)), suffix_digits),
     )
     domain = rng.choice(len(_DOMAINS), size=n, p=_DOMAIN_SHARE).astype(np.int64)
     unionid = random_tokens(rng, n, 27, "o")
