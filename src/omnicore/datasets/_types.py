@@ -29,6 +29,7 @@ __all__ = [
     "FulfilmentNetwork",
     "GroundTruth",
     "OpenOrders",
+    "SyntheticPurchases",
     "SyntheticRetailer",
 ]
 
@@ -420,5 +421,41 @@ class SyntheticRetailer:
             f"transactions={len(self.transactions)}, events={len(self.events)}, "
             f"identifiers={len(self.identifiers)}, nodes={len(self.network)}, "
             f"inventory={len(self.inventory)}, open_order_lines={len(self.open_orders)}, "
+            f"window=[{self.observation_start}, {self.observation_end}))"
+        )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class SyntheticPurchases:
+    """The purchases of a synthetic retailer alone (see :func:`synthetic_transactions`).
+
+    Attributes
+    ----------
+    transactions
+        Order lines (``customer_id`` is the true person id), returns as negative rows.
+    catalog
+        Products with category, price and popularity.
+    truth
+        The per-person truth; its identifier fields are empty.
+    observation_start, observation_end
+        The observation window ``[start, end)``, UTC.
+    params
+        The true parameters the purchases were drawn from.
+    seed
+        The seed that reproduces them.
+    """
+
+    transactions: Transactions
+    catalog: Catalog
+    truth: GroundTruth
+    observation_end: np.datetime64
+    observation_start: np.datetime64
+    params: TrueParameters
+    seed: int
+
+    def __repr__(self) -> str:
+        return (
+            f"SyntheticPurchases(seed={self.seed}, persons={len(self.truth.person_id)}, "
+            f"transactions={len(self.transactions)}, "
             f"window=[{self.observation_start}, {self.observation_end}))"
         )
