@@ -97,7 +97,10 @@ def make_events(
     b_line = first_line[b_order] + np.floor(rng.random(len(b_order)) * lines_of_order[b_order]).astype(
         np.int64
     )
+    # views: mostly the products bought, sometimes others of the same category
     b_sku = orders.line_sku[b_line]
+    elsewhere = rng.random(len(b_sku)) < 0.4
+    b_sku[elsewhere] = sampler.in_categories(rng, sampler.sku_category[b_sku[elsewhere]])
     c_u = rng.uniform(0.7, 0.95, size=n_lines)
     c_day = session_start[orders.line_order] + c_u * session_minutes[orders.line_order] * _MINUTE
     p_day = orders.day[orders.line_order]
