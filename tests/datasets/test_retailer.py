@@ -16,6 +16,7 @@ from omnicore.datasets import (
     GroundTruth,
     IdentifierNoise,
     OpenOrders,
+    SyntheticPurchases,
     SyntheticRetailer,
     TrueParameters,
     synthetic_retailer,
@@ -175,6 +176,10 @@ def test_result_tables_json_round_trip(small: SyntheticRetailer) -> None:
     assert from_json(to_json(small.network), FulfilmentNetwork) == small.network
     assert from_json(to_json(small.open_orders), OpenOrders) == small.open_orders
     assert from_json(to_json(small.truth), GroundTruth) == small.truth
+    tiny = synthetic_retailer(60, seed=2, n_skus=8, n_stores=2, n_open_orders=4)
+    assert from_json(to_json(tiny), SyntheticRetailer) == tiny
+    purchases = synthetic_transactions(60, seed=2, n_skus=8)
+    assert from_json(to_json(purchases), SyntheticPurchases) == purchases
 
 
 def test_truth_is_read_only(small: SyntheticRetailer) -> None:
