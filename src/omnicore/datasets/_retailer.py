@@ -109,7 +109,9 @@ def synthetic_retailer(
     - repeat purchases follow a Poisson process with rate ``lambda``; after each *repeat* purchase the
       person drops out with probability ``p`` (the first purchase never ends the relationship, as in
       the BG/NBD likelihood, so ``E[X(t)]`` of [1]_ holds exactly for the repeat purchases);
-    - each purchase's spend is ``z ~ Gamma(p_GG, rate=nu)``, split over 1-4 order lines in whole cents.
+    - each purchase's spend is ``z ~ Gamma(p_GG, rate=nu)``, split over 1-4 order lines in whole cents
+      in proportion to list price times quantity (with noise), so a line's amount is not exactly its
+      list price times its quantity: the spend process, not the catalog, is the truth.
 
     Timestamps keep microseconds, so several purchases can fall on one day. A share ``return_rate``
     of lines comes back 1-15 days later as a negative row with the same ``order_id`` (while still in
