@@ -6,7 +6,32 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnicore.datasets import synthetic_retailer
+from omnicore.datasets import IdentifierNoise, TrueParameters, synthetic_retailer
+
+_share = st.floats(0.0, 1.0)
+_noise = st.builds(
+    IdentifierNoise,
+    format_variant_rate=_share,
+    typo_rate=_share,
+    family_share=_share,
+    placeholder_rate=_share,
+    second_card_rate=_share,
+    guest_rate=_share,
+    test_record_rate=_share,
+    online_rate=_share,
+    pos_rate=_share,
+    mini_program_rate=_share,
+    community_rate=_share,
+)
+_params = st.builds(
+    TrueParameters,
+    r=st.floats(0.05, 5.0),
+    alpha=st.floats(1.0, 400.0),
+    a=st.floats(0.1, 5.0),
+    b=st.floats(0.1, 5.0),
+    return_rate=_share,
+    channel_mix=st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.01, 1.0)),
+)
 
 
 @settings(max_examples=25)
@@ -18,6 +43,8 @@ from omnicore.datasets import synthetic_retailer
     n_skus=st.integers(1, 25),
     n_open_orders=st.integers(0, 30),
     window_hours=st.integers(1, 3 * 365 * 24),
+    noise=_noise,
+    params=_params,
 )
 def test_invariants_hold_for_any_size(
     n_customers: int,
@@ -27,6 +54,8 @@ def test_invariants_hold_for_any_size(
     n_skus: int,
     n_open_orders: int,
     window_hours: int,
+    noise: IdentifierNoise,
+    params: TrueParameters,
 ) -> None:
     start = np.datetime64("2023-03-01T00:00:00", "us")
     data = synthetic_retailer(
@@ -34,6 +63,8 @@ def test_invariants_hold_for_any_size(
         seed=seed,
         start=start,
         end=start + np.timedelta64(window_hours, "h"),
+        noise=noise,
+        params=params,
         n_stores=n_stores,
         n_warehouses=n_warehouses,
         n_skus=n_skus,
@@ -53,6 +84,8 @@ def test_invariants_hold_for_any_size(
     # identifiers: every record maps to a person or to nobody
     assert set(data.identifiers.record_id.tolist()) == set(truth.record_id.tolist())
     assert ((truth.record_person >= -1) & (truth.record_person < n_customers)).all()
+    assert np.array_equal(truth.person_of(data.identifiers.record_id), truth.row_person)
+    assert not (truth.has_typo & truth.is_placeholder).any()
     assert set(truth.record_person.tolist()) >= set(range(n_customers))
     # network, inventory, open orders agree with each other
     assert len(data.network) == n_stores + n_warehouses
