@@ -91,7 +91,7 @@ def make_events(
     # -- converting sessions, one per order -----------------------------------------------------
     session_minutes = rng.uniform(10.0, 180.0, size=n_orders)
     session_start = orders.day - session_minutes * _MINUTE
-    n_browse = 1 + rng.poisson(1.5, size=n_orders)
+    n_browse = 1 + rng.poisson(1.0, size=n_orders)
     b_order, b_u = _segment_uniform_sorted(rng, n_browse)
     b_day = session_start[b_order] + b_u * 0.7 * session_minutes[b_order] * _MINUTE
     b_line = first_line[b_order] + np.floor(rng.random(len(b_order)) * lines_of_order[b_order]).astype(
@@ -109,7 +109,7 @@ def make_events(
     active_end = np.where(np.isnan(orders.dropout_day), window_days, orders.dropout_day + 60.0)
     active_end = np.minimum(active_end, window_days)
     active_start = np.maximum(people.birth_day - 30.0, 0.0)
-    n_idle = rng.poisson(0.8 * orders.n_purchases + 0.3)
+    n_idle = rng.poisson(0.5 * orders.n_purchases + 0.3)
     i_person = np.repeat(np.arange(n, dtype=np.int64), n_idle)
     i_start = active_start[i_person] + rng.random(len(i_person)) * (active_end - active_start)[i_person]
     i_minutes = rng.uniform(3.0, 60.0, size=len(i_person))
@@ -124,7 +124,7 @@ def make_events(
     keep = gap > 1.0 + i_minutes * _MINUTE
     i_person, i_start, i_minutes = i_person[keep], i_start[keep], i_minutes[keep]
     n_sessions_idle = len(i_person)
-    i_browse = 1 + rng.poisson(1.2, size=n_sessions_idle)
+    i_browse = 1 + rng.poisson(1.0, size=n_sessions_idle)
     ib_session, ib_u = _segment_uniform_sorted(rng, i_browse)
     ib_day = i_start[ib_session] + ib_u * 0.8 * i_minutes[ib_session] * _MINUTE
     favourite = rng.random(len(ib_session)) < 0.6
