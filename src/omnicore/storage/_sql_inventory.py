@@ -316,6 +316,12 @@ class SqlInventoryStore:
             expires_at=_time(at + ttl),
         )
 
+    def _lock_and_load(self, order_id: str) -> tuple[dict[str, str], Reservation]:
+        """Take the inventory lock, then read the column kinds and the order's reservation."""
+        self._scope.lock(_LOG)
+        kinds = self._scope.kinds(_LOG)
+        return kinds, self._held(order_id, kinds)
+
     def _held(self, order_id: str, kinds: dict[str, str]) -> Reservation:
         found = self._load(order_id, kinds)
         if found is None:
@@ -333,9 +339,7 @@ class SqlInventoryStore:
         at = now_micros(now)
         scope = self._scope
         with scope.write():
-            scope.lock(_LOG)
-            kinds = scope.kinds(_LOG)
-            found = self._held(order_id, kinds)
+            kinds, found = self._lock_and_load(order_id)
             if found.status is ReservationStatus.CONFIRMED:
                 return found
             if found.status is not ReservationStatus.HELD or int(found.expires_at.astype(np.int64)) <= at:
@@ -387,9 +391,7 @@ class SqlInventoryStore:
         now_micros(now)  # validated for symmetry; releasing frees units whatever the time
         scope = self._scope
         with scope.write():
-            scope.lock(_LOG)
-            kinds = scope.kinds(_LOG)
-            found = self._held(order_id, kinds)
+            kinds, found = self._lock_and_load(order_id)
             if found.status is ReservationStatus.CONFIRMED:
                 raise ConflictError(f"reservation of order {order_id!r} is confirmed; it cannot be released")
             if found.status is not ReservationStatus.HELD:
