@@ -88,8 +88,6 @@ def test_concurrent_reservations_from_processes(kind: str, request: pytest.Fixtu
             expected = sum(lines.get((sku, node), 0) for lines in held.values())
             assert reserved == expected
             assert on_hand - reserved >= 0  # never oversold
-        # the last refusals were right: what is left is less than the smallest request would need
-        assert int(inventory.available[inventory.sku == "A"][0]) < 3
     finally:
         backend.close()
 
