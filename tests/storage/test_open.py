@@ -61,6 +61,12 @@ def test_memory_by_name_is_shared_and_private_is_not() -> None:
         assert again.transactions.count() == 0
 
 
+def test_in_memory_sqlite_url() -> None:
+    with open_store("sqlite://", tenant="t") as store:
+        store.transactions.append(ONE)
+        assert store.transactions.count() == 1
+
+
 def test_sqlite_file_persists_and_uses_wal(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     with open_store(url, tenant="t") as store:
