@@ -21,7 +21,7 @@ from omnicore.ltv import (
     predict_interval,
     track_cumulative,
 )
-from omnicore.summary import calibration_holdout, summarize
+from omnicore.summary import calibration_holdout
 from tests.ltv._refs import load_cdnow, load_cdnow_spend, simulate_transactions
 
 CDNOW_BG = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, period="W")
@@ -41,7 +41,9 @@ def test_clv_matches_the_lifetimes_monthly_loop() -> None:
             i - 4.345, frequency=x, recency=t_x, T=T
         )
         expected += spend * step / (1 + d) ** month
-    ours = customer_lifetime_value(CDNOW_BG, frequency=x, recency=t_x, T=T, spend=spend, discount_rate_monthly=d)
+    ours = customer_lifetime_value(
+        CDNOW_BG, frequency=x, recency=t_x, T=T, spend=spend, discount_rate_monthly=d
+    )
     np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -53,7 +55,13 @@ def test_clv_schedule_is_consistent() -> None:
     np.testing.assert_allclose(s.expected_purchases.sum(axis=1), total, rtol=1e-12)
     assert np.all(np.diff(s.discount_factor) < 0)
     undiscounted = clv_schedule(
-        CDNOW_BG, frequency=[3, 0], recency=[20, 0], T=[30, 30], spend=25.0, horizon_months=24, discount_rate_monthly=0.0
+        CDNOW_BG,
+        frequency=[3, 0],
+        recency=[20, 0],
+        T=[30, 30],
+        spend=25.0,
+        horizon_months=24,
+        discount_rate_monthly=0.0,
     )
     assert np.all(undiscounted.clv > s.clv)
 
@@ -71,7 +79,10 @@ def test_intervals_cover_the_estimate_and_shrink_with_data() -> None:
         x, t_x, T = BetaGeo.simulate(params, np.full(n, 52.0), seed=7)
         m = BetaGeo.fit(frequency=x, recency=t_x, T=T, period="W")
         iv = predict_interval(
-            m, lambda g: g.expected_purchases(26, frequency=[0, 4], recency=[0, 40], T=[52, 52]), n_draws=300, seed=1
+            m,
+            lambda g: g.expected_purchases(26, frequency=[0, 4], recency=[0, 40], T=[52, 52]),
+            n_draws=300,
+            seed=1,
         )
         assert np.all(iv.lower <= iv.estimate) and np.all(iv.estimate <= iv.upper)
         widths.append(iv.upper - iv.lower)

@@ -115,7 +115,8 @@ def rfm_arrays(
 ) -> RFMArrays:
     """Validate (frequency, recency, T) from a summary or from arrays.
 
-    Checks: equal lengths, finite, ``frequency`` whole and >= 0, ``0 <= recency <= T``, ``T > 0``,
+    Checks: equal lengths, finite, ``frequency`` whole and >= 0, ``0 <= recency <= T``, ``T >= 0``
+    (``T = 0`` for customers first seen in the last period, who then have no repeat purchase),
     and ``recency == 0`` where ``frequency == 0`` (the BTYD definition of t_x).
     """
     if summary is not None:
@@ -139,8 +140,11 @@ def rfm_arrays(
         raise _fail("frequency", "frequency counts repeat purchases and must be a whole number", x, whole)
     if (t_x < 0).any():
         raise _fail("recency", "negative recency", t_x, t_x < 0)
-    if (big_t <= 0).any():
-        raise _fail("T", "T (customer age) must be positive", big_t, big_t <= 0)
+    if (big_t < 0).any():
+        raise _fail("T", "negative T (customer age)", big_t, big_t < 0)
+    newborn = (big_t == 0) & (x > 0)
+    if newborn.any():
+        raise _fail("frequency", "a customer of age T=0 cannot have repeat purchases", x, newborn)
     if integer_T and (big_t != np.round(big_t)).any():
         raise _fail("T", "the number of opportunities must be whole", big_t, big_t != np.round(big_t))
     late = t_x > big_t * (1 + 1e-12)
