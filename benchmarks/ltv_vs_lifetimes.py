@@ -169,7 +169,8 @@ def main() -> None:
         return
     models = tuple(args.models)
     header = (
-        f"{'model':<7} {'customers':>10} {'rows':>7} | {'omnicore fit':>12} {'lifetimes fit':>14} {'ratio':>9} | "
+        f"{'model':<7} {'customers':>10} {'rows':>7} | "
+        f"{'omnicore fit':>12} {'lifetimes fit':>14} {'ratio':>9} | "
         f"{'omni score':>10} {'lt score':>10} {'ratio':>9} | max rel param diff"
     )
     print(header)
@@ -195,13 +196,15 @@ def main() -> None:
             fit_text = f"{lt_fit:14.3f}" if isinstance(lt_fit, float) else f"{str(lt_fit)[:14]:>14}"
             score_text = f"{lt_score:10.3f}" if isinstance(lt_score, float) else f"{'-':>10}"
             print(
-                f"{name:<7} {n:>10,} {o['rows']:>7,} | {o['fit_s']:12.3f} {fit_text} {_ratio(lt_fit, o['fit_s'])} | "
+                f"{name:<7} {n:>10,} {o['rows']:>7,} | "
+                f"{o['fit_s']:12.3f} {fit_text} {_ratio(lt_fit, o['fit_s'])} | "
                 f"{o['score_s']:10.3f} {score_text} {_ratio(lt_score, o['score_s'])} | {diff}",
                 flush=True,
             )
             if "error" not in t:
                 print(
-                    f"        omnicore {np.round(o['params'], 5).tolist()}  lifetimes {np.round(t['params'], 5).tolist()}"
+                    f"        omnicore {np.round(o['params'], 5).tolist()}  "
+                    f"lifetimes {np.round(t['params'], 5).tolist()}"
                 )
 
 

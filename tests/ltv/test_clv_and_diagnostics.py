@@ -84,7 +84,8 @@ def test_intervals_cover_the_estimate_and_shrink_with_data() -> None:
             n_draws=300,
             seed=1,
         )
-        assert np.all(iv.lower <= iv.estimate) and np.all(iv.estimate <= iv.upper)
+        assert np.all(iv.lower <= iv.estimate)
+        assert np.all(iv.estimate <= iv.upper)
         widths.append(iv.upper - iv.lower)
     assert np.all(widths[1] < widths[0] / 2)  # ~1/sqrt(16) as wide
 

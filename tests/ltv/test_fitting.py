@@ -34,7 +34,8 @@ def test_weights_equal_repeated_rows() -> None:
     )
     np.testing.assert_allclose(weighted.params.to_array(), repeated.params.to_array(), rtol=1e-7)
     assert weighted.log_likelihood == pytest.approx(repeated.log_likelihood, rel=1e-10)
-    assert repeated.fit_info is not None and repeated.fit_info.n_rows < repeated.fit_info.n_customers
+    assert repeated.fit_info is not None
+    assert repeated.fit_info.n_rows < repeated.fit_info.n_customers
 
 
 def test_row_order_does_not_matter() -> None:
@@ -57,7 +58,8 @@ def test_standard_errors_and_intervals() -> None:
     x, t_x, T = load_cdnow()
     m = BetaGeo.fit(frequency=x, recency=t_x, T=T, period="W")
     se = m.standard_errors
-    assert set(se) == {"r", "alpha", "a", "b"} and all(v > 0 for v in se.values())
+    assert set(se) == {"r", "alpha", "a", "b"}
+    assert all(v > 0 for v in se.values())
     for name, (lo, hi) in m.confidence_intervals(0.95).items():
         assert 0 < lo < getattr(m.params, name) < hi
     assert m.fit_info is not None
@@ -71,7 +73,8 @@ def test_failed_fit_says_why_and_what_to_try() -> None:
     with pytest.raises(ConvergenceError) as info:
         BetaGeo.fit(frequency=np.zeros(n), recency=np.zeros(n), T=np.full(n, 30.0))
     message = str(info.value)
-    assert "start" in message and "penalizer_coef" in message
+    assert "start" in message
+    assert "penalizer_coef" in message
     assert "identify" in message or "bound" in message
 
 
@@ -106,7 +109,8 @@ def test_models_carry_the_summary_period_and_refuse_other_units() -> None:
     weekly = summarize(tx, observation_end=end, period="W")
     daily = summarize(tx, observation_end=end, period="D")
     m = BetaGeo.fit(weekly)
-    assert m.period is not None and m.period.value == "W"
+    assert m.period is not None
+    assert m.period.value == "W"
     assert m.p_alive(weekly).shape == (len(weekly),)
     with pytest.raises(ValidationError, match="period"):
         m.p_alive(daily)

@@ -81,7 +81,8 @@ def test_simulation_agrees_with_the_pmf(cls: type) -> None:
     p = model.probability_of_purchases(np.arange(4), 39.0)
     observed = np.array([(x == k).mean() for k in range(4)])
     assert np.all(np.abs(observed - p) <= 4 * np.sqrt(p * (1 - p) / x.size))
-    assert np.all((t_x <= T) & (t_x >= 0)) and np.all(t_x[x == 0] == 0)
+    assert np.all((t_x <= T) & (t_x >= 0))
+    assert np.all(t_x[x == 0] == 0)
 
 
 def test_pareto_simulation_agrees_with_the_expectation() -> None:

@@ -29,13 +29,15 @@ def cdnow() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_bg_nbd_cdnow_matches_fhl_2005(cdnow: tuple) -> None:
-    # Fader, Hardie & Lee (2005), Marketing Science, p. 279: r=0.243, alpha=4.414, a=0.793, b=2.426, LL=-9582.4
+    # Fader, Hardie & Lee (2005), Marketing Science, p. 279:
+    # r=0.243, alpha=4.414, a=0.793, b=2.426, LL=-9582.4
     x, t_x, T = cdnow
     m = BetaGeo.fit(frequency=x, recency=t_x, T=T, period="W")
     for name, published in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
         assert _sig3(getattr(m.params, name), published), (name, getattr(m.params, name))
     assert m.log_likelihood == pytest.approx(-9582.4, abs=0.05)
-    assert m.fit_info is not None and m.fit_info.n_rows < x.size  # compressed
+    assert m.fit_info is not None
+    assert m.fit_info.n_rows < x.size  # compressed
 
 
 def test_pareto_nbd_cdnow_matches_fhl_2005(cdnow: tuple) -> None:
@@ -77,7 +79,8 @@ def test_gamma_gamma_cdnow_matches_fhl_2005() -> None:
     assert _sig3(m.params.p, 6.25)
     assert _sig3(m.params.q, 3.74)
     assert _sig3(m.params.v, 15.44)
-    assert m.fit_info is not None and m.fit_info.n_customers == 946  # repeat buyers only
+    assert m.fit_info is not None
+    assert m.fit_info.n_customers == 946  # repeat buyers only
 
 
 def test_bg_bb_donations_matches_fhs_2010() -> None:

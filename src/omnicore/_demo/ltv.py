@@ -51,7 +51,7 @@ def run(ctx: DemoContext) -> DemoSection:
     params = ", ".join(f"{k}={v:.3g}" for k, v in bg.params.as_dict().items())
     spend_params = ", ".join(f"{k}={v:.3g}" for k, v in gg.params.as_dict().items())
     error = holdout.total_predicted / holdout.total_actual - 1 if holdout.total_actual else float("nan")
-    lines = (
+    lines: tuple[str, ...] = (
         f"BG/NBD on {len(summary):,} customers ({bg.fit_info.n_rows if bg.fit_info else 0:,} distinct rows, "
         f"weeks): {params}",
         f"Gamma-Gamma spend: {spend_params}; mean spend per purchase {gg.population_mean_spend:,.1f}",

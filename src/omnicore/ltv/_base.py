@@ -134,7 +134,8 @@ class FittedModel:
     def _info(self) -> FitInfo:
         if self.fit_info is None:
             raise ValidationError(
-                f"this {type(self).__name__} was built from parameters, not fitted; it has no fit diagnostics",
+                f"this {type(self).__name__} was built from parameters, not fitted; "
+                "it has no fit diagnostics",
                 field="fit_info",
             )
         return self.fit_info

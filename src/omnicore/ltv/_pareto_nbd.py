@@ -50,9 +50,9 @@ def _log_integral(
     (``m = min(alpha, beta)``) the log-integrand ``log_f(y)`` is concave with slope ``L'`` decreasing from
     ``L'(y_1)`` to ``-(r+s+x)``. Where ``L' > -1/2`` (a mild, slowly varying stretch) Gauss-Legendre
     runs on ``y``; where ``L' <= -1/2`` the substitution ``w = log_f(y_b) - log_f(y) = omega^2``
-    leaves ``exp(-w) / |L'(y(w))|`` on ``[0, min(W, 50)]``, smooth and bounded (``y(w)`` by Newton's method, which
-    converges monotonically on this convex equation). Every sum is taken in log space, so no input
-    overflows; the same nodes give the derivatives of the quadrature sum.
+    leaves ``exp(-w) / |L'(y(w))|`` on ``[0, min(W, 50)]``, smooth and bounded (``y(w)`` by Newton's
+    method, which converges monotonically on this convex equation). Every sum is taken in log space,
+    so no input overflows; the same nodes give the derivatives of the quadrature sum.
     """
     r, alpha, s, beta = theta
     rho = r + x
@@ -278,7 +278,8 @@ class ParetoNBD(FittedModel):
         Examples
         --------
         >>> import numpy as np
-        >>> x, t_x, T = ParetoNBD.simulate(ParetoNBDParams(0.55, 10.6, 0.6, 11.7), np.full(2000, 39.0), seed=1)
+        >>> truth = ParetoNBDParams(0.55, 10.6, 0.6, 11.7)
+        >>> x, t_x, T = ParetoNBD.simulate(truth, np.full(2000, 39.0), seed=1)
         >>> m = ParetoNBD.fit(frequency=x, recency=t_x, T=T, period="W")
         >>> sorted(m.params.as_dict())
         ['alpha', 'beta', 'r', 's']

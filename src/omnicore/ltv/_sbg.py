@@ -189,7 +189,7 @@ class ShiftedBetaGeometric(FittedModel):
         return cls.fit(lifetime=lifetime, churned=churned, weights=weights, period=period)
 
     def survival(self, t: Any) -> FloatArray:
-        """``S(t) = B(alpha, beta + t) / B(alpha, beta)``: share of a new cohort still active after t periods."""
+        """``S(t) = B(alpha, beta + t) / B(alpha, beta)``: share of a cohort still active after t periods."""
         alpha, beta = self.params.to_array()
         t = np.asarray(t, dtype=np.float64)
         return np.asarray(np.exp(betaln(alpha, beta + t) - betaln(alpha, beta)), dtype=np.float64)
