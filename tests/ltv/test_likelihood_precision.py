@@ -57,7 +57,7 @@ def test_mbg_nbd_loglik_matches_mpmath(r: float, alpha: float, a: float, b: floa
     )
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(r=mid_param, alpha=mid_param, s=mid_param, beta=mid_param, history=histories())
 @example(r=0.553, alpha=10.578, s=0.606, beta=11.669, history=(2.0, 30.43, 38.86))
 def test_pareto_nbd_loglik_matches_mpmath(

@@ -106,6 +106,7 @@ def _log_integral(
     w = omega**2
     slope0 = -slope_of(split)
     yb = split + w / np.maximum(slope0, _KAPPA)  # tangent start, right of the root
+    slope = -slope0 + 0.0 * yb
     for _ in range(_NEWTON_STEPS):
         value, slope = _curve(yb)
         step = (l0 - value - w) / np.maximum(-slope, _KAPPA)
@@ -114,21 +115,23 @@ def _log_integral(
             break
     yb = np.minimum(yb, y2)
     with np.errstate(divide="ignore", invalid="ignore"):
+        # the slope of the last Newton iterate: its step was below 1e-13, so is the error
         log_b = (
             np.log(_WEIGHTS_B[:, None] / 2.0 * omega_max * 2.0 * omega)
             - w
             + l0
-            - np.log(np.maximum(-slope_of(yb), _KAPPA))
+            - np.log(np.maximum(-slope, _KAPPA))
         )
     y = np.concatenate([ya, yb])
     terms = np.concatenate([log_a, log_b])
     terms = np.where(np.isnan(terms), -np.inf, terms)
     log_i = special.logsumexp(terms, axis=0)
-    la = np.logaddexp(log_ca, y)  # log(alpha + tau)
-    lb = np.logaddexp(log_cb, y)  # log(beta + tau)
     log_i = np.where(empty, -np.inf, log_i)
     if not grad:
         return log_i, None
+    # log(alpha + tau) and log(beta + tau): one of them is y itself
+    soft = np.logaddexp(a, y) if np.isfinite(a) else y
+    la, lb = (y, soft) if alpha <= beta else (soft, y)
     with np.errstate(invalid="ignore"):
         pi = np.exp(terms - log_i)
     pi = np.where(empty, 0.0, pi)
