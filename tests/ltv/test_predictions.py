@@ -54,7 +54,7 @@ def test_bg_conditional_expectation_matches_eq10(r, alpha, a, b, x, u, T, t) -> 
     assert ours == pytest.approx(_bg_conditional_mp(r, alpha, a, b, x, t_x, T, t), rel=1e-7, abs=1e-12)
 
 
-@pytest.mark.parametrize("model", [CDNOW_BG, CDNOW_MBG])
+@pytest.mark.parametrize("model", [CDNOW_BG, CDNOW_MBG, CDNOW_PARETO])
 @pytest.mark.parametrize("t", [1.0, 39.0, 78.0])
 def test_pmf_sums_to_one_and_its_mean_is_the_expectation(model: BetaGeo, t: float) -> None:
     n = np.arange(3000)

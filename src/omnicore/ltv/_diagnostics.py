@@ -201,7 +201,7 @@ def frequency_fit(
     """Frequency-histogram goodness of fit: expected customers with x repeat purchases by age T.
 
     The expectation is ``sum_i P(X(T_i) = x)``, as in the calibration-fit figures of Fader, Hardie
-    & Lee (2005). Needs a model with ``probability_of_purchases`` (BG/NBD, MBG/NBD).
+    & Lee (2005). Needs a model with ``probability_of_purchases`` (BG/NBD, MBG/NBD, Pareto/NBD).
 
     Parameters
     ----------
