@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, ClassVar
 
 import attrs
@@ -363,7 +364,7 @@ class ParetoNBD(FittedModel):
         alive = np.exp(s * np.log(beta / (beta + horizon)) + log_nb(np.array(horizon)))
         edges = horizon * np.array([0.0, 1e-3, 1e-2, 0.1, 1.0])
         total = np.zeros(flat.size)
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        for lo, hi in itertools.pairwise(edges):
             tau = lo + (hi - lo) * (_NODES_B + 1.0) / 2.0
             weight = _WEIGHTS_B * (hi - lo) / 2.0
             log_density = np.log(s) + s * np.log(beta) - (s + 1) * np.log(beta + tau)
