@@ -34,7 +34,8 @@ def count_below(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
             counts = np.bincount(shifted, minlength=span)
             below = np.cumsum(counts) - counts
             return below[shifted]
-    order = np.argsort(values, kind="stable")
+    # Any sort will do: ties are resolved below by run starts, not by their order in the sort.
+    order = np.argsort(values)
     ordered = values[order]
     starts = np.zeros(n, dtype=np.int64)
     new_value = np.empty(n, dtype=bool)

@@ -51,7 +51,7 @@ class SummaryLike(Protocol):
     def frequency(self) -> npt.NDArray[Any]: ...
 
     @property
-    def total_spend(self) -> npt.NDArray[Any]: ...
+    def net_spend(self) -> npt.NDArray[Any]: ...
 
 
 def _score_array(name: str, value: Any) -> npt.NDArray[np.int8]:
@@ -376,7 +376,7 @@ def score(
         raise ValidationError("monetary must be 'total' or 'average'", field="monetary", value=monetary)
     orders = np.asarray(summary.orders, dtype=np.float64)
     freq = orders if frequency == "orders" else np.asarray(summary.frequency, dtype=np.float64) + 1.0
-    total = np.asarray(summary.total_spend, dtype=np.float64)
+    total = np.asarray(summary.net_spend, dtype=np.float64)
     if monetary == "total":
         money = total
     else:

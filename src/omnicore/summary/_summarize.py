@@ -1,4 +1,4 @@
-"""``summarize``: per-customer summaries from raw transactions, vectorised with one sort."""
+"""``summarize``: per-customer summaries from raw transactions in a few vectorised passes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ __all__ = ["summarize"]
 
 logger = logging.getLogger(__name__)
 
+_US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 86_400_000_000
+# 1970-01-01 was a Thursday; weeks run Monday to Sunday (as in `period_index`).
+_MONDAY_OFFSET_DAYS = 3
 
 
 def summarize(
@@ -59,7 +62,11 @@ def summarize(
     differences of period indices, and ``monetary_value`` the mean of the per-period spend totals after
     the first period.
 
-    O(n log n) in the number of rows (one sort of customer codes); no Python loop over customers.
+    Rows are processed in time order: a log that is already time-ordered (as stores return it) is used
+    as is, otherwise it is sorted once by timestamp (O(n log n)). Then everything is O(n): integer
+    customer ids of modest span are grouped by direct indexing (others by one sort), per-customer
+    extremes and sums are scattered into per-customer tables, and distinct purchase periods are counted
+    one period at a time (a loop over periods, never over customers or rows).
 
     References
     ----------
@@ -86,130 +93,265 @@ def summarize(
         if observation_end is None
         else to_datetime64(observation_end, field="observation_end")
     )
-    periods = period_index(transactions.timestamp, unit)
     end_period = int(period_index(np.array([end]), unit)[0])
-    keep = periods <= end_period
-    purchase = keep & (transactions.amount >= 0)
-    if not purchase.any():
+    columns = _time_ordered(transactions, _period_start_us(end_period + 1, unit))
+    if columns is None:
         raise ValidationError(
             "no purchases at or before observation_end", field="observation_end", value=str(end)
         )
-    customers, codes = factorize(transactions.customer_id[keep])
-    rows = np.flatnonzero(keep)
-    is_purchase = purchase[rows]
-    amount = transactions.amount[rows]
-    period_of_row = periods[rows]
+    stamps, customer_id, amount, channel, order_id = columns
+    is_return = amount < 0
+    n_returns = int(np.count_nonzero(is_return))
+    if n_returns == len(amount):
+        raise ValidationError(
+            "no purchases at or before observation_end", field="observation_end", value=str(end)
+        )
+    customers, codes = _factorize_ids(customer_id)
     n = len(customers)
-
-    # One sort by (customer, period) gives every per-customer quantity by reduceat over runs.
-    span = int(period_of_row.max() - period_of_row.min()) + 1
-    key = codes * span + (period_of_row - period_of_row.min())
-    order = np.argsort(np.where(is_purchase, key, np.iinfo(np.int64).max), kind="stable")
-    n_purchase_rows = int(is_purchase.sum())
-    order = order[:n_purchase_rows]
-    sorted_key = key[order]
-    sorted_codes = codes[order]
-    new_period = np.empty(n_purchase_rows, bool)
-    new_period[0] = True
-    np.not_equal(sorted_key[1:], sorted_key[:-1], out=new_period[1:])
-    period_starts = np.flatnonzero(new_period)
-    period_customer = sorted_codes[period_starts]
-    period_number = period_of_row[order][period_starts]
-    period_spend = np.add.reduceat(amount[order], period_starts)
-
-    periods_per_customer = np.bincount(period_customer, minlength=n)
-    buyers = periods_per_customer > 0
-    first_of_customer = np.empty(len(period_starts), bool)
-    first_of_customer[0] = True
-    np.not_equal(period_customer[1:], period_customer[:-1], out=first_of_customer[1:])
-    first_index = np.flatnonzero(first_of_customer)
-    last_index = np.append(first_index[1:] - 1, len(period_starts) - 1)
-    buyer_codes = period_customer[first_index]
-
-    frequency = np.zeros(n, np.int64)
-    frequency[buyer_codes] = periods_per_customer[buyer_codes] - 1
-    first_period = np.zeros(n, np.int64)
-    first_period[buyer_codes] = period_number[first_index]
-    last_period = np.zeros(n, np.int64)
-    last_period[buyer_codes] = period_number[last_index]
-    spend_all_periods = _sum_by(period_customer, period_spend, n)
-    first_spend = np.zeros(n)
-    first_spend[buyer_codes] = period_spend[first_index]
-    monetary = np.divide(spend_all_periods - first_spend, frequency, out=np.zeros(n), where=frequency > 0)
-
-    stamps = transactions.timestamp[rows].view(np.int64)
     first_ts = np.full(n, np.iinfo(np.int64).max)
     last_ts = np.full(n, np.iinfo(np.int64).min)
-    np.minimum.at(first_ts, codes[is_purchase], stamps[is_purchase])
-    np.maximum.at(last_ts, codes[is_purchase], stamps[is_purchase])
+    np.minimum.at(first_ts, codes, stamps)
+    np.maximum.at(last_ts, codes, stamps)
+    returned = np.zeros(n)
+    purchase: npt.NDArray[np.bool_] | None = None
+    spend = amount
+    if n_returns:
+        # Returns are not purchases: they count towards `returned` and `net_spend` only. They are few,
+        # so the first and last purchase are recomputed for the customers who returned something.
+        purchase = ~is_return
+        return_rows = np.flatnonzero(is_return)
+        returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n)
+        spend = np.maximum(amount, 0.0)
+        returners = np.zeros(n, bool)
+        returners[codes[return_rows]] = True
+        rows = np.flatnonzero(returners[codes] & purchase)
+        first_ts[returners] = np.iinfo(np.int64).max
+        last_ts[returners] = np.iinfo(np.int64).min
+        np.minimum.at(first_ts, codes[rows], stamps[rows])
+        np.maximum.at(last_ts, codes[rows], stamps[rows])
+    del is_return
+    buyers = last_ts != np.iinfo(np.int64).min
+    safe_first = np.where(buyers, first_ts, 0).view("datetime64[us]")
+    safe_last = np.where(buyers, last_ts, 0).view("datetime64[us]")
+    first_period = period_index(safe_first, unit)
+    last_period = period_index(safe_last, unit)
 
-    gross = _sum_by(codes, np.where(is_purchase, amount, 0.0), n)
-    returned = -_sum_by(codes, np.where(is_purchase, 0.0, amount), n)
-    orders = _count_orders(transactions, rows, codes, is_purchase, n)
-    shares = _channel_shares(transactions, rows, codes, is_purchase, amount, gross)
+    purchase_periods, repeat_spend = _periods_and_repeat_spend(codes, stamps, amount, purchase, n, unit)
+    frequency = np.maximum(purchase_periods - 1, 0)
+    monetary = np.divide(repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
+    gross = np.bincount(codes, weights=spend, minlength=n)
+    orders = _count_orders(codes, stamps, order_id, purchase, n)
+    shares = _channel_shares(channel, codes, spend, gross)
 
     end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
     days_since_last = np.maximum(end_us - last_ts, 0) / _US_PER_DAY
-    dropped = int((~buyers).sum())
+    dropped = int(np.count_nonzero(~buyers))
     if dropped:
         logger.info("summarize: %d customers have only returns and are left out", dropped)
+
+    def pick(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if not dropped else values[buyers]
+
     return CustomerSummary(
-        customer_id=customers[buyers],
-        frequency=frequency[buyers],
-        recency=(last_period - first_period)[buyers].astype(np.float64),
-        T=(end_period - first_period)[buyers].astype(np.float64),
-        monetary_value=monetary[buyers],
-        first_purchase=first_ts[buyers].view("datetime64[us]"),
-        last_purchase=last_ts[buyers].view("datetime64[us]"),
-        days_since_last=days_since_last[buyers],
-        orders=orders[buyers],
-        gross_spend=gross[buyers],
-        returned=returned[buyers],
-        net_spend=(gross - returned)[buyers],
-        channel_share={k: v[buyers] for k, v in shares.items()},
+        customer_id=pick(customers),
+        frequency=pick(frequency),
+        recency=pick(last_period - first_period).astype(np.float64),
+        T=pick(end_period - first_period).astype(np.float64),
+        monetary_value=pick(monetary),
+        first_purchase=pick(first_ts).view("datetime64[us]"),
+        last_purchase=pick(last_ts).view("datetime64[us]"),
+        days_since_last=pick(days_since_last),
+        orders=pick(orders),
+        gross_spend=pick(gross),
+        returned=pick(returned),
+        net_spend=pick(gross - returned),
+        channel_share={k: pick(v) for k, v in shares.items()},
         period=unit,
         observation_end=end,
     )
 
 
-def _count_orders(
-    transactions: Transactions,
-    rows: npt.NDArray[np.int64],
+_Columns = tuple[
+    npt.NDArray[np.int64], npt.NDArray[Any], npt.NDArray[np.float64], npt.NDArray[Any] | None, npt.NDArray[Any] | None
+]
+
+
+def _time_ordered(transactions: Transactions, cutoff_us: int) -> _Columns | None:
+    """Timestamps (int64 us), ids, amounts, channels and order ids before ``cutoff_us``, in time order.
+
+    A time-ordered log is sliced (views, no copies); otherwise rows are sorted once by timestamp.
+    """
+    stamps = transactions.timestamp.view(np.int64)
+    columns = [transactions.customer_id, transactions.amount, transactions.channel, transactions.order_id]
+    if not bool(np.all(stamps[1:] >= stamps[:-1])):
+        order = np.argsort(stamps, kind="stable")
+        stamps = stamps[order]
+        columns = [None if c is None else c[order] for c in columns]
+    stop = int(np.searchsorted(stamps, cutoff_us, side="left"))
+    if stop == 0:
+        return None
+    ids, amount, channel, order_id = (None if c is None else c[:stop] for c in columns)
+    assert ids is not None and amount is not None  # required columns
+    return stamps[:stop], ids, amount, channel, order_id
+
+
+def _period_start_us(index: int | npt.NDArray[np.int64], unit: Period) -> Any:
+    """First microsecond of period ``index`` (the inverse of :func:`period_index`)."""
+    if unit is Period.HOUR:
+        return index * _US_PER_HOUR
+    if unit is Period.DAY:
+        return index * _US_PER_DAY
+    return (index * 7 - _MONDAY_OFFSET_DAYS) * _US_PER_DAY
+
+
+def _periods_and_repeat_spend(
     codes: npt.NDArray[np.int64],
-    is_purchase: npt.NDArray[np.bool_],
+    stamps: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    purchase: npt.NDArray[np.bool_] | None,
+    n: int,
+    unit: Period,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Distinct purchase periods per customer and spend after each customer's first period.
+
+    ``stamps`` are time-ordered, so each period is one slice. Walking the periods in order, a customer
+    already seen in an earlier period is making a repeat purchase; ``seen[group] += 1`` with repeated
+    indices adds one per customer present in the period, which counts the period once.
+    """
+    periods_seen = np.zeros(n, np.int64)
+    repeat_spend = np.zeros(n)
+    first_period = int(period_index(stamps[:1].view("datetime64[us]"), unit)[0])
+    last_period = int(period_index(stamps[-1:].view("datetime64[us]"), unit)[0])
+    bounds = np.searchsorted(
+        stamps, _period_start_us(np.arange(first_period, last_period + 2, dtype=np.int64), unit)
+    )
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if start == stop:
+            continue
+        group = codes[start:stop]
+        spend = amount[start:stop]
+        if purchase is not None:
+            keep = purchase[start:stop]
+            group, spend = group[keep], spend[keep]
+        repeat = periods_seen[group] > 0
+        np.add.at(repeat_spend, group[repeat], spend[repeat])
+        periods_seen[group] += 1  # repeated indices add once: one period per customer
+    return periods_seen, repeat_spend
+
+
+# Integer keys whose span is at most this many times the row count are grouped by direct indexing.
+_DENSE_SPAN_FACTOR = 4
+
+
+def _dense_span(values: npt.NDArray[Any]) -> tuple[int, int] | None:
+    """``(low, span)`` when integer ``values`` can index a table of ``span`` slots, else None."""
+    if values.dtype.kind not in "iu" or not len(values):
+        return None
+    low, high = int(values.min()), int(values.max())
+    span = high - low + 1
+    if span > _DENSE_SPAN_FACTOR * len(values) + 1024:
+        return None
+    return low, span
+
+
+def _factorize_ids(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Sorted unique ids and each row's code: O(n) by direct indexing for integer ids of modest span."""
+    dense = _dense_span(values)
+    if dense is None:
+        return factorize(values)
+    low, span = dense
+    shifted = values.astype(np.int64, copy=False) - low
+    present = np.bincount(shifted, minlength=span) > 0
+    code_of = np.cumsum(present) - 1
+    uniques = np.flatnonzero(present) + low
+    # Each element reads its own index before it is overwritten, so the gather can reuse the buffer.
+    np.take(code_of, shifted, out=shifted, mode="clip")
+    return uniques.astype(values.dtype, copy=False), shifted
+
+
+def _count_orders(
+    codes: npt.NDArray[np.int64],
+    stamps: npt.NDArray[np.int64],
+    order_id: npt.NDArray[Any] | None,
+    purchase: npt.NDArray[np.bool_] | None,
     n: int,
 ) -> npt.NDArray[np.int64]:
-    order_key = (
-        transactions.order_id[rows] if transactions.order_id is not None else transactions.timestamp[rows]
-    )
-    _, order_codes = factorize(order_key[is_purchase])
-    pair = codes[is_purchase] * (int(order_codes.max(initial=0)) + 1) + order_codes
-    distinct_pairs = np.unique(pair)
-    owners = distinct_pairs // (int(order_codes.max(initial=0)) + 1)
-    return np.bincount(owners, minlength=n).astype(np.int64)
+    """Distinct orders per customer among purchases: by order id, else by timestamp (time-ordered rows)."""
+    if order_id is not None:
+        rows = np.flatnonzero(purchase) if purchase is not None else slice(None)
+        return _distinct_pairs(codes[rows], order_id[rows], n)
+    rows_per_customer = np.bincount(codes, minlength=n)
+    if purchase is not None:
+        rows_per_customer -= np.bincount(codes[~purchase], minlength=n)
+    repeated = np.flatnonzero(stamps[1:] == stamps[:-1]) + 1
+    if not len(repeated):
+        return rows_per_customer.astype(np.int64)
+    # Only rows sharing a timestamp with a neighbour can repeat an order: count those pairs exactly.
+    involved = np.union1d(repeated, repeated - 1)
+    if purchase is not None:
+        involved = involved[purchase[involved]]
+    run = np.searchsorted(stamps, stamps[involved], side="left")
+    sub_codes = codes[involved]
+    distinct = np.unique(run.astype(np.int64) * n + sub_codes) % n
+    return (
+        rows_per_customer - np.bincount(sub_codes, minlength=n) + np.bincount(distinct, minlength=n)
+    ).astype(np.int64)
+
+
+def _distinct_pairs(
+    codes: npt.NDArray[np.int64], values: npt.NDArray[Any], n: int
+) -> npt.NDArray[np.int64]:
+    """Number of distinct ``values`` per customer code by one sort of (code, value) pairs."""
+    if not len(codes):
+        return np.zeros(n, np.int64)
+    _, value_codes = _factorize_ids(values)
+    width = int(value_codes.max()) + 1
+    distinct = np.unique(codes * width + value_codes)
+    return np.bincount(distinct // width, minlength=n).astype(np.int64)
+
+
+def _factorize_text(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Sorted distinct values and codes of a low-cardinality text column (channels).
+
+    Equal 16-byte cells of a ``StringDType`` array hold equal strings (short strings are stored inline;
+    longer ones point into the array's own arena), so rows are matched by comparing two ``uint64`` words
+    against the patterns seen in a sample, then each pattern is decoded once. Anything unexpected (many
+    patterns, a pattern the sample missed, another dtype) falls back to a sort.
+    """
+    if values.dtype.kind != "T" or len(values) < 4096 or not values.flags.c_contiguous:
+        return factorize(values)
+    try:
+        words = np.frombuffer(values, dtype=np.uint64).reshape(-1, 2)
+    except (TypeError, ValueError, BufferError):
+        return factorize(values)
+    low, high = words[:, 0], words[:, 1]
+    step = max(len(values) // 4096, 1)
+    patterns, first_row = np.unique(words[::step], axis=0, return_index=True)
+    if len(patterns) > 16:
+        return factorize(values)
+    names = [str(values[i * step]) for i in first_row]
+    uniques = sorted(set(names))
+    codes = np.full(len(values), -1, np.int64)
+    for (lo, hi), name in zip(patterns.tolist(), names, strict=True):
+        codes[(low == lo) & (high == hi)] = uniques.index(name)
+    if bool((codes < 0).any()):
+        return factorize(values)
+    return np.asarray(uniques, dtype=values.dtype), codes
 
 
 def _channel_shares(
-    transactions: Transactions,
-    rows: npt.NDArray[np.int64],
+    channel: npt.NDArray[Any] | None,
     codes: npt.NDArray[np.int64],
-    is_purchase: npt.NDArray[np.bool_],
     amount: npt.NDArray[np.float64],
     gross: npt.NDArray[np.float64],
 ) -> dict[str, npt.NDArray[np.float64]]:
-    if transactions.channel is None:
+    """Share of each customer's gross spend made in each channel (purchases only)."""
+    if channel is None:
         return {}
-    channels, channel_codes = factorize(transactions.channel[rows])
-    n = len(gross)
-    spend = np.where(is_purchase, amount, 0.0)
-    flat = _sum_by(codes * len(channels) + channel_codes, spend, n * len(channels))
-    table = flat.reshape(n, len(channels))
+    channels, channel_codes = _factorize_text(channel)
+    n, k = len(gross), len(channels)
+    cell = codes * k
+    cell += channel_codes
+    table = np.bincount(cell, weights=amount, minlength=n * k).reshape(n, k)
     shares = np.divide(table, gross[:, None], out=np.zeros_like(table), where=gross[:, None] > 0)
     return {str(name): shares[:, j] for j, name in enumerate(channels)}
-
-
-def _sum_by(
-    groups: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], n: int
-) -> npt.NDArray[np.float64]:
-    total: npt.NDArray[np.float64] = np.bincount(groups, weights=weights, minlength=n)  # type: ignore[assignment]
-    return total
