@@ -114,14 +114,13 @@ def summarize(
     np.maximum.at(last_ts, codes, stamps)
     returned = np.zeros(n)
     purchase: npt.NDArray[np.bool_] | None = None
-    spend = amount
+    return_rows: npt.NDArray[np.intp] | None = None
     if n_returns:
         # Returns are not purchases: they count towards `returned` and `net_spend` only. They are few,
         # so the first and last purchase are recomputed for the customers who returned something.
         purchase = ~is_return
         return_rows = np.flatnonzero(is_return)
         returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n)
-        spend = np.maximum(amount, 0.0)
         returners = np.zeros(n, bool)
         returners[codes[return_rows]] = True
         rows = np.flatnonzero(returners[codes] & purchase)
@@ -130,19 +129,22 @@ def summarize(
         np.minimum.at(first_ts, codes[rows], stamps[rows])
         np.maximum.at(last_ts, codes[rows], stamps[rows])
     del is_return
-    buyers = last_ts != np.iinfo(np.int64).min
-    safe_first = np.where(buyers, first_ts, 0).view("datetime64[us]")
-    safe_last = np.where(buyers, last_ts, 0).view("datetime64[us]")
-    first_period = period_index(safe_first, unit)
-    last_period = period_index(safe_last, unit)
-
+    shares = _channel_shares(channel, codes, amount, return_rows, n)
     purchase_periods, repeat_spend = _periods_and_repeat_spend(codes, stamps, amount, purchase, n, unit)
     frequency = np.maximum(purchase_periods - 1, 0)
+    del purchase_periods
     monetary = np.divide(repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
-    gross = np.bincount(codes, weights=spend, minlength=n)
+    del repeat_spend
+    # Net sums over all rows plus the (few) returns added back: no row-sized copy of the amounts.
+    gross = np.bincount(codes, weights=amount, minlength=n) + returned
     orders = _count_orders(codes, stamps, order_id, purchase, n)
-    shares = _channel_shares(channel, codes, spend, gross)
+    del codes, purchase
+    for name, spent in shares.items():
+        shares[name] = np.divide(spent, gross, out=np.zeros(n), where=gross > 0)
 
+    buyers = last_ts != np.iinfo(np.int64).min
+    first_period = period_index(np.where(buyers, first_ts, 0).view("datetime64[us]"), unit)
+    last_period = period_index(np.where(buyers, last_ts, 0).view("datetime64[us]"), unit)
     end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
     days_since_last = np.maximum(end_us - last_ts, 0) / _US_PER_DAY
     dropped = int(np.count_nonzero(~buyers))
@@ -310,7 +312,7 @@ def _distinct_pairs(
     return np.bincount(distinct // width, minlength=n).astype(np.int64)
 
 
-def _factorize_text(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+def _factorize_text(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
     """Sorted distinct values and codes of a low-cardinality text column (channels).
 
     Equal 16-byte cells of a ``StringDType`` array hold equal strings (short strings are stored inline;
@@ -331,9 +333,11 @@ def _factorize_text(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDA
         return factorize(values)
     names = [str(values[i * step]) for i in first_row]
     uniques = sorted(set(names))
-    codes = np.full(len(values), -1, np.int64)
+    codes = np.full(len(values), -1, np.int8)
     for (lo, hi), name in zip(patterns.tolist(), names, strict=True):
-        codes[(low == lo) & (high == hi)] = uniques.index(name)
+        match = low == lo
+        match &= high == hi
+        codes[match] = uniques.index(name)
     if bool((codes < 0).any()):
         return factorize(values)
     return np.asarray(uniques, dtype=values.dtype), codes
@@ -343,15 +347,26 @@ def _channel_shares(
     channel: npt.NDArray[Any] | None,
     codes: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
-    gross: npt.NDArray[np.float64],
+    return_rows: npt.NDArray[np.intp] | None,
+    n: int,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """Share of each customer's gross spend made in each channel (purchases only)."""
+    """Gross spend of each customer in each channel (purchases only), accumulated in row chunks."""
     if channel is None:
         return {}
     channels, channel_codes = _factorize_text(channel)
-    n, k = len(gross), len(channels)
-    cell = codes * k
-    cell += channel_codes
-    table = np.bincount(cell, weights=amount, minlength=n * k).reshape(n, k)
-    shares = np.divide(table, gross[:, None], out=np.zeros_like(table), where=gross[:, None] > 0)
-    return {str(name): shares[:, j] for j, name in enumerate(channels)}
+    k = len(channels)
+    table = np.zeros(n * k)
+    for start in range(0, len(codes), _CHUNK_ROWS):
+        stop = start + _CHUNK_ROWS
+        cell = codes[start:stop] * k
+        cell += channel_codes[start:stop]
+        np.add.at(table, cell, amount[start:stop])
+    if return_rows is not None:
+        cell = codes[return_rows] * k + channel_codes[return_rows]
+        np.subtract.at(table, cell, amount[return_rows])
+    spend = table.reshape(n, k)
+    return {str(name): spend[:, j] for j, name in enumerate(channels)}
+
+
+# Rows per chunk where a row-sized temporary would otherwise be needed.
+_CHUNK_ROWS = 1 << 20
