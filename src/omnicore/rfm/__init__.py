@@ -8,24 +8,33 @@ From a :class:`~omnicore.summary.CustomerSummary` (:func:`omnicore.summarize`) t
     rfm.summarize_segments(segments).to_pandas() # the report table
 """
 
+from omnicore.rfm._clusters import ClusterProfile, RFMClusters, cluster
+from omnicore.rfm._migration import ABSENT, MigrationFlows, SegmentMigration, migration
 from omnicore.rfm._ranking import count_above, count_below
 from omnicore.rfm._schemes import LIFECYCLE_SEGMENTS, STANDARD_SEGMENTS, SegmentRule, SegmentScheme
 from omnicore.rfm._scores import MAX_BINS, RFMScores, SummaryLike, Thresholds, score, score_arrays
 from omnicore.rfm._segments import CustomerSegments, SegmentSummary, segment, summarize_segments
 
 __all__ = [
+    "ABSENT",
     "LIFECYCLE_SEGMENTS",
     "MAX_BINS",
     "STANDARD_SEGMENTS",
+    "ClusterProfile",
     "CustomerSegments",
+    "MigrationFlows",
+    "RFMClusters",
     "RFMScores",
+    "SegmentMigration",
     "SegmentRule",
     "SegmentScheme",
     "SegmentSummary",
     "SummaryLike",
     "Thresholds",
+    "cluster",
     "count_above",
     "count_below",
+    "migration",
     "score",
     "score_arrays",
     "segment",

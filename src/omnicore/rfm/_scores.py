@@ -368,7 +368,7 @@ def score(
     >>> summary = omnicore.summarize(tx, observation_end="2024-03-31")
     >>> scores = rfm.score(summary, bins=3)
     >>> scores.recency_score.tolist(), scores.frequency_score.tolist(), scores.monetary_score.tolist()
-    ([2, 1, 3], [1, 1, 3], [2, 1, 3])
+    ([2, 1, 3], [2, 1, 3], [2, 1, 3])
     """
     if frequency not in ("orders", "periods"):
         raise ValidationError("frequency must be 'orders' or 'periods'", field="frequency", value=frequency)
