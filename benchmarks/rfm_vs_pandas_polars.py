@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rfm_data import CHANNELS, cached  # noqa: E402
+from rfm_data import CHANNELS, cached
 
 OBSERVATION_END = "2025-01-01"
 SIDES = ("omnicore", "polars", "pandas")
@@ -174,7 +174,9 @@ def run_polars(df: Any) -> dict[str, Any]:
             m=quintile("monetary"),
         )
         .with_columns(
-            segment=(pl.col("r").cast(pl.Int32) * 10 + pl.col("f")).replace_strict(names, return_dtype=pl.String)
+            segment=(pl.col("r").cast(pl.Int32) * 10 + pl.col("f")).replace_strict(
+                names, return_dtype=pl.String
+            )
         )
         .collect()
     )
@@ -226,7 +228,9 @@ def worker(side: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3)
@@ -243,12 +247,26 @@ def main() -> None:
     customers = len(np.unique(data["customer_id"]))
     rows = len(data["amount"])
     del data
-    print(f"data: {rows:,} transactions, {customers:,} customers "
-          f"({'shuffled' if args.shuffle else 'time-ordered'}; ready in {time.perf_counter() - start:.1f} s)")
+    print(
+        f"data: {rows:,} transactions, {customers:,} customers "
+        f"({'shuffled' if args.shuffle else 'time-ordered'}; ready in {time.perf_counter() - start:.1f} s)"
+    )
     results = {}
     for side in args.sides.split(","):
-        command = [sys.executable, __file__, "--worker", side, "--rows", str(args.rows), "--seed", str(args.seed),
-                   "--repeats", str(args.repeats), "--data-dir", args.data_dir]
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            side,
+            "--rows",
+            str(args.rows),
+            "--seed",
+            str(args.seed),
+            "--repeats",
+            str(args.repeats),
+            "--data-dir",
+            args.data_dir,
+        ]
         if args.shuffle:
             command.append("--shuffle")
         done = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ.copy())
@@ -261,10 +279,14 @@ def main() -> None:
     for side, r in results.items():
         best = min(r["seconds"])
         ratio = f"{best / base:.2f}" if base else "-"
-        print(f"{side:<10}{best:>9.3f}{statistics.median(r['seconds']):>10.3f}{ratio:>12}{r['peak_mb']:>10.0f}"
-              f"{r['inputs_mb']:>11.0f}{r['load_seconds']:>8.2f}{r['one_order_f_gt_1']:>13,}")
-    print("\npeak MB: the process's peak resident set while the pipeline ran (inputs included);"
-          "\n1-order F>1: customers with exactly one order given F > 1 (ties split by row order).")
+        print(
+            f"{side:<10}{best:>9.3f}{statistics.median(r['seconds']):>10.3f}{ratio:>12}{r['peak_mb']:>10.0f}"
+            f"{r['inputs_mb']:>11.0f}{r['load_seconds']:>8.2f}{r['one_order_f_gt_1']:>13,}"
+        )
+    print(
+        "\npeak MB: the process's peak resident set while the pipeline ran (inputs included);"
+        "\n1-order F>1: customers with exactly one order given F > 1 (ties split by row order)."
+    )
     if "omnicore" in results:
         print("\nomnicore segments:", json.dumps(results["omnicore"]["counts"]))
 

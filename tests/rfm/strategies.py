@@ -27,5 +27,7 @@ def rfm_inputs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = draw(st.integers(1, 50))
     recency = draw(hnp.arrays(np.float64, n, elements=st.sampled_from([0.5, 1.0, 3.0, 10.0, 90.0, 400.0])))
     frequency = draw(hnp.arrays(np.int64, n, elements=st.integers(1, 6)))
-    monetary = draw(hnp.arrays(np.float64, n, elements=st.floats(0, 1000, allow_nan=False).map(lambda x: round(x, 1))))
+    monetary = draw(
+        hnp.arrays(np.float64, n, elements=st.floats(0, 1000, allow_nan=False).map(lambda x: round(x, 1)))
+    )
     return recency, frequency, monetary

@@ -58,7 +58,9 @@ def test_identical_segmentations_stay_put() -> None:
 
 def test_errors() -> None:
     a = segments_for(np.arange(5), 1)
-    other = rfm.segment(rfm.score_arrays(np.arange(5), np.arange(5), np.arange(5), np.arange(5)), rfm.LIFECYCLE_SEGMENTS)
+    other = rfm.segment(
+        rfm.score_arrays(np.arange(5), np.arange(5), np.arange(5), np.arange(5)), rfm.LIFECYCLE_SEGMENTS
+    )
     with pytest.raises(ValidationError, match="same segment scheme"):
         rfm.migration(a, other)
     dup = segments_for(np.array([1, 1, 2]), 2)

@@ -43,7 +43,9 @@ def test_scores_monotone_in_their_input(inputs: tuple[np.ndarray, np.ndarray, np
 
 
 @given(rfm_inputs(), bins, st.randoms(use_true_random=False))
-def test_scores_invariant_to_row_order(inputs: tuple[np.ndarray, np.ndarray, np.ndarray], b: int, rnd) -> None:
+def test_scores_invariant_to_row_order(
+    inputs: tuple[np.ndarray, np.ndarray, np.ndarray], b: int, rnd
+) -> None:
     recency, frequency, monetary = inputs
     ids = np.arange(len(recency))
     perm = np.array(rnd.sample(range(len(ids)), len(ids)))
@@ -82,15 +84,23 @@ def test_one_time_buyers_all_get_f1_whatever_the_row_order() -> None:
 
 def test_degenerate_inputs_are_defined() -> None:
     one = rfm.score_arrays([7], [3.0], [2], [10.0])
-    assert (one.recency_score.tolist(), one.frequency_score.tolist(), one.monetary_score.tolist()) == ([1], [1], [1])
+    assert (one.recency_score.tolist(), one.frequency_score.tolist(), one.monetary_score.tolist()) == (
+        [1],
+        [1],
+        [1],
+    )
     same = rfm.score_arrays(np.arange(5), np.full(5, 4.0), np.full(5, 2), np.full(5, 9.0))
-    assert set(same.recency_score.tolist() + same.frequency_score.tolist() + same.monetary_score.tolist()) == {1}
+    assert set(
+        same.recency_score.tolist() + same.frequency_score.tolist() + same.monetary_score.tolist()
+    ) == {1}
     empty = rfm.score_arrays(np.array([], np.int64), [], [], [])
     assert len(empty) == 0
 
 
 def test_fixed_thresholds() -> None:
-    t = rfm.Thresholds(recency_days=(30, 90, 180, 365), frequency=(2, 3, 5, 10), monetary=(50, 100, 250, 1000))
+    t = rfm.Thresholds(
+        recency_days=(30, 90, 180, 365), frequency=(2, 3, 5, 10), monetary=(50, 100, 250, 1000)
+    )
     s = rfm.score_arrays(
         [1, 2, 3, 4, 5, 6],
         [0, 30, 31, 365, 366, 90],

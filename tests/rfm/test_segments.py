@@ -31,8 +31,10 @@ def test_standard_scheme_has_the_issue_names_and_covers_each_cell_once() -> None
 
 def test_well_known_cells() -> None:
     scheme = rfm.STANDARD_SEGMENTS
+
     def name(r: int, f: int, m: int = 3) -> str:
         return scheme.names[scheme.table[r - 1, f - 1, m - 1]]
+
     assert name(5, 5) == "Champions"
     assert name(5, 1) == "New"
     assert name(4, 1) == "Promising"
@@ -116,7 +118,9 @@ def test_bins_must_match_the_scheme() -> None:
 def test_segment_summary_and_exports() -> None:
     rng = np.random.default_rng(5)
     n = 500
-    scores = rfm.score_arrays(np.arange(n), rng.exponential(90, n), rng.integers(1, 9, n), rng.gamma(2, 40, n))
+    scores = rfm.score_arrays(
+        np.arange(n), rng.exponential(90, n), rng.integers(1, 9, n), rng.gamma(2, 40, n)
+    )
     segments = rfm.segment(scores)
     table = rfm.summarize_segments(segments)
     assert table.segment.tolist() == list(rfm.STANDARD_SEGMENTS.names)

@@ -66,7 +66,9 @@ rows_strategy = st.lists(
     st.tuples(
         st.integers(0, 8),  # customer
         st.integers(0, 70 * 24 * 60).map(lambda m: m - m % 720),  # minutes, many equal timestamps
-        st.one_of(st.floats(0, 300).map(lambda x: round(x, 2)), st.floats(-50, -0.01).map(lambda x: round(x, 2))),
+        st.one_of(
+            st.floats(0, 300).map(lambda x: round(x, 2)), st.floats(-50, -0.01).map(lambda x: round(x, 2))
+        ),
         st.sampled_from(["online", "store", "community"]),
         st.integers(0, 30),  # order id
     ),
@@ -82,7 +84,12 @@ def build(rows: list[tuple[int, int, float, str, int]], *, by_order: bool, order
     channels = np.array([r[3] for r in rows])[order]
     orders = np.array([r[0] * 1000 + r[4] for r in rows], np.int64)[order] if by_order else None
     return Transactions(
-        customer_id=ids, timestamp=stamps, amount=amounts, channel=channels, order_id=orders, allow_returns=True
+        customer_id=ids,
+        timestamp=stamps,
+        amount=amounts,
+        channel=channels,
+        order_id=orders,
+        allow_returns=True,
     )
 
 
@@ -92,7 +99,9 @@ def test_fields_match_the_definitions(
     rows: list[tuple[int, int, float, str, int]], by_order: bool, shuffle: bool, seed: int
 ) -> None:
     minutes = np.array([r[1] for r in rows])
-    order = np.random.default_rng(seed).permutation(len(rows)) if shuffle else np.argsort(minutes, kind="stable")
+    order = (
+        np.random.default_rng(seed).permutation(len(rows)) if shuffle else np.argsort(minutes, kind="stable")
+    )
     ref = reference(rows, END)
     tx = build(rows, by_order=by_order, order=order)
     if not ref:
@@ -145,12 +154,21 @@ def test_matches_lifetimes_on_generated_data() -> None:
     stamps = START + rng.integers(0, 200 * DAY_US, n).astype("timedelta64[us]")
     amounts = np.round(rng.gamma(2.0, 30.0, n), 2)
     for freq in ("D", "W"):
-        ours = summarize(Transactions(customer_id=ids, timestamp=stamps, amount=amounts), observation_end="2024-06-30", period=freq)
+        ours = summarize(
+            Transactions(customer_id=ids, timestamp=stamps, amount=amounts),
+            observation_end="2024-06-30",
+            period=freq,
+        )
         frame = pd.DataFrame({"id": ids, "date": pd.to_datetime(stamps), "amount": amounts})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # lifetimes is old and warns under pandas 2
             theirs = lifetimes_utils.summary_data_from_transaction_data(
-                frame, "id", "date", monetary_value_col="amount", observation_period_end="2024-06-30", freq=freq
+                frame,
+                "id",
+                "date",
+                monetary_value_col="amount",
+                observation_period_end="2024-06-30",
+                freq=freq,
             )
         assert ours.customer_id.tolist() == theirs.index.tolist()
         np.testing.assert_array_equal(ours.frequency, theirs["frequency"].to_numpy())

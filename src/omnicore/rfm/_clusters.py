@@ -21,7 +21,7 @@ from omnicore.data._columns import (
     column_field,
     freeze,
 )
-from omnicore.rfm._scores import RFMScores
+from omnicore.rfm._scores import RFMScores, convert_column
 
 __all__ = ["ClusterProfile", "RFMClusters", "cluster"]
 
@@ -58,6 +58,10 @@ class ClusterProfile(Table):
     description: npt.NDArray[Any] = column_field(as_string_column())
 
 
+def _ids(value: Any) -> npt.NDArray[Any]:
+    return convert_column(as_id_column(), value, "customer_id")
+
+
 def _labels(value: Any) -> npt.NDArray[np.int16]:
     return freeze(np.asarray(value).astype(np.int16))
 
@@ -80,28 +84,26 @@ class RFMClusters:
         The seed that reproduces this result.
     """
 
-    customer_id: npt.NDArray[Any] = attrs.field(
-        converter=attrs.Converter(lambda v, _, f: as_id_column()(v, None, f), takes_self=True, takes_field=True),
-        eq=attrs.cmp_using(eq=np.array_equal),
-    )
+    customer_id: npt.NDArray[Any] = attrs.field(converter=_ids, eq=attrs.cmp_using(eq=np.array_equal))
     cluster: npt.NDArray[np.int16] = attrs.field(converter=_labels, eq=attrs.cmp_using(eq=np.array_equal))
     profile: ClusterProfile
     inertia: float
     seed: int
 
     def __repr__(self) -> str:
-        return f"RFMClusters(customers={len(self.cluster)}, k={len(self.profile)}, inertia={self.inertia:.4g})"
+        return (
+            f"RFMClusters(customers={len(self.cluster)}, k={len(self.profile)}, inertia={self.inertia:.4g})"
+        )
 
 
 def _features(scores: RFMScores) -> npt.NDArray[np.float64]:
-    raw = np.column_stack(
+    return np.column_stack(
         [
             np.log1p(np.maximum(scores.days_since_last, 0.0)),
             np.log1p(np.maximum(scores.frequency, 0.0)),
             np.log1p(np.maximum(scores.monetary, 0.0)),
         ]
     )
-    return raw
 
 
 def _describe(center: npt.NDArray[np.float64], medians: npt.NDArray[np.float64]) -> str:
@@ -176,7 +178,9 @@ def cluster(
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValidationError("k must be a positive integer", field="k", value=k)
     if n_init < 1 or max_iter < 1:
-        raise ValidationError("n_init and max_iter must be positive", field="n_init", value=(n_init, max_iter))
+        raise ValidationError(
+            "n_init and max_iter must be positive", field="n_init", value=(n_init, max_iter)
+        )
     raw = _features(scores)
     distinct = len(np.unique(raw, axis=0)) if n else 0
     if k > distinct:
@@ -203,7 +207,8 @@ def cluster(
             best = (inertia, centers, labels.astype(np.int64))
     if best is None:
         raise ConvergenceError(
-            f"k-means left a cluster empty in all {n_init} initialisations; try a smaller k or a larger n_init"
+            f"k-means left a cluster empty in all {n_init} initialisations; "
+            "try a smaller k or a larger n_init"
         )
     inertia, centers, labels = best
     revenue = np.bincount(labels, weights=scores.revenue, minlength=k)
@@ -228,4 +233,6 @@ def cluster(
         revenue_share=revenue / total_revenue if total_revenue else np.zeros(k),
         description=np.asarray([_describe(c, medians) for c in log_centers], dtype=STRING_DTYPE),
     )
-    return RFMClusters(customer_id=scores.customer_id, cluster=labels, profile=profile, inertia=inertia, seed=seed)
+    return RFMClusters(
+        customer_id=scores.customer_id, cluster=labels, profile=profile, inertia=inertia, seed=seed
+    )

@@ -10,7 +10,13 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore.data import Table, factorize
-from omnicore.data._columns import STRING_DTYPE, as_float_column, as_int_column, as_string_column, column_field
+from omnicore.data._columns import (
+    STRING_DTYPE,
+    as_float_column,
+    as_int_column,
+    as_string_column,
+    column_field,
+)
 from omnicore.data._frames import to_frame
 from omnicore.rfm._segments import CustomerSegments
 
@@ -18,6 +24,10 @@ __all__ = ["ABSENT", "MigrationFlows", "SegmentMigration", "migration"]
 
 #: Label of customers missing on one side (not yet a customer before, or gone after).
 ABSENT = "(absent)"
+
+
+def _labels(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value)
 
 
 def _matrix(value: Any) -> npt.NDArray[np.int64]:
@@ -64,7 +74,7 @@ class SegmentMigration:
         ``counts[i, j]`` customers were in ``labels[i]`` before and ``labels[j]`` after (read-only int64).
     """
 
-    labels: tuple[str, ...] = attrs.field(converter=tuple)
+    labels: tuple[str, ...] = attrs.field(converter=_labels)
     counts: npt.NDArray[np.int64] = attrs.field(converter=_matrix, eq=attrs.cmp_using(eq=np.array_equal))
 
     def __attrs_post_init__(self) -> None:
@@ -77,7 +87,10 @@ class SegmentMigration:
     def rates(self) -> npt.NDArray[np.float64]:
         """Row-normalised counts: the share of each before-segment that went to each after-segment."""
         totals = self.counts.sum(axis=1, keepdims=True)
-        return np.divide(self.counts, totals, out=np.zeros(self.counts.shape), where=totals > 0)
+        rates: npt.NDArray[np.float64] = np.divide(
+            self.counts, totals, out=np.zeros(self.counts.shape), where=totals > 0
+        )
+        return rates
 
     @property
     def stayed(self) -> float:
@@ -148,8 +161,12 @@ def migration(before: CustomerSegments, after: CustomerSegments) -> SegmentMigra
     >>> old = rfm.segment(rfm.score_arrays([1, 2, 3], [5, 50, 300], [4, 2, 1], [90.0, 40.0, 10.0], bins=5))
     >>> new = rfm.segment(rfm.score_arrays([2, 3, 4], [5, 500, 1], [3, 1, 1], [60.0, 10.0, 5.0], bins=5))
     >>> m = rfm.migration(old, new)
-    >>> [(row["source"], row["target"], row["customers"]) for row in m.flows().to_records()]
-    [('Loyal', '(absent)', 1), ('Hibernating', 'At Risk', 1), ('Lost', 'Lost', 1), ('(absent)', 'Promising', 1)]
+    >>> for row in m.flows().to_records():
+    ...     print(row["source"], "->", row["target"], row["customers"])
+    Loyal -> (absent) 1
+    Hibernating -> At Risk 1
+    Lost -> Lost 1
+    (absent) -> Promising 1
     """
     if before.scheme != after.scheme:
         raise ValidationError(
@@ -162,7 +179,9 @@ def migration(before: CustomerSegments, after: CustomerSegments) -> SegmentMigra
     ids = np.concatenate([before.customer_id, after.customer_id]) if nb or len(after) else before.customer_id
     if before.customer_id.dtype.kind != after.customer_id.dtype.kind and nb and len(after):
         raise ValidationError(
-            "customer ids of different kinds (integer vs text)", field="after", value=str(after.customer_id.dtype)
+            "customer ids of different kinds (integer vs text)",
+            field="after",
+            value=str(after.customer_id.dtype),
         )
     _, codes = factorize(ids)
     universe = int(codes.max()) + 1 if len(codes) else 0

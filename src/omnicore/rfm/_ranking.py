@@ -71,4 +71,5 @@ def quantile_scores(values: npt.NDArray[Any], bins: int, *, higher_is_better: bo
     """
     n = values.shape[0]
     worse = count_below(values) if higher_is_better else count_above(values)
-    return (1 + (worse * bins) // max(n, 1)).astype(np.int8)
+    scores: npt.NDArray[np.int8] = (1 + (worse * bins) // max(n, 1)).astype(np.int8)
+    return scores

@@ -88,12 +88,17 @@ class SegmentRule:
             return (levels >= bounds[0]) & (levels <= bounds[1])
 
         r, f, m = axis(self.recency), axis(self.frequency), axis(self.monetary)
-        return r[:, None, None] & f[None, :, None] & m[None, None, :]  # type: ignore[no-any-return]
+        mask: npt.NDArray[np.bool_] = r[:, None, None] & f[None, :, None] & m[None, None, :]
+        return mask
 
 
 def _check_bins(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
     if isinstance(value, bool) or not 1 <= value <= MAX_BINS:
         raise ValidationError(f"bins must be within 1..{MAX_BINS}", field=attribute.name, value=value)
+
+
+def _rules(value: Sequence[SegmentRule]) -> tuple[SegmentRule, ...]:
+    return tuple(value)
 
 
 def _cell_text(cell: tuple[int, ...]) -> str:
@@ -132,12 +137,12 @@ class SegmentScheme:
     >>> SegmentScheme(name="gap", bins=2, segments=(SegmentRule(name="active", recency=2),))
     Traceback (most recent call last):
     ...
-    omnicore._errors.ValidationError: field 'segments': 4 of 8 score cells are covered by no segment: R1F1M1, ...
+    omnicore._errors.ValidationError: field 'segments': 4 of 8 score cells are covered by no segment: ...
     """
 
     name: str = attrs.field(validator=_nonblank)
     bins: int = attrs.field(default=5, validator=_check_bins)
-    segments: tuple[SegmentRule, ...] = attrs.field(converter=tuple)
+    segments: tuple[SegmentRule, ...] = attrs.field(converter=_rules)
     _table: npt.NDArray[np.int16] = attrs.field(init=False, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
@@ -148,7 +153,9 @@ class SegmentScheme:
         seen: set[str] = set()
         for i, rule in enumerate(self.segments):
             if rule.name in seen:
-                raise ValidationError("segment names must be unique", field=f"segments[{i}].name", value=rule.name)
+                raise ValidationError(
+                    "segment names must be unique", field=f"segments[{i}].name", value=rule.name
+                )
             seen.add(rule.name)
             for dim in ("recency", "frequency", "monetary"):
                 bounds = getattr(rule, dim)
@@ -174,10 +181,14 @@ class SegmentScheme:
             levels = np.arange(1, self.bins + 1)
             masks = [rule._mask(levels, self.bins) for rule in self.segments]
             for cell in overlapping[:10]:
-                names = [rule.name for rule, mask in zip(self.segments, masks, strict=True) if mask[tuple(cell)]]
+                names = [
+                    rule.name for rule, mask in zip(self.segments, masks, strict=True) if mask[tuple(cell)]
+                ]
                 problems.append(
-                    ValidationError(f"score cell {_cell_text(tuple(cell))} is in several segments: {names}",
-                                    field="segments")
+                    ValidationError(
+                        f"score cell {_cell_text(tuple(cell))} is in several segments: {names}",
+                        field="segments",
+                    )
                 )
         if problems:
             head = problems[0]
@@ -225,7 +236,7 @@ STANDARD_SEGMENTS = SegmentScheme(
             name="Champions",
             recency=(5, 5),
             frequency=(4, 5),
-            description="Bought most recently and buy most often: reward them, ask for reviews and referrals.",
+            description="Bought most recently and buy most often: reward them, ask for reviews, referrals.",
         ),
         SegmentRule(
             name="Loyal",

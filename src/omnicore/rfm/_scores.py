@@ -85,8 +85,7 @@ def _check_bins(value: int, field: str = "bins") -> int:
 
 
 def _cut_points(value: Sequence[float]) -> tuple[float, ...]:
-    points = tuple(float(v) for v in value)
-    return points
+    return tuple(float(v) for v in value)
 
 
 def _increasing(_: Any, attribute: attrs.Attribute[Any], value: tuple[float, ...]) -> None:
@@ -123,7 +122,9 @@ class Thresholds:
 
     Examples
     --------
-    >>> t = Thresholds(recency_days=(30, 90, 180, 365), frequency=(2, 3, 5, 10), monetary=(50, 100, 250, 1000))
+    >>> t = Thresholds(
+    ...     recency_days=(30, 90, 180, 365), frequency=(2, 3, 5, 10), monetary=(50, 100, 250, 1000)
+    ... )
     >>> t.bins
     5
     """
@@ -203,7 +204,8 @@ class RFMScores(Table):
         r = self.recency_score.astype(np.int32)
         f = self.frequency_score.astype(np.int32)
         m = self.monetary_score.astype(np.int32)
-        return ((r - 1) * b + (f - 1)) * b + (m - 1)  # type: ignore[no-any-return]
+        cells: npt.NDArray[np.int32] = ((r - 1) * b + (f - 1)) * b + (m - 1)
+        return cells
 
 
 def _fixed_scores(
@@ -272,13 +274,18 @@ def score_arrays(
             )
     elif thresholds is not None:
         raise ValidationError("thresholds are only used with method='fixed'", field="thresholds")
-    ids = as_id_column()(customer_id, None, _FIELDS["customer_id"])
-    recency = as_float_column()(days_since_last, None, _FIELDS["days_since_last"])
-    freq = as_float_column()(frequency, None, _FIELDS["frequency"])
-    money = as_float_column()(monetary, None, _FIELDS["monetary"])
-    rev = money if revenue is None else as_float_column()(revenue, None, _FIELDS["revenue"])
+    ids = convert_column(as_id_column(), customer_id, "customer_id")
+    recency = convert_column(as_float_column(), days_since_last, "days_since_last")
+    freq = convert_column(as_float_column(), frequency, "frequency")
+    money = convert_column(as_float_column(), monetary, "monetary")
+    rev = money if revenue is None else convert_column(as_float_column(), revenue, "revenue")
     n = len(ids)
-    for name, column in (("days_since_last", recency), ("frequency", freq), ("monetary", money), ("revenue", rev)):
+    for name, column in (
+        ("days_since_last", recency),
+        ("frequency", freq),
+        ("monetary", money),
+        ("revenue", rev),
+    ):
         if len(column) != n:
             raise ValidationError(f"column has {len(column)} rows but 'customer_id' has {n}", field=name)
     if thresholds is not None:
@@ -304,6 +311,13 @@ def score_arrays(
 
 
 _FIELDS = {f.name: f for f in attrs.fields(RFMScores)}
+
+
+def convert_column(converter: attrs.Converter[Any, Any], value: Any, name: str) -> npt.NDArray[Any]:
+    """Run a column converter of :class:`RFMScores` field ``name`` outside the class (errors name it)."""
+    field = _FIELDS[name]
+    result: npt.NDArray[Any] = converter(value, None, field)  # type: ignore[operator]
+    return result
 
 
 def score(

@@ -73,8 +73,9 @@ class CustomerSegments(Table):
         if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= len(self.scheme.segments)):
             bad = (codes < 0) | (codes >= len(self.scheme.segments))
             row = int(np.flatnonzero(bad)[0])
-            raise ValidationError("segment code outside the scheme", field="segment_code", row=row,
-                                  value=int(codes[row]))
+            raise ValidationError(
+                "segment code outside the scheme", field="segment_code", row=row, value=int(codes[row])
+            )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -84,7 +85,8 @@ class CustomerSegments(Table):
     @property
     def segment(self) -> npt.NDArray[Any]:
         """Each customer's segment name (text)."""
-        return np.asarray(self.names, dtype=STRING_DTYPE)[self.segment_code]
+        names: npt.NDArray[Any] = np.asarray(self.names, dtype=STRING_DTYPE)
+        return names[self.segment_code]
 
     def counts(self) -> dict[str, int]:
         """Number of customers in each segment, in scheme order (zeros included)."""
@@ -94,14 +96,14 @@ class CustomerSegments(Table):
     def members(self, name: str) -> npt.NDArray[Any]:
         """Ids of the customers in the segment called ``name``."""
         code = self.names.index(self.scheme.rule(name).name)
-        return self.customer_id[self.segment_code == code]
+        ids: npt.NDArray[Any] = self.customer_id[self.segment_code == code]
+        return ids
 
     def _export(self) -> dict[str, npt.NDArray[Any]]:
         columns = dict(self._columns())
         names = np.empty(len(self.names), dtype=object)
         names[:] = self.names
-        columns = {"customer_id": columns.pop("customer_id"), "segment": names[self.segment_code], **columns}
-        return columns
+        return {"customer_id": columns.pop("customer_id"), "segment": names[self.segment_code], **columns}
 
     def to_dict(self) -> dict[str, npt.NDArray[Any]]:
         """The columns as numpy arrays, with a ``segment`` column of names."""
@@ -113,7 +115,7 @@ class CustomerSegments(Table):
         import pandas as pd
 
         frame["segment"] = pd.Categorical.from_codes(
-            self.segment_code, categories=list(self.names), ordered=True
+            self.segment_code.astype(np.int64), categories=pd.Index(list(self.names)), ordered=True
         )
         return frame
 
@@ -257,11 +259,13 @@ def summarize_segments(segments: CustomerSegments) -> SegmentSummary:
     customers = np.bincount(codes, minlength=k).astype(np.int64)
 
     def total(column: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-        return np.bincount(codes, weights=column, minlength=k)
+        sums: npt.NDArray[np.float64] = np.bincount(codes, weights=column, minlength=k).astype(np.float64)
+        return sums
 
     def mean(column: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return total(column) / customers
+            means: npt.NDArray[np.float64] = total(column) / customers
+        return means
 
     revenue = total(segments.revenue)
     revenue_total = float(revenue.sum())

@@ -120,7 +120,9 @@ def summarize(
         # so the first and last purchase are recomputed for the customers who returned something.
         purchase = ~is_return
         return_rows = np.flatnonzero(is_return)
-        returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n)
+        returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n).astype(
+            np.float64
+        )
         returners = np.zeros(n, bool)
         returners[codes[return_rows]] = True
         rows = np.flatnonzero(returners[codes] & purchase)
@@ -174,7 +176,11 @@ def summarize(
 
 
 _Columns = tuple[
-    npt.NDArray[np.int64], npt.NDArray[Any], npt.NDArray[np.float64], npt.NDArray[Any] | None, npt.NDArray[Any] | None
+    npt.NDArray[np.int64],
+    npt.NDArray[Any],
+    npt.NDArray[np.float64],
+    npt.NDArray[Any] | None,
+    npt.NDArray[Any] | None,
 ]
 
 
@@ -193,7 +199,8 @@ def _time_ordered(transactions: Transactions, cutoff_us: int) -> _Columns | None
     if stop == 0:
         return None
     ids, amount, channel, order_id = (None if c is None else c[:stop] for c in columns)
-    assert ids is not None and amount is not None  # required columns
+    if ids is None or amount is None:  # required columns: cannot happen
+        raise ValidationError("customer_id and amount are required", field="transactions")
     return stamps[:stop], ids, amount, channel, order_id
 
 
@@ -300,9 +307,7 @@ def _count_orders(
     ).astype(np.int64)
 
 
-def _distinct_pairs(
-    codes: npt.NDArray[np.int64], values: npt.NDArray[Any], n: int
-) -> npt.NDArray[np.int64]:
+def _distinct_pairs(codes: npt.NDArray[np.int64], values: npt.NDArray[Any], n: int) -> npt.NDArray[np.int64]:
     """Number of distinct ``values`` per customer code by one sort of (code, value) pairs."""
     if not len(codes):
         return np.zeros(n, np.int64)
