@@ -195,3 +195,38 @@ def test_from_json_reports_every_bad_field() -> None:
     assert len(info.value.problems) >= 2
     with pytest.raises(ValidationError, match="invalid JSON"):
         from_json("{", Transactions)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.one_of(
+        st.lists(st.integers(-5, 5), min_size=1, max_size=50),
+        st.lists(st.integers(-(2**60), 2**60), min_size=1, max_size=50),
+        st.lists(st.sampled_from(["online", "store", "社群", ""]), min_size=1, max_size=50),
+        st.lists(st.text(max_size=4), min_size=1, max_size=50),
+    )
+)
+def test_factorize_matches_sorted_unique(values: list[Any]) -> None:
+    from omnicore.data import factorize, factorize_pairs, unique_sorted
+
+    array = np.array(values, dtype=np.dtypes.StringDType() if isinstance(values[0], str) else np.int64)
+    uniques, codes = factorize(array)
+    expected = sorted(set(values))
+    assert uniques.tolist() == expected
+    assert uniques[codes].tolist() == values
+    assert unique_sorted(array).tolist() == expected
+    pair_codes, first = factorize_pairs(array, array[::-1].copy())
+    pairs = list(zip(values, values[::-1], strict=True))
+    assert len(first) == len(set(pairs))
+    for i, pair in enumerate(pairs):
+        assert pairs[first[pair_codes[i]]] == pair
+        assert first[pair_codes[i]] == pairs.index(pair)
+
+
+def test_factorize_many_text_values_beyond_the_probe() -> None:
+    from omnicore.data import factorize
+
+    values = np.array(["a"] * 9000 + ["b"], dtype=np.dtypes.StringDType())
+    uniques, codes = factorize(values)
+    assert uniques.tolist() == ["a", "b"]
+    assert codes[-1] == 1

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from omnicore._demo._base import DemoContext, DemoSection
 from omnicore._demo._foundation import generate_step, store_step, summary_step
-from omnicore._progress import progress_bar
+from omnicore._progress import Progress, progress_bar
 from omnicore.storage import Store
 
 __all__ = ["CAPABILITY_STEPS", "render", "run_demo"]
@@ -43,7 +43,10 @@ def run_demo(
 
     Sections are also written to ``out`` as they finish, when given.
     """
-    ctx_progress = lambda label: progress_bar(label, enabled=show_progress)  # noqa: E731
+
+    def ctx_progress(label: str) -> Progress:
+        return progress_bar(label, enabled=show_progress)
+
     started = time.perf_counter()
     data_section, data = generate_step(n_customers=n_customers, seed=seed, progress=ctx_progress("generate"))
     sections = [_timed(data_section, started)]
