@@ -10,6 +10,7 @@ From a :class:`~omnicore.summary.CustomerSummary` (:func:`omnicore.summarize`) t
 
 from omnicore.rfm._clusters import ClusterProfile, RFMClusters, cluster
 from omnicore.rfm._migration import ABSENT, MigrationFlows, SegmentMigration, migration
+from omnicore.rfm._plot import plot_heatmap, plot_migration
 from omnicore.rfm._ranking import count_above, count_below
 from omnicore.rfm._schemes import LIFECYCLE_SEGMENTS, STANDARD_SEGMENTS, SegmentRule, SegmentScheme
 from omnicore.rfm._scores import MAX_BINS, RFMScores, SummaryLike, Thresholds, score, score_arrays
@@ -35,6 +36,8 @@ __all__ = [
     "count_above",
     "count_below",
     "migration",
+    "plot_heatmap",
+    "plot_migration",
     "score",
     "score_arrays",
     "segment",
