@@ -15,7 +15,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 def segments(seed: int, ids: np.ndarray) -> rfm.CustomerSegments:
     rng = np.random.default_rng(seed)
     n = len(ids)
-    return rfm.segment(rfm.score_arrays(ids, rng.exponential(60, n), rng.integers(1, 9, n), rng.gamma(2, 50, n)))
+    return rfm.segment(
+        rfm.score_arrays(ids, rng.exponential(60, n), rng.integers(1, 9, n), rng.gamma(2, 50, n))
+    )
 
 
 def test_heatmap_cells_hold_the_counts() -> None:

@@ -15,6 +15,7 @@ from omnicore.rfm._ranking import count_above, count_below
 from omnicore.rfm._schemes import LIFECYCLE_SEGMENTS, STANDARD_SEGMENTS, SegmentRule, SegmentScheme
 from omnicore.rfm._scores import MAX_BINS, RFMScores, SummaryLike, Thresholds, score, score_arrays
 from omnicore.rfm._segments import CustomerSegments, SegmentSummary, segment, summarize_segments
+from omnicore.rfm._store import segment_customers
 
 __all__ = [
     "ABSENT",
@@ -41,5 +42,6 @@ __all__ = [
     "score",
     "score_arrays",
     "segment",
+    "segment_customers",
     "summarize_segments",
 ]
