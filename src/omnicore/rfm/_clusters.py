@@ -43,7 +43,7 @@ class ClusterProfile(Table):
     revenue_share
         Share of total revenue.
     description
-        The centroid against the overall medians, e.g. ``"recent, frequent, high spend"``.
+        The centroid against the terciles of all customers, e.g. ``"recent, frequent, high spend"``.
     """
 
     _length_anchor: ClassVar[str] = "cluster"
@@ -106,11 +106,21 @@ def _features(scores: RFMScores) -> npt.NDArray[np.float64]:
     )
 
 
-def _describe(center: npt.NDArray[np.float64], medians: npt.NDArray[np.float64]) -> str:
-    recency = "recent" if center[0] <= medians[0] else "lapsed"
-    frequency = "frequent" if center[1] > medians[1] else "infrequent"
-    spend = "high spend" if center[2] > medians[2] else "low spend"
-    return f"{recency}, {frequency}, {spend}"
+def _describe(
+    center: npt.NDArray[np.float64], low: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
+) -> str:
+    """The centroid against the terciles of all customers, dimension by dimension."""
+
+    def level(i: int, words: tuple[str, str, str]) -> str:
+        return words[0] if center[i] <= low[i] else words[2] if center[i] > high[i] else words[1]
+
+    return ", ".join(
+        (
+            level(0, ("recent", "lapsing", "lapsed")),
+            level(1, ("infrequent", "regular", "frequent")),
+            level(2, ("low spend", "mid spend", "high spend")),
+        )
+    )
 
 
 def cluster(
@@ -220,7 +230,7 @@ def cluster(
     revenue = revenue[order]
     sizes = np.bincount(labels, minlength=k)
     typical = np.expm1(centers * std + mean)
-    medians = np.median(raw, axis=0)
+    low, high = np.quantile(raw, [1 / 3, 2 / 3], axis=0)
     log_centers = centers * std + mean
     total_revenue = float(revenue.sum())
     profile = ClusterProfile(
@@ -231,7 +241,7 @@ def cluster(
         frequency=typical[:, 1],
         monetary=typical[:, 2],
         revenue_share=revenue / total_revenue if total_revenue else np.zeros(k),
-        description=np.asarray([_describe(c, medians) for c in log_centers], dtype=STRING_DTYPE),
+        description=np.asarray([_describe(c, low, high) for c in log_centers], dtype=STRING_DTYPE),
     )
     return RFMClusters(
         customer_id=scores.customer_id, cluster=labels, profile=profile, inertia=inertia, seed=seed

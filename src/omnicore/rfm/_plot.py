@@ -74,7 +74,7 @@ def plot_heatmap(
     for r in range(b):
         for f in range(b):
             amount = grid[r, f]
-            text = f"{amount:,.0f}" if value == "customers" else f"{amount:,.3g}"
+            text = f"{amount:,.0f}" if value == "customers" else _compact(amount)
             name = names[segments.scheme.table[r, f, m_mid]]
             colour = "white" if peak and amount > 0.6 * peak else "black"
             ax.text(f, r, f"{name}\n{text}", ha="center", va="center", fontsize=7, color=colour)
@@ -84,6 +84,13 @@ def plot_heatmap(
     ax.set_ylabel("R score")
     ax.set_title(f"{value.capitalize()} by R and F score ({segments.scheme.name} segments)")
     return ax
+
+
+def _compact(amount: float) -> str:
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(amount) >= size:
+            return f"{amount / size:.3g}{suffix}"
+    return f"{amount:.3g}"
 
 
 def _smooth(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
