@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import given
+from hypothesis import strategies as st
 
 from omnicore.rfm import count_above, count_below
+from omnicore.rfm._ranking import quantile_scores
 from tests.rfm.strategies import columns
 
 
@@ -35,3 +37,12 @@ def test_paths_agree_on_integral_floats_and_ints() -> None:
 
 def test_empty() -> None:
     assert count_below(np.array([], dtype=np.float64)).tolist() == []
+
+
+@given(columns, st.integers(1, 12))
+def test_quantile_scores_equal_the_rank_formula(values: np.ndarray, bins: int) -> None:
+    n = len(values)
+    best_high = 1 + (count_below(values) * bins) // n
+    best_low = 1 + (count_above(values) * bins) // n
+    assert quantile_scores(values, bins, higher_is_better=True).tolist() == best_high.tolist()
+    assert quantile_scores(values, bins, higher_is_better=False).tolist() == best_low.tolist()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -108,16 +108,14 @@ def summarize(
         )
     customers, codes = _factorize_ids(customer_id)
     n = len(customers)
-    first_ts = np.full(n, np.iinfo(np.int64).max)
     last_ts = np.full(n, np.iinfo(np.int64).min)
-    np.minimum.at(first_ts, codes, stamps)
     np.maximum.at(last_ts, codes, stamps)
     returned = np.zeros(n)
     purchase: npt.NDArray[np.bool_] | None = None
     return_rows: npt.NDArray[np.intp] | None = None
     if n_returns:
         # Returns are not purchases: they count towards `returned` and `net_spend` only. They are few,
-        # so the first and last purchase are recomputed for the customers who returned something.
+        # so the last purchase is recomputed for the customers who returned something.
         purchase = ~is_return
         return_rows = np.flatnonzero(is_return)
         returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n).astype(
@@ -126,19 +124,16 @@ def summarize(
         returners = np.zeros(n, bool)
         returners[codes[return_rows]] = True
         rows = np.flatnonzero(returners[codes] & purchase)
-        first_ts[returners] = np.iinfo(np.int64).max
         last_ts[returners] = np.iinfo(np.int64).min
-        np.minimum.at(first_ts, codes[rows], stamps[rows])
         np.maximum.at(last_ts, codes[rows], stamps[rows])
     del is_return
     shares = _channel_shares(channel, codes, amount, return_rows, n)
-    purchase_periods, repeat_spend = _periods_and_repeat_spend(codes, stamps, amount, purchase, n, unit)
-    frequency = np.maximum(purchase_periods - 1, 0)
-    del purchase_periods
-    monetary = np.divide(repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
-    del repeat_spend
-    # Net sums over all rows plus the (few) returns added back: no row-sized copy of the amounts.
-    gross = np.bincount(codes, weights=amount, minlength=n) + returned
+    walk = _walk_periods(codes, stamps, amount, purchase, n, unit)
+    frequency = np.maximum(walk.periods - 1, 0)
+    monetary = np.divide(walk.repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
+    gross = walk.repeat_spend + walk.first_spend
+    first_ts = walk.first_ts
+    del walk
     orders = _count_orders(codes, stamps, order_id, purchase, n)
     del codes, purchase
     for name, spent in shares.items():
@@ -213,39 +208,61 @@ def _period_start_us(index: int | npt.NDArray[np.int64], unit: Period) -> Any:
     return (index * 7 - _MONDAY_OFFSET_DAYS) * _US_PER_DAY
 
 
-def _periods_and_repeat_spend(
+class _Walk(NamedTuple):
+    periods: npt.NDArray[np.int64]
+    repeat_spend: npt.NDArray[np.float64]
+    first_spend: npt.NDArray[np.float64]
+    first_ts: npt.NDArray[np.int64]
+
+
+def _walk_periods(
     codes: npt.NDArray[np.int64],
     stamps: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
     purchase: npt.NDArray[np.bool_] | None,
     n: int,
     unit: Period,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Distinct purchase periods per customer and spend after each customer's first period.
+) -> _Walk:
+    """One walk over the purchases, period by period: what needs "first period" versus "later".
 
-    ``stamps`` are time-ordered, so each period is one slice. Walking the periods in order, a customer
-    already seen in an earlier period is making a repeat purchase; ``seen[group] += 1`` with repeated
-    indices adds one per customer present in the period, which counts the period once.
+    ``stamps`` are time-ordered, so each period is one slice. A customer not seen in an earlier period is
+    in their first purchase period (first purchase time and first-period spend); one seen before makes a
+    repeat purchase (repeat spend). ``seen[group] = before + 1`` with repeated indices adds one per
+    customer present, which counts each purchase period once.
     """
-    periods_seen = np.zeros(n, np.int64)
-    repeat_spend = np.zeros(n)
+    # Returns go to an extra slot n, so that each period is one slice with no filtering.
+    group_of = codes if purchase is None else np.where(purchase, codes, n)
+    periods_seen = np.zeros(n + 1, np.int32)
+    repeat_spend = np.zeros(n + 1)
+    first_spend = np.zeros(n + 1)
+    first_ts = np.full(n + 1, np.iinfo(np.int64).max)
     first_period = int(period_index(stamps[:1].view("datetime64[us]"), unit)[0])
     last_period = int(period_index(stamps[-1:].view("datetime64[us]"), unit)[0])
     bounds = np.searchsorted(
         stamps, _period_start_us(np.arange(first_period, last_period + 2, dtype=np.int64), unit)
     )
+    first_rows: list[npt.NDArray[np.intp]] = []
     for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         if start == stop:
             continue
-        group = codes[start:stop]
-        spend = amount[start:stop]
-        if purchase is not None:
-            keep = purchase[start:stop]
-            group, spend = group[keep], spend[keep]
-        repeat = periods_seen[group] > 0
-        np.add.at(repeat_spend, group[repeat], spend[repeat])
-        periods_seen[group] += 1  # repeated indices add once: one period per customer
-    return periods_seen, repeat_spend
+        group = group_of[start:stop]
+        seen = periods_seen[group]
+        # Duplicates of a customer all write the same value: one more period per customer present.
+        periods_seen[group] = seen + 1
+        first = np.flatnonzero(seen == 0)
+        if len(first):
+            new_group = group[first]
+            np.add.at(first_spend, new_group, amount[start:stop][first])
+            np.minimum.at(first_ts, new_group, stamps[start:stop][first])
+            first_rows.append(first + start)
+    # Repeat spend sums the other rows directly (no subtraction), a chunk at a time.
+    in_first = np.concatenate(first_rows) if first_rows else np.zeros(0, np.intp)
+    cuts = np.searchsorted(in_first, np.arange(0, len(amount) + _CHUNK_ROWS, _CHUNK_ROWS))
+    for index, start in enumerate(range(0, len(amount), _CHUNK_ROWS)):
+        weights = amount[start : start + _CHUNK_ROWS].copy()
+        weights[in_first[cuts[index] : cuts[index + 1]] - start] = 0.0
+        repeat_spend += np.bincount(group_of[start : start + _CHUNK_ROWS], weights, minlength=n + 1)
+    return _Walk(periods_seen[:n].astype(np.int64), repeat_spend[:n], first_spend[:n], first_ts[:n])
 
 
 # Integer keys whose span is at most this many times the row count are grouped by direct indexing.
