@@ -111,31 +111,34 @@ def summarize(
     last_ts = np.full(n, np.iinfo(np.int64).min)
     np.maximum.at(last_ts, codes, stamps)
     returned = np.zeros(n)
-    purchase: npt.NDArray[np.bool_] | None = None
     return_rows: npt.NDArray[np.intp] | None = None
     if n_returns:
         # Returns are not purchases: they count towards `returned` and `net_spend` only. They are few,
         # so the last purchase is recomputed for the customers who returned something.
-        purchase = ~is_return
         return_rows = np.flatnonzero(is_return)
         returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n).astype(
             np.float64
         )
         returners = np.zeros(n, bool)
         returners[codes[return_rows]] = True
-        rows = np.flatnonzero(returners[codes] & purchase)
+        rows = np.flatnonzero(returners[codes] & ~is_return)
         last_ts[returners] = np.iinfo(np.int64).min
         np.maximum.at(last_ts, codes[rows], stamps[rows])
     del is_return
     shares = _channel_shares(channel, codes, amount, return_rows, n)
-    walk = _walk_periods(codes, stamps, amount, purchase, n, unit)
+    if return_rows is not None:
+        # From here on returns belong to an extra slot n: purchase-only passes need no filtering.
+        if not codes.flags.writeable:
+            codes = codes.copy()
+        codes[return_rows] = n
+    walk = _walk_periods(codes, stamps, amount, n, unit)
     frequency = np.maximum(walk.periods - 1, 0)
     monetary = np.divide(walk.repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
     gross = walk.repeat_spend + walk.first_spend
     first_ts = walk.first_ts
     del walk
-    orders = _count_orders(codes, stamps, order_id, purchase, n)
-    del codes, purchase
+    orders = _count_orders(codes, stamps, order_id, n)
+    del codes
     for name, spent in shares.items():
         shares[name] = np.divide(spent, gross, out=np.zeros(n), where=gross > 0)
 
@@ -216,10 +219,9 @@ class _Walk(NamedTuple):
 
 
 def _walk_periods(
-    codes: npt.NDArray[np.int64],
+    group_of: npt.NDArray[np.int64],
     stamps: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
-    purchase: npt.NDArray[np.bool_] | None,
     n: int,
     unit: Period,
 ) -> _Walk:
@@ -230,8 +232,7 @@ def _walk_periods(
     repeat purchase (repeat spend). ``seen[group] = before + 1`` with repeated indices adds one per
     customer present, which counts each purchase period once.
     """
-    # Returns go to an extra slot n, so that each period is one slice with no filtering.
-    group_of = codes if purchase is None else np.where(purchase, codes, n)
+    # Customer codes; returns carry code n, an extra slot that is dropped at the end.
     periods_seen = np.zeros(n + 1, np.int32)
     repeat_spend = np.zeros(n + 1)
     first_spend = np.zeros(n + 1)
@@ -299,23 +300,22 @@ def _count_orders(
     codes: npt.NDArray[np.int64],
     stamps: npt.NDArray[np.int64],
     order_id: npt.NDArray[Any] | None,
-    purchase: npt.NDArray[np.bool_] | None,
     n: int,
 ) -> npt.NDArray[np.int64]:
-    """Distinct orders per customer among purchases: by order id, else by timestamp (time-ordered rows)."""
+    """Distinct orders per customer among purchases (returns carry code ``n`` and are not counted).
+
+    By order id when given, else by timestamp: rows are time-ordered, so only rows that share their
+    timestamp with a neighbour can repeat an order, and only those few are sorted.
+    """
     if order_id is not None:
-        rows = np.flatnonzero(purchase) if purchase is not None else slice(None)
+        rows = np.flatnonzero(codes < n)
         return _distinct_pairs(codes[rows], order_id[rows], n)
-    rows_per_customer = np.bincount(codes, minlength=n)
-    if purchase is not None:
-        rows_per_customer -= np.bincount(codes[~purchase], minlength=n)
+    rows_per_customer = np.bincount(codes, minlength=n + 1)[:n]
     repeated = np.flatnonzero(stamps[1:] == stamps[:-1]) + 1
     if not len(repeated):
         return rows_per_customer.astype(np.int64)
-    # Only rows sharing a timestamp with a neighbour can repeat an order: count those pairs exactly.
     involved = np.union1d(repeated, repeated - 1)
-    if purchase is not None:
-        involved = involved[purchase[involved]]
+    involved = involved[codes[involved] < n]
     run = np.searchsorted(stamps, stamps[involved], side="left")
     sub_codes = codes[involved]
     distinct = np.unique(run.astype(np.int64) * n + sub_codes) % n
