@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -66,7 +67,8 @@ def summarize(
     as is, otherwise it is sorted once by timestamp (O(n log n)). Then everything is O(n): integer
     customer ids of modest span are grouped by direct indexing (others by one sort), per-customer
     extremes and sums are scattered into per-customer tables, and distinct purchase periods are counted
-    one period at a time (a loop over periods, never over customers or rows).
+    one period at a time (a loop over periods, never over customers or rows). The channel mix and the
+    order count run in one helper thread beside the period walk (numpy releases the GIL in its loops).
 
     References
     ----------
@@ -106,6 +108,38 @@ def summarize(
         raise ValidationError(
             "no purchases at or before observation_end", field="observation_end", value=str(end)
         )
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        # The channel column is factorised beside the customer ids; numpy releases the GIL in its loops.
+        channel_codes = None if channel is None else helper.submit(_factorize_text, channel)
+        return _summarize_ordered(
+            stamps,
+            customer_id,
+            amount,
+            channel_codes,
+            order_id,
+            is_return,
+            n_returns,
+            end,
+            end_period,
+            unit,
+            helper,
+        )
+
+
+def _summarize_ordered(
+    stamps: npt.NDArray[np.int64],
+    customer_id: npt.NDArray[Any],
+    amount: npt.NDArray[np.float64],
+    channel_codes: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
+    order_id: npt.NDArray[Any] | None,
+    is_return: npt.NDArray[np.bool_],
+    n_returns: int,
+    end: np.datetime64,
+    end_period: int,
+    unit: Period,
+    helper: ThreadPoolExecutor,
+) -> CustomerSummary:
+    """The body of :func:`summarize` on time-ordered columns; ``helper`` runs side work in a thread."""
     customers, codes = _factorize_ids(customer_id)
     n = len(customers)
     last_ts = np.full(n, np.iinfo(np.int64).min)
@@ -125,19 +159,21 @@ def summarize(
         last_ts[returners] = np.iinfo(np.int64).min
         np.maximum.at(last_ts, codes[rows], stamps[rows])
     del is_return
-    shares = _channel_shares(channel, codes, amount, return_rows, n)
     if return_rows is not None:
         # From here on returns belong to an extra slot n: purchase-only passes need no filtering.
         if not codes.flags.writeable:
             codes = codes.copy()
         codes[return_rows] = n
+    pending_shares = helper.submit(_channel_shares, channel_codes, codes, amount, n)
+    pending_orders = helper.submit(_count_orders, codes, stamps, order_id, n)
     walk = _walk_periods(codes, stamps, amount, n, unit)
     frequency = np.maximum(walk.periods - 1, 0)
     monetary = np.divide(walk.repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
     gross = walk.repeat_spend + walk.first_spend
     first_ts = walk.first_ts
     del walk
-    orders = _count_orders(codes, stamps, order_id, n)
+    shares = pending_shares.result()
+    orders = pending_orders.result()
     del codes
     for name, spent in shares.items():
         shares[name] = np.divide(spent, gross, out=np.zeros(n), where=gross > 0)
@@ -366,27 +402,23 @@ def _factorize_text(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDA
 
 
 def _channel_shares(
-    channel: npt.NDArray[Any] | None,
+    factorized: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
     codes: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
-    return_rows: npt.NDArray[np.intp] | None,
     n: int,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """Gross spend of each customer in each channel (purchases only), accumulated in row chunks."""
-    if channel is None:
+    """Gross spend of each customer in each channel, accumulated in row chunks (returns: slot ``n``)."""
+    if factorized is None:
         return {}
-    channels, channel_codes = _factorize_text(channel)
+    channels, channel_codes = factorized.result()
     k = len(channels)
-    table = np.zeros(n * k)
+    table = np.zeros((n + 1) * k)
     for start in range(0, len(codes), _CHUNK_ROWS):
         stop = start + _CHUNK_ROWS
         cell = codes[start:stop] * k
         cell += channel_codes[start:stop]
         np.add.at(table, cell, amount[start:stop])
-    if return_rows is not None:
-        cell = codes[return_rows] * k + channel_codes[return_rows]
-        np.subtract.at(table, cell, amount[return_rows])
-    spend = table.reshape(n, k)
+    spend = table[: n * k].reshape(n, k)
     return {str(name): spend[:, j] for j, name in enumerate(channels)}
 
 
