@@ -22,24 +22,35 @@ END = "2024-03-01"
 DAY_US = 86_400_000_000
 
 
-def reference(rows: list[tuple[int, int, float, str, int]], end: str) -> dict[int, dict[str, object]]:
-    """Per customer, from the definitions (period = day; rows after END's day are ignored)."""
+def period_of(stamp_us: int, period: str) -> int:
+    """Index of the hour, day or Monday-to-Sunday week of a timestamp (1970-01-01 was a Thursday)."""
+    if period == "h":
+        return stamp_us // 3_600_000_000
+    if period == "D":
+        return stamp_us // DAY_US
+    return (stamp_us // DAY_US + 3) // 7
+
+
+def reference(
+    rows: list[tuple[int, int, float, str, int]], end: str, period: str = "D"
+) -> dict[int, dict[str, object]]:
+    """Per customer, from the definitions (rows after END's period are ignored)."""
     end_us = int(np.datetime64(end, "us").astype(np.int64))
-    end_day = end_us // DAY_US
+    end_day = period_of(end_us, period)
     out: dict[int, dict[str, object]] = {}
     by_customer: dict[int, list[tuple[int, float, str, int]]] = defaultdict(list)
     for cid, minute, amount, channel, order in rows:
         stamp = int(START.astype(np.int64)) + minute * 60_000_000
-        if stamp // DAY_US <= end_day:
+        if period_of(stamp, period) <= end_day:
             by_customer[cid].append((stamp, amount, channel, order))
     for cid, items in by_customer.items():
         buys = [it for it in items if it[1] >= 0]
         if not buys:
             continue
-        days = sorted({s // DAY_US for s, *_ in buys})
-        per_day = defaultdict(float)
+        days = sorted({period_of(s, period) for s, *_ in buys})
+        per_day: dict[int, float] = defaultdict(float)
         for s, a, *_ in buys:
-            per_day[s // DAY_US] += a
+            per_day[period_of(s, period)] += a
         repeat = [per_day[d] for d in days[1:]]
         gross = sum(a for _, a, *_ in buys)
         channel_spend: dict[str, float] = defaultdict(float)
@@ -65,7 +76,7 @@ def reference(rows: list[tuple[int, int, float, str, int]], end: str) -> dict[in
 rows_strategy = st.lists(
     st.tuples(
         st.integers(0, 8),  # customer
-        st.integers(0, 70 * 24 * 60).map(lambda m: m - m % 720),  # minutes, many equal timestamps
+        st.integers(0, 70 * 24 * 60).map(lambda m: m - m % 720) | st.integers(0, 70 * 24 * 60),  # minutes
         st.one_of(
             st.floats(0, 300).map(lambda x: round(x, 2)), st.floats(-50, -0.01).map(lambda x: round(x, 2))
         ),
@@ -94,21 +105,27 @@ def build(rows: list[tuple[int, int, float, str, int]], *, by_order: bool, order
 
 
 @settings(max_examples=80)
-@given(rows=rows_strategy, by_order=st.booleans(), shuffle=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    rows=rows_strategy,
+    by_order=st.booleans(),
+    shuffle=st.booleans(),
+    seed=st.integers(0, 2**16),
+    period=st.sampled_from(["D", "W", "h"]),
+)
 def test_fields_match_the_definitions(
-    rows: list[tuple[int, int, float, str, int]], by_order: bool, shuffle: bool, seed: int
+    rows: list[tuple[int, int, float, str, int]], by_order: bool, shuffle: bool, seed: int, period: str
 ) -> None:
     minutes = np.array([r[1] for r in rows])
     order = (
         np.random.default_rng(seed).permutation(len(rows)) if shuffle else np.argsort(minutes, kind="stable")
     )
-    ref = reference(rows, END)
+    ref = reference(rows, END, period)
     tx = build(rows, by_order=by_order, order=order)
     if not ref:
         with pytest.raises(Exception):  # noqa: B017, PT011 - only returns or nothing before END
-            summarize(tx, observation_end=END)
+            summarize(tx, observation_end=END, period=period)
         return
-    s = summarize(tx, observation_end=END)
+    s = summarize(tx, observation_end=END, period=period)
     assert s.customer_id.tolist() == sorted(ref)
     for i, cid in enumerate(s.customer_id.tolist()):
         r = ref[cid]
