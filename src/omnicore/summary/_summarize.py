@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -96,29 +97,36 @@ def summarize(
         else to_datetime64(observation_end, field="observation_end")
     )
     end_period = int(period_index(np.array([end]), unit)[0])
-    columns = _time_ordered(transactions, _period_start_us(end_period + 1, unit))
-    if columns is None:
-        raise ValidationError(
-            "no purchases at or before observation_end", field="observation_end", value=str(end)
-        )
-    stamps, customer_id, amount, channel, order_id = columns
-    is_return = amount < 0
-    n_returns = int(np.count_nonzero(is_return))
-    if n_returns == len(amount):
-        raise ValidationError(
-            "no purchases at or before observation_end", field="observation_end", value=str(end)
-        )
+    stamps = transactions.timestamp.view(np.int64)
+    order = None if bool(np.all(stamps[1:] >= stamps[:-1])) else _time_order(stamps)
     with ThreadPoolExecutor(max_workers=1) as helper:
-        # The channel column is factorised beside the customer ids; numpy releases the GIL in its loops.
-        channel_codes = None if channel is None else helper.submit(_factorize_text, channel)
+        # Side work runs in one helper thread (numpy releases the GIL in its loops): first the channel
+        # column is factorised, in the caller's row order, beside the customer ids.
+        channel_codes = None
+        if transactions.channel is not None:
+            channel_codes = helper.submit(_factorize_text, transactions.channel, order)
+        customers, codes = _factorize_ids(transactions.customer_id)
+        amount, order_id = transactions.amount, transactions.order_id
+        if order is not None:
+            # Not time-ordered: one sort by timestamp; only numeric columns are permuted.
+            stamps, codes, amount = stamps[order], codes[order], amount[order]
+            order_id = None if order_id is None else order_id[order]
+        stop = int(np.searchsorted(stamps, _period_start_us(end_period + 1, unit), side="left"))
+        stamps, codes, amount = stamps[:stop], codes[:stop], amount[:stop]
+        order_id = None if order_id is None else order_id[:stop]
+        is_return = amount < 0
+        if not stop or bool(is_return.all()):
+            raise ValidationError(
+                "no purchases at or before observation_end", field="observation_end", value=str(end)
+            )
         return _summarize_ordered(
             stamps,
-            customer_id,
+            customers,
+            codes,
             amount,
             channel_codes,
             order_id,
             is_return,
-            n_returns,
             end,
             end_period,
             unit,
@@ -128,25 +136,24 @@ def summarize(
 
 def _summarize_ordered(
     stamps: npt.NDArray[np.int64],
-    customer_id: npt.NDArray[Any],
+    customers: npt.NDArray[Any],
+    codes: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
     channel_codes: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
     order_id: npt.NDArray[Any] | None,
     is_return: npt.NDArray[np.bool_],
-    n_returns: int,
     end: np.datetime64,
     end_period: int,
     unit: Period,
     helper: ThreadPoolExecutor,
 ) -> CustomerSummary:
     """The body of :func:`summarize` on time-ordered columns; ``helper`` runs side work in a thread."""
-    customers, codes = _factorize_ids(customer_id)
     n = len(customers)
     last_ts = np.full(n, np.iinfo(np.int64).min)
     np.maximum.at(last_ts, codes, stamps)
     returned = np.zeros(n)
     return_rows: npt.NDArray[np.intp] | None = None
-    if n_returns:
+    if bool(is_return.any()):
         # Returns are not purchases: they count towards `returned` and `net_spend` only. They are few,
         # so the last purchase is recomputed for the customers who returned something.
         return_rows = np.flatnonzero(is_return)
@@ -185,7 +192,7 @@ def _summarize_ordered(
     days_since_last = np.maximum(end_us - last_ts, 0) / _US_PER_DAY
     dropped = int(np.count_nonzero(~buyers))
     if dropped:
-        logger.info("summarize: %d customers have only returns and are left out", dropped)
+        logger.info("summarize: %d customers without a purchase up to observation_end left out", dropped)
 
     def pick(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if not dropped else values[buyers]
@@ -209,33 +216,27 @@ def _summarize_ordered(
     )
 
 
-_Columns = tuple[
-    npt.NDArray[np.int64],
-    npt.NDArray[Any],
-    npt.NDArray[np.float64],
-    npt.NDArray[Any] | None,
-    npt.NDArray[Any] | None,
-]
+def _time_order(stamps: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """A permutation that puts ``stamps`` in time order: a radix sort by day, then a sort within each day.
 
-
-def _time_ordered(transactions: Transactions, cutoff_us: int) -> _Columns | None:
-    """Timestamps (int64 us), ids, amounts, channels and order ids before ``cutoff_us``, in time order.
-
-    A time-ordered log is sliced (views, no copies); otherwise rows are sorted once by timestamp.
+    Faster than one comparison sort of all rows, and cache-friendly (each day's rows fit in cache).
     """
-    stamps = transactions.timestamp.view(np.int64)
-    columns = [transactions.customer_id, transactions.amount, transactions.channel, transactions.order_id]
-    if not bool(np.all(stamps[1:] >= stamps[:-1])):
-        order = np.argsort(stamps, kind="stable")
-        stamps = stamps[order]
-        columns = [None if c is None else c[order] for c in columns]
-    stop = int(np.searchsorted(stamps, cutoff_us, side="left"))
-    if stop == 0:
-        return None
-    ids, amount, channel, order_id = (None if c is None else c[:stop] for c in columns)
-    if ids is None or amount is None:  # required columns: cannot happen
-        raise ValidationError("customer_id and amount are required", field="transactions")
-    return stamps[:stop], ids, amount, channel, order_id
+    days = stamps // _US_PER_DAY
+    first = int(days.min())
+    span = int(days.max()) - first + 1
+    if span > np.iinfo(np.uint16).max:
+        return np.argsort(stamps)
+    day_of_row = (days - first).astype(np.uint16)
+    del days
+    order = np.argsort(day_of_row, kind="stable")  # radix sort for 16-bit keys
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(day_of_row, minlength=span))]).tolist()
+    del day_of_row
+    grouped = stamps[order]
+    for start, stop in itertools.pairwise(bounds):
+        if stop - start > 1:
+            within = np.argsort(grouped[start:stop])
+            order[start:stop] = order[start:stop][within]
+    return order
 
 
 def _period_start_us(index: int | npt.NDArray[np.int64], unit: Period) -> Any:
@@ -370,14 +371,22 @@ def _distinct_pairs(codes: npt.NDArray[np.int64], values: npt.NDArray[Any], n: i
     return np.bincount(distinct // width, minlength=n).astype(np.int64)
 
 
-def _factorize_text(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
-    """Sorted distinct values and codes of a low-cardinality text column (channels).
+def _factorize_text(
+    values: npt.NDArray[Any], order: npt.NDArray[np.intp] | None = None
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
+    """Sorted distinct values of a low-cardinality text column (channels), and codes in ``order``.
 
     Equal 16-byte cells of a ``StringDType`` array hold equal strings (short strings are stored inline;
     longer ones point into the array's own arena), so rows are matched by comparing two ``uint64`` words
     against the patterns seen in a sample, then each pattern is decoded once. Anything unexpected (many
-    patterns, a pattern the sample missed, another dtype) falls back to a sort.
+    patterns, a pattern the sample missed, another dtype) falls back to a sort. The codes come permuted
+    by ``order`` when given (small integers are cheap to permute; text is not).
     """
+    uniques, codes = _text_codes(values)
+    return uniques, codes if order is None else codes[order]
+
+
+def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
     if values.dtype.kind != "T" or len(values) < 4096 or not values.flags.c_contiguous:
         return factorize(values)
     try:
@@ -414,7 +423,7 @@ def _channel_shares(
     k = len(channels)
     table = np.zeros((n + 1) * k)
     for start in range(0, len(codes), _CHUNK_ROWS):
-        stop = start + _CHUNK_ROWS
+        stop = min(start + _CHUNK_ROWS, len(codes))  # channel codes may run on past the as-of cutoff
         cell = codes[start:stop] * k
         cell += channel_codes[start:stop]
         np.add.at(table, cell, amount[start:stop])
