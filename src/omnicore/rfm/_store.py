@@ -65,7 +65,7 @@ def segment_customers(
     >>> _ = store.transactions.append(omnicore.Transactions(  # doctest: +SKIP
     ...     customer_id=[1, 2, 2], timestamp=["2024-01-03", "2024-01-05", "2024-02-01"],
     ...     amount=[20.0, 35.0, 12.5]))
-    >>> seg = rfm.segment_customers(store, as_of="2024-01-31", scheme=rfm.LIFECYCLE_SEGMENTS)  # doctest: +SKIP
+    >>> seg = rfm.segment_customers(store, as_of="2024-01-31")  # doctest: +SKIP
     >>> seg.customer_id.tolist(), seg.frequency.tolist()  # doctest: +SKIP
     ([1, 2], [1.0, 1.0])
     """
