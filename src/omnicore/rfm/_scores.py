@@ -84,6 +84,11 @@ def _check_bins(value: int, field: str = "bins") -> int:
     return int(value)
 
 
+def _check_method(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in ("quantile", "fixed"):
+        raise ValidationError("method must be 'quantile' or 'fixed'", field=attribute.name, value=value)
+
+
 def _cut_points(value: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
@@ -186,7 +191,7 @@ class RFMScores(Table):
     frequency_score: npt.NDArray[np.int8] = score_column("F score, 1..bins")
     monetary_score: npt.NDArray[np.int8] = score_column("M score, 1..bins")
     bins: int = attrs.field(default=5, converter=_check_bins)
-    method: ScoreMethod = attrs.field(default="quantile")
+    method: ScoreMethod = attrs.field(default="quantile", validator=_check_method)
 
     def _validate(self) -> None:
         for name in ("recency_score", "frequency_score", "monetary_score"):
