@@ -119,35 +119,32 @@ def summarize(
             raise ValidationError(
                 "no purchases at or before observation_end", field="observation_end", value=str(end)
             )
+        # Row-sized arrays travel in a list the body empties, so that it can free them as it goes.
+        rows: list[npt.NDArray[Any]] = [codes, is_return]
+        del codes, is_return
         return _summarize_ordered(
-            stamps,
-            customers,
-            codes,
-            amount,
-            channel_codes,
-            order_id,
-            is_return,
-            end,
-            end_period,
-            unit,
-            helper,
+            stamps, customers, rows, amount, channel_codes, order_id, end, end_period, unit, helper
         )
 
 
 def _summarize_ordered(
     stamps: npt.NDArray[np.int64],
     customers: npt.NDArray[Any],
-    codes: npt.NDArray[np.int64],
+    rows: list[npt.NDArray[Any]],
     amount: npt.NDArray[np.float64],
     channel_codes: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
     order_id: npt.NDArray[Any] | None,
-    is_return: npt.NDArray[np.bool_],
     end: np.datetime64,
     end_period: int,
     unit: Period,
     helper: ThreadPoolExecutor,
 ) -> CustomerSummary:
-    """The body of :func:`summarize` on time-ordered columns; ``helper`` runs side work in a thread."""
+    """The body of :func:`summarize` on time-ordered columns; ``helper`` runs side work in a thread.
+
+    ``rows`` holds the customer codes and the return mask of each row; it is emptied here.
+    """
+    is_return = rows.pop()
+    codes = rows.pop()
     n = len(customers)
     last_ts = np.full(n, np.iinfo(np.int64).min)
     np.maximum.at(last_ts, codes, stamps)
@@ -162,9 +159,9 @@ def _summarize_ordered(
         )
         returners = np.zeros(n, bool)
         returners[codes[return_rows]] = True
-        rows = np.flatnonzero(returners[codes] & ~is_return)
+        bought = np.flatnonzero(returners[codes] & ~is_return)
         last_ts[returners] = np.iinfo(np.int64).min
-        np.maximum.at(last_ts, codes[rows], stamps[rows])
+        np.maximum.at(last_ts, codes[bought], stamps[bought])
     del is_return
     if return_rows is not None:
         # From here on returns belong to an extra slot n: purchase-only passes need no filtering.
