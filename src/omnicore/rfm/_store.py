@@ -57,16 +57,14 @@ def segment_customers(
 
     Examples
     --------
-    With any store (the memory adapter is used here; the example is skipped until it ships):
-
     >>> import omnicore
     >>> from omnicore import rfm
-    >>> store = omnicore.open_store("memory://")  # doctest: +SKIP
-    >>> _ = store.transactions.append(omnicore.Transactions(  # doctest: +SKIP
+    >>> store = omnicore.open_store("memory://")
+    >>> _ = store.transactions.append(omnicore.Transactions(
     ...     customer_id=[1, 2, 2], timestamp=["2024-01-03", "2024-01-05", "2024-02-01"],
     ...     amount=[20.0, 35.0, 12.5]))
-    >>> seg = rfm.segment_customers(store, as_of="2024-01-31")  # doctest: +SKIP
-    >>> seg.customer_id.tolist(), seg.frequency.tolist()  # doctest: +SKIP
+    >>> seg = rfm.segment_customers(store, as_of="2024-01-31")
+    >>> seg.customer_id.tolist(), seg.frequency.tolist()
     ([1, 2], [1.0, 1.0])
     """
     end = to_datetime64(as_of, field="as_of")
