@@ -111,6 +111,7 @@ def summarize(
             # Not time-ordered: one sort by timestamp; only numeric columns are permuted.
             stamps, codes, amount = stamps[order], codes[order], amount[order]
             order_id = None if order_id is None else order_id[order]
+            del order  # the helper thread keeps its own reference while it needs one
         stop = int(np.searchsorted(stamps, _period_start_us(end_period + 1, unit), side="left"))
         stamps, codes, amount = stamps[:stop], codes[:stop], amount[:stop]
         order_id = None if order_id is None else order_id[:stop]
@@ -223,7 +224,8 @@ def _time_order(stamps: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     span = int(days.max()) - first + 1
     if span > np.iinfo(np.uint16).max:
         return np.argsort(stamps)
-    day_of_row = (days - first).astype(np.uint16)
+    days -= first
+    day_of_row = days.astype(np.uint16)
     del days
     order = np.argsort(day_of_row, kind="stable")  # radix sort for 16-bit keys
     bounds = np.concatenate([[0], np.cumsum(np.bincount(day_of_row, minlength=span))]).tolist()
