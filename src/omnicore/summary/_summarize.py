@@ -98,7 +98,9 @@ def summarize(
     )
     end_period = int(period_index(np.array([end]), unit)[0])
     stamps = transactions.timestamp.view(np.int64)
-    order = None if bool(np.all(stamps[1:] >= stamps[:-1])) else _time_order(stamps)
+    order = None
+    if not bool(np.all(stamps[1:] >= stamps[:-1])):
+        order, stamps = _time_order(stamps)
     with ThreadPoolExecutor(max_workers=1) as helper:
         # Side work runs in one helper thread (numpy releases the GIL in its loops): first the channel
         # column is factorised, in the caller's row order, beside the customer ids.
@@ -109,7 +111,7 @@ def summarize(
         amount, order_id = transactions.amount, transactions.order_id
         if order is not None:
             # Not time-ordered: one sort by timestamp; only numeric columns are permuted.
-            stamps, codes, amount = stamps[order], codes[order], amount[order]
+            codes, amount = codes[order], amount[order]
             order_id = None if order_id is None else order_id[order]
             del order  # the helper thread keeps its own reference while it needs one
         stop = int(np.searchsorted(stamps, _period_start_us(end_period + 1, unit), side="left"))
@@ -214,8 +216,10 @@ def _summarize_ordered(
     )
 
 
-def _time_order(stamps: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
-    """A permutation that puts ``stamps`` in time order: a radix sort by day, then a sort within each day.
+def _time_order(stamps: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """A permutation that puts ``stamps`` in time order, and the ordered stamps.
+
+    A radix sort by day, then a sort within each day.
 
     Faster than one comparison sort of all rows, and cache-friendly (each day's rows fit in cache).
     """
@@ -223,7 +227,8 @@ def _time_order(stamps: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     first = int(days.min())
     span = int(days.max()) - first + 1
     if span > np.iinfo(np.uint16).max:
-        return np.argsort(stamps)
+        order = np.argsort(stamps)
+        return order, stamps[order]
     days -= first
     day_of_row = days.astype(np.uint16)
     del days
@@ -235,7 +240,8 @@ def _time_order(stamps: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
         if stop - start > 1:
             within = np.argsort(grouped[start:stop])
             order[start:stop] = order[start:stop][within]
-    return order
+            grouped[start:stop] = grouped[start:stop][within]
+    return order, grouped
 
 
 def _period_start_us(index: int | npt.NDArray[np.int64], unit: Period) -> Any:
