@@ -221,7 +221,7 @@ def _concat(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
     kinds = {p.dtype.kind for p in parts if len(p)}
     if len(kinds) > 1:
         # mixing integer and text ids: text wins
-        return np.concatenate([p.astype(str).astype(STRING_DTYPE) for p in parts])
+        return np.concatenate([p.astype(STRING_DTYPE) for p in parts])
     nonempty = [p for p in parts if len(p)] or list(parts[:1])
     return np.concatenate(nonempty)
 
