@@ -142,7 +142,7 @@ def test_analytic_gradients_match_finite_differences(theta: list[float], seed: i
 
 
 @pytest.mark.slow
-@settings(max_examples=600)
+@settings(max_examples=200)
 @given(r=param, alpha=param, s=param, beta=param, history=histories())
 @example(r=4.17588555, alpha=1.56681182, s=187.92737192, beta=12.12426676, history=(0.0, 0.0, 153.0))
 @example(r=316.5, alpha=2.01, s=3.735, beta=1.26e-3, history=(0.0, 0.0, 1282.9))
