@@ -35,12 +35,13 @@ class GammaGammaParams(Params):
 def _loglik(theta: FloatArray, columns: Columns, grad: bool) -> tuple[FloatArray, FloatArray | None]:
     """Log density of the mean spend ``m`` over ``x`` transactions (Fader & Hardie 2013 eq. 3)."""
     p, q, v = theta
-    x, m = columns
+    x, m = columns[0], columns[1]
+    # log(m) is constant during a fit: fit() passes it as a third column
+    log_m = columns[2] if len(columns) > 2 else np.log(m)
     ux, ix = by_value(x)
     upx = p * ux
     px = p * x
     log_vm = np.log(v + m * x)
-    log_m = np.log(m)
     ll = (
         (gammaln(upx + q) - gammaln(upx) + upx * np.log(ux))[ix]
         - gammaln(q)
@@ -166,7 +167,7 @@ class GammaGamma(FittedModel):
         starts = [np.array([1.0, 1.0, mean_m]), np.array([2.0, 3.0, mean_m]), np.array([5.0, 2.0, 1.0])]
         theta, info = fit_mle(
             cls.spec,
-            packed.columns,
+            (*packed.columns, np.log(packed.columns[1])),
             packed.weights,
             starts,
             penalizer_coef=penalizer_coef,
