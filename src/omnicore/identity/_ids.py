@@ -1,0 +1,143 @@
+"""Stable customer ids across re-resolution: who survives a merge, who keeps the id after a split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from omnicore.storage import MergeEvents
+
+__all__ = ["Allocator", "counter_allocator", "stable_customer_ids"]
+
+Allocator = Callable[[int], npt.NDArray[np.int64]]
+
+MERGE_REASON = "merged: the oldest (smallest) customer id survives"
+SPLIT_REASON = "split: the largest part keeps the id"
+CREATE_REASON = "new customer"
+
+
+def counter_allocator(start: int) -> Allocator:
+    """An allocator handing out ``start, start + 1, ...`` (for resolution without a store).
+
+    Examples
+    --------
+    >>> allocate = counter_allocator(10)
+    >>> allocate(2).tolist(), allocate(1).tolist()
+    ([10, 11], [12])
+    """
+    state = [start]
+
+    def allocate(n: int) -> npt.NDArray[np.int64]:
+        out = np.arange(state[0], state[0] + n, dtype=np.int64)
+        state[0] += n
+        return out
+
+    return allocate
+
+
+def _first_per_group(*keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Row indices of the first row per value of the last key after sorting by all keys."""
+    order = np.lexsort(keys)
+    group = keys[-1][order]
+    first = np.r_[True, group[1:] != group[:-1]] if group.size else np.empty(0, bool)
+    return order[first]
+
+
+def stable_customer_ids(
+    labels: npt.NDArray[np.int64],
+    previous: npt.NDArray[np.int64],
+    *,
+    allocate: Allocator,
+    at: np.datetime64,
+) -> tuple[npt.NDArray[np.int64], MergeEvents]:
+    """Customer id of each new component, keeping old ids where possible, and the change events.
+
+    Parameters
+    ----------
+    labels
+        New component of each identifier (``-1`` for identifiers that belong to no customer).
+    previous
+        Customer id each identifier had before (``-1`` when new).
+    allocate
+        Hands out ``n`` new, never reused ids, in increasing order.
+    at
+        Timestamp of the events.
+
+    Returns
+    -------
+    customer_id, events
+        Customer per identifier (``-1`` where ``labels`` is ``-1``) and the merge history entries.
+
+    Notes
+    -----
+    The rule, applied to the identifiers that had an id before:
+
+    1. Every old id *claims* the new component holding most of its identifiers (ties: the
+       component with the smallest label, i.e. the smallest identifier).
+    2. A component keeps the smallest (oldest) old id that claims it; the other claimants are
+       ``"merge"`` events into it.
+    3. Old identifiers that land in a component their id did not claim are ``"split"`` events
+       from the old id to that component's id; components claimed by no old id get new ids
+       (``"create"`` when none of their identifiers had an id).
+
+    So after a split the largest part keeps the id; after a merge the oldest id survives. The result
+    depends only on the partition and the old ids, never on input order.
+
+    Examples
+    --------
+    Customers 7 and 9 merge into one component; 7 (the older) survives.
+
+    >>> ids, events = stable_customer_ids(
+    ...     np.array([0, 0, 0, 1]), np.array([7, 9, 9, -1]),
+    ...     allocate=counter_allocator(100), at=np.datetime64("2024-01-01", "us"),
+    ... )
+    >>> ids.tolist(), events.kind.tolist(), events.from_customer.tolist(), events.to_customer.tolist()
+    ([7, 7, 7, 100], ['merge', 'create'], [9, -1], [7, 100])
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    previous = np.asarray(previous, dtype=np.int64)
+    n_labels = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    component_id = np.full(n_labels, -1, dtype=np.int64)
+    old = (labels >= 0) & (previous >= 0)
+    merge_from = np.empty(0, np.int64)
+    merge_to_label = np.empty(0, np.int64)
+    split_from = np.empty(0, np.int64)
+    split_to_label = np.empty(0, np.int64)
+    if old.any():
+        pair_ids, pair_labels = previous[old], labels[old]
+        pairs, counts = np.unique(np.stack([pair_ids, pair_labels]), axis=1, return_counts=True)
+        p_id, p_label = pairs[0], pairs[1]
+        # 1. each old id claims its largest part (ties: smallest label)
+        claim_rows = _first_per_group(p_label, -counts, p_id)
+        claimed = np.zeros(p_id.size, dtype=bool)
+        claimed[claim_rows] = True
+        c_id, c_label = p_id[claim_rows], p_label[claim_rows]
+        # 2. the oldest claimant keeps the component
+        keep_rows = _first_per_group(c_id, c_label)
+        component_id[c_label[keep_rows]] = c_id[keep_rows]
+        loser = component_id[c_label] != c_id
+        merge_from, merge_to_label = c_id[loser], c_label[loser]
+        # 3. unclaimed parts are splits
+        split_from, split_to_label = p_id[~claimed], p_label[~claimed]
+    unassigned = np.flatnonzero(component_id < 0)
+    component_id[unassigned] = allocate(unassigned.size)
+    had_old = np.zeros(n_labels, dtype=bool)
+    had_old[labels[old]] = True
+    created = unassigned[~had_old[unassigned]]
+    customer = np.where(labels >= 0, component_id[np.maximum(labels, 0)], -1)
+    kinds = ["merge"] * merge_from.size + ["split"] * split_from.size + ["create"] * created.size
+    reasons = (
+        [MERGE_REASON] * merge_from.size + [SPLIT_REASON] * split_from.size + [CREATE_REASON] * created.size
+    )
+    events = MergeEvents(
+        at=np.full(len(kinds), at, dtype="datetime64[us]"),
+        kind=np.array(kinds, dtype=object) if kinds else np.empty(0, dtype=object),
+        from_customer=np.concatenate([merge_from, split_from, np.full(created.size, -1, np.int64)]),
+        to_customer=np.concatenate(
+            [component_id[merge_to_label], component_id[split_to_label], component_id[created]]
+        ),
+        reason=np.array(reasons, dtype=object) if reasons else np.empty(0, dtype=object),
+    )
+    return customer, events
