@@ -168,7 +168,19 @@ def _links(rows: Sequence[Mapping[str, Any]]) -> IdentityLinks:
             reason=nothing,
             created_at=np.empty(0, "datetime64[us]"),
         )
-    return IdentityLinks.from_records(rows)
+    cols = {k: [r[k] for r in rows] for k in rows[0]}
+    return IdentityLinks(
+        left_type=np.array(cols["left_type"], dtype=object),
+        left_value=np.array(cols["left_value"], dtype=object),
+        right_type=np.array(cols["right_type"], dtype=object),
+        right_value=np.array(cols["right_value"], dtype=object),
+        kind=np.array(cols["kind"], dtype=object),
+        probability=np.array(cols["probability"], dtype=float),
+        record_id=np.array(cols["record_id"], dtype=object),
+        accepted=np.array(cols["accepted"], dtype=bool),
+        reason=np.array(cols["reason"], dtype=object),
+        created_at=np.array(cols["created_at"], dtype="datetime64[us]"),
+    )
 
 
 class FakeAudit:

@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore.identity._text import unique_text_full
 
 __all__ = ["ClusterMetrics", "evaluate_clusters"]
 
@@ -92,14 +93,13 @@ def evaluate_clusters(predicted: npt.ArrayLike, truth: npt.ArrayLike) -> Cluster
         )
     n = pred_raw.size
     if pred is None:
-        _, pred = np.unique(pred_raw, return_inverse=True)
-        pred = pred.reshape(-1).astype(np.int64)
+        pred = unique_text_full(pred_raw)[2]
     else:
         singles = pred < 0
         # unassigned items become their own clusters
         pred[singles] = (pred.max(initial=0) + 1) + np.arange(int(singles.sum()))
     _, p = np.unique(pred, return_inverse=True)
-    _, t = np.unique(true_raw, return_inverse=True)
+    t = unique_text_full(true_raw)[2]
     p, t = p.reshape(-1).astype(np.int64), t.reshape(-1).astype(np.int64)
     n_p = int(p.max()) + 1 if n else 0
     n_t = int(t.max()) + 1 if n else 0

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore.data import STRING_DTYPE
+from omnicore.identity._text import unique_text_full
 
 __all__ = [
     "EmailNormalizer",
@@ -45,9 +46,9 @@ def _per_unique(values: npt.NDArray[Any], one: Callable[[str], str]) -> npt.NDAr
     array = np.asarray(values).astype(STRING_DTYPE, copy=False)
     if array.size == 0:
         return np.empty(0, dtype=STRING_DTYPE)
-    uniques, codes = np.unique(array, return_inverse=True)
+    uniques, _, codes, _ = unique_text_full(array)
     mapped = np.array([one(str(v)) for v in uniques.tolist()], dtype=STRING_DTYPE)
-    return mapped[codes.reshape(-1)]
+    return mapped[codes]
 
 
 def _check_digits(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -201,8 +202,7 @@ def normalize_values(
     fallback: Normalizer = default if default is not None else TextNormalizer()
     if values.size == 0:
         return out
-    type_uniques, type_codes = np.unique(types, return_inverse=True)
-    type_codes = type_codes.reshape(-1)
+    type_uniques, _, type_codes, _ = unique_text_full(types)
     for code, name in enumerate(type_uniques.tolist()):
         rows = np.flatnonzero(type_codes == code)
         normalizer = normalizers.get(str(name), fallback)
@@ -255,7 +255,7 @@ def pseudonymize(id_type: npt.NDArray[Any], value: npt.NDArray[Any], key: bytes)
     if values.size == 0:
         return np.empty(0, dtype=STRING_DTYPE)
     joined = np.strings.add(np.strings.add(types, "\x1f"), values)
-    uniques, codes = np.unique(joined, return_inverse=True)
+    uniques, _, codes, _ = unique_text_full(joined)
     digests = [
         "" if text.endswith("\x1f") else hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
         for text in uniques.tolist()

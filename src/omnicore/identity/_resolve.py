@@ -19,6 +19,7 @@ from omnicore.identity._graph import REFUSED_LIMIT, REFUSED_MUST_NOT_LINK, const
 from omnicore.identity._ids import Allocator, counter_allocator, stable_customer_ids
 from omnicore.identity._normalize import Normalizer, TextNormalizer, normalize_values, pseudonymize
 from omnicore.identity._rules import DEFAULT_RULES, MergeRules
+from omnicore.identity._text import unique_text_full
 from omnicore.storage import IdentityLinks, MergeEvents
 
 __all__ = ["CustomerAssignment", "Resolution", "ResolutionStats", "resolve"]
@@ -64,6 +65,14 @@ def _keys(id_type: npt.ArrayLike, value: npt.ArrayLike) -> npt.NDArray[Any]:
     return np.strings.add(np.strings.add(t, SEP), v)
 
 
+def split_keys(keys: npt.NDArray[Any], sep: str = SEP) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Inverse of :func:`_keys`: the text before and after the first ``sep``."""
+    head, _, tail = np.strings.partition(
+        keys.astype(STRING_DTYPE, copy=False), np.array(sep, dtype=STRING_DTYPE)
+    )
+    return head, tail
+
+
 def _lookup(
     known_type: npt.NDArray[Any],
     known_value: npt.NDArray[Any],
@@ -83,9 +92,8 @@ def match(keys: npt.NDArray[Any], wanted: npt.NDArray[Any]) -> npt.NDArray[np.in
     out = np.full(wanted.size, -1, dtype=np.int64)
     if keys.size == 0 or wanted.size == 0:
         return out
-    # np.unique over both (StringDType searchsorted across arrays is unreliable in numpy 2.x)
-    _, inverse = np.unique(np.concatenate([keys, wanted]), return_inverse=True)
-    inverse = inverse.reshape(-1)
+    # one stable sort over both (StringDType searchsorted across arrays is unreliable in numpy 2.4)
+    _, _, inverse, _ = unique_text_full(np.concatenate([keys, wanted]))
     where = np.full(int(inverse.max()) + 1, -1, dtype=np.int64)
     where[inverse[: keys.size]] = np.arange(keys.size, dtype=np.int64)
     return where[inverse[keys.size :]]
@@ -166,7 +174,7 @@ class Resolution:
         record_id, customer_id
             Sorted distinct record ids and their customers.
         """
-        uniques, first = np.unique(self.records.record_id, return_index=True)
+        uniques, first, _, _ = unique_text_full(self.records.record_id)
         return uniques, self.record_customer[first]
 
 
@@ -354,8 +362,7 @@ def resolve(
     left_keys = _keys(extra.left_type, extra.left_value)
     right_keys = _keys(extra.right_type, extra.right_value)
     all_keys = np.concatenate([row_keys, left_keys, right_keys])
-    ident_keys, first_index, inverse = np.unique(all_keys, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1).astype(np.int64)
+    ident_keys, first_index, inverse, _ = unique_text_full(all_keys)
     n_ident = ident_keys.size
     row_ident = inverse[: row_keys.size]
     link_left = inverse[row_keys.size : row_keys.size + left_keys.size]
@@ -368,8 +375,7 @@ def resolve(
     )
     ident_type_name = all_types[first_index]
     ident_value = all_values[first_index]
-    type_names, ident_type = np.unique(ident_type_name, return_inverse=True)
-    ident_type = ident_type.reshape(-1).astype(np.int64)
+    type_names, _, ident_type, _ = unique_text_full(ident_type_name)
     n_types = type_names.size
     type_rank = np.array([rules.priority(str(t)) for t in type_names.tolist()], dtype=np.int64)
     type_limit = np.zeros(n_types, dtype=np.int64)
@@ -401,8 +407,7 @@ def resolve(
     )
 
     # -- records and shared values ---------------------------------------------------------------
-    record_uniques, row_record = np.unique(norm.record_id, return_inverse=True)
-    row_record = row_record.reshape(-1).astype(np.int64)
+    record_uniques, _, row_record, _ = unique_text_full(norm.record_id)
     n_records = record_uniques.size
     pair = np.unique(row_record * max(n_ident, 1) + row_ident)
     distinct_records = np.bincount(pair % max(n_ident, 1), minlength=n_ident)
@@ -549,7 +554,7 @@ def resolve(
     assignment = CustomerAssignment(
         id_type=ident_type_name[assigned], value=ident_value[assigned], customer_id=customer[assigned]
     )
-    refused_reasons, refused_counts = np.unique(out_links.reason[~out_links.accepted], return_counts=True)
+    refused_reasons, _, _, refused_counts = unique_text_full(out_links.reason[~out_links.accepted])
     stats = ResolutionStats(
         n_rows=n_rows_in,
         n_records=int(n_records),

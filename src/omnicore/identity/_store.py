@@ -24,10 +24,12 @@ from omnicore.identity._resolve import (
     _empty_links,
     _keys,
     check_key,
+    split_keys,
     normalize_records,
     resolve,
 )
 from omnicore.identity._rules import DEFAULT_RULES, Identifier, MergeRules
+from omnicore.identity._text import unique_text, unique_text_full
 from omnicore.storage import AuditEntry, IdentityLinks, Store
 
 __all__ = ["ErasureReport", "add_records", "erase_person", "link_identifiers", "rebuild"]
@@ -47,7 +49,7 @@ def _concat_records(parts: list[IdentifierRecords]) -> IdentifierRecords:
         np.strings.add(combined.record_id.astype(STRING_DTYPE), "\x1e"),
         _keys(combined.id_type, combined.value),
     )
-    _, first = np.unique(key, return_index=True)
+    _, first, _, _ = unique_text_full(key)
     return combined.take(np.sort(first))
 
 
@@ -62,11 +64,11 @@ def _closure(
     ident = store.identity
     rows = [batch]
     extra: list[IdentityLinks] = []
-    seen = np.unique(_keys(batch.id_type, batch.value) if seeds is None else seeds)
+    seen = unique_text(_keys(batch.id_type, batch.value) if seeds is None else seeds)
     frontier = seen
     fetched_records = np.empty(0, dtype=STRING_DTYPE)
     while frontier.size:
-        f_type, _, f_value = np.strings.partition(frontier, "\x1f")
+        f_type, f_value = split_keys(frontier)
         by_value = ident.records(id_type=f_type, value=f_value)
         customers = ident.lookup(f_type, f_value)
         links = ident.links(id_type=f_type, value=f_value)
@@ -76,19 +78,20 @@ def _closure(
         # shared values: count distinct records over everything held for them
         everything = _concat_records([batch, by_value])
         ekeys = _keys(everything.id_type, everything.value)
-        pair = np.unique(
+        pair = unique_text(
             np.strings.add(np.strings.add(ekeys, "\x1e"), everything.record_id.astype(STRING_DTYPE))
         )
-        pair_key = np.strings.partition(pair, "\x1e")[0]
-        uniq, counts = np.unique(pair_key, return_counts=True)
+        pair_key = split_keys(pair, "\x1e")[0]
+        uniq, _, _, counts = unique_text_full(pair_key)
         thresholds = np.array(
             [_threshold(rules, str(k).split("\x1f", 1)[0]) for k in uniq.tolist()], np.int64
         )
         stop = uniq[((thresholds > 0) & (counts > thresholds)) | np.isin(uniq, blocked_keys)]
         row_keys = _keys(by_value.id_type, by_value.value)
         expand = by_value.record_id.astype(STRING_DTYPE)[~np.isin(row_keys, stop)]
-        expand = np.setdiff1d(np.unique(expand), fetched_records)
-        fetched_records = np.union1d(fetched_records, expand)
+        expand = unique_text(expand)
+        expand = expand[~np.isin(expand, fetched_records)]
+        fetched_records = np.concatenate([fetched_records, expand])
         new_keys = [
             _keys(links.left_type, links.left_value),
             _keys(links.right_type, links.right_value),
@@ -101,10 +104,10 @@ def _closure(
         if known.size:
             m_type, m_value, _ = ident.members(known)
             new_keys.append(_keys(m_type, m_value))
-        candidates = np.unique(np.concatenate(new_keys)) if new_keys else np.empty(0, STRING_DTYPE)
+        candidates = unique_text(np.concatenate(new_keys))
         candidates = candidates[~np.isin(candidates, stop)]
-        frontier = np.setdiff1d(candidates, seen)
-        seen = np.union1d(seen, frontier)
+        frontier = candidates[~np.isin(candidates, seen)]
+        seen = np.concatenate([seen, frontier])
     merged_links = IdentityLinks.concat(extra) if extra else _empty_links()
     if len(merged_links):
         lk = np.strings.add(
@@ -114,7 +117,7 @@ def _closure(
                 merged_links.kind.astype(STRING_DTYPE),
             ),
         )
-        _, first = np.unique(lk, return_index=True)
+        _, first, _, _ = unique_text_full(lk)
         merged_links = merged_links.take(np.sort(first))
     return _concat_records(rows), merged_links
 
@@ -240,8 +243,8 @@ def add_records(
         region, stored_links = _closure(store, batch, rules, blocked)
         if links is not None and len(links):
             stored_links = IdentityLinks.concat([stored_links, links]) if len(stored_links) else links
-        idents = np.unique(_keys(region.id_type, region.value))
-        i_type, _, i_value = np.strings.partition(idents, "\x1f")
+        idents = unique_text(_keys(region.id_type, region.value))
+        i_type, i_value = split_keys(idents)
         prev_ids = store.identity.lookup(i_type, i_value)
         previous = CustomerAssignment(id_type=i_type, value=i_value, customer_id=prev_ids)
         old_links = store.identity.links(id_type=i_type, value=i_value) if idents.size else _empty_links()
@@ -390,8 +393,8 @@ def link_identifiers(
         seeds = _keys(np.array([at_type, bt_type]), np.array([at_value, bt_value]))
         blocked = _blocked_keys(rules, normalizers, key)
         region, stored_links = _closure(store, IdentifierRecords.empty(), rules, blocked, seeds=seeds)
-        idents = np.unique(np.concatenate([_keys(region.id_type, region.value), seeds]))
-        i_type, _, i_value = np.strings.partition(idents, "\x1f")
+        idents = unique_text(np.concatenate([_keys(region.id_type, region.value), seeds]))
+        i_type, i_value = split_keys(idents)
         previous = CustomerAssignment(
             id_type=i_type, value=i_value, customer_id=store.identity.lookup(i_type, i_value)
         )
