@@ -5,7 +5,17 @@ values, must-not-link pairs), stable customer ids with a merge history, survivor
 erasure, and a Fellegi-Sunter matcher for records without a shared strong identifier.
 """
 
+from omnicore.identity._compare import BlockingRule, Comparison, block, compare
 from omnicore.identity._evaluate import ClusterMetrics, evaluate_clusters
+from omnicore.identity._fellegi_sunter import (
+    FellegiSunterModel,
+    Matcher,
+    Matches,
+    fit_matcher,
+    match_records,
+    predict_matches,
+    train_from_labels,
+)
 from omnicore.identity._graph import ComponentResult, constrained_components
 from omnicore.identity._ids import counter_allocator, stable_customer_ids
 from omnicore.identity._normalize import (
@@ -28,13 +38,18 @@ from omnicore.identity._store import ErasureReport, add_records, erase_person, l
 
 __all__ = [
     "DEFAULT_RULES",
+    "BlockingRule",
     "ClusterMetrics",
+    "Comparison",
     "ComponentResult",
     "CustomerAssignment",
     "EmailNormalizer",
     "ErasureReport",
+    "FellegiSunterModel",
     "Identifier",
     "IdentifierRule",
+    "Matcher",
+    "Matches",
     "MergeRules",
     "Normalizer",
     "PhoneNormalizer",
@@ -42,15 +57,21 @@ __all__ = [
     "ResolutionStats",
     "TextNormalizer",
     "add_records",
+    "block",
+    "compare",
     "constrained_components",
     "counter_allocator",
     "erase_person",
     "evaluate_clusters",
+    "fit_matcher",
     "link_identifiers",
+    "match_records",
     "normalize_records",
     "normalize_values",
+    "predict_matches",
     "pseudonymize",
     "rebuild",
     "resolve",
     "stable_customer_ids",
+    "train_from_labels",
 ]

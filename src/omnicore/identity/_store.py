@@ -24,9 +24,9 @@ from omnicore.identity._resolve import (
     _empty_links,
     _keys,
     check_key,
-    split_keys,
     normalize_records,
     resolve,
+    split_keys,
 )
 from omnicore.identity._rules import DEFAULT_RULES, Identifier, MergeRules
 from omnicore.identity._text import unique_text, unique_text_full
