@@ -216,16 +216,38 @@ def constrained_components(
     )
     refusal[edge_bad[order]] = sub_refusal
     limit_type[edge_bad[order]] = sub_type
-    raw = comp.copy()
-    raw[node_bad] = n_comp + sub_labels
-    labels, n_components = _canonical(raw)
-    return ComponentResult(
-        labels=labels,
-        refusal=refusal,
-        limit_type=limit_type,
-        n_components=n_components,
-        n_constrained_edges=int(edge_bad.size),
-    )
+    labels, n_components = _relabel(comp, node_bad, sub_labels)
+    return ComponentResult(labels=labels, refusal=refusal, limit_type=limit_type,
+                           n_components=n_components, n_constrained_edges=int(edge_bad.size))
+
+
+def _relabel(
+    comp: npt.NDArray[np.int64], node_bad: npt.NDArray[np.int64], sub_roots: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Canonical labels after re-merging some components: every node is keyed by the smallest node
+    of its final component, then keys are ranked in O(n)."""
+    n = comp.size
+    running = np.maximum.accumulate(comp)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = running[1:] > running[:-1]
+    if comp[0] != 0 or not bool((np.diff(running) <= 1).all()):
+        raw = comp.copy()
+        raw[node_bad] = int(comp.max()) + 1 + sub_roots
+        return _canonical(raw)
+    first_node = np.flatnonzero(new)  # label k of scipy's labelling starts at its smallest node
+    key = first_node[comp]
+    # smallest node of each greedy sub-component (node_bad is sorted, so the smallest local index)
+    order = np.argsort(sub_roots, kind="stable")
+    roots_sorted = sub_roots[order]
+    starts = np.flatnonzero(np.r_[True, roots_sorted[1:] != roots_sorted[:-1]])
+    smallest_local = np.empty(sub_roots.size, dtype=np.int64)
+    smallest_local[order] = np.repeat(order[starts], np.diff(np.r_[starts, order.size]))
+    key[node_bad] = node_bad[smallest_local]
+    is_min = np.zeros(n, dtype=bool)
+    is_min[key] = True
+    rank = np.cumsum(is_min) - 1
+    return rank[key], int(rank[-1]) + 1
 
 
 def _greedy(
@@ -238,19 +260,25 @@ def _greedy(
     cl_left: npt.NDArray[np.int64],
     cl_right: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], npt.NDArray[np.int64]]:
-    """Union-find over local nodes, edges in the given order; refuse unions that break a guardrail."""
+    """Union-find over local nodes, edges in the given order; refuse unions that break a guardrail.
+
+    Per-type counts of a component are packed into one integer, 16 bits per limited type, with a
+    bias of ``2**15 - 1 - limit`` per field: a union breaks a limit exactly when the biased sum sets
+    a field's top bit (SWAR), so the check is one addition and one mask whatever the number of types.
+    """
     parent = list(range(n))
     size = [1] * n
     limited = [] if limits is None else [int(t) for t in np.flatnonzero(limits > 0)]
-    limit_of = [] if limits is None else [int(limits[t]) for t in limited]
-    slot = {t: i for i, t in enumerate(limited)}
-    counts: list[list[int]] = [[0] * len(limited) for _ in range(n)]
+    if limits is not None and limited and int(limits[limited].max()) >= 2**14:
+        raise ValidationError("per-type limits must be below 16384", field="type_limits")
+    shift = {t: 16 * k for k, t in enumerate(limited)}
+    bias = sum(((1 << 15) - 1 - int(limits[t])) << shift[t] for t in limited) if limits is not None else 0
+    high = sum(1 << (shift[t] + 15) for t in limited)
     if node_type is not None and limited:
-        types = node_type.tolist()
-        for i in range(n):
-            s = slot.get(types[i])
-            if s is not None:
-                counts[i][s] = 1
+        unit = {t: 1 << shift[t] for t in limited}
+        counts = [unit.get(t, 0) for t in node_type.tolist()]
+    else:
+        counts = [0] * n
     forbid: dict[int, set[int]] = {}
     for a, b in zip(local[cl_left].tolist(), local[cl_right].tolist(), strict=True):
         if a >= 0 and b >= 0 and a != b:
@@ -258,43 +286,52 @@ def _greedy(
             forbid.setdefault(b, set()).add(a)
 
     def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
 
     m = left.size
-    refusal = np.zeros(m, dtype=np.int8)
-    refused_type = np.full(m, -1, dtype=np.int64)
-    n_limited = len(limited)
+    refused_rows: list[int] = []
+    refused_kind: list[int] = []
+    refused_type: list[int] = []
     for i, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
-        ra, rb = find(a), find(b)
-        if ra == rb:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        if a == b:
             continue
-        ca, cb = counts[ra], counts[rb]
-        broken = -1
-        for s in range(n_limited):
-            if ca[s] + cb[s] > limit_of[s]:
-                broken = limited[s]
-                break
-        if broken >= 0:
-            refusal[i] = REFUSED_LIMIT
-            refused_type[i] = broken
+        total = counts[a] + counts[b]
+        if high and (total + bias) & high:
+            refused_rows.append(i)
+            refused_kind.append(REFUSED_LIMIT)
+            over = total + bias
+            refused_type.append(next(t for t in limited if over >> (shift[t] + 15) & 1))
             continue
-        fa = forbid.get(ra)
-        if fa is not None and rb in forbid and any(find(x) == rb for x in fa):
-            refusal[i] = REFUSED_MUST_NOT_LINK
-            continue
-        if size[ra] < size[rb]:
-            ra, rb, ca, cb = rb, ra, cb, ca
-        parent[rb] = ra
-        size[ra] += size[rb]
-        for s in range(n_limited):
-            ca[s] += cb[s]
-        fb = forbid.pop(rb, None)
-        if fb is not None:
-            forbid.setdefault(ra, set()).update(fb)
+        if forbid:
+            fa = forbid.get(a)
+            if fa is not None and b in forbid and any(find(x) == b for x in fa):
+                refused_rows.append(i)
+                refused_kind.append(REFUSED_MUST_NOT_LINK)
+                refused_type.append(-1)
+                continue
+        if size[a] < size[b]:
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        counts[a] = total
+        if forbid:
+            fb = forbid.pop(b, None)
+            if fb is not None:
+                forbid.setdefault(a, set()).update(fb)
+    refusal = np.zeros(m, dtype=np.int8)
+    limit_type = np.full(m, -1, dtype=np.int64)
+    if refused_rows:
+        rows = np.array(refused_rows, dtype=np.int64)
+        refusal[rows] = refused_kind
+        limit_type[rows] = refused_type
     roots = np.fromiter((find(x) for x in range(n)), dtype=np.int64, count=n)
-    return roots, refusal, refused_type
+    return roots, refusal, limit_type
