@@ -7,6 +7,7 @@ erasure, and a Fellegi-Sunter matcher for records without a shared strong identi
 
 from omnicore.identity._compare import BlockingRule, Comparison, block, compare
 from omnicore.identity._evaluate import ClusterMetrics, evaluate_clusters
+from omnicore.identity._explain import Explanation, LinkEvidence, explain, explain_stored, links_to_networkx
 from omnicore.identity._fellegi_sunter import (
     FellegiSunterModel,
     Matcher,
@@ -35,6 +36,7 @@ from omnicore.identity._resolve import (
 )
 from omnicore.identity._rules import DEFAULT_RULES, Identifier, IdentifierRule, MergeRules
 from omnicore.identity._store import ErasureReport, add_records, erase_person, link_identifiers, rebuild
+from omnicore.identity._survivorship import GoldenRecords, SurvivorshipRule, golden_records
 
 __all__ = [
     "DEFAULT_RULES",
@@ -45,9 +47,12 @@ __all__ = [
     "CustomerAssignment",
     "EmailNormalizer",
     "ErasureReport",
+    "Explanation",
     "FellegiSunterModel",
+    "GoldenRecords",
     "Identifier",
     "IdentifierRule",
+    "LinkEvidence",
     "Matcher",
     "Matches",
     "MergeRules",
@@ -55,6 +60,7 @@ __all__ = [
     "PhoneNormalizer",
     "Resolution",
     "ResolutionStats",
+    "SurvivorshipRule",
     "TextNormalizer",
     "add_records",
     "block",
@@ -63,8 +69,12 @@ __all__ = [
     "counter_allocator",
     "erase_person",
     "evaluate_clusters",
+    "explain",
+    "explain_stored",
     "fit_matcher",
+    "golden_records",
     "link_identifiers",
+    "links_to_networkx",
     "match_records",
     "normalize_records",
     "normalize_values",

@@ -217,8 +217,13 @@ def constrained_components(
     refusal[edge_bad[order]] = sub_refusal
     limit_type[edge_bad[order]] = sub_type
     labels, n_components = _relabel(comp, node_bad, sub_labels)
-    return ComponentResult(labels=labels, refusal=refusal, limit_type=limit_type,
-                           n_components=n_components, n_constrained_edges=int(edge_bad.size))
+    return ComponentResult(
+        labels=labels,
+        refusal=refusal,
+        limit_type=limit_type,
+        n_components=n_components,
+        n_constrained_edges=int(edge_bad.size),
+    )
 
 
 def _relabel(
