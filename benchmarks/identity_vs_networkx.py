@@ -89,8 +89,9 @@ def identity_graph(n_links: int, seed: int) -> tuple[np.ndarray, np.ndarray, int
     rights = [ph1[has_card], email, oid, ph2[two_phones]]
     n_nodes = n_people * 5
     # households: a home phone shared by two consecutive card holders
-    home_pairs = np.flatnonzero((rng.random(n_people // 2) < 0.1) & has_card[0::2][: n_people // 2]
-                                & has_card[1::2][: n_people // 2])
+    home_pairs = np.flatnonzero(
+        (rng.random(n_people // 2) < 0.1) & has_card[0::2][: n_people // 2] & has_card[1::2][: n_people // 2]
+    )
     home = n_nodes + np.arange(home_pairs.size)
     n_nodes += home_pairs.size
     lefts += [card[2 * home_pairs], card[2 * home_pairs + 1]]
@@ -136,7 +137,12 @@ def omnicore_guarded(
     # evidence strength: links from a member card first
     rank = (node_type[left] != 0).astype(np.int64)
     return constrained_components(
-        left[keep], right[keep], n_nodes=n_nodes, node_type=node_type, type_limits=limits, edge_rank=rank[keep]
+        left[keep],
+        right[keep],
+        n_nodes=n_nodes,
+        node_type=node_type,
+        type_limits=limits,
+        edge_rank=rank[keep],
     )
 
 
@@ -149,7 +155,9 @@ def pair_precision(labels: np.ndarray, truth: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--skip-networkx", action="store_true", help="skip networkx at sizes above 1M links")
     parser.add_argument("--repeat", type=int, default=2)
@@ -161,7 +169,9 @@ def main() -> None:
         left, right, n = random_graph(size, args.seed)
         t_sp, m_sp, _ = measure(lambda: scipy_components(left, right, n), args.repeat)
         t_oc, m_oc, _ = measure(lambda: constrained_components(left, right, n_nodes=n), args.repeat)
-        t_nx, m_nx = (measure(lambda: networkx_components(left, right, n), 1)[:2] if run_nx else (np.nan, np.nan))
+        t_nx, m_nx = (
+            measure(lambda: networkx_components(left, right, n), 1)[:2] if run_nx else (np.nan, np.nan)
+        )
         rows.append(("random", size, "", t_oc, m_oc, t_sp, m_sp, t_nx, m_nx, np.nan, np.nan))
         del left, right
         gc.collect()
@@ -169,23 +179,42 @@ def main() -> None:
         left, right, n, node_type, truth = identity_graph(size, args.seed)
         t_sp, m_sp, _ = measure(lambda: scipy_components(left, right, n), args.repeat)
         t_oc, m_oc, _ = measure(lambda: omnicore_guarded(left, right, n, node_type, 20), args.repeat)
-        t_nx, m_nx = (measure(lambda: networkx_components(left, right, n), 1)[:2] if run_nx else (np.nan, np.nan))
+        t_nx, m_nx = (
+            measure(lambda: networkx_components(left, right, n), 1)[:2] if run_nx else (np.nan, np.nan)
+        )
         res = omnicore_guarded(left, right, n, node_type, 20)
         p_oc = pair_precision(res.labels, truth)
         p_sp = pair_precision(scipy_components(left, right, n), truth)
-        rows.append(("identity-shaped", size, f"{res.n_constrained_edges:,} greedy", t_oc, m_oc, t_sp, m_sp,
-                     t_nx, m_nx, p_oc, p_sp))
+        rows.append(
+            (
+                "identity-shaped",
+                size,
+                f"{res.n_constrained_edges:,} greedy",
+                t_oc,
+                m_oc,
+                t_sp,
+                m_sp,
+                t_nx,
+                m_nx,
+                p_oc,
+                p_sp,
+            )
+        )
         del left, right
         gc.collect()
 
-    head = (f"{'graph':<16}{'links':>12} {'omnicore s':>11}{'GB':>6} {'scipy s':>9}{'GB':>6} {'networkx s':>11}"
-            f"{'GB':>6} {'omni/scipy':>11} {'nx/omni':>8} {'precision omni / scipy':>24}  note")
+    head = (
+        f"{'graph':<16}{'links':>12} {'omnicore s':>11}{'GB':>6} {'scipy s':>9}{'GB':>6} {'networkx s':>11}"
+        f"{'GB':>6} {'omni/scipy':>11} {'nx/omni':>8} {'precision omni / scipy':>24}  note"
+    )
     print(head)
     print("-" * len(head))
     for g, size, note, t_oc, m_oc, t_sp, m_sp, t_nx, m_nx, p_oc, p_sp in rows:
         prec = "" if np.isnan(p_oc) else f"{p_oc:.4f} / {p_sp:.4f}"
-        print(f"{g:<16}{size:>12,} {t_oc:>11.2f}{m_oc:>6.2f} {t_sp:>9.2f}{m_sp:>6.2f} {t_nx:>11.2f}{m_nx:>6.2f}"
-              f" {t_oc / t_sp:>11.2f} {t_nx / t_oc:>8.1f} {prec:>24}  {note}")
+        print(
+            f"{g:<16}{size:>12,} {t_oc:>11.2f}{m_oc:>6.2f} {t_sp:>9.2f}{m_sp:>6.2f} {t_nx:>11.2f}{m_nx:>6.2f}"
+            f" {t_oc / t_sp:>11.2f} {t_nx / t_oc:>8.1f} {prec:>24}  {note}"
+        )
     print("\nTarget (issue #6): resolution with guardrails within 2x of plain scipy components.")
 
 

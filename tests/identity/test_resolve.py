@@ -39,8 +39,8 @@ def test_same_record_links_across_channels_and_normalises():
         _records(
             [
                 ("pos-1", "member_card", "mc-0001"),
-                ("pos-1", "phone", "138 0013 8000"),
-                ("web-1", "phone", "+86 13800138000"),
+                ("pos-1", "phone", "139 1234 5678"),
+                ("web-1", "phone", "+86 13912345678"),
                 ("web-1", "email", " Li@X.com"),
                 ("mp-1", "wechat_openid", "oABC"),
                 ("mp-1", "email", "li@x.com"),

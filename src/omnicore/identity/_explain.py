@@ -121,10 +121,10 @@ def links_to_networkx(links: IdentityLinks, *, accepted_only: bool = False) -> n
     >>> from omnicore.data import IdentifierRecords
     >>> from omnicore.identity import resolve
     >>> res = resolve(IdentifierRecords(record_id=["r1", "r1"], source=["pos", "pos"],
-    ...     id_type=["member_card", "phone"], value=["MC1", "13800138000"], observed_at=["2024-01-01"] * 2))
+    ...     id_type=["member_card", "phone"], value=["MC1", "13912345678"], observed_at=["2024-01-01"] * 2))
     >>> g = links_to_networkx(res.links)
     >>> sorted(g.nodes)
-    [('member_card', 'MC1'), ('phone', '+8613800138000')]
+    [('member_card', 'MC1'), ('phone', '+8613912345678')]
     """
     graph = nx.MultiGraph()
     rows = links.to_records()
@@ -236,7 +236,7 @@ def explain(
     >>> res = resolve(IdentifierRecords(
     ...     record_id=["r1", "r1", "r2", "r2"], source=["pos"] * 4,
     ...     id_type=["member_card", "phone", "phone", "email"],
-    ...     value=["MC1", "13800138000", "13800138000", "li@x.com"], observed_at=["2024-01-01"] * 4))
+    ...     value=["MC1", "13912345678", "13912345678", "li@x.com"], observed_at=["2024-01-01"] * 4))
     >>> e = explain(res, Identifier("member_card", "mc1"), Identifier("email", "li@x.com"))
     >>> e.connected, e.records()
     (True, ('r1', 'r2'))
@@ -270,7 +270,7 @@ def explain_stored(
 
     Examples
     --------
-    >>> explain_stored(store, Identifier("phone", "13800138000"), Identifier("email", "li@x.com"))  # doctest: +SKIP
+    >>> explain_stored(store, Identifier("phone", "13912345678"), Identifier("email", "li@x.com"))  # doctest: +SKIP
     """
     a = _normalise(a, rules, normalizers, key, normalized)
     b = _normalise(b, rules, normalizers, key, normalized)

@@ -67,7 +67,7 @@ class PhoneNormalizer:
     national_digits
         Length of a national number in the default country (11 for Chinese mobiles); a number of
         ``len(country_code) + national_digits`` digits that starts with the country code is read as
-        already carrying it (``8613800138000``).
+        already carrying it (``8613912345678``).
 
     Notes
     -----
@@ -77,8 +77,8 @@ class PhoneNormalizer:
 
     Examples
     --------
-    >>> PhoneNormalizer()(np.array(["138 0013 8000", "+86 138-0013-8000", "008613800138000", "12"]))
-    array(['+8613800138000', '+8613800138000', '+8613800138000', ''], dtype=StringDType())
+    >>> PhoneNormalizer()(np.array(["139 1234 5678", "+86 139-1234-5678", "008613912345678", "12"]))
+    array(['+8613912345678', '+8613912345678', '+8613912345678', ''], dtype=StringDType())
     """
 
     country_code: str = attrs.field(default="86", validator=_check_digits)
@@ -191,10 +191,10 @@ def normalize_values(
     Examples
     --------
     >>> normalize_values(
-    ...     np.array(["phone", "email"]), np.array(["13800138000", "A@B.CN"]),
+    ...     np.array(["phone", "email"]), np.array(["13912345678", "A@B.CN"]),
     ...     {"phone": PhoneNormalizer(), "email": EmailNormalizer()},
     ... ).tolist()
-    ['+8613800138000', 'a@b.cn']
+    ['+8613912345678', 'a@b.cn']
     """
     types = np.asarray(id_type).astype(STRING_DTYPE, copy=False)
     values = np.asarray(value).astype(STRING_DTYPE, copy=False)
@@ -239,7 +239,7 @@ def pseudonymize(id_type: npt.NDArray[Any], value: npt.NDArray[Any], key: bytes)
 
     Examples
     --------
-    >>> out = pseudonymize(np.array(["phone"]), np.array(["+8613800138000"]), b"0123456789abcdef")
+    >>> out = pseudonymize(np.array(["phone"]), np.array(["+8613912345678"]), b"0123456789abcdef")
     >>> len(out[0])
     64
 

@@ -229,11 +229,11 @@ def normalize_records(
     --------
     >>> recs = IdentifierRecords(
     ...     record_id=["r1", "r1"], source=["pos", "pos"], id_type=["phone", "email"],
-    ...     value=["138-0013-8000", "nobody"], observed_at=["2024-05-01", "2024-05-01"],
+    ...     value=["139-1234-5678", "nobody"], observed_at=["2024-05-01", "2024-05-01"],
     ... )
     >>> out, n_invalid = normalize_records(recs)
     >>> out.value.tolist(), n_invalid
-    (['+8613800138000'], 1)
+    (['+8613912345678'], 1)
     """
     check_key(key)
     types = records.id_type.astype(STRING_DTYPE, copy=False)
@@ -312,14 +312,14 @@ def resolve(
     ...     record_id=["pos-1", "pos-1", "web-9", "web-9"],
     ...     source=["pos", "pos", "online", "online"],
     ...     id_type=["member_card", "phone", "phone", "email"],
-    ...     value=["mc0001", "138 0013 8000", "+86 138 0013 8000", "Li.Wei@Example.com"],
+    ...     value=["mc0001", "139 1234 5678", "+86 139 1234 5678", "Li.Wei@Example.com"],
     ...     observed_at=["2024-05-01"] * 4,
     ... )
     >>> res = resolve(recs)
     >>> res.assignment.to_records()  # doctest: +NORMALIZE_WHITESPACE
     [{'id_type': 'email', 'value': 'li.wei@example.com', 'customer_id': 0},
      {'id_type': 'member_card', 'value': 'MC0001', 'customer_id': 0},
-     {'id_type': 'phone', 'value': '+8613800138000', 'customer_id': 0}]
+     {'id_type': 'phone', 'value': '+8613912345678', 'customer_id': 0}]
 
     Notes
     -----

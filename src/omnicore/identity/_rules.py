@@ -30,8 +30,8 @@ class Identifier:
 
     Examples
     --------
-    >>> Identifier("phone", "+8613800138000")
-    Identifier(id_type='phone', value='+8613800138000')
+    >>> Identifier("phone", "+8613912345678")
+    Identifier(id_type='phone', value='+8613912345678')
     """
 
     id_type: str = attrs.field(validator=_nonempty)
@@ -161,22 +161,28 @@ def _make_normalizer(kind: str, country_code: str) -> Normalizer:
     return TextNormalizer()
 
 
-#: Sensible defaults for a Chinese omnichannel retailer: one member card and one WeChat union id per
-#: customer, at most 3 phones and 3 e-mails, common placeholders blocked, values on more than 20
-#: records treated as shared.
+#: Defaults for a Chinese omnichannel retailer, strongest type first: one member card, WeChat union
+#: id, online account and WeCom external user id per customer; at most 2 mini-program open ids, 2
+#: phones (own + household or work), 2 e-mails and 3 devices; common placeholder phones and e-mails
+#: blocked; values on more than 20 records (devices: 5) treated as shared. A household phone between
+#: two people who each have their own phone is refused by the phone limit.
 DEFAULT_RULES = MergeRules(
     identifiers=(
         IdentifierRule(id_type="member_card", normalizer="upper", max_per_customer=1),
         IdentifierRule(id_type="wechat_unionid", normalizer="strip", max_per_customer=1),
-        IdentifierRule(id_type="wechat_openid", normalizer="strip", max_per_customer=4),
+        IdentifierRule(id_type="account_id", normalizer="lower", max_per_customer=1),
+        IdentifierRule(id_type="wecom_external_userid", normalizer="strip", max_per_customer=1),
+        IdentifierRule(id_type="wechat_openid", normalizer="strip", max_per_customer=2),
         IdentifierRule(
             id_type="phone",
             normalizer="phone",
-            max_per_customer=3,
+            max_per_customer=2,
             blocked={
                 "13800000000",
+                "13800138000",
                 "13888888888",
                 "13900000000",
+                "18888888888",
                 "10000000000",
                 "11111111111",
                 "12345678901",
@@ -185,10 +191,9 @@ DEFAULT_RULES = MergeRules(
         IdentifierRule(
             id_type="email",
             normalizer="email",
-            max_per_customer=3,
+            max_per_customer=2,
             blocked={"test@test.com", "a@a.com", "none@none.com", "noemail@example.com", "na@na.com"},
         ),
-        IdentifierRule(id_type="online_account", normalizer="lower", max_per_customer=3),
-        IdentifierRule(id_type="device_id", normalizer="strip", max_per_customer=5, max_records=5),
+        IdentifierRule(id_type="device_id", normalizer="strip", max_per_customer=3, max_records=5),
     ),
 )

@@ -369,7 +369,7 @@ def link_identifiers(
 
     Examples
     --------
-    >>> link_identifiers(store, Identifier("phone", "13800138000"), Identifier("phone", "13900139000"),
+    >>> link_identifiers(store, Identifier("phone", "13912345678"), Identifier("phone", "13900139000"),
     ...                  same=False)  # doctest: +SKIP
     """
     at = to_datetime64(now) if now is not None else np.datetime64("now", "us")
@@ -470,7 +470,7 @@ def erase_person(
 
     Examples
     --------
-    >>> report = erase_person(store, Identifier("phone", "13800138000"))  # doctest: +SKIP
+    >>> report = erase_person(store, Identifier("phone", "13912345678"))  # doctest: +SKIP
     """
     id_type, value = _normalised_identifier(identifier, rules, normalizers, key)
     at = to_datetime64(now) if now is not None else np.datetime64("now", "us")

@@ -110,7 +110,7 @@ def golden_records(resolution: Resolution, rules: Sequence[SurvivorshipRule]) ->
     ...                                 IdentifierRule(id_type="name", links=False)))
     >>> res = resolve(IdentifierRecords(
     ...     record_id=["a", "a", "b", "b"], source=["online", "online", "pos", "pos"],
-    ...     id_type=["phone", "name", "phone", "name"], value=["13800138000", "Li W", "13800138000", "Li Wei"],
+    ...     id_type=["phone", "name", "phone", "name"], value=["13912345678", "Li W", "13912345678", "Li Wei"],
     ...     observed_at=["2024-01-01", "2024-01-01", "2023-01-01", "2023-01-01"]), rules)
     >>> g = golden_records(res, [SurvivorshipRule(id_type="name", strategy="source_priority", sources=("pos",))])
     >>> g.value.tolist(), g.source.tolist()
