@@ -1,4 +1,6 @@
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 
 from omnicore import NotFoundError
@@ -144,3 +146,18 @@ def test_pseudonymised_store_holds_no_clear_values(store):
     assert not (set(stored.value.tolist()) & set(recs.value.tolist()))
     report = erase_person(store, Identifier("email", "user0@example.com"), key=key)
     assert report.identifiers >= 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5))
+def test_incremental_equals_full_property(seed, n_batches):
+    store = FakeStore()
+    recs, _ = people_records(60, seed=seed, family_share=0.5, placeholder_rate=0.2)
+    uniq, codes = np.unique(recs.record_id, return_inverse=True)
+    batch_of = np.random.default_rng(seed).integers(0, n_batches, uniq.size)[codes]
+    for b in range(n_batches):
+        part = recs.take(batch_of == b)
+        if len(part):
+            add_records(store, part)
+    m = _partition_of_store(store, resolve(recs))
+    assert m.pair_f1 == 1.0

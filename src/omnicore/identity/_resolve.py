@@ -289,7 +289,9 @@ def resolve(
     key
         Tenant key: when given, values are pseudonymised (HMAC-SHA256) after normalisation.
     normalized
-        True when ``records`` (and ``links``) already hold normalised, pseudonymised values.
+        True when ``records`` (and ``links``) already hold normalised (and, with ``key``,
+        pseudonymised) values. The rules' blocked values and must-not-link pairs are raw and are
+        always normalised (and pseudonymised) here.
     now
         Timestamp of the links and events (default: the latest ``observed_at``).
     progress
@@ -351,12 +353,11 @@ def resolve(
         a_val = np.array([p[0].value for p in rules.must_not_link], dtype=STRING_DTYPE)
         b_type = np.array([p[1].id_type for p in rules.must_not_link], dtype=STRING_DTYPE)
         b_val = np.array([p[1].value for p in rules.must_not_link], dtype=STRING_DTYPE)
-        if not normalized:
-            nm = {**rules.normalizers(), **(normalizers or {})}
-            a_val = normalize_values(a_type, a_val, nm)
-            b_val = normalize_values(b_type, b_val, nm)
-            if key is not None:
-                a_val, b_val = pseudonymize(a_type, a_val, key), pseudonymize(b_type, b_val, key)
+        nm = {**rules.normalizers(), **(normalizers or {})}
+        a_val = normalize_values(a_type, a_val, nm)
+        b_val = normalize_values(b_type, b_val, nm)
+        if key is not None:
+            a_val, b_val = pseudonymize(a_type, a_val, key), pseudonymize(b_type, b_val, key)
         cannot_keys = [_keys(a_type, a_val), _keys(b_type, b_val)]
     row_keys = _keys(types, values)
     left_keys = _keys(extra.left_type, extra.left_value)
@@ -394,11 +395,10 @@ def resolve(
             raw = np.array(sorted(rule.blocked), dtype=STRING_DTYPE)
             tcol = np.full(raw.size, str(name), dtype=STRING_DTYPE)
             blocked_vals = raw
-            if not normalized:
-                nm = {**rules.normalizers(), **(normalizers or {})}
-                blocked_vals = normalize_values(tcol, raw, nm)
-                if key is not None:
-                    blocked_vals = pseudonymize(tcol, blocked_vals, key)
+            nm = {**rules.normalizers(), **(normalizers or {})}
+            blocked_vals = normalize_values(tcol, raw, nm)
+            if key is not None:
+                blocked_vals = pseudonymize(tcol, blocked_vals, key)
             blocked_keys.extend(_keys(tcol, blocked_vals).tolist())
     blocked = (
         np.isin(ident_keys, np.array(blocked_keys, dtype=STRING_DTYPE))
@@ -427,7 +427,10 @@ def resolve(
     good_anchor = usable[row_ident[anchor_rows]]
     anchor_of_record[row_record[anchor_rows[good_anchor]]] = row_ident[anchor_rows[good_anchor]]
     anchor = anchor_of_record[row_record]
-    edge_rows = np.flatnonzero((anchor >= 0) & (row_ident != anchor) & linkable[row_ident])
+    # one edge per (record, identifier): a record listing an identifier twice is one piece of evidence
+    first_of_pair = np.zeros(row_ident.size, dtype=bool)
+    first_of_pair[np.unique(row_record * max(n_ident, 1) + row_ident, return_index=True)[1]] = True
+    edge_rows = np.flatnonzero((anchor >= 0) & (row_ident != anchor) & linkable[row_ident] & first_of_pair)
     e_left, e_right = anchor[edge_rows], row_ident[edge_rows]
     lo, hi = np.minimum(e_left, e_right), np.maximum(e_left, e_right)
     e_pair = lo * max(n_ident, 1) + hi

@@ -255,6 +255,8 @@ def add_records(
             previous=previous,
             allocate=store.identity.allocate_customer_ids,
             normalized=True,
+            key=key,
+            normalizers=normalizers,
             now=now,
             progress=progress,
         )
@@ -269,6 +271,8 @@ def rebuild(
     store: Store,
     rules: MergeRules = DEFAULT_RULES,
     *,
+    normalizers: Mapping[str, Normalizer] | None = None,
+    key: bytes | None = None,
     now: Any = None,
     progress: Progress = null_progress,
 ) -> Resolution:
@@ -279,7 +283,10 @@ def rebuild(
     store
         An opened store.
     rules
-        Merge rules. Stored values are already normalised, so the rules' normalisers are not reapplied.
+        Merge rules. Stored values are already normalised, so the rules' normalisers are not reapplied
+        to them (only to the rules' own blocked values and must-not-link pairs).
+    normalizers, key
+        As for :func:`add_records` (the same key the records were stored with).
     now
         Timestamp of links and events.
     progress
@@ -308,6 +315,8 @@ def rebuild(
             previous=previous,
             allocate=ident.allocate_customer_ids,
             normalized=True,
+            key=key,
+            normalizers=normalizers,
             now=now,
             progress=progress,
         )
@@ -406,6 +415,8 @@ def link_identifiers(
             previous=previous,
             allocate=store.identity.allocate_customer_ids,
             normalized=True,
+            key=key,
+            normalizers=normalizers,
             now=at,
         )
         _write(store, resolution, previous, IdentifierRecords.empty(), old_links)
