@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import psutil
 
 from omnicore.identity import BlockingRule, Comparison, Matcher, block, match_records
@@ -155,7 +154,8 @@ def main() -> None:
         print(f"{name:<32}{t:>9.2f}{mem:>7.2f}{p:>11.4f}{r:>9.4f}{f1:>8.4f}")
     if not args.skip_splink:
         print(
-            f"\nomnicore / Splink: time {rows[0][1] / rows[-1][1]:.2f}x, F1 {rows[0][5]:.4f} vs {rows[-1][5]:.4f}"
+            f"\nomnicore / Splink: time {rows[0][1] / rows[-1][1]:.2f}x, "
+            f"F1 {rows[0][5]:.4f} vs {rows[-1][5]:.4f}"
         )
     print("Target (issue #6): F1 at least Splink's, and faster.")
 

@@ -27,6 +27,7 @@ import gc
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,6 @@ def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     proc = psutil.Process()
     best = float("inf")
     peak_extra = 0.0
-    result = None
     for _ in range(repeat):
         gc.collect()
         base = proc.memory_info().rss
@@ -57,14 +57,12 @@ def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         t0 = time.perf_counter()
-        result = fn()
+        fn()
         elapsed = time.perf_counter() - t0
         done.set()
         sampler.join()
         best = min(best, elapsed)
         peak_extra = max(peak_extra, (peak[0] - base) / 1e9)
-        del result
-        result = None
     return best, peak_extra, None
 
 
@@ -154,6 +152,31 @@ def pair_precision(labels: np.ndarray, truth: np.ndarray) -> float:
     return evaluate_clusters(labels[own], truth[own]).pair_precision
 
 
+def run_size(size: int, args: argparse.Namespace) -> list[tuple[Any, ...]]:
+    """Both graphs at one size: omnicore, scipy and (unless skipped) networkx on the same links."""
+    rows: list[tuple[Any, ...]] = []
+    run_nx = not (args.skip_networkx and size > 1_000_000)
+    nan = (float("nan"), float("nan"))
+    left, right, n = random_graph(size, args.seed)
+    t_sp, m_sp, _ = measure(partial(scipy_components, left, right, n), args.repeat)
+    t_oc, m_oc, _ = measure(partial(constrained_components, left, right, n_nodes=n), args.repeat)
+    t_nx, m_nx = measure(partial(networkx_components, left, right, n), 1)[:2] if run_nx else nan
+    rows.append(("random", size, "", t_oc, m_oc, t_sp, m_sp, t_nx, m_nx, np.nan, np.nan))
+    del left, right
+    gc.collect()
+
+    left, right, n, node_type, truth = identity_graph(size, args.seed)
+    t_sp, m_sp, _ = measure(partial(scipy_components, left, right, n), args.repeat)
+    t_oc, m_oc, _ = measure(partial(omnicore_guarded, left, right, n, node_type, 20), args.repeat)
+    t_nx, m_nx = measure(partial(networkx_components, left, right, n), 1)[:2] if run_nx else nan
+    res = omnicore_guarded(left, right, n, node_type, 20)
+    p_oc = pair_precision(res.labels, truth)
+    p_sp = pair_precision(scipy_components(left, right, n), truth)
+    note = f"{res.n_constrained_edges:,} greedy"
+    rows.append(("identity-shaped", size, note, t_oc, m_oc, t_sp, m_sp, t_nx, m_nx, p_oc, p_sp))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -165,44 +188,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for size in args.size:
-        run_nx = not (args.skip_networkx and size > 1_000_000)
-        left, right, n = random_graph(size, args.seed)
-        t_sp, m_sp, _ = measure(lambda: scipy_components(left, right, n), args.repeat)
-        t_oc, m_oc, _ = measure(lambda: constrained_components(left, right, n_nodes=n), args.repeat)
-        t_nx, m_nx = (
-            measure(lambda: networkx_components(left, right, n), 1)[:2] if run_nx else (np.nan, np.nan)
-        )
-        rows.append(("random", size, "", t_oc, m_oc, t_sp, m_sp, t_nx, m_nx, np.nan, np.nan))
-        del left, right
-        gc.collect()
-
-        left, right, n, node_type, truth = identity_graph(size, args.seed)
-        t_sp, m_sp, _ = measure(lambda: scipy_components(left, right, n), args.repeat)
-        t_oc, m_oc, _ = measure(lambda: omnicore_guarded(left, right, n, node_type, 20), args.repeat)
-        t_nx, m_nx = (
-            measure(lambda: networkx_components(left, right, n), 1)[:2] if run_nx else (np.nan, np.nan)
-        )
-        res = omnicore_guarded(left, right, n, node_type, 20)
-        p_oc = pair_precision(res.labels, truth)
-        p_sp = pair_precision(scipy_components(left, right, n), truth)
-        rows.append(
-            (
-                "identity-shaped",
-                size,
-                f"{res.n_constrained_edges:,} greedy",
-                t_oc,
-                m_oc,
-                t_sp,
-                m_sp,
-                t_nx,
-                m_nx,
-                p_oc,
-                p_sp,
-            )
-        )
-        del left, right
-        gc.collect()
-
+        rows += run_size(size, args)
     head = (
         f"{'graph':<16}{'links':>12} {'omnicore s':>11}{'GB':>6} {'scipy s':>9}{'GB':>6} {'networkx s':>11}"
         f"{'GB':>6} {'omni/scipy':>11} {'nx/omni':>8} {'precision omni / scipy':>24}  note"

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from omnicore import ConvergenceError, ValidationError
+from omnicore.data import IdentifierRecords
 from omnicore.identity import (
     BlockingRule,
     Comparison,
@@ -14,7 +15,6 @@ from omnicore.identity import (
     resolve,
     train_from_labels,
 )
-from omnicore.data import IdentifierRecords
 
 FIRST = ["wei", "li", "jun", "ming", "hua", "xin", "yan", "lei", "jing", "fang", "tao", "ping", "hong", "bin"]
 LAST = [

@@ -1,7 +1,7 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 
 from omnicore import NotFoundError
 from omnicore.identity import (
@@ -55,8 +55,7 @@ def _partition_of_store(store, res_full):
     )
     assert stored.keys() == full.keys()
     keys = sorted(full)
-    m = evaluate_clusters(np.array([stored[k] for k in keys]), np.array([full[k] for k in keys]))
-    return m
+    return evaluate_clusters(np.array([stored[k] for k in keys]), np.array([full[k] for k in keys]))
 
 
 @pytest.mark.parametrize("n_batches", [1, 3, 7])
@@ -127,7 +126,7 @@ def test_erase_person(store):
     n_expected = int((res.assignment.customer_id == expected).sum())
     assert report.identifiers == n_expected
     assert report.records >= 1
-    t, _, c = store.identity.members([report.customer_id])
+    t, _, _ = store.identity.members([report.customer_id])
     assert len(t) == 0
     assert store.identity.lookup(["phone"], [phone])[0] == -1
     entries = store.audit.entries(action="identity.erase")

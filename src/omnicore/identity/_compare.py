@@ -7,6 +7,7 @@ trimming, and ``""``/None/NaN count as missing. String similarity comes from rap
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -186,7 +187,8 @@ def _block_keys(columns: Mapping[str, npt.NDArray[Any]], rule: BlockingRule) -> 
         ok = np.strings.str_len(col) > 0
         present = ok if present is None else present & ok
         key = col if key is None else np.strings.add(np.strings.add(key, "\x1f"), col)
-    assert key is not None and present is not None  # rules have at least one field
+    if key is None or present is None:  # unreachable: a rule has at least one field
+        raise ValidationError("a blocking rule needs at least one field", field="fields")
     return np.where(present, key, np.array("", dtype=STRING_DTYPE)).astype(STRING_DTYPE)
 
 
@@ -430,10 +432,8 @@ def _as_dates(vocab: npt.NDArray[Any]) -> npt.NDArray[np.datetime64]:
     out = np.full(vocab.size, np.datetime64("NaT"), dtype="datetime64[D]")
     for k, d in enumerate(vocab.tolist()):
         if len(d) == 8 and d.isdigit():
-            try:
+            with contextlib.suppress(ValueError):
                 out[k] = np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:]}", "D")
-            except ValueError:
-                pass
     return out
 
 
@@ -441,8 +441,6 @@ def _as_numbers(vocab: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     """Parse numbers (one per distinct value); NaN where invalid."""
     out = np.full(vocab.size, np.nan)
     for k, text in enumerate(vocab.tolist()):
-        try:
+        with contextlib.suppress(ValueError):
             out[k] = float(text)
-        except ValueError:
-            pass
     return out

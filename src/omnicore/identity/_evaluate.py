@@ -111,7 +111,7 @@ def evaluate_clusters(predicted: npt.ArrayLike, truth: npt.ArrayLike) -> Cluster
     precision = tp / pp if pp else 1.0
     recall = tp / tt if tt else 1.0
     # exact clusters: a predicted cluster equals a true one when the cell holds both clusters whole
-    cells, first, cnt = np.unique(p * max(n_t, 1) + t, return_index=True, return_counts=True)
+    _, first, cnt = np.unique(p * max(n_t, 1) + t, return_index=True, return_counts=True)
     exact = (cnt == p_sizes[p[first]]) & (cnt == t_sizes[t[first]])
     n_exact = int(exact.sum())
     c_precision = n_exact / n_p if n_p else 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -166,7 +167,7 @@ def _explain(links: IdentityLinks, a: Identifier, b: Identifier, ca: int, cb: in
     connected = ca >= 0 and ca == cb
     if connected and na in graph and nb in graph and nx.has_path(graph, na, nb):
         nodes = nx.shortest_path(graph, na, nb)
-        for u, v in zip(nodes[:-1], nodes[1:], strict=True):
+        for u, v in itertools.pairwise(nodes):
             data = min(graph.get_edge_data(u, v).values(), key=lambda d: (-d["probability"], d["record_id"]))
             row = {"left_type": u[0], "left_value": u[1], "right_type": v[0], "right_value": v[1], **data}
             path.append(_evidence(row))
@@ -270,7 +271,8 @@ def explain_stored(
 
     Examples
     --------
-    >>> explain_stored(store, Identifier("phone", "13912345678"), Identifier("email", "li@x.com"))  # doctest: +SKIP
+    >>> a, b = Identifier("phone", "13912345678"), Identifier("email", "li@x.com")
+    >>> explain_stored(store, a, b).summary()  # doctest: +SKIP
     """
     a = _normalise(a, rules, normalizers, key, normalized)
     b = _normalise(b, rules, normalizers, key, normalized)

@@ -162,15 +162,14 @@ def constrained_components(
             n_constrained_edges=0,
         )
     graph = coo_array((np.ones(n_edges, dtype=np.int8), (left, right)), shape=(n_nodes, n_nodes)).tocsr()
-    _, comp = connected_components(graph, directed=False)
-    comp = comp.astype(np.int64, copy=False)
+    _, comp_raw = connected_components(graph, directed=False)
+    comp: npt.NDArray[np.int64] = comp_raw.astype(np.int64, copy=False)
     n_comp = int(comp.max()) + 1
     bad = np.zeros(n_comp, dtype=bool)
     has_limits = (
         node_type is not None and type_limits is not None and bool((np.asarray(type_limits) > 0).any())
     )
-    if has_limits:
-        assert node_type is not None and type_limits is not None  # for mypy; checked just above
+    if has_limits and node_type is not None and type_limits is not None:
         node_type = np.asarray(node_type, dtype=np.int64)
         limits = np.asarray(type_limits, dtype=np.int64)
         n_types = limits.size

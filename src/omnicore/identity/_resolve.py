@@ -411,8 +411,8 @@ def resolve(
     n_records = record_uniques.size
     pair = np.unique(row_record * max(n_ident, 1) + row_ident)
     distinct_records = np.bincount(pair % max(n_ident, 1), minlength=n_ident)
-    threshold = type_max_records[ident_type]
-    shared = (threshold > 0) & (distinct_records > threshold) & ~blocked
+    record_limit = type_max_records[ident_type]
+    shared = (record_limit > 0) & (distinct_records > record_limit) & ~blocked
     linkable = type_links[ident_type]
     usable = linkable & ~blocked & ~shared
     progress(1, 4, "building links")

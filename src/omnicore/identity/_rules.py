@@ -24,6 +24,16 @@ def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: int | None
         raise ValidationError("must be a positive integer or None", field=attribute.name, value=value)
 
 
+def _frozen_text(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        raise ValidationError("expected a collection of values, not one text", field="blocked", value=value)
+    return frozenset(str(v) for v in value)
+
+
+def _rule_tuple(value: Any) -> tuple[IdentifierRule, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Identifier:
     """One identifier: its type and its (raw or normalised) value.
@@ -66,7 +76,7 @@ class IdentifierRule:
     normalizer: str = attrs.field(default="strip", validator=attrs.validators.in_(_NORMALIZER_KINDS))
     max_per_customer: int | None = attrs.field(default=None, validator=_positive_or_none)
     max_records: int | None = attrs.field(default=None, validator=_positive_or_none)
-    blocked: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    blocked: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_text)
     links: bool = True
 
 
@@ -121,7 +131,7 @@ class MergeRules:
     (0, 1, 2)
     """
 
-    identifiers: tuple[IdentifierRule, ...] = attrs.field(converter=tuple, validator=_unique_types)
+    identifiers: tuple[IdentifierRule, ...] = attrs.field(converter=_rule_tuple, validator=_unique_types)
     max_records: int | None = attrs.field(default=20, validator=_positive_or_none)
     country_code: str = "86"
     unknown_types: str = attrs.field(default="link", validator=attrs.validators.in_(("link", "ignore")))

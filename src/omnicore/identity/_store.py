@@ -66,7 +66,7 @@ def _closure(
     extra: list[IdentityLinks] = []
     seen = unique_text(_keys(batch.id_type, batch.value) if seeds is None else seeds)
     frontier = seen
-    fetched_records = np.empty(0, dtype=STRING_DTYPE)
+    fetched_records: npt.NDArray[Any] = np.empty(0, dtype=STRING_DTYPE)
     while frontier.size:
         f_type, f_value = split_keys(frontier)
         by_value = ident.records(id_type=f_type, value=f_value)
@@ -88,7 +88,7 @@ def _closure(
         )
         stop = uniq[((thresholds > 0) & (counts > thresholds)) | np.isin(uniq, blocked_keys)]
         row_keys = _keys(by_value.id_type, by_value.value)
-        expand = by_value.record_id.astype(STRING_DTYPE)[~np.isin(row_keys, stop)]
+        expand: npt.NDArray[Any] = by_value.record_id.astype(STRING_DTYPE)[~np.isin(row_keys, stop)]
         expand = unique_text(expand)
         expand = expand[~np.isin(expand, fetched_records)]
         fetched_records = np.concatenate([fetched_records, expand])
@@ -141,13 +141,13 @@ def _blocked_keys(
     types: list[str] = []
     values: list[str] = []
     for rule in rules.identifiers:
-        for v in sorted(rule.blocked):
+        for blocked_value in sorted(rule.blocked):
             types.append(rule.id_type)
-            values.append(v)
+            values.append(blocked_value)
     if not types:
         return np.empty(0, dtype=STRING_DTYPE)
     t = np.array(types, dtype=STRING_DTYPE)
-    v = normalize_values(
+    v: npt.NDArray[Any] = normalize_values(
         t, np.array(values, dtype=STRING_DTYPE), {**rules.normalizers(), **(normalizers or {})}
     )
     if key is not None:
@@ -385,15 +385,15 @@ def link_identifiers(
     at_type, at_value = _normalised_identifier(a, rules, normalizers, key)
     bt_type, bt_value = _normalised_identifier(b, rules, normalizers, key)
     link = IdentityLinks(
-        left_type=[at_type],
-        left_value=[at_value],
-        right_type=[bt_type],
-        right_value=[bt_value],
-        kind=["manual"],
-        probability=[1.0 if same else 0.0],
-        record_id=[""],
-        accepted=[same],
-        reason=[reason],
+        left_type=np.array([at_type], dtype=STRING_DTYPE),
+        left_value=np.array([at_value], dtype=STRING_DTYPE),
+        right_type=np.array([bt_type], dtype=STRING_DTYPE),
+        right_value=np.array([bt_value], dtype=STRING_DTYPE),
+        kind=np.array(["manual"], dtype=STRING_DTYPE),
+        probability=np.array([1.0 if same else 0.0]),
+        record_id=np.array([""], dtype=STRING_DTYPE),
+        accepted=np.array([same]),
+        reason=np.array([reason], dtype=STRING_DTYPE),
         created_at=np.array([at], dtype="datetime64[us]"),
     )
     with store.atomic():

@@ -110,9 +110,11 @@ def golden_records(resolution: Resolution, rules: Sequence[SurvivorshipRule]) ->
     ...                                 IdentifierRule(id_type="name", links=False)))
     >>> res = resolve(IdentifierRecords(
     ...     record_id=["a", "a", "b", "b"], source=["online", "online", "pos", "pos"],
-    ...     id_type=["phone", "name", "phone", "name"], value=["13912345678", "Li W", "13912345678", "Li Wei"],
+    ...     id_type=["phone", "name", "phone", "name"],
+    ...     value=["13912345678", "Li W", "13912345678", "Li Wei"],
     ...     observed_at=["2024-01-01", "2024-01-01", "2023-01-01", "2023-01-01"]), rules)
-    >>> g = golden_records(res, [SurvivorshipRule(id_type="name", strategy="source_priority", sources=("pos",))])
+    >>> rule = SurvivorshipRule(id_type="name", strategy="source_priority", sources=("pos",))
+    >>> g = golden_records(res, [rule])
     >>> g.value.tolist(), g.source.tolist()
     (['Li Wei'], ['pos'])
     """
@@ -149,6 +151,7 @@ def golden_records(resolution: Resolution, rules: Sequence[SurvivorshipRule]) ->
         g_cust = cust[latest_row]
         g_latest = seen[latest_row]
         g_code = val_codes[latest_row]
+        keys: tuple[npt.NDArray[np.int64], ...]
         if rule.strategy == "source_priority":
             keys = (g_code, -support, -g_latest, best_src, g_cust)
         elif rule.strategy == "recency":
