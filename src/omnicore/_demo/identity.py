@@ -15,16 +15,13 @@ __all__ = ["run"]
 def _truth_by_record(data: Any, record_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True person and household of each record (-1 for placeholder and test records)."""
     truth = data.truth
-    ids = np.asarray(truth.record_id).astype(str)
-    order = np.argsort(ids, kind="stable")
-    pos = order[np.searchsorted(ids[order], np.asarray(record_id).astype(str))]
-    person = np.asarray(truth.record_person)[pos]
-    household = np.full(person.size, -1, dtype=np.int64)
-    known = person >= 0
-    p_order = np.argsort(truth.person_id, kind="stable")
-    household[known] = np.asarray(truth.household_id)[
-        p_order[np.searchsorted(np.asarray(truth.person_id)[p_order], person[known])]
-    ]
+    row_of = {str(r): k for k, r in enumerate(truth.record_id.tolist())}
+    pos = np.fromiter((row_of[str(r)] for r in record_id.tolist()), dtype=np.int64, count=len(record_id))
+    person = np.asarray(truth.record_person, dtype=np.int64)[pos]
+    household_of = dict(zip(truth.person_id.tolist(), truth.household_id.tolist(), strict=True))
+    household = np.fromiter(
+        (household_of.get(p, -1) for p in person.tolist()), dtype=np.int64, count=person.size
+    )
     return person, household
 
 
@@ -52,5 +49,8 @@ def run(ctx: DemoContext) -> DemoSection:
         f"{1 - by_household.pair_precision:.2%} of predicted pairs)",
         "recall is bounded by the data: records that share no identifier need probabilistic matching",
     )
-    table = (("refused because", "links"), *((reason, f"{n:,}") for reason, n in sorted(stats.refused.items())))
+    table = (
+        ("refused because", "links"),
+        *((reason, f"{n:,}") for reason, n in sorted(stats.refused.items())),
+    )
     return DemoSection(title="Identity resolution", lines=lines, table=table)

@@ -393,12 +393,25 @@ def _levels(
         a_list = strings[pa[remaining]].tolist()
         b_list = strings[pb[remaining]].tolist()
         if comp.kind == "jaro_winkler":
+            # score_cutoff lets rapidfuzz stop early on pairs below the loosest threshold
             score = cpdist(
-                a_list, b_list, scorer=JaroWinkler.normalized_similarity, workers=workers, dtype=np.float32
+                a_list,
+                b_list,
+                scorer=JaroWinkler.normalized_similarity,
+                workers=workers,
+                dtype=np.float32,
+                score_cutoff=min(comp.thresholds) - 1e-6 if comp.thresholds else None,
             )
             passes = [score >= np.float32(t) - 1e-6 for t in comp.thresholds]
         else:
-            dist = cpdist(a_list, b_list, scorer=Levenshtein.distance, workers=workers, dtype=np.int32)
+            dist = cpdist(
+                a_list,
+                b_list,
+                scorer=Levenshtein.distance,
+                workers=workers,
+                dtype=np.int32,
+                score_cutoff=int(max(comp.thresholds)) if comp.thresholds else None,
+            )
             passes = [dist <= t for t in comp.thresholds]
         assigned = np.zeros(remaining.size, dtype=bool)
         for hit in passes:

@@ -152,7 +152,24 @@ class FellegiSunterModel:
 def _pattern_table(
     gamma: npt.NDArray[np.int8],
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    patterns, inverse, counts = np.unique(gamma, axis=0, return_inverse=True, return_counts=True)
+    """Distinct comparison vectors, the pattern of each pair and pattern counts.
+
+    Each vector is packed into one integer (mixed radix over the levels), so this is one integer sort
+    instead of a row-wise sort of the matrix.
+    """
+    n_levels = gamma.max(axis=0).astype(np.int64) + 1 if gamma.size else np.ones(gamma.shape[1], np.int64)
+    if float(np.prod(n_levels.astype(np.float64))) >= 2.0**62:
+        patterns, inverse, counts = np.unique(gamma, axis=0, return_inverse=True, return_counts=True)
+        return patterns, inverse.reshape(-1).astype(np.int64), counts.astype(np.int64)
+    code = np.zeros(gamma.shape[0], dtype=np.int64)
+    for k in range(gamma.shape[1]):
+        code = code * n_levels[k] + gamma[:, k]
+    uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+    patterns = np.empty((uniq.size, gamma.shape[1]), dtype=np.int8)
+    rest = uniq.copy()
+    for k in range(gamma.shape[1] - 1, -1, -1):
+        patterns[:, k] = rest % n_levels[k]
+        rest //= n_levels[k]
     return patterns, inverse.reshape(-1).astype(np.int64), counts.astype(np.int64)
 
 
@@ -185,6 +202,36 @@ def _level_frequencies(
         out.append(
             counts / total if total > 0 else np.r_[0.0, np.full(comp.n_levels - 1, 1 / (comp.n_levels - 1))]
         )
+    return out
+
+
+def _exact_u(
+    u: npt.NDArray[np.float64], left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], dedupe: bool
+) -> npt.NDArray[np.float64]:
+    """Replace the sampled u of the exact level by its closed form, sum over values of p_left * p_right.
+
+    Two random non-missing values agree exactly with probability ``sum_v p_l(v) p_r(v)`` (for
+    deduplication, without a record paired with itself); the other levels keep their sampled shares of
+    the rest. Exact agreement on rare values is where sampling is noisiest.
+    """
+    lv, rv = left[left >= 0], right[right >= 0]
+    if lv.size == 0 or rv.size == 0:
+        return u
+    size = int(max(lv.max(), rv.max())) + 1
+    cl = np.bincount(lv, minlength=size).astype(np.float64)
+    cr = np.bincount(rv, minlength=size).astype(np.float64)
+    if dedupe:
+        if lv.size < 2:
+            return u
+        exact = float((cl * (cl - 1)).sum() / (lv.size * (lv.size - 1)))
+    else:
+        exact = float((cl * cr).sum() / (lv.size * rv.size))
+    exact = min(max(exact, 1e-12), 1 - 1e-9)
+    out = u.copy()
+    rest = out[2:].sum()
+    out[1] = exact
+    if rest > 0:
+        out[2:] *= (1 - exact) / rest
     return out
 
 
@@ -321,6 +368,10 @@ def _fit(
     u = _level_frequencies(
         compare(left, right, ri, rj, comps, workers=workers, encoded=enc), comps, np.ones(ri.size), 1.0
     )
+    u = [
+        _exact_u(level_u, enc.left[c.field], enc.right[c.field], right is None)
+        for level_u, c in zip(u, comps, strict=True)
+    ]
     i, j = block(left, right, rules=matcher.blocking)
     if i.size == 0:
         raise ConvergenceError("no candidate pairs: loosen the blocking rules")
