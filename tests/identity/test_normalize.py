@@ -72,3 +72,13 @@ def test_pseudonymize_is_hmac_sha256_of_type_and_value():
     assert out[2] == ""
     with pytest.raises(ValidationError):
         pseudonymize(np.array(["phone"]), np.array(["x"]), b"short")
+
+
+@given(st.lists(st.text(alphabet="0123456789 -+()abc@.\t", max_size=16), max_size=30))
+def test_vectorised_paths_agree_with_one_value_rules(values):
+    array = (
+        np.array(values, dtype=object).astype(np.dtypes.StringDType()) if values else np.array([], dtype=str)
+    )
+    for normalizer in (PhoneNormalizer(), EmailNormalizer(), TextNormalizer(case="upper", remove=" -")):
+        expected = [normalizer.one(v) for v in values]
+        assert normalizer(array).tolist() == expected

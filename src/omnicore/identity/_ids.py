@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from omnicore.data import STRING_DTYPE
 from omnicore.storage import MergeEvents
 
 __all__ = ["Allocator", "counter_allocator", "stable_customer_ids"]
@@ -127,17 +128,16 @@ def stable_customer_ids(
     had_old[labels[old]] = True
     created = unassigned[~had_old[unassigned]]
     customer = np.where(labels >= 0, component_id[np.maximum(labels, 0)], -1)
-    kinds = ["merge"] * merge_from.size + ["split"] * split_from.size + ["create"] * created.size
-    reasons = (
-        [MERGE_REASON] * merge_from.size + [SPLIT_REASON] * split_from.size + [CREATE_REASON] * created.size
-    )
+    sizes = np.array([merge_from.size, split_from.size, created.size])
+    kinds = np.repeat(np.array(["merge", "split", "create"], dtype=STRING_DTYPE), sizes)
+    reasons = np.repeat(np.array([MERGE_REASON, SPLIT_REASON, CREATE_REASON], dtype=STRING_DTYPE), sizes)
     events = MergeEvents(
-        at=np.full(len(kinds), at, dtype="datetime64[us]"),
-        kind=np.array(kinds, dtype=object) if kinds else np.empty(0, dtype=object),
+        at=np.full(kinds.size, at, dtype="datetime64[us]"),
+        kind=kinds,
         from_customer=np.concatenate([merge_from, split_from, np.full(created.size, -1, np.int64)]),
         to_customer=np.concatenate(
             [component_id[merge_to_label], component_id[split_to_label], component_id[created]]
         ),
-        reason=np.array(reasons, dtype=object) if reasons else np.empty(0, dtype=object),
+        reason=reasons,
     )
     return customer, events
