@@ -18,23 +18,30 @@ from .fake_store import FakeStore
 from .generate import people_records
 
 
-def _stores():
-    yield "fake", FakeStore
+def _adapters_available() -> bool:
     try:
         from omnicore.storage import open_store
 
         open_store("memory://").close()
-    except Exception:  # the memory adapter has not landed on this branch yet
+    except Exception:  # the adapters have not landed on this branch yet
+        return False
+    return True
+
+
+BACKENDS = ["fake", "memory", "sqlite"] if _adapters_available() else ["fake"]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path):
+    if request.param == "fake":
+        yield FakeStore()
         return
-    yield "memory", lambda: open_store("memory://")
+    from omnicore.storage import open_store
 
-
-STORES = list(_stores())
-
-
-@pytest.fixture(params=[s[1] for s in STORES], ids=[s[0] for s in STORES])
-def store(request):
-    return request.param()
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'identity.db'}"
+    handle = open_store(url)
+    yield handle
+    handle.close()
 
 
 def _partition_of_store(store, res_full):

@@ -39,18 +39,42 @@ logger = logging.getLogger(__name__)
 ACTOR = "omnicore.identity"
 
 
+def _pair_codes(first: npt.NDArray[Any], second: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """One integer per (first, second) text pair, equal pairs equal codes."""
+    _, _, a, _ = unique_text_full(first)
+    uniq_b, _, b, _ = unique_text_full(second)
+    return a * max(uniq_b.size, 1) + b
+
+
 def _concat_records(parts: list[IdentifierRecords]) -> IdentifierRecords:
     parts = [p for p in parts if len(p)]
     if not parts:
         return IdentifierRecords.empty()
     combined = IdentifierRecords.concat(parts) if len(parts) > 1 else parts[0]
+    if len(parts) == 1:
+        return combined
     # one row per (record, identifier): the same row may be fetched twice
-    key = np.strings.add(
-        np.strings.add(combined.record_id.astype(STRING_DTYPE), "\x1e"),
-        _keys(combined.id_type, combined.value),
-    )
-    _, first, _, _ = unique_text_full(key)
+    codes = _pair_codes(combined.record_id.astype(STRING_DTYPE), _keys(combined.id_type, combined.value))
+    _, first = np.unique(codes, return_index=True)
     return combined.take(np.sort(first))
+
+
+def _dedupe_links(parts: list[IdentityLinks]) -> IdentityLinks:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty_links()
+    links = IdentityLinks.concat(parts) if len(parts) > 1 else parts[0]
+    if len(parts) == 1:
+        return links
+    left = np.strings.add(
+        np.strings.add(_keys(links.left_type, links.left_value), "\x1e"), links.kind.astype(STRING_DTYPE)
+    )
+    right = np.strings.add(
+        np.strings.add(_keys(links.right_type, links.right_value), "\x1e"),
+        links.record_id.astype(STRING_DTYPE),
+    )
+    _, first = np.unique(_pair_codes(left, right), return_index=True)
+    return links.take(np.sort(first))
 
 
 def _closure(
@@ -60,34 +84,46 @@ def _closure(
     blocked_keys: npt.NDArray[Any],
     seeds: npt.NDArray[Any] | None = None,
 ) -> tuple[IdentifierRecords, IdentityLinks]:
-    """Every stored row and non-deterministic link in the candidate components the batch touches."""
+    """The candidate components a batch touches: every stored row in them and every link touching them.
+
+    Breadth-first over the store from the batch's identifiers (or ``seeds``): the rows carrying an
+    identifier, the full records of those rows, the other identifiers of the same customer, and the
+    identifiers at the far end of stored links. Blocked values and values over the shared threshold
+    are not expanded (they link nothing), so a placeholder never pulls in the whole store.
+    """
     ident = store.identity
     rows = [batch]
-    extra: list[IdentityLinks] = []
+    fetched_links: list[IdentityLinks] = []
     seen = unique_text(_keys(batch.id_type, batch.value) if seeds is None else seeds)
     frontier = seen
     fetched_records: npt.NDArray[Any] = np.empty(0, dtype=STRING_DTYPE)
+    first_round = True
     while frontier.size:
         f_type, f_value = split_keys(frontier)
         by_value = ident.records(id_type=f_type, value=f_value)
         customers = ident.lookup(f_type, f_value)
         links = ident.links(id_type=f_type, value=f_value)
-        links = links.take(links.kind.astype(STRING_DTYPE) != "deterministic")
-        extra.append(links)
+        fetched_links.append(links)
         rows.append(by_value)
-        # shared values: count distinct records over everything held for them
-        everything = _concat_records([batch, by_value])
-        ekeys = _keys(everything.id_type, everything.value)
-        pair = unique_text(
-            np.strings.add(np.strings.add(ekeys, "\x1e"), everything.record_id.astype(STRING_DTYPE))
-        )
-        pair_key = split_keys(pair, "\x1e")[0]
-        uniq, _, _, counts = unique_text_full(pair_key)
-        thresholds = np.array(
-            [_threshold(rules, str(k).split("\x1f", 1)[0]) for k in uniq.tolist()], np.int64
-        )
-        stop = uniq[((thresholds > 0) & (counts > thresholds)) | np.isin(uniq, blocked_keys)]
+        # shared values: distinct records per value over the stored rows (and, first, the batch, whose
+        # identifiers are exactly the first frontier)
+        counted = _concat_records([batch, by_value]) if first_round else by_value
+        first_round = False
         row_keys = _keys(by_value.id_type, by_value.value)
+        stop: npt.NDArray[Any] = np.empty(0, dtype=STRING_DTYPE)
+        if len(counted):
+            c_keys = _keys(counted.id_type, counted.value)
+            uniq, _, key_code, _ = unique_text_full(c_keys)
+            _, _, rec_code, _ = unique_text_full(counted.record_id.astype(STRING_DTYPE))
+            distinct = np.unique(key_code * max(int(rec_code.max()) + 1, 1) + rec_code) // max(
+                int(rec_code.max()) + 1, 1
+            )
+            counts = np.bincount(distinct, minlength=uniq.size)
+            u_type, _ = split_keys(uniq)
+            limit = np.array([_threshold(rules, str(t)) for t in unique_text(u_type).tolist()], np.int64)
+            type_code = unique_text_full(u_type)[2]
+            over = (limit[type_code] > 0) & (counts > limit[type_code])
+            stop = uniq[over | np.isin(uniq, blocked_keys)]
         expand: npt.NDArray[Any] = by_value.record_id.astype(STRING_DTYPE)[~np.isin(row_keys, stop)]
         expand = unique_text(expand)
         expand = expand[~np.isin(expand, fetched_records)]
@@ -108,18 +144,7 @@ def _closure(
         candidates = candidates[~np.isin(candidates, stop)]
         frontier = candidates[~np.isin(candidates, seen)]
         seen = np.concatenate([seen, frontier])
-    merged_links = IdentityLinks.concat(extra) if extra else _empty_links()
-    if len(merged_links):
-        lk = np.strings.add(
-            np.strings.add(_keys(merged_links.left_type, merged_links.left_value), "\x1e"),
-            np.strings.add(
-                np.strings.add(_keys(merged_links.right_type, merged_links.right_value), "\x1e"),
-                merged_links.kind.astype(STRING_DTYPE),
-            ),
-        )
-        _, first, _, _ = unique_text_full(lk)
-        merged_links = merged_links.take(np.sort(first))
-    return _concat_records(rows), merged_links
+    return _concat_records(rows), _dedupe_links(fetched_links)
 
 
 def _id_like(ids: npt.NDArray[Any], template: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -240,14 +265,14 @@ def add_records(
     batch, n_invalid = normalize_records(records, rules, normalizers=normalizers, key=key)
     blocked = _blocked_keys(rules, normalizers, key)
     with store.atomic():
-        region, stored_links = _closure(store, batch, rules, blocked)
+        region, old_links = _closure(store, batch, rules, blocked)
+        stored_links = old_links.take(old_links.kind.astype(STRING_DTYPE) != "deterministic")
         if links is not None and len(links):
             stored_links = IdentityLinks.concat([stored_links, links]) if len(stored_links) else links
         idents = unique_text(_keys(region.id_type, region.value))
         i_type, i_value = split_keys(idents)
         prev_ids = store.identity.lookup(i_type, i_value)
         previous = CustomerAssignment(id_type=i_type, value=i_value, customer_id=prev_ids)
-        old_links = store.identity.links(id_type=i_type, value=i_value) if idents.size else _empty_links()
         resolution = resolve(
             region,
             rules,
@@ -401,13 +426,13 @@ def link_identifiers(
         # the link is in the store now: resolving the closure of its two ends picks it up
         seeds = _keys(np.array([at_type, bt_type]), np.array([at_value, bt_value]))
         blocked = _blocked_keys(rules, normalizers, key)
-        region, stored_links = _closure(store, IdentifierRecords.empty(), rules, blocked, seeds=seeds)
+        region, old_links = _closure(store, IdentifierRecords.empty(), rules, blocked, seeds=seeds)
+        stored_links = old_links.take(old_links.kind.astype(STRING_DTYPE) != "deterministic")
         idents = unique_text(np.concatenate([_keys(region.id_type, region.value), seeds]))
         i_type, i_value = split_keys(idents)
         previous = CustomerAssignment(
             id_type=i_type, value=i_value, customer_id=store.identity.lookup(i_type, i_value)
         )
-        old_links = store.identity.links(id_type=i_type, value=i_value)
         resolution = resolve(
             region,
             rules,
