@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omnicore import ConvergenceError, ValidationError
 from omnicore.data import IdentifierRecords
@@ -191,3 +193,22 @@ def test_no_candidate_pairs():
     m = Matcher(blocking=[BlockingRule("a")], comparisons=[Comparison(field="b", kind="exact")])
     with pytest.raises(ConvergenceError):
         fit_matcher(t, matcher=m, n_random_pairs=10)
+
+
+@given(
+    st.lists(st.sampled_from(["first", "last", "dob", "postcode"]), min_size=1, max_size=3, unique=True),
+    st.lists(st.floats(0.5, 1.0), min_size=0, max_size=3),
+    st.booleans(),
+)
+def test_matcher_json_round_trip(fields, jw, tf):
+    from omnicore import from_json, to_json
+
+    thresholds = tuple(sorted(jw, reverse=True))
+    matcher = Matcher(
+        blocking=[BlockingRule(tuple(fields)), BlockingRule(fields[0], prefix=3)],
+        comparisons=[
+            Comparison(field=fields[0], kind="jaro_winkler", thresholds=thresholds, term_frequency=tf),
+            Comparison(field="dob", kind="date", thresholds=(1, 2), days=30),
+        ],
+    )
+    assert from_json(to_json(matcher), Matcher) == matcher
