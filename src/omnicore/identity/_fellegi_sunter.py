@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from omnicore._errors import ConvergenceError, ValidationError
 from omnicore._progress import Progress, null_progress
+from omnicore.data._columns import freeze
 from omnicore.identity._compare import BlockingRule, Comparison, block, compare, encode, text_columns
 from omnicore.identity._text import unique_text_full
 from omnicore.storage import IdentityLinks
@@ -43,6 +44,11 @@ def _tuple_of_arrays(value: Any) -> tuple[npt.NDArray[np.float64], ...]:
 
 def _arrays_equal(a: tuple[npt.NDArray[Any], ...], b: tuple[npt.NDArray[Any], ...]) -> bool:
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _array_field() -> Any:
+    """A read-only numpy column compared by value."""
+    return attrs.field(converter=freeze, eq=attrs.cmp_using(eq=np.array_equal))
 
 
 @attrs.frozen(kw_only=True)
@@ -503,12 +509,16 @@ class Matches:
         The model that scored them.
     """
 
-    left_index: npt.NDArray[np.int64] = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
-    right_index: npt.NDArray[np.int64] = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
-    weight: npt.NDArray[np.float64] = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
-    probability: npt.NDArray[np.float64] = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
-    contributions: npt.NDArray[np.float64] = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
-    gamma: npt.NDArray[np.int8] = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
+    left_index: npt.NDArray[np.int64] = _array_field()
+    right_index: npt.NDArray[np.int64] = _array_field()
+    weight: npt.NDArray[np.float64] = _array_field()
+    probability: npt.NDArray[np.float64] = attrs.field(
+        converter=freeze, eq=attrs.cmp_using(eq=np.array_equal)
+    )
+    contributions: npt.NDArray[np.float64] = attrs.field(
+        converter=freeze, eq=attrs.cmp_using(eq=np.array_equal)
+    )
+    gamma: npt.NDArray[np.int8] = _array_field()
     model: FellegiSunterModel
 
     def __len__(self) -> int:
@@ -530,9 +540,23 @@ class Matches:
     def explain(self, k: int) -> list[dict[str, Any]]:
         """Why pair ``k`` scored as it did: prior, then each field's level and weight.
 
+        Parameters
+        ----------
+        k
+            Position of the pair in these matches.
+
+        Returns
+        -------
+        list of dict
+            ``{"field", "level", "weight"}`` rows; the weights add up to ``weight[k]``.
+
         Examples
         --------
-        >>> # matches.explain(0) -> [{'field': '(prior)', ...}, {'field': 'surname', 'level': 'exact', ...}]
+        >>> t = {"name": ["ann lee", "ann lee", "bob ray"]}
+        >>> m = Matcher(blocking=[BlockingRule("name")], comparisons=[Comparison(field="name", kind="exact")])
+        >>> model = train_from_labels(t, None, [0, 1], [1, 2], [True, False], matcher=m)
+        >>> [row["level"] for row in predict_matches(model, t).explain(0)]
+        ['', 'exact']
         """
         rows: list[dict[str, Any]] = [{"field": "(prior)", "level": "", "weight": self.model.prior_weight}]
         for c, comp in enumerate(self.model.matcher.comparisons):

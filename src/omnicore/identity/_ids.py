@@ -22,6 +22,16 @@ CREATE_REASON = "new customer"
 def counter_allocator(start: int) -> Allocator:
     """An allocator handing out ``start, start + 1, ...`` (for resolution without a store).
 
+    Parameters
+    ----------
+    start
+        The first id handed out.
+
+    Returns
+    -------
+    Callable
+        ``allocate(n)`` returning the next ``n`` ids as int64.
+
     Examples
     --------
     >>> allocate = counter_allocator(10)

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
 from omnicore.data import STRING_DTYPE, IdentifierRecords, to_datetime64
-from omnicore.data._columns import as_int_column, as_string_column, column_field
+from omnicore.data._columns import as_int_column, as_string_column, column_field, freeze
 from omnicore.data._table import Table
 from omnicore.identity._graph import REFUSED_LIMIT, REFUSED_MUST_NOT_LINK, constrained_components
 from omnicore.identity._ids import Allocator, counter_allocator, stable_customer_ids
@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 
 SEP = "\x1f"
 KIND_RANK = {"manual": 0, "deterministic": 1, "probabilistic": 2}
+
+
+def _array_field() -> Any:
+    """A read-only numpy column compared by value."""
+    return attrs.field(converter=freeze, eq=attrs.cmp_using(eq=np.array_equal))
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -159,7 +164,9 @@ class Resolution:
     links: IdentityLinks
     events: MergeEvents
     records: IdentifierRecords
-    record_customer: npt.NDArray[np.int64] = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
+    record_customer: npt.NDArray[np.int64] = attrs.field(
+        converter=freeze, eq=attrs.cmp_using(eq=np.array_equal)
+    )
     stats: ResolutionStats
 
     def lookup(self, id_type: npt.ArrayLike, value: npt.ArrayLike) -> npt.NDArray[np.int64]:
