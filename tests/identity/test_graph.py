@@ -101,3 +101,28 @@ def test_bad_codes_rejected():
         constrained_components(np.array([0]), np.array([5]), n_nodes=3)
     with pytest.raises(ValidationError):
         constrained_components(np.array([0, 1]), np.array([1]), n_nodes=3)
+
+
+@settings(max_examples=60)
+@given(graphs())
+def test_scipy_numbers_components_by_smallest_node(g):
+    """The contract constrained_components relies on to skip relabelling (O(n) passes at 10M nodes)."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    n, left, right = g
+    graph = coo_array((np.ones(left.size, dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    firsts = [int(np.flatnonzero(labels == k)[0]) for k in range(int(labels.max()) + 1)]
+    assert firsts == sorted(firsts)
+
+
+@settings(max_examples=40)
+@given(graphs(), st.randoms(use_true_random=False))
+def test_labels_canonical_with_limits(g, rnd):
+    n, left, right = g
+    node_type = np.arange(n, dtype=np.int64) % 3
+    res = constrained_components(left, right, n_nodes=n, node_type=node_type, type_limits=np.array([1, 1, 0]))
+    firsts = [int(np.flatnonzero(res.labels == k)[0]) for k in range(res.n_components)]
+    assert firsts == sorted(firsts)
+    assert res.labels.max(initial=-1) + 1 == res.n_components

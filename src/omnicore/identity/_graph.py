@@ -184,7 +184,7 @@ def constrained_components(
         same = comp[cl_left] == comp[cl_right]
         bad[comp[cl_left[same]]] = True
     if not bad.any():
-        labels, n_components = _canonical(comp)
+        labels, n_components = comp, n_comp  # scipy numbers components by their smallest node
         return ComponentResult(
             labels=labels,
             refusal=refusal,
@@ -228,18 +228,20 @@ def constrained_components(
 def _relabel(
     comp: npt.NDArray[np.int64], node_bad: npt.NDArray[np.int64], sub_roots: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], int]:
-    """Canonical labels after re-merging some components: every node is keyed by the smallest node
-    of its final component, then keys are ranked in O(n)."""
+    """Canonical labels after re-merging some components, in O(n).
+
+    scipy numbers components in order of their smallest node (it starts a new component at each
+    unvisited node, scanning nodes in order; ``tests/identity/test_graph.py`` checks this contract),
+    so the smallest node of scipy component ``k`` is where label ``k`` first occurs. Every node is
+    keyed by the smallest node of its final component and keys are ranked with one cumulative sum.
+    """
     n = comp.size
-    running = np.maximum.accumulate(comp)
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    new[1:] = running[1:] > running[:-1]
-    if comp[0] != 0 or not bool((np.diff(running) <= 1).all()):
-        raw = comp.copy()
-        raw[node_bad] = int(comp.max()) + 1 + sub_roots
-        return _canonical(raw)
-    first_node = np.flatnonzero(new)  # label k of scipy's labelling starts at its smallest node
+    n_comp = int(comp.max()) + 1
+    first_node = np.empty(n_comp, dtype=np.int64)
+    is_first = np.empty(n, dtype=bool)
+    is_first[0] = True
+    np.greater(comp[1:], np.maximum.accumulate(comp)[:-1], out=is_first[1:])
+    first_node[comp[is_first]] = np.flatnonzero(is_first)
     key = first_node[comp]
     # smallest node of each greedy sub-component (node_bad is sorted, so the smallest local index)
     order = np.argsort(sub_roots, kind="stable")
@@ -250,7 +252,8 @@ def _relabel(
     key[node_bad] = node_bad[smallest_local]
     is_min = np.zeros(n, dtype=bool)
     is_min[key] = True
-    rank = np.cumsum(is_min) - 1
+    rank = np.cumsum(is_min, dtype=np.int64)
+    rank -= 1
     return rank[key], int(rank[-1]) + 1
 
 
@@ -337,5 +340,11 @@ def _greedy(
         rows = np.array(refused_rows, dtype=np.int64)
         refusal[rows] = refused_kind
         limit_type[rows] = refused_type
-    roots = np.fromiter((find(x) for x in range(n)), dtype=np.int64, count=n)
+    # final roots by vectorised pointer jumping (path halving kept the trees shallow)
+    roots = np.array(parent, dtype=np.int64)
+    while True:
+        jumped = roots[roots]
+        if np.array_equal(jumped, roots):
+            break
+        roots = jumped
     return roots, refusal, limit_type
