@@ -233,7 +233,7 @@ def _relabel(
     scipy numbers components in order of their smallest node (it starts a new component at each
     unvisited node, scanning nodes in order; ``tests/identity/test_graph.py`` checks this contract),
     so the smallest node of scipy component ``k`` is where label ``k`` first occurs. Every node is
-    keyed by the smallest node of its final component and keys are ranked with one cumulative sum.
+    keyed by the smallest node of its final component and keys are ranked by scattering.
     """
     n = comp.size
     n_comp = int(comp.max()) + 1
@@ -252,9 +252,10 @@ def _relabel(
     key[node_bad] = node_bad[smallest_local]
     is_min = np.zeros(n, dtype=bool)
     is_min[key] = True
-    rank = np.cumsum(is_min, dtype=np.int64)
-    rank -= 1
-    return rank[key], int(rank[-1]) + 1
+    minima = np.flatnonzero(is_min)  # sorted smallest nodes, one per final component
+    rank = np.empty(n, dtype=np.int64)
+    rank[minima] = np.arange(minima.size, dtype=np.int64)
+    return rank[key], int(minima.size)
 
 
 def _greedy(
