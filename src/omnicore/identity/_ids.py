@@ -118,8 +118,10 @@ def stable_customer_ids(
     split_to_label = np.empty(0, np.int64)
     if old.any():
         pair_ids, pair_labels = previous[old], labels[old]
-        pairs, counts = np.unique(np.stack([pair_ids, pair_labels]), axis=1, return_counts=True)
-        p_id, p_label = pairs[0], pairs[1]
+        # distinct (old id, new label) pairs as one integer each (ids are dense-coded first)
+        id_values, id_codes = np.unique(pair_ids, return_inverse=True)
+        codes, counts = np.unique(id_codes.reshape(-1) * n_labels + pair_labels, return_counts=True)
+        p_id, p_label = id_values[codes // n_labels], codes % n_labels
         # 1. each old id claims its largest part (ties: smallest label)
         claim_rows = _first_per_group(p_label, -counts, p_id)
         claimed = np.zeros(p_id.size, dtype=bool)

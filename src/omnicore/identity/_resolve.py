@@ -416,8 +416,15 @@ def resolve(
     # -- records and shared values ---------------------------------------------------------------
     record_uniques, _, row_record, _ = unique_text_full(norm.record_id)
     n_records = record_uniques.size
-    pair = np.unique(row_record * max(n_ident, 1) + row_ident)
-    distinct_records = np.bincount(pair % max(n_ident, 1), minlength=n_ident)
+    # distinct (record, identifier) pairs, by one stable integer sort (first occurrences kept)
+    pair_code = row_record * max(n_ident, 1) + row_ident
+    pair_order = np.argsort(pair_code, kind="stable")
+    sorted_code = pair_code[pair_order]
+    new_pair = np.ones(sorted_code.size, dtype=bool)
+    new_pair[1:] = sorted_code[1:] != sorted_code[:-1]
+    first_of_pair = np.zeros(row_ident.size, dtype=bool)
+    first_of_pair[pair_order[new_pair]] = True
+    distinct_records = np.bincount(row_ident[first_of_pair], minlength=n_ident)
     record_limit = type_max_records[ident_type]
     shared = (record_limit > 0) & (distinct_records > record_limit) & ~blocked
     linkable = type_links[ident_type]
@@ -435,8 +442,6 @@ def resolve(
     anchor_of_record[row_record[anchor_rows[good_anchor]]] = row_ident[anchor_rows[good_anchor]]
     anchor = anchor_of_record[row_record]
     # one edge per (record, identifier): a record listing an identifier twice is one piece of evidence
-    first_of_pair = np.zeros(row_ident.size, dtype=bool)
-    first_of_pair[np.unique(row_record * max(n_ident, 1) + row_ident, return_index=True)[1]] = True
     edge_rows = np.flatnonzero((anchor >= 0) & (row_ident != anchor) & linkable[row_ident] & first_of_pair)
     e_left, e_right = anchor[edge_rows], row_ident[edge_rows]
     lo, hi = np.minimum(e_left, e_right), np.maximum(e_left, e_right)
@@ -508,9 +513,11 @@ def resolve(
     # -- stable ids ------------------------------------------------------------------------------
     progress(3, 4, "customer ids")
     raw_labels = np.where(usable, comp.labels, -1)
-    _, dense = np.unique(raw_labels[usable], return_inverse=True)
+    present = np.zeros(max(comp.n_components, 1), dtype=bool)
+    present[raw_labels[usable]] = True
+    dense_rank = np.cumsum(present) - 1  # keeps the components' order
     labels = np.full(n_ident, -1, dtype=np.int64)
-    labels[usable] = dense.reshape(-1)
+    labels[usable] = dense_rank[raw_labels[usable]]
     prev = np.full(n_ident, -1, dtype=np.int64)
     if previous is not None and len(previous):
         prev = _lookup(previous.id_type, previous.value, previous.customer_id, ident_type_name, ident_value)
@@ -570,7 +577,7 @@ def resolve(
         n_records=int(n_records),
         n_invalid=n_invalid,
         n_identifiers=int(assigned.size),
-        n_customers=int(np.unique(customer[assigned]).size),
+        n_customers=int(present.sum()) if usable.any() else 0,
         n_blocked=int(blocked.sum()),
         n_shared=int(shared.sum()),
         refused={
