@@ -1,3 +1,6 @@
+import os
+import uuid
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -28,7 +31,8 @@ def _adapters_available() -> bool:
     return True
 
 
-BACKENDS = ["fake", "memory", "sqlite"] if _adapters_available() else ["fake"]
+BACKENDS = ["fake", "memory", "sqlite", "postgres"] if _adapters_available() else ["fake"]
+POSTGRES_ENV = "OMNICORE_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -38,6 +42,19 @@ def store(request, tmp_path):
         return
     from omnicore.storage import open_store
 
+    if request.param == "postgres":
+        url = os.environ.get(POSTGRES_ENV, "")
+        if not url:
+            pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
+        schema = f"omnicore_identity_{uuid.uuid4().hex[:12]}"
+        handle = open_store(url, tenant="identity-test", schema=schema)
+        yield handle
+        handle.close()
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        return
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'identity.db'}"
     handle = open_store(url)
     yield handle
