@@ -148,6 +148,11 @@ def test_unsupervised_em_links_noisy_copies():
     hits = match_records(a, b, matcher=MATCHER, n_random_pairs=50_000, one_to_one=True)
     assert hits.model.converged
     assert _f1(hits.left_index, hits.right_index, n_dup) > 0.97
+    # blocking fields are compared too: the non-match class is renormalised to the candidate pairs,
+    # so EM does not collapse into "every candidate is a match"
+    i, _ = block(a, b, rules=MATCHER.blocking)
+    assert 0.5 * n_dup / i.size < hits.model.lambda_ < 2 * n_dup / i.size
+    assert 0 < hits.model.candidate_rate < 1
     # the exact level carries positive weight, "else" negative
     w = hits.model.level_weights()[0]
     assert w[1] > 0 > w[-1]

@@ -14,7 +14,15 @@ import numpy.typing as npt
 from omnicore._errors import ConvergenceError, ValidationError
 from omnicore._progress import Progress, null_progress
 from omnicore.data._columns import freeze
-from omnicore.identity._compare import BlockingRule, Comparison, block, compare, encode, text_columns
+from omnicore.identity._compare import (
+    BlockingRule,
+    Comparison,
+    _block_keys,
+    block,
+    compare,
+    encode,
+    text_columns,
+)
 from omnicore.identity._text import unique_text_full
 from omnicore.storage import IdentityLinks
 
@@ -84,6 +92,10 @@ class FellegiSunterModel:
         The blocking rules and comparisons it was fitted with.
     lambda_
         Prior probability that a candidate pair is a match.
+    candidate_rate
+        Share of random (almost all non-matching) pairs that the blocking rules keep. Among candidate
+        pairs the non-match distribution is ``u / candidate_rate``, so ``log2(candidate_rate)`` is
+        part of the prior weight (1 when trained from labelled candidate pairs).
     m, u
         Per comparison, the probability of each level (index 0, "null", unused) among matches and
         among non-matches.
@@ -107,6 +119,7 @@ class FellegiSunterModel:
 
     matcher: Matcher
     lambda_: float
+    candidate_rate: float = 1.0
     m: tuple[npt.NDArray[np.float64], ...] = attrs.field(
         converter=_tuple_of_arrays, eq=attrs.cmp_using(eq=_arrays_equal)
     )
@@ -131,9 +144,10 @@ class FellegiSunterModel:
 
     @property
     def prior_weight(self) -> float:
-        """``log2(lambda / (1 - lambda))``."""
+        """``log2(lambda / (1 - lambda)) + log2(candidate_rate)``: the log2 prior odds of a candidate pair
+        before its comparison vector, with the non-match class renormalised to the candidates."""
         lam = min(max(self.lambda_, _EPS), 1 - _EPS)
-        return math.log2(lam / (1 - lam))
+        return math.log2(lam / (1 - lam)) + math.log2(max(self.candidate_rate, _EPS))
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per comparison level: m, u and the match weight."""
@@ -241,6 +255,24 @@ def _exact_u(
     return out
 
 
+def _candidate_rate(
+    left: Any,
+    right: Any | None,
+    rules: Sequence[BlockingRule],
+    ri: npt.NDArray[np.int64],
+    rj: npt.NDArray[np.int64],
+) -> float:
+    """Share of the random pairs that some blocking rule keeps (add-one smoothed)."""
+    fields = sorted({f for rule in rules for f in rule.fields})
+    lcols = text_columns(left, fields)
+    rcols = text_columns(right, fields) if right is not None else lcols
+    kept = np.zeros(ri.size, dtype=bool)
+    for rule in rules:
+        lk, rk = _block_keys(lcols, rule)[ri], _block_keys(rcols, rule)[rj]
+        kept |= (lk == rk) & (np.strings.str_len(lk) > 0)
+    return float((kept.sum() + 1) / (ri.size + 2))
+
+
 def _random_pairs(
     n_left: int, n_right: int | None, n_pairs: int, seed: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -321,13 +353,18 @@ def fit_matcher(
 
     Examples
     --------
-    >>> t = {"name": ["ann lee", "ann lee", "anne lee", "bob ray", "bob rey", "cy fox", "cy fox"],
-    ...      "city": ["x", "x", "x", "y", "y", "z", "w"]}
-    >>> m = Matcher(blocking=[BlockingRule("city")],
-    ...             comparisons=[Comparison(field="name", kind="jaro_winkler", thresholds=(0.9,))])
-    >>> model = fit_matcher(t, matcher=m, n_random_pairs=200)
-    >>> model.level_weights()[0][1] > 0  # an exact name is evidence for a match
-    np.True_
+    >>> rng = np.random.default_rng(1)
+    >>> dob = [f"19{y}0{m}1{d}" for y, m, d in zip(rng.integers(50, 99, 200), rng.integers(1, 9, 200),
+    ...                                             rng.integers(0, 9, 200))]
+    >>> left = {"name": [f"name{i:03d}" for i in range(200)], "dob": dob,
+    ...         "zip": [str(i % 10) for i in range(200)]}
+    >>> right = {**left, "name": [f"nmae{i:03d}" if i % 4 == 0 else f"name{i:03d}" for i in range(200)]}
+    >>> m = Matcher(blocking=[BlockingRule("zip")],
+    ...             comparisons=[Comparison(field="name", kind="jaro_winkler", thresholds=(0.9,)),
+    ...                          Comparison(field="dob", kind="exact")])
+    >>> model = fit_matcher(left, right, matcher=m, n_random_pairs=5_000)
+    >>> model.converged, bool(model.level_weights()[0][1] > 0)  # an exact name is evidence for a match
+    (True, True)
 
     References
     ----------
@@ -389,8 +426,10 @@ def _fit(
         start = np.r_[0.0, 0.5 ** np.arange(1, comp.n_levels)]
         start[-1] = 0.05
         m.append(start / start[1:].sum())
+    rate = _candidate_rate(left, right, matcher.blocking, ri, rj)
     lam = lambda_init
-    log_u = _log_probs(patterns, u)
+    # among candidate pairs, non-matches follow u restricted to what blocking keeps: u / rate
+    log_u = _log_probs(patterns, u) - math.log(rate)
     converged = False
     ll = float("nan")
     iteration = 0
@@ -418,6 +457,7 @@ def _fit(
     model = FellegiSunterModel(
         matcher=matcher,
         lambda_=lam,
+        candidate_rate=rate,
         m=m,
         u=u,
         term_frequencies=_term_frequencies(left, right, comps),
@@ -773,13 +813,18 @@ def match_records(
 
     Examples
     --------
-    >>> t = {"name": ["ann lee", "ann lee", "anne lee", "bob ray", "bob rey", "cy fox", "cy fox"],
-    ...      "city": ["x", "x", "x", "y", "y", "z", "w"]}
-    >>> m = Matcher(blocking=[BlockingRule("city")],
-    ...             comparisons=[Comparison(field="name", kind="jaro_winkler", thresholds=(0.9,))])
-    >>> hits = match_records(t, matcher=m, n_random_pairs=200)
-    >>> (0, 1) in set(zip(hits.left_index.tolist(), hits.right_index.tolist()))
-    True
+    >>> rng = np.random.default_rng(1)
+    >>> dob = [f"19{y}0{m}1{d}" for y, m, d in zip(rng.integers(50, 99, 200), rng.integers(1, 9, 200),
+    ...                                             rng.integers(0, 9, 200))]
+    >>> left = {"name": [f"name{i:03d}" for i in range(200)], "dob": dob,
+    ...         "zip": [str(i % 10) for i in range(200)]}
+    >>> right = {**left, "name": [f"nmae{i:03d}" if i % 4 == 0 else f"name{i:03d}" for i in range(200)]}
+    >>> m = Matcher(blocking=[BlockingRule("zip")],
+    ...             comparisons=[Comparison(field="name", kind="jaro_winkler", thresholds=(0.9,)),
+    ...                          Comparison(field="dob", kind="exact")])
+    >>> hits = match_records(left, right, matcher=m, n_random_pairs=5_000)
+    >>> len(hits), bool((hits.left_index == hits.right_index).all())
+    (150, True)
     """
     model, i, j, gamma = _fit(
         left,
