@@ -49,6 +49,14 @@ def _int_kind(_: npt.NDArray[Any]) -> str:
     return "int"
 
 
+def _in_order(table: Transactions | Events, order: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """The table's fixed columns (None where absent) in ``order``; no re-validation, unlike ``take``."""
+    return {
+        name: None if (column := getattr(table, name)) is None else column[order]
+        for name in table.column_names()
+    }
+
+
 def _time_order(timestamps: npt.NDArray[np.datetime64]) -> npt.NDArray[np.int64]:
     """Row positions sorted by time (stable): rows are written in time order, numbered in the caller's."""
     order: npt.NDArray[np.int64] = np.argsort(timestamps, kind="stable").astype(np.int64)
@@ -157,31 +165,32 @@ class SqlTransactionLog(_Log):
         if n == 0:
             return 0
         order = _time_order(transactions.timestamp)
-        tx = transactions.take(order)
+        tx = _in_order(transactions, order)
+        returns = transactions.allow_returns
         wanted = {
-            "customer_id": id_kind(tx.customer_id),
-            "channel": _optional_kind(tx.channel, _text_kind),
-            "order_id": _optional_kind(tx.order_id, id_kind),
-            "sku": _optional_kind(tx.sku, id_kind),
-            "quantity": _optional_kind(tx.quantity, _int_kind),
+            "customer_id": id_kind(tx["customer_id"]),
+            "channel": _optional_kind(tx["channel"], _text_kind),
+            "order_id": _optional_kind(tx["order_id"], id_kind),
+            "sku": _optional_kind(tx["sku"], id_kind),
+            "quantity": _optional_kind(tx["quantity"], _int_kind),
         }
         none = [None] * n
         scope = self._scope
         with scope.write():
             scope.settle_kinds(self.log, wanted)
-            if tx.allow_returns:
+            if returns:
                 scope.settle_kinds(self.log, {"allow_returns": "bool"})
             scope.append_numbered(
                 self.table,
                 self.log,
                 {
-                    "customer_id": encode_ids(tx.customer_id),
-                    "ts": times_to_micros(tx.timestamp),
-                    "amount": tx.amount.tolist(),
-                    "channel": none if tx.channel is None else tx.channel.tolist(),
-                    "order_id": none if tx.order_id is None else encode_ids(tx.order_id),
-                    "sku": none if tx.sku is None else encode_ids(tx.sku),
-                    "quantity": none if tx.quantity is None else tx.quantity.tolist(),
+                    "customer_id": encode_ids(tx["customer_id"]),
+                    "ts": times_to_micros(tx["timestamp"]),
+                    "amount": tx["amount"].tolist(),
+                    "channel": none if tx["channel"] is None else tx["channel"].tolist(),
+                    "order_id": none if tx["order_id"] is None else encode_ids(tx["order_id"]),
+                    "sku": none if tx["sku"] is None else encode_ids(tx["sku"]),
+                    "quantity": none if tx["quantity"] is None else tx["quantity"].tolist(),
                 },
                 positions=order,
             )
@@ -287,7 +296,7 @@ class SqlEventLog(_Log):
         wanted.update({_PROPERTY + k: property_kind(v) for k, v in events.properties.items()})
         order = _time_order(events.timestamp)
         properties = events.properties  # in the caller's order: event ``first + i`` is row ``i``
-        events = events.take(order)
+        cols = _in_order(events, order)
         none = [None] * n
         scope = self._scope
         with scope.write():
@@ -296,13 +305,13 @@ class SqlEventLog(_Log):
                 self.table,
                 self.log,
                 {
-                    "customer_id": encode_ids(events.customer_id),
-                    "event_type": events.event_type.tolist(),
-                    "ts": times_to_micros(events.timestamp),
+                    "customer_id": encode_ids(cols["customer_id"]),
+                    "event_type": cols["event_type"].tolist(),
+                    "ts": times_to_micros(cols["timestamp"]),
                     "identifier_type": none
-                    if events.identifier_type is None
-                    else events.identifier_type.tolist(),
-                    "event_id": none if events.event_id is None else encode_ids(events.event_id),
+                    if cols["identifier_type"] is None
+                    else cols["identifier_type"].tolist(),
+                    "event_id": none if cols["event_id"] is None else encode_ids(cols["event_id"]),
                 },
                 positions=order,
             )
