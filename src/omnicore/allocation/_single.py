@@ -42,6 +42,8 @@ class _Choice:
     nodes: npt.NDArray[np.int64]  # shipping nodes
     take: npt.NDArray[np.int64]  # [lines, len(nodes)]
     exact: bool
+    value: float  # objective of the plan under the (possibly priced) costs
+    bound: float  # a lower bound on the order's optimum (== value when exact)
     evaluated: list[tuple[float, tuple[int, ...], int]]
 
 
@@ -53,7 +55,7 @@ class _Context:
     units: int
     acap: npt.NDArray[np.int64]  # [lines, nodes], zero where closed
     ship: npt.NDArray[np.float64]  # [nodes] fixed + distance
-    handling: npt.NDArray[np.float64]
+    handling: npt.NDArray[np.float64]  # [lines, nodes] cost per unit (handling, plus prices)
     cap_units: npt.NDArray[np.int64]
     penalty: float
     max_set: int
@@ -89,8 +91,20 @@ class Router:
     when unit capacities do not bind.
     """
 
-    def __init__(self, problem: Problem, *, max_set_size: int = 4, max_evaluations: int = 2000) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        max_set_size: int = 4,
+        max_evaluations: int = 2000,
+        stock_price: npt.NDArray[np.float64] | None = None,
+        shipment_price: npt.NDArray[np.float64] | None = None,
+        unit_price: npt.NDArray[np.float64] | None = None,
+    ) -> None:
         self.problem = problem
+        self.stock_price = stock_price
+        self.shipment_price = shipment_price
+        self.unit_price = problem.handling if unit_price is None else problem.handling + unit_price
         self.max_set_size = max_set_size
         self.max_evaluations = max_evaluations
         self.atp = problem.atp.copy()
@@ -146,6 +160,27 @@ class Router:
         result.details["exact_orders"] = exact
         return result
 
+    def order_bounds(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """Per order, a lower bound on its cheapest plan against the router's stock (nothing consumed),
+        under the router's prices, and whether that bound is exact (the search finished)."""
+        p = self.problem
+        n = p.n_orders
+        out = np.empty(n)
+        exact = np.empty(n, bool)
+        for lo in range(0, n, _CHUNK):
+            pos = np.arange(lo, min(lo + _CHUNK, n), dtype=np.int64)
+            dist = p.distances(pos)
+            fixed, dcost = p.shipment_cost(pos, dist)
+            ship = fixed + dcost
+            closed = p.closed(pos, dist)
+            tiers = p.tier_masks(pos, dist)
+            for k, o in enumerate(pos.tolist()):
+                ctx, _ = self._context(o, ship[k], closed[k], [m[k] for m in tiers])
+                choice = self._search(ctx, explain=False)
+                out[o] = choice.bound
+                exact[o] = choice.exact
+        return out, exact
+
     # -- internals -------------------------------------------------------------------------------
     def _context(
         self,
@@ -175,6 +210,8 @@ class Router:
                     break
             open_ &= union
         acap = acap * open_
+        if self.shipment_price is not None:
+            ship = ship + self.shipment_price
         max_ship = int(p.orders.max_shipments[o]) or 1_000_000
         if not p.orders.allow_split[o]:
             max_ship = 1
@@ -183,7 +220,7 @@ class Router:
             units=int(p.order_units[o]),
             acap=acap,
             ship=ship,
-            handling=p.handling,
+            handling=self._unit_costs(skus),
             cap_units=self.cap_units,
             penalty=p.cost.unfilled_penalty_per_unit,
             max_set=min(max_ship, self.max_set_size),
@@ -192,12 +229,21 @@ class Router:
         )
         return ctx, tier_used
 
+    def _unit_costs(self, skus: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        if self.stock_price is None:
+            return np.broadcast_to(self.unit_price, (len(skus), len(self.unit_price)))
+        out: npt.NDArray[np.float64] = self.unit_price[None, :] + self.stock_price[skus]
+        return out
+
     def _search(self, ctx: _Context, *, explain: bool) -> _Choice:
         q, units, acap, ship, h = ctx.q, ctx.units, ctx.acap, ctx.ship, ctx.handling
         pen = ctx.penalty
-        filled = acap.sum(axis=0)
-        filled = np.minimum(filled, ctx.cap_units)
-        cost1 = ship + h * filled + pen * (units - filled)
+        raw = acap.sum(axis=0)
+        filled = np.minimum(raw, ctx.cap_units)
+        unit_part = (h * acap).sum(axis=0)
+        if (filled < raw).any():
+            unit_part = unit_part * np.where(raw > 0, filled / np.maximum(raw, 1), 0.0)
+        cost1 = ship + unit_part + pen * (units - filled)
         feasible1 = filled > 0
         if not ctx.allow_partial:
             feasible1 &= filled >= units
@@ -212,25 +258,27 @@ class Router:
             evaluated = [(float(cost1[i]) if feasible1[i] else _INF, (int(i),), int(filled[i]))
                          for i in np.flatnonzero(filled > 0)]
         exact = True
+        bound = best_cost
         if ctx.max_set >= 2:
             useful = np.flatnonzero(filled > 0)
             if len(useful) >= 2:
                 coverable = int(np.minimum(q, acap[:, useful].sum(axis=1)).sum())
-                lbh = min(float(h[useful].min()), pen) * coverable + pen * (units - coverable)
+                lbh = min(float(h[:, useful].min()), pen) * coverable + pen * (units - coverable)
                 c = ship[useful]
                 two = np.partition(c, 1)[:2].sum() if len(c) > 2 else c.sum()
                 if two + lbh < best_cost - 1e-9:
-                    best_cost, best_nodes, exact = self._deep(
+                    best_cost, best_nodes, exact, root = self._deep(
                         ctx, useful, best_cost, best_nodes, evaluated if explain else None
                     )
+                    bound = best_cost if exact else min(root, best_cost)
         if best_nodes:
             nodes = np.asarray(best_nodes, np.int64)
-            take = _assign(acap[:, nodes], h[nodes], q, ctx.cap_units[nodes])
+            take = _assign(acap[:, nodes], h[:, nodes], q, ctx.cap_units[nodes])
             keep = take.sum(axis=0) > 0
             nodes, take = nodes[keep], take[:, keep]
         else:
             nodes, take = np.empty(0, np.int64), np.zeros((len(q), 0), np.int64)
-        return _Choice(nodes=nodes, take=take, exact=exact, evaluated=evaluated)
+        return _Choice(nodes=nodes, take=take, exact=exact, value=best_cost, bound=bound, evaluated=evaluated)
 
     def _deep(
         self,
@@ -239,7 +287,7 @@ class Router:
         best_cost: float,
         best_nodes: tuple[int, ...],
         evaluated: list[tuple[float, tuple[int, ...], int]] | None,
-    ) -> tuple[float, tuple[int, ...], bool]:
+    ) -> tuple[float, tuple[int, ...], bool, float]:
         """Exact search over node sets by set-cover branching (see the class Notes)."""
         units, acap, ship, h, pen = ctx.units, ctx.acap, ctx.ship, ctx.handling, ctx.penalty
         # units no node set can fill cost the penalty whatever we choose: target the coverable part
@@ -249,7 +297,7 @@ class Router:
         c_arr = ship[order]
         c = c_arr.tolist()
         cols = acap[:, order]
-        hs = h[order]
+        hs = h[:, order]
         capu = ctx.cap_units[order]
         n_cand = len(cand)
         hmin = float(hs.min())
@@ -260,17 +308,18 @@ class Router:
         holds = cols > 0
         # dominates[j, i]: j (cheaper, earlier) can stand in for i in any set, at no extra cost
         covers = np.all(cols[:, :, None] >= cols[:, None, :], axis=0)
-        dearer = c_arr[:, None] + np.maximum(hs[:, None] - hs[None, :], 0.0) * units <= c_arr[None, :]
+        worse = np.maximum(np.max(hs[:, :, None] - hs[:, None, :], axis=0), 0.0)
+        dearer = c_arr[:, None] + worse * units <= c_arr[None, :]
         dominates = np.triu(covers & dearer, k=1)
         state: dict[str, Any] = {"evals": 0, "exact": True, "best": best_cost, "nodes": best_nodes}
 
         def price(members: list[int]) -> None:
             state["evals"] += 1
             idx = np.asarray(members)
-            take = _assign(cols[:, idx], hs[idx], q, capu[idx])
+            take = _assign(cols[:, idx], hs[:, idx], q, capu[idx])
             used = take.sum(axis=0) > 0
             got = int(take.sum())
-            cost = float(c_arr[idx][used].sum() + (take * hs[idx]).sum() + pen * (units - got))
+            cost = float(c_arr[idx][used].sum() + (take * hs[:, idx]).sum() + pen * (units - got))
             ok = ctx.allow_partial or got >= units
             chosen = tuple(cand[k] for k in idx[used].tolist())
             if evaluated is not None:
@@ -328,8 +377,10 @@ class Router:
                 if bound(csum, cover, given_up, after) < state["best"] - 1e-9:
                     branch(members, csum, cover, given_up, after)
 
-        branch([], 0.0, np.zeros(len(q), np.int64), q.copy(), np.zeros(n_cand, bool))
-        return float(state["best"]), tuple(state["nodes"]), bool(state["exact"])
+        zero = np.zeros(len(q), np.int64)
+        root = bound(0.0, zero, q, np.zeros(n_cand, bool))
+        branch([], 0.0, zero, q.copy(), np.zeros(n_cand, bool))
+        return float(state["best"]), tuple(state["nodes"]), bool(state["exact"]), root
 
     def _commit(self, o: int, choice: _Choice) -> None:
         if not len(choice.nodes):
@@ -414,7 +465,7 @@ class Router:
     ) -> tuple[NodeVerdict, ...]:
         p = self.problem
         filled = np.minimum(ctx.acap.sum(axis=0), ctx.cap_units)
-        alone = ctx.ship + ctx.handling * filled + ctx.penalty * (ctx.units - filled)
+        alone = ctx.ship + (ctx.handling * ctx.acap).sum(axis=0) + ctx.penalty * (ctx.units - filled)
         chosen = set(choice.nodes.tolist())
         names = [t.name or f"tier {i}" for i, t in enumerate(p.rules.tiers)]
         out = []
@@ -458,12 +509,14 @@ class Router:
 def _assign(
     acap: npt.NDArray[np.int64], h: npt.NDArray[np.float64], q: npt.NDArray[np.int64], capu: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """Units per (line, node) for a fixed node set: cheapest handling first, within unit capacity."""
-    order = np.argsort(h, kind="stable")
-    a = acap[:, order]
+    """Units per (line, node) for a fixed node set: per line cheapest unit cost first, within unit capacity."""
+    order = np.argsort(h, axis=1, kind="stable")
+    a = np.take_along_axis(acap, order, axis=1)
     before = np.cumsum(a, axis=1) - a
-    take = np.minimum(a, np.maximum(q[:, None] - before, 0))
-    over = take.sum(axis=0) - capu[order]
+    sorted_take = np.minimum(a, np.maximum(q[:, None] - before, 0))
+    take = np.empty_like(sorted_take)
+    np.put_along_axis(take, order, sorted_take, axis=1)
+    over = take.sum(axis=0) - capu
     if (over > 0).any():
         for k in np.flatnonzero(over > 0).tolist():
             excess = int(over[k])
@@ -473,9 +526,7 @@ def _assign(
                 excess -= cut
                 if excess == 0:
                     break
-    out = np.empty_like(take)
-    out[:, order] = take
-    return out
+    return take
 
 
 def _py(value: Any) -> Any:
