@@ -58,7 +58,7 @@ def distance_km(
     Examples
     --------
     >>> round(float(distance_km(31.2304, 121.4737, 39.9042, 116.4074)), 0)  # Shanghai - Beijing
-    1068.0
+    1067.0
 
     References
     ----------

@@ -149,6 +149,11 @@ class Orders:
         if needs_node.any():
             row = int(np.flatnonzero(needs_node)[0])
             raise ValidationError("pick-up order without a pickup_node", field="pickup_node", row=row)
+        if len(self.sku) > 1:
+            _, sku_codes = np.unique(self.sku, return_inverse=True)
+            pair = self.line_order * (int(sku_codes.max()) + 1) + sku_codes.reshape(-1)
+            if len(np.unique(pair)) < len(pair):
+                raise ValidationError("an order has two lines of the same sku (merge them)", field="sku")
         if n > 1 and len(np.unique(self.order_id)) < n:
             raise ValidationError("duplicate order id", field="order_id")
         bad = (np.abs(self.lat) > 90) | (np.abs(self.lon) > 180)
@@ -209,7 +214,7 @@ class Orders:
         """Build from one row per line; order attributes are taken from each order's first line.
 
         Lines of the same order need not be adjacent; orders keep the order of first appearance and
-        repeated (order, sku) lines are kept as separate lines.
+        repeated (order, sku) lines are merged into one line with the quantities summed.
 
         Parameters
         ----------
@@ -253,6 +258,21 @@ class Orders:
         rank[np.argsort(first, kind="stable")] = np.arange(len(uniques))
         codes = rank[codes]
         first_line = np.sort(first)
+        sku_array = np.asarray(sku)
+        qty_array = np.asarray(quantity)
+        if len(sku_array) != n_lines or len(qty_array) != n_lines:
+            raise ValidationError(f"sku and quantity need {n_lines} rows", field="sku")
+        # merge repeated (order, sku) lines: one line per sku per order, quantities summed
+        _, sku_codes = np.unique(sku_array, return_inverse=True)
+        pair = codes * (int(sku_codes.max()) + 1) + sku_codes.reshape(-1)
+        _, pair_first, pair_codes = np.unique(pair, return_index=True, return_inverse=True)
+        pair_codes = pair_codes.reshape(-1)
+        if len(pair_first) < n_lines:
+            merged_qty = np.bincount(pair_codes, weights=qty_array.astype(np.float64)).astype(np.int64)
+            keep = np.sort(pair_first)
+            qty_array = merged_qty[pair_codes[keep]]
+            sku_array = sku_array[keep]
+            codes = codes[keep]
         line_perm = np.argsort(codes, kind="stable")
         counts = np.bincount(codes, minlength=len(uniques))
 
@@ -284,8 +304,8 @@ class Orders:
             max_shipments=max_ship,
             allow_partial=per_order(allow_partial, policy.allow_partial, bool).astype(bool),
             line_start=np.concatenate(([0], np.cumsum(counts))),
-            sku=np.asarray(sku)[line_perm],
-            quantity=np.asarray(quantity)[line_perm],
+            sku=sku_array[line_perm],
+            quantity=qty_array[line_perm],
         )
 
     @classmethod
