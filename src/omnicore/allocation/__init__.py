@@ -14,7 +14,7 @@ Model a :class:`Network` of nodes, :class:`Orders` and stock (:class:`omnicore.I
 """
 
 from omnicore.allocation._api import allocate_greedy, optimise, price_allocation, route_order, route_orders
-from omnicore.allocation._instances import SIZES, Instance, random_instance
+from omnicore.allocation._instances import SIZES, Instance, instance_from_retailer, random_instance
 from omnicore.allocation._network import UNLIMITED, CostModel, Network, distance_km
 from omnicore.allocation._orders import METHODS, OrderPolicy, Orders
 from omnicore.allocation._plan import (
@@ -67,6 +67,7 @@ __all__ = [
     "available_to_promise",
     "confirm",
     "distance_km",
+    "instance_from_retailer",
     "optimise",
     "price_allocation",
     "random_instance",

@@ -406,7 +406,7 @@ def solve_batch(
     time_limit_seconds: float = 60.0,
     mip_rel_gap: float = 1e-4,
     pairs_per_order: int = 2,
-    full_model_pairs: int = 40_000,
+    full_model_pairs: int = 5_000,
     progress: Progress = null_progress,
 ) -> AllocationResult:
     """Cost-minimising allocation of all orders at once (see :func:`omnicore.allocation.optimise`)."""
@@ -418,7 +418,7 @@ def solve_batch(
     has_pairs[po_all] = True
     constant = float(pen * p.order_units[~has_pairs].sum())
     details: dict[str, Any] = {"pairs": len(po_all)}
-    greedy = _greedy(p)
+    greedy = min(_greedy(p), Router(p).route_all(), key=lambda r: r.cost.total)
     details["greedy_cost"] = greedy.cost.total
     progress(1, 5, "greedy warm start")
 
@@ -487,48 +487,152 @@ def solve_batch(
         lower_bound = max(lower_bound, lagrange)
     progress(3, 5, "lower bound")
     # -- integer phase
-    y_lp = lp.x[: model.n_pairs]
-    remaining = max(deadline - time.perf_counter(), 1.0)
-    lower = None
-    if full:
-        mip_model = model
-        method = "milp"
-    else:
-        # LP-guided fixing: orders whose LP shipments are integral keep them; the others keep the
-        # pairs the LP uses plus near-zero reduced-cost alternatives, for a small MILP
-        frac = np.abs(y_lp - np.round(y_lp)) > 1e-6
-        order_frac = np.zeros(p.n_orders, bool)
-        order_frac[model.po[frac]] = True
-        off = model.offsets
-        w_lp = lp.x[off["w"]: off["end"]]
-        order_frac[model.strict_orders[np.abs(w_lp - np.round(w_lp)) > 1e-6]] = True
-        rc_model = rc[in_rmp]
-        keep = (y_lp > 1e-6) | (order_frac[model.po] & (rc_model < np.maximum(0.05 * cost_all[in_rmp], 0.5)))
-        sel = np.flatnonzero(in_rmp)[keep]
-        mip_model = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
-        fixed_one = (~order_frac[mip_model.po]) & (np.round(y_lp[keep]) >= 1)
-        lower = np.zeros(len(mip_model.c))
-        lower[: mip_model.n_pairs][fixed_one] = 1.0
-        method = "decomposition"
-        details.update(fractional_orders=int(order_frac.sum()), mip_pairs=mip_model.n_pairs)
-    res = _milp(mip_model, time_limit=remaining, gap=mip_rel_gap, lower=lower)
-    progress(4, 5, "MILP")
-    details["milp_status"] = str(res.message)
-    if res.x is None:
-        logger.warning("MILP found no solution in time; returning the greedy plan")
+    if len(po_all) <= full_model_pairs and time.perf_counter() < deadline:
+        res = _milp(model, time_limit=max(deadline - time.perf_counter(), 1.0), gap=mip_rel_gap)
+        details["milp_status"] = str(res.message)
+        progress(4, 5, "MILP")
+        if res.x is not None:
+            off = model.offsets
+            x = _integral_flows(model, res.x[: off["x"]], res.x[off["w"]: off["end"]])
+            lines, nodes, units = _triples(model, x)
+            result = collect(p, lines, nodes, units, method="milp", status="feasible",
+                             seconds=time.perf_counter() - start, lower_bound=lower_bound, details=details)
+            proven = converged and res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
+            if proven:
+                result = attrs.evolve(result, status="optimal")
+            if result.cost.total <= greedy.cost.total + 1e-9:
+                progress(5, 5, "done")
+                return attrs.evolve(result, seconds=time.perf_counter() - start)
         return fallback("fallback", lower_bound)
-    off = mip_model.offsets
-    x = _integral_flows(mip_model, res.x[: off["x"]], res.x[off["w"]: off["end"]])
-    lines, nodes, units = _triples(mip_model, x)
-    result = collect(p, lines, nodes, units, method=method, status="feasible",
-                     seconds=time.perf_counter() - start, lower_bound=lower_bound, details=details)
-    proven = full and converged and res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
-    if proven:
-        result = attrs.evolve(result, status="optimal")
-    if greedy.cost.total < result.cost.total - 1e-9:
-        return fallback("fallback", lower_bound)
+    result = _fix_and_repair(p, model, lp, rc[in_rmp], lower_bound=lower_bound, deadline=deadline,
+                             mip_rel_gap=mip_rel_gap, details=details, start=start)
     progress(5, 5, "done")
+    if result.cost.total > greedy.cost.total + 1e-9:
+        return fallback("fallback", lower_bound)
     return attrs.evolve(result, seconds=time.perf_counter() - start)
+
+
+def _fix_and_repair(
+    p: Problem,
+    model: _Model,
+    lp: _LP,
+    rc: npt.NDArray[np.float64],
+    *,
+    lower_bound: float,
+    deadline: float,
+    mip_rel_gap: float,
+    details: dict[str, Any],
+    start: float,
+) -> AllocationResult:
+    """LP-guided fixing: keep the orders the LP routes integrally, re-route the rest exactly against the
+    residual stock, then improve those by a MILP over their LP-suggested pairs while time remains."""
+    off = model.offsets
+    y = lp.x[: off["x"]]
+    x = lp.x[off["x"]: off["u"]]
+    w = lp.x[off["w"]: off["end"]]
+    tol = 1e-6
+    frac = np.zeros(p.n_orders, bool)
+    frac[model.po[np.abs(y - np.round(y)) > tol]] = True
+    frac[p.line_order[model.e_line[np.abs(x - np.round(x)) > tol]]] = True
+    frac[model.strict_orders[np.abs(w - np.round(w)) > tol]] = True
+    in_model = np.zeros(p.n_orders, bool)
+    in_model[model.po] = True
+    frac &= in_model
+    keep = ~frac[p.line_order[model.e_line]] & (np.round(x) > 0)
+    lines = model.e_line[keep]
+    nodes = model.pn[model.e_pair[keep]]
+    units = np.round(x[keep]).astype(np.int64)
+    router = Router(p)
+    _consume(router, p, lines, nodes, units)
+    rest = np.flatnonzero(frac)
+    rest = rest[np.argsort(-p.order_units[rest], kind="stable")]
+    r_lines, r_nodes, r_units = _route_subset(router, rest)
+    details.update(fractional_orders=len(rest))
+    all_lines = np.concatenate([lines, r_lines])
+    all_nodes = np.concatenate([nodes, r_nodes])
+    all_units = np.concatenate([units, r_units])
+    best = collect(p, all_lines, all_nodes, all_units, method="decomposition", status="feasible",
+                   seconds=time.perf_counter() - start, lower_bound=lower_bound, details=details)
+    remaining = deadline - time.perf_counter()
+    if len(rest) and remaining > 2.0:
+        # MILP over the fractional orders against the stock the fixed part leaves
+        residual = attrs.evolve(
+            p,
+            atp=p.atp.copy(),
+            cap_orders=p.cap_orders.copy(),
+            cap_units=p.cap_units.copy(),
+            pool_cap=p.pool_cap.copy(),
+        )
+        fixed_router = Router(residual)
+        _consume(fixed_router, residual, lines, nodes, units)
+        residual.atp = fixed_router.atp
+        residual.cap_orders = fixed_router.cap_orders
+        residual.cap_units = fixed_router.cap_units
+        residual.pool_cap = fixed_router.pool_left
+        sel = frac[model.po] & ((y > tol) | (rc < np.maximum(0.05 * model.c[: off["x"]], 0.5)))
+        sel &= residual.cap_orders[model.pn] > 0
+        if sel.any():
+            sub = build_model(residual, model.po[sel], model.pn[sel], model.c[: off["x"]][sel])
+            res = _milp(sub, time_limit=remaining - 1.0, gap=mip_rel_gap)
+            details.update(mip_pairs=int(sel.sum()), milp_status=str(res.message))
+            if res.x is not None:
+                so = sub.offsets
+                xs = _integral_flows(sub, res.x[: so["x"]], res.x[so["w"]: so["end"]])
+                m_lines, m_nodes, m_units = _triples(sub, xs)
+                # orders of the fractional set the sub-model did not cover keep their routed plan
+                covered = np.zeros(p.n_orders, bool)
+                covered[sub.po] = True
+                keep_routed = ~covered[p.line_order[r_lines]]
+                candidate = collect(
+                    p,
+                    np.concatenate([lines, m_lines, r_lines[keep_routed]]),
+                    np.concatenate([nodes, m_nodes, r_nodes[keep_routed]]),
+                    np.concatenate([units, m_units, r_units[keep_routed]]),
+                    method="decomposition", status="feasible", seconds=time.perf_counter() - start,
+                    lower_bound=lower_bound, details=details,
+                )
+                if candidate.cost.total < best.cost.total:
+                    best = candidate
+    return best
+
+
+def _consume(router: Router, p: Problem, lines: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64],
+             units: npt.NDArray[np.int64]) -> None:
+    """Take fixed (line, node, units) out of a router's live stock and capacity."""
+    if not len(lines):
+        return
+    np.subtract.at(router.atp, (p.line_sku[lines], nodes), units)
+    pools = p.pool[p.line_order[lines]]
+    has = pools >= 0
+    if has.any():
+        np.subtract.at(router.pool_left, (pools[has], p.line_sku[lines[has]], nodes[has]), units[has])
+    pairs = np.unique(p.line_order[lines] * p.n_nodes + nodes)
+    np.subtract.at(router.cap_orders, pairs % p.n_nodes, 1)
+    np.subtract.at(router.cap_units, nodes, units)
+    router.node_open &= (router.cap_orders > 0) & (router.cap_units > 0)
+
+
+def _route_subset(router: Router, positions: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    p = router.problem
+    out_l, out_n, out_q = [], [], []
+    for lo in range(0, len(positions), 2048):
+        pos = positions[lo: lo + 2048]
+        dist = p.distances(pos)
+        fixed, dcost = p.shipment_cost(pos, dist)
+        ship = fixed + dcost
+        closed = p.closed(pos, dist)
+        tiers = p.tier_masks(pos, dist)
+        for k, o in enumerate(pos.tolist()):
+            ctx, _ = router._context(o, ship[k], closed[k], [m[k] for m in tiers])
+            choice = router._search(ctx, explain=False)
+            router._commit(o, choice)
+            if len(choice.nodes):
+                rows, cols = np.nonzero(choice.take)
+                out_l.append(p.line_start[o] + rows)
+                out_n.append(choice.nodes[cols])
+                out_q.append(choice.take[rows, cols])
+    cat = (lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64))
+    return cat(out_l), cat(out_n), cat(out_q)
 
 
 def _single_node_fill(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import numpy as np
@@ -12,7 +12,7 @@ from omnicore.allocation._network import CostModel, Network
 from omnicore.allocation._orders import Orders
 from omnicore.data import Inventory
 
-__all__ = ["SIZES", "Instance", "random_instance"]
+__all__ = ["SIZES", "Instance", "instance_from_retailer", "random_instance"]
 
 #: Benchmark sizes from the issue: (orders, nodes, skus).
 SIZES: Final = {
@@ -180,3 +180,26 @@ def random_instance(
     )
     del mean_lines
     return Instance(network=network, inventory=inventory, orders=orders, cost=CostModel(unfilled_penalty_per_unit=30.0))
+
+
+def instance_from_retailer(retailer: Any, *, cost: CostModel | None = None) -> Instance:
+    """The routing instance of a :func:`omnicore.datasets.synthetic_retailer`: its network, stock and
+    open orders (``retailer.network``, ``retailer.inventory``, ``retailer.open_orders``).
+
+    Parameters
+    ----------
+    retailer
+        A :class:`omnicore.datasets.SyntheticRetailer` (or any object with those three tables).
+    cost
+        The cost model (default :class:`CostModel`).
+
+    Returns
+    -------
+    Instance
+    """
+    return Instance(
+        network=Network.from_table(retailer.network),
+        inventory=retailer.inventory,
+        orders=Orders.from_table(retailer.open_orders),
+        cost=cost or CostModel(),
+    )
