@@ -40,7 +40,7 @@ def random_instance(
     *,
     seed: int = 0,
     pickup_share: float = 0.05,
-    stock_ratio: float = 0.9,
+    stock_ratio: float = 1.2,
 ) -> Instance:
     """A seeded random instance of an omnichannel network competing for stock and capacity.
 
@@ -145,8 +145,8 @@ def random_instance(
     rows_sku, rows_node, rows_qty = [], [], []
     dc_nodes = np.flatnonzero(is_dc)
     for d in dc_nodes:
-        carried = rng.random(n_skus) < 0.8
-        units = rng.poisson(stock_ratio * dc_share * demand / n_dc / 0.8)
+        carried = rng.random(n_skus) < 0.95
+        units = rng.poisson(stock_ratio * dc_share * demand / n_dc / 0.95) + 1
         keep = carried & (units > 0)
         rows_sku.append(np.flatnonzero(keep))
         rows_node.append(np.full(int(keep.sum()), d))

@@ -137,18 +137,23 @@ class Router:
         out_nodes: list[npt.NDArray[np.int64]] = []
         out_qty: list[npt.NDArray[np.int64]] = []
         exact = 0
+        latency = np.zeros(n)
         for lo in range(0, n, _CHUNK):
+            chunk_start = time.perf_counter()
             pos = np.arange(lo, min(lo + _CHUNK, n), dtype=np.int64)
             dist = p.distances(pos)
             fixed, dcost = p.shipment_cost(pos, dist)
             ship = fixed + dcost
             closed = p.closed(pos, dist)
             tiers = p.tier_masks(pos, dist)
+            chunk_setup = (time.perf_counter() - chunk_start) / len(pos)
             for k, o in enumerate(pos.tolist()):
+                tick = time.perf_counter()
                 ctx, _ = self._context(o, ship[k], closed[k], [m[k] for m in tiers])
                 choice = self._search(ctx, explain=False)
                 exact += choice.exact
                 self._commit(o, choice)
+                latency[o] = time.perf_counter() - tick + chunk_setup
                 if len(choice.nodes):
                     rows, cols = np.nonzero(choice.take)
                     out_lines.append(p.line_start[o] + rows)
@@ -158,6 +163,10 @@ class Router:
         result = collect(p, _cat(out_lines), _cat(out_nodes), _cat(out_qty), method="sequential",
                          status="feasible", seconds=time.perf_counter() - start)
         result.details["exact_orders"] = exact
+        if n:
+            result.details["latency_p50_us"] = float(np.percentile(latency, 50) * 1e6)
+            result.details["latency_p99_us"] = float(np.percentile(latency, 99) * 1e6)
+            result.details["orders_per_second"] = n / max(float(latency.sum()), 1e-12)
         return result
 
     def order_bounds(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
