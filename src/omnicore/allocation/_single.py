@@ -485,7 +485,8 @@ class Router:
             flag = int(closed[n])
             cost_alone = float(alone[n]) if filled[n] > 0 else _INF
             if n in chosen:
-                status, reason = "chosen", f"ships {int(choice.take[:, list(choice.nodes).index(n)].sum())} units"
+                shipped = int(choice.take[:, list(choice.nodes).index(n)].sum())
+                status, reason = "chosen", f"ships {shipped} unit{'' if shipped == 1 else 's'}"
             elif flag & CLOSED_EXCLUDED:
                 status, reason = "excluded", "excluded by the sourcing rules"
             elif flag & CLOSED_INCAPABLE:
