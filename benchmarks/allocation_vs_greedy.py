@@ -31,9 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     limit = args.time_limit if args.time_limit is not None else TIME_LIMITS[args.size]
     tick = time.perf_counter()
     inst = random_instance(n_orders, n_nodes, n_skus, seed=args.seed)
-    print(f"instance {args.size}: {n_orders:,} orders ({inst.orders.n_lines:,} lines, "
-          f"{int(inst.orders.quantity.sum()):,} units) x {n_nodes} nodes x {n_skus:,} skus, seed {args.seed}, "
-          f"generated in {time.perf_counter() - tick:.1f}s")
+    print(
+        f"instance {args.size}: {n_orders:,} orders ({inst.orders.n_lines:,} lines, "
+        f"{int(inst.orders.quantity.sum()):,} units) x {n_nodes} nodes x {n_skus:,} skus, seed {args.seed}, "
+        f"generated in {time.perf_counter() - tick:.1f}s"
+    )
     common = {"cost": inst.cost}
     rows = []
     nearest = allocate_greedy(inst.orders, inst.network, inst.inventory, rule="nearest", **common)
@@ -46,23 +48,33 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("omnicore batch", batch))
     bound = batch.lower_bound
     print()
-    header = f"{'method':<28}{'total cost':>14}{'vs bound':>10}{'ship/order':>12}{'unfilled':>10}{'seconds':>10}"
+    header = (
+        f"{'method':<28}{'total cost':>14}{'vs bound':>10}{'ship/order':>12}{'unfilled':>10}{'seconds':>10}"
+    )
     print(header)
     print("-" * len(header))
     for name, result in rows:
         gap = "" if not bound else f"{(result.cost.total - bound) / bound:+.2%}"
-        print(f"{name:<28}{result.cost.total:>14,.2f}{gap:>10}{result.shipments_per_order:>12.3f}"
-              f"{result.unfilled_units:>10,}{result.seconds:>10.2f}")
+        print(
+            f"{name:<28}{result.cost.total:>14,.2f}{gap:>10}{result.shipments_per_order:>12.3f}"
+            f"{result.unfilled_units:>10,}{result.seconds:>10.2f}"
+        )
     if bound is not None:
         print(f"{'certified lower bound':<28}{bound:>14,.2f}")
     print()
-    print(f"batch status: {batch.status} ({batch.method}); gap to bound {batch.gap:.3%}; "
-          f"details: {({k: v for k, v in batch.details.items() if k != 'exact_orders'})}")
-    print(f"nearest-node / batch cost: {nearest.cost.total / batch.cost.total:.3f}; "
-          f"cheapest-full-fill / single-order cost: {cheapest.cost.total / single.cost.total:.4f}")
+    print(
+        f"batch status: {batch.status} ({batch.method}); gap to bound {batch.gap:.3%}; "
+        f"details: { ({k: v for k, v in batch.details.items() if k != 'exact_orders'}) }"
+    )
+    print(
+        f"nearest-node / batch cost: {nearest.cost.total / batch.cost.total:.3f}; "
+        f"cheapest-full-fill / single-order cost: {cheapest.cost.total / single.cost.total:.4f}"
+    )
     d = single.details
-    print(f"single-order routing: {d['orders_per_second']:,.0f} orders/s, p50 {d['latency_p50_us']:,.0f} us, "
-          f"p99 {d['latency_p99_us']:,.0f} us, exact for {d['exact_orders']:,} of {single.n_orders:,} orders")
+    print(
+        f"single-order routing: {d['orders_per_second']:,.0f} orders/s, p50 {d['latency_p50_us']:,.0f} us, "
+        f"p99 {d['latency_p99_us']:,.0f} us, exact for {d['exact_orders']:,} of {single.n_orders:,} orders"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {peak:,.0f} MiB")
     return 0

@@ -14,8 +14,9 @@ def check_feasible(result: AllocationResult, network: Network, inventory: Invent
     """Assert every constraint the routers promise, recomputed from the inputs."""
     alloc = result.allocation
     atp = defaultdict(int)
-    for sku, node, avail in zip(inventory.sku.tolist(), inventory.node.tolist(),
-                                inventory.available.tolist(), strict=True):
+    for sku, node, avail in zip(
+        inventory.sku.tolist(), inventory.node.tolist(), inventory.available.tolist(), strict=True
+    ):
         atp[(sku, node)] += avail
     used = defaultdict(int)
     per_node_orders = defaultdict(set)
@@ -26,8 +27,9 @@ def check_feasible(result: AllocationResult, network: Network, inventory: Invent
     for i, oid in enumerate(orders.order_id.tolist()):
         info[oid] = i
     node_row = {n: i for i, n in enumerate(network.node.tolist())}
-    for oid, sku, node, qty in zip(alloc.order_id.tolist(), alloc.sku.tolist(), alloc.node.tolist(),
-                                   alloc.quantity.tolist(), strict=True):
+    for oid, sku, node, qty in zip(
+        alloc.order_id.tolist(), alloc.sku.tolist(), alloc.node.tolist(), alloc.quantity.tolist(), strict=True
+    ):
         assert qty > 0
         used[(sku, node)] += qty
         per_node_orders[node].add(oid)
@@ -67,8 +69,12 @@ def check_feasible(result: AllocationResult, network: Network, inventory: Invent
             assert filled in (0, int(orders.quantity[lo:hi].sum())), "all-or-nothing order partly filled"
     # every line it claims to fill is filled; unfilled reports exactly the rest
     short = defaultdict(int)
-    for oid, sku, qty in zip(result.unfilled.order_id.tolist(), result.unfilled.sku.tolist(),
-                             result.unfilled.quantity.tolist(), strict=True):
+    for oid, sku, qty in zip(
+        result.unfilled.order_id.tolist(),
+        result.unfilled.sku.tolist(),
+        result.unfilled.quantity.tolist(),
+        strict=True,
+    ):
         short[(oid, sku)] += qty
     for key, qty in demand.items():
         assert got[key] + short[key] == qty, f"line {key} not accounted for"
@@ -80,8 +86,12 @@ def total_cost(result: AllocationResult, network: Network, orders: Orders, cost:
     order_row = {o: i for i, o in enumerate(orders.order_id.tolist())}
     total = 0.0
     pairs = set()
-    for oid, node, qty in zip(result.allocation.order_id.tolist(), result.allocation.node.tolist(),
-                              result.allocation.quantity.tolist(), strict=True):
+    for oid, node, qty in zip(
+        result.allocation.order_id.tolist(),
+        result.allocation.node.tolist(),
+        result.allocation.quantity.tolist(),
+        strict=True,
+    ):
         n = node_row[node]
         total += network.handling_cost_per_unit[n] * qty
         pairs.add((oid, node))

@@ -12,8 +12,15 @@ from omnicore.data import Inventory
 
 
 @st.composite
-def instances(draw: Any, *, max_nodes: int = 5, max_orders: int = 6, max_skus: int = 4,
-              policies: bool = True, unit_caps: bool = True) -> tuple[Network, Inventory, Orders, CostModel]:
+def instances(
+    draw: Any,
+    *,
+    max_nodes: int = 5,
+    max_orders: int = 6,
+    max_skus: int = 4,
+    policies: bool = True,
+    unit_caps: bool = True,
+) -> tuple[Network, Inventory, Orders, CostModel]:
     """A small network, stock and orders with random capabilities, capacities and policies."""
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -62,8 +69,17 @@ def instances(draw: Any, *, max_nodes: int = 5, max_orders: int = 6, max_skus: i
             split.append(o_split)
             max_ship.append(o_max)
             partial.append(o_partial)
-    orders = Orders.from_lines(order_id=order_id, sku=sku, quantity=qty, lat=lat, lon=lon, method=method,
-                               pickup_node=pickup, allow_split=split, max_shipments=max_ship,
-                               allow_partial=partial)
+    orders = Orders.from_lines(
+        order_id=order_id,
+        sku=sku,
+        quantity=qty,
+        lat=lat,
+        lon=lon,
+        method=method,
+        pickup_node=pickup,
+        allow_split=split,
+        max_shipments=max_ship,
+        allow_partial=partial,
+    )
     cost = CostModel(unfilled_penalty_per_unit=float(draw(st.sampled_from([5.0, 20.0, 60.0]))))
     return network, inventory, orders, cost

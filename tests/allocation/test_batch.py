@@ -31,8 +31,9 @@ def brute_force_wave(network: Network, inventory: Inventory, orders: Orders, cos
     """Optimum of a tiny wave: every combination of per-order node sets, each priced by one joint LP."""
     pen = cost.unfilled_penalty_per_unit
     stock = {}
-    for sku, node, avail in zip(inventory.sku.tolist(), inventory.node.tolist(), inventory.available.tolist(),
-                                strict=True):
+    for sku, node, avail in zip(
+        inventory.sku.tolist(), inventory.node.tolist(), inventory.available.tolist(), strict=True
+    ):
         stock[(sku, node)] = avail
     n_nodes = len(network)
     options = []
@@ -63,8 +64,11 @@ def brute_force_wave(network: Network, inventory: Inventory, orders: Orders, cos
         for o, subset in enumerate(choice):
             method = str(orders.method[o])
             for n in subset:
-                d = 0.0 if method == "pickup" else float(
-                    distance_km(orders.lat[o], orders.lon[o], network.lat[n], network.lon[n]))
+                d = (
+                    0.0
+                    if method == "pickup"
+                    else float(distance_km(orders.lat[o], orders.lon[o], network.lat[n], network.lon[n]))
+                )
                 fixed += network.fixed_cost_per_shipment[n] + network.cost_per_km[n] * d
             for line in range(orders.line_start[o], orders.line_start[o + 1]):
                 for n in subset:
@@ -147,7 +151,8 @@ def test_optimise_is_feasible_bounded_and_no_worse_than_sequential(case):
     result = optimise(orders, network, inventory, cost=cost, time_limit_seconds=30)
     check_feasible(result, network, inventory, orders)
     assert result.cost.total == pytest.approx(total_cost(result, network, orders, cost), abs=1e-6)
-    assert result.lower_bound is not None and result.lower_bound <= result.cost.total + 1e-6
+    assert result.lower_bound is not None
+    assert result.lower_bound <= result.cost.total + 1e-6
     sequential = route_orders(orders, network, inventory, cost=cost)
     assert result.cost.total <= sequential.cost.total + 1e-6
     nearest = allocate_greedy(orders, network, inventory, cost=cost)
@@ -166,13 +171,20 @@ def test_small_benchmark_instance_is_proven_optimal_and_beats_nearest_node():
 
 
 def test_channel_pool_caps_a_channel_share():
-    net = Network(node=["DC"], kind=["dc"], lat=[31.0], lon=[121.0], fixed_cost_per_shipment=[1.0],
-                  cost_per_km=[0.0])
+    net = Network(
+        node=["DC"], kind=["dc"], lat=[31.0], lon=[121.0], fixed_cost_per_shipment=[1.0], cost_per_km=[0.0]
+    )
     inv = Inventory(sku=["A"], node=["DC"], on_hand=[10])
-    orders = Orders.from_lines(order_id=["m1", "m2", "w1"], sku=["A"] * 3, quantity=[3, 3, 3],
-                               channel=["marketplace", "marketplace", "web"])
+    orders = Orders.from_lines(
+        order_id=["m1", "m2", "w1"],
+        sku=["A"] * 3,
+        quantity=[3, 3, 3],
+        channel=["marketplace", "marketplace", "web"],
+    )
     rules = SourcingRules(pools=(ChannelPool(channel="marketplace", share=0.5),))
     for result in (optimise(orders, net, inv, rules=rules), route_orders(orders, net, inv, rules=rules)):
-        by_order = dict(zip(result.allocation.order_id.tolist(), result.allocation.quantity.tolist(), strict=True))
+        by_order = dict(
+            zip(result.allocation.order_id.tolist(), result.allocation.quantity.tolist(), strict=True)
+        )
         assert by_order.get("m1", 0) + by_order.get("m2", 0) <= 5
         assert by_order["w1"] == 3

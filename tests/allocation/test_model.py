@@ -34,7 +34,12 @@ def test_distance_reference_values():
 
 def test_cost_model_bands_and_validation():
     model = CostModel(band_edges_km=(10, 50), band_costs=(3, 5, 9))
-    assert model.distance_cost(np.array([10.0, 10.5, 50.0, 51.0]), np.ones(4)).tolist() == [3.0, 5.0, 5.0, 9.0]
+    assert model.distance_cost(np.array([10.0, 10.5, 50.0, 51.0]), np.ones(4)).tolist() == [
+        3.0,
+        5.0,
+        5.0,
+        9.0,
+    ]
     with pytest.raises(ValidationError, match="one cost per band"):
         CostModel(band_edges_km=(10,), band_costs=(3,))
     with pytest.raises(ValidationError, match="increasing"):
@@ -44,16 +49,28 @@ def test_cost_model_bands_and_validation():
 
 
 def test_network_defaults_and_validation():
-    net = Network(node=["DC", "S1"], kind=["dc", "store"], lat=[31, 31.1], lon=[121, 121.1],
-                  fixed_cost_per_shipment=[4, 6], cost_per_km=[0.01, 0.02])
+    net = Network(
+        node=["DC", "S1"],
+        kind=["dc", "store"],
+        lat=[31, 31.1],
+        lon=[121, 121.1],
+        fixed_cost_per_shipment=[4, 6],
+        cost_per_km=[0.01, 0.02],
+    )
     assert net.capacity_orders.tolist() == [UNLIMITED, UNLIMITED]
     assert net.can_pickup.tolist() == [False, True]
     assert net.index_of(["S1", "DC"]).tolist() == [1, 0]
     with pytest.raises(ValidationError, match="unknown node"):
         net.index_of(["S9"])
     with pytest.raises(ValidationError, match="duplicate node"):
-        Network(node=["A", "A"], kind=["dc"] * 2, lat=[0, 0], lon=[0, 0], fixed_cost_per_shipment=[1, 1],
-                cost_per_km=[0, 0])
+        Network(
+            node=["A", "A"],
+            kind=["dc"] * 2,
+            lat=[0, 0],
+            lon=[0, 0],
+            fixed_cost_per_shipment=[1, 1],
+            cost_per_km=[0, 0],
+        )
     with pytest.raises(ValidationError, match="coordinates"):
         Network(node=["A"], kind=["dc"], lat=[91], lon=[0], fixed_cost_per_shipment=[1], cost_per_km=[0])
     with pytest.raises(ValidationError, match="negative"):
@@ -61,20 +78,41 @@ def test_network_defaults_and_validation():
 
 
 def test_network_from_retailer_style_table():
-    table = {"node_id": ["DC-01"], "kind": ["dc"], "city": ["Shanghai"], "lat": [31.1], "lon": [121.3],
-             "can_ship": [True], "can_pickup": [False], "same_day": [False], "capacity_orders": [5000],
-             "capacity_units": [15000], "fixed_cost_per_shipment": [8.0], "cost_per_km": [0.02],
-             "handling_cost_per_unit": [0.8]}
+    table = {
+        "node_id": ["DC-01"],
+        "kind": ["dc"],
+        "city": ["Shanghai"],
+        "lat": [31.1],
+        "lon": [121.3],
+        "can_ship": [True],
+        "can_pickup": [False],
+        "same_day": [False],
+        "capacity_orders": [5000],
+        "capacity_units": [15000],
+        "fixed_cost_per_shipment": [8.0],
+        "cost_per_km": [0.02],
+        "handling_cost_per_unit": [0.8],
+    }
     net = Network.from_table(table)
-    assert net.node.tolist() == ["DC-01"] and net.capacity_units.tolist() == [15000]
+    assert net.node.tolist() == ["DC-01"]
+    assert net.capacity_units.tolist() == [15000]
 
 
 def test_orders_group_merge_and_validate():
-    orders = Orders.from_lines(order_id=["b", "a", "b", "b"], sku=["X", "Y", "Z", "X"], quantity=[1, 2, 3, 4],
-                               method=["ship", "bopis", "ship", "ship"], pickup_node=[None, "S1", None, None])
+    orders = Orders.from_lines(
+        order_id=["b", "a", "b", "b"],
+        sku=["X", "Y", "Z", "X"],
+        quantity=[1, 2, 3, 4],
+        method=["ship", "bopis", "ship", "ship"],
+        pickup_node=[None, "S1", None, None],
+    )
     assert orders.order_id.tolist() == ["b", "a"]
     assert orders.line_start.tolist() == [0, 2, 3]
-    assert list(zip(orders.sku.tolist(), orders.quantity.tolist(), strict=True)) == [("X", 5), ("Z", 3), ("Y", 2)]
+    assert list(zip(orders.sku.tolist(), orders.quantity.tolist(), strict=True)) == [
+        ("X", 5),
+        ("Z", 3),
+        ("Y", 2),
+    ]
     assert orders.method.tolist() == ["ship", "pickup"]
     assert orders.take([1]).sku.tolist() == ["Y"]
     with pytest.raises(ValidationError, match="method"):
@@ -86,10 +124,21 @@ def test_orders_group_merge_and_validate():
 
 
 def test_safety_stock_takes_the_most_cautious_rule():
-    net = Network(node=["DC", "S1"], kind=["dc", "store"], lat=[31, 31.1], lon=[121, 121.1],
-                  fixed_cost_per_shipment=[4, 6], cost_per_km=[0.01, 0.02])
-    inv = Inventory(sku=["A", "A", "B"], node=["DC", "S1", "S1"], on_hand=[10, 3, 3], safety_stock=[0, 0, 2],
-                    reserved=[1, 0, 0])
+    net = Network(
+        node=["DC", "S1"],
+        kind=["dc", "store"],
+        lat=[31, 31.1],
+        lon=[121, 121.1],
+        fixed_cost_per_shipment=[4, 6],
+        cost_per_km=[0.01, 0.02],
+    )
+    inv = Inventory(
+        sku=["A", "A", "B"],
+        node=["DC", "S1", "S1"],
+        on_hand=[10, 3, 3],
+        safety_stock=[0, 0, 2],
+        reserved=[1, 0, 0],
+    )
     policy = SafetyStock(by_kind={"store": 1}, by_sku={"A": 2})
     atp = available_to_promise(inv, net, safety=policy)
     assert atp.safety_stock.tolist() == [2, 2, 2]
@@ -103,13 +152,20 @@ names = st.text(alphabet="abcdefgh-", min_size=1, max_size=6)
 
 @given(
     tiers=st.lists(
-        st.builds(SourcingTier, name=names, kinds=st.lists(names, max_size=2).map(tuple),
-                  nodes=st.lists(names, max_size=2).map(tuple), same_city=st.booleans(),
-                  within_km=st.none() | st.floats(1, 500)),
+        st.builds(
+            SourcingTier,
+            name=names,
+            kinds=st.lists(names, max_size=2).map(tuple),
+            nodes=st.lists(names, max_size=2).map(tuple),
+            same_city=st.booleans(),
+            within_km=st.none() | st.floats(1, 500),
+        ),
         max_size=3,
     ),
     excluded=st.lists(names, max_size=3),
-    pools=st.lists(st.builds(ChannelPool, channel=names, share=st.floats(0, 1), kinds=st.just(())), max_size=1),
+    pools=st.lists(
+        st.builds(ChannelPool, channel=names, share=st.floats(0, 1), kinds=st.just(())), max_size=1
+    ),
 )
 def test_rules_round_trip_through_json(tiers, excluded, pools):
     rules = SourcingRules(tiers=tuple(tiers), excluded_nodes=tuple(excluded), pools=tuple(pools))

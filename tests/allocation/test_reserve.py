@@ -1,4 +1,5 @@
-"""Reservations on real stores (memory and SQLite): reserve, confirm, release, reroute, expiry."""
+"""Reservations: reserve, confirm, release, reroute, expiry; on the real adapters (memory, SQLite) when
+present and on a small reference implementation of the Protocol (tests/allocation/fake_store.py)."""
 
 from __future__ import annotations
 
@@ -21,29 +22,54 @@ from omnicore.allocation import (
 from omnicore.data import Inventory
 from omnicore.storage import open_store
 
+from .fake_store import FakeStore
+
 BACKENDS = [
-    pytest.param("memory://", marks=pytest.mark.skipif(
-        importlib.util.find_spec("omnicore.storage.memory") is None, reason="memory adapter not available")),
-    pytest.param("sqlite", marks=pytest.mark.skipif(
-        importlib.util.find_spec("omnicore.storage.sqlite") is None, reason="SQLite adapter not available")),
+    pytest.param("fake"),
+    pytest.param(
+        "memory://",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("omnicore.storage.memory") is None, reason="memory adapter not available"
+        ),
+    ),
+    pytest.param(
+        "sqlite",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("omnicore.storage.sqlite") is None, reason="SQLite adapter not available"
+        ),
+    ),
 ]
 NOW = np.datetime64("2025-06-01T10:00:00", "us")
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request, tmp_path):
+    if request.param == "fake":
+        yield FakeStore()
+        return
     url = request.param if request.param != "sqlite" else f"sqlite:///{tmp_path / 'alloc.db'}"
     with open_store(url, tenant="t1") as handle:
         yield handle
 
 
 def _world():
-    net = Network(node=["DC", "S1", "S2"], kind=["dc", "store", "store"], lat=[31.0, 31.2, 31.3],
-                  lon=[121.0, 121.4, 121.5], fixed_cost_per_shipment=[4.0, 6.0, 6.0],
-                  cost_per_km=[0.01, 0.02, 0.02], handling_cost_per_unit=[0.5, 1.0, 1.0])
+    net = Network(
+        node=["DC", "S1", "S2"],
+        kind=["dc", "store", "store"],
+        lat=[31.0, 31.2, 31.3],
+        lon=[121.0, 121.4, 121.5],
+        fixed_cost_per_shipment=[4.0, 6.0, 6.0],
+        cost_per_km=[0.01, 0.02, 0.02],
+        handling_cost_per_unit=[0.5, 1.0, 1.0],
+    )
     inv = Inventory(sku=["A", "B", "B", "A"], node=["DC", "S1", "S2", "S2"], on_hand=[5, 2, 2, 2])
-    orders = Orders.from_lines(order_id=["o1", "o1", "o2"], sku=["A", "B", "B"], quantity=[1, 2, 2],
-                               lat=[31.25] * 3, lon=[121.45] * 3)
+    orders = Orders.from_lines(
+        order_id=["o1", "o1", "o2"],
+        sku=["A", "B", "B"],
+        quantity=[1, 2, 2],
+        lat=[31.25] * 3,
+        lon=[121.45] * 3,
+    )
     return net, inv, orders
 
 
@@ -61,16 +87,19 @@ def test_reserve_is_atomic_idempotent_and_never_oversells(store):
     assert [r.lines for r in first.held] == [r.lines for r in again.held]
     assert first.units == 3
     # o2 wants the two B units o1 holds at its node: routing against live ATP goes elsewhere
-    result, outcome = route_and_reserve(store, orders.take([1]), net, now=NOW)
+    _result, outcome = route_and_reserve(store, orders.take([1]), net, now=NOW)
     assert outcome.failed == ()
     for sku, node in [("A", "DC"), ("B", "S1"), ("B", "S2"), ("A", "S2")]:
         assert _atp(store, sku, node) >= 0
-    held_b = sum(line.quantity for r in store.inventory.active(now=NOW) for line in r.lines if line.sku == "B")
+    held_b = sum(
+        line.quantity for r in store.inventory.active(now=NOW) for line in r.lines if line.sku == "B"
+    )
     assert held_b == 4
     # nothing is left for a third order of B: the plan reports it unfilled instead of overselling
     more = Orders.from_lines(order_id=["o3"], sku=["B"], quantity=[1], lat=[31.25], lon=[121.45])
     result3, outcome3 = route_and_reserve(store, more, net, now=NOW)
-    assert result3.unfilled_units == 1 and outcome3.held == ()
+    assert result3.unfilled_units == 1
+    assert outcome3.held == ()
 
 
 def test_confirm_release_and_expiry(store):

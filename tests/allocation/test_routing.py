@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from scipy.optimize import linprog
@@ -26,7 +25,9 @@ from .checks import check_feasible, total_cost
 from .strategies import instances
 
 
-def brute_force_order(network: Network, inventory: Inventory, orders: Orders, o: int, cost: CostModel) -> float:
+def brute_force_order(
+    network: Network, inventory: Inventory, orders: Orders, o: int, cost: CostModel
+) -> float:
     """Cheapest plan of order ``o`` by enumerating node sets and solving each transport LP with scipy."""
     lo, hi = orders.line_start[o], orders.line_start[o + 1]
     skus = orders.sku[lo:hi].tolist()
@@ -34,8 +35,9 @@ def brute_force_order(network: Network, inventory: Inventory, orders: Orders, o:
     units = q.sum()
     pen = cost.unfilled_penalty_per_unit
     stock = {}
-    for sku, node, avail in zip(inventory.sku.tolist(), inventory.node.tolist(), inventory.available.tolist(),
-                                strict=True):
+    for sku, node, avail in zip(
+        inventory.sku.tolist(), inventory.node.tolist(), inventory.available.tolist(), strict=True
+    ):
         stock[(sku, node)] = avail
     method = str(orders.method[o])
     nodes = []
@@ -46,8 +48,11 @@ def brute_force_order(network: Network, inventory: Inventory, orders: Orders, o:
             continue
         if method == "ship" and not network.can_ship[n]:
             continue
-        d = 0.0 if method == "pickup" else float(
-            distance_km(orders.lat[o], orders.lon[o], network.lat[n], network.lon[n]))
+        d = (
+            0.0
+            if method == "pickup"
+            else float(distance_km(orders.lat[o], orders.lon[o], network.lat[n], network.lon[n]))
+        )
         nodes.append((n, node, network.fixed_cost_per_shipment[n] + network.cost_per_km[n] * d))
     limit = len(nodes)
     if not orders.allow_split[o]:
@@ -80,7 +85,9 @@ def brute_force_order(network: Network, inventory: Inventory, orders: Orders, o:
                 # unfilled units: u_r in [0, q_r] at the penalty
                 c = c + [pen] * len(skus)
                 bounds = bounds + [(0, q[r]) for r in range(len(skus))]
-                a_eq = [row + [1.0 if i == r else 0.0 for i in range(len(skus))] for r, row in enumerate(a_eq)]
+                a_eq = [
+                    row + [1.0 if i == r else 0.0 for i in range(len(skus))] for r, row in enumerate(a_eq)
+                ]
                 a_ub = [row + [0.0] * len(skus) for row in a_ub]
             res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
             if res.status == 0:
@@ -125,8 +132,15 @@ def _network() -> Network:
 def test_explains_why_each_node_lost():
     net = _network()
     inv = Inventory(sku=["A", "A", "B", "A"], node=["DC", "S2", "S1", "FAR"], on_hand=[1, 9, 9, 9])
-    order = Orders.from_lines(order_id=["o"], sku=["A"], quantity=[2], lat=[31.25], lon=[121.45],
-                              allow_split=[False], allow_partial=[False])
+    order = Orders.from_lines(
+        order_id=["o"],
+        sku=["A"],
+        quantity=[2],
+        lat=[31.25],
+        lon=[121.45],
+        allow_split=[False],
+        allow_partial=[False],
+    )
     plan = route_order(order, net, inv, cost=CostModel(max_distance_km=300))
     status = {v.node: v.status for v in plan.verdicts}
     # DC has 1 of 2 units and the order may not split; S1 lacks A; S2 is out of capacity; FAR is too far
@@ -148,14 +162,24 @@ def test_pickup_uses_only_the_chosen_store():
 def test_split_when_no_single_node_has_everything():
     net = _network()
     inv = Inventory(sku=["A", "B"], node=["DC", "S1"], on_hand=[5, 5])
-    order = Orders.from_lines(order_id=["o", "o"], sku=["A", "B"], quantity=[1, 2], lat=[31.2] * 2,
-                              lon=[121.4] * 2)
+    order = Orders.from_lines(
+        order_id=["o", "o"], sku=["A", "B"], quantity=[1, 2], lat=[31.2] * 2, lon=[121.4] * 2
+    )
     plan = route_order(order, net, inv)
-    assert sorted((line.node, line.sku, line.quantity) for line in plan.lines) == [("DC", "A", 1), ("S1", "B", 2)]
+    assert sorted((line.node, line.sku, line.quantity) for line in plan.lines) == [
+        ("DC", "A", 1),
+        ("S1", "B", 2),
+    ]
     assert plan.shipments == 2
     assert plan.alternatives[0].note == "chosen"
-    no_split = Orders.from_lines(order_id=["o", "o"], sku=["A", "B"], quantity=[1, 2], lat=[31.2] * 2,
-                                 lon=[121.4] * 2, allow_split=[False, False])
+    no_split = Orders.from_lines(
+        order_id=["o", "o"],
+        sku=["A", "B"],
+        quantity=[1, 2],
+        lat=[31.2] * 2,
+        lon=[121.4] * 2,
+        allow_split=[False, False],
+    )
     partial = route_order(no_split, net, inv, cost=CostModel(unfilled_penalty_per_unit=100))
     assert partial.shipments == 1
     assert partial.unfilled_units == 1  # keeps the two B units from S1, backorders A
@@ -163,8 +187,12 @@ def test_split_when_no_single_node_has_everything():
 
 def test_sourcing_tiers_fall_back_in_order():
     net = _network()
-    rules = SourcingRules(tiers=(SourcingTier(name="same-city stores", kinds=("store",), same_city=True),
-                                 SourcingTier(name="dc", kinds=("dc",))))
+    rules = SourcingRules(
+        tiers=(
+            SourcingTier(name="same-city stores", kinds=("store",), same_city=True),
+            SourcingTier(name="dc", kinds=("dc",)),
+        )
+    )
     inv = Inventory(sku=["A", "A"], node=["DC", "S1"], on_hand=[10, 10])
     order = Orders.from_lines(order_id=["o"], sku=["A"], quantity=[3], lat=[31.25], lon=[121.45])
     # the DC is cheaper, but the same-city store tier can fill it, so it is used
@@ -174,15 +202,17 @@ def test_sourcing_tiers_fall_back_in_order():
     short = Inventory(sku=["A", "A"], node=["DC", "S1"], on_hand=[10, 1])
     assert route_order(order, net, short, rules=rules).nodes == ("DC",)
     excluded = SourcingRules(excluded_nodes=("DC",))
-    assert route_order(order, net, short, rules=excluded, cost=CostModel(unfilled_penalty_per_unit=100)).nodes == (
-        "S1",)
+    assert route_order(
+        order, net, short, rules=excluded, cost=CostModel(unfilled_penalty_per_unit=100)
+    ).nodes == ("S1",)
 
 
 def test_routing_consumes_stock_in_sequence():
     net = _network()
     inv = Inventory(sku=["A"], node=["DC"], on_hand=[3])
-    orders = Orders.from_lines(order_id=["o1", "o2"], sku=["A", "A"], quantity=[2, 2], lat=[31.2] * 2,
-                               lon=[121.4] * 2)
+    orders = Orders.from_lines(
+        order_id=["o1", "o2"], sku=["A", "A"], quantity=[2, 2], lat=[31.2] * 2, lon=[121.4] * 2
+    )
     result = route_orders(orders, net, inv)
     assert result.allocation.quantity.sum() == 3
     assert result.unfilled.to_records() == [{"order_id": "o2", "sku": "A", "quantity": 1}]

@@ -207,8 +207,9 @@ def optimise(
        Mathematical Programming Computation 10, 119-142 (HiGHS).
     """
     problem = compile_problem(network, inventory, orders, cost=cost, rules=rules)
-    return solve_batch(problem, time_limit_seconds=time_limit_seconds, mip_rel_gap=mip_rel_gap,
-                       progress=progress)
+    return solve_batch(
+        problem, time_limit_seconds=time_limit_seconds, mip_rel_gap=mip_rel_gap, progress=progress
+    )
 
 
 def allocate_greedy(
@@ -305,8 +306,11 @@ def price_allocation(
     violations: list[str] = []
     left = p.line_qty.copy()
     lines, nodes, units = [], [], []
-    for row, (o, n, sku, qty) in enumerate(zip(o_idx.tolist(), n_idx.tolist(), allocation.sku.tolist(),
-                                               allocation.quantity.tolist(), strict=True)):
+    for row, (o, n, sku, qty) in enumerate(
+        zip(
+            o_idx.tolist(), n_idx.tolist(), allocation.sku.tolist(), allocation.quantity.tolist(), strict=True
+        )
+    ):
         l0, l1 = int(p.line_start[o]), int(p.line_start[o + 1])
         match = [line for line in range(l0, l1) if orders.sku[line] == sku]
         if not match:
@@ -343,8 +347,10 @@ def price_allocation(
     if len(po):
         closed = _closed_pairs(p, po, pn)
         if (closed != 0).any():
-            violations.append(f"{int((closed != 0).sum())} shipment(s) from a node closed to the order "
-                              "(capability, distance, rules or pool)")
+            violations.append(
+                f"{int((closed != 0).sum())} shipment(s) from a node closed to the order "
+                "(capability, distance, rules or pool)"
+            )
         per_order = np.bincount(po, minlength=p.n_orders)
         limit = np.where(orders.allow_split, orders.max_shipments, 1)
         limit = np.where(limit == 0, np.iinfo(np.int64).max, limit)
@@ -354,19 +360,34 @@ def price_allocation(
         strict = ~orders.allow_partial & (got > 0) & (got < p.order_units)
         if strict.any():
             violations.append(f"{int(strict.sum())} all-or-nothing order(s) partly filled")
-    result = collect(p, li, ni, qi, method="priced", status="feasible" if not violations else "infeasible",
-                     seconds=time.perf_counter() - start, lower_bound=lower_bound)
+    result = collect(
+        p,
+        li,
+        ni,
+        qi,
+        method="priced",
+        status="feasible" if not violations else "infeasible",
+        seconds=time.perf_counter() - start,
+        lower_bound=lower_bound,
+    )
     return AllocationResult(
-        allocation=result.allocation, unfilled=result.unfilled, cost=result.cost, lower_bound=lower_bound,
-        method="priced", status=result.status, seconds=result.seconds, n_orders=result.n_orders,
-        shipments=result.shipments, violations=tuple(violations),
+        allocation=result.allocation,
+        unfilled=result.unfilled,
+        cost=result.cost,
+        lower_bound=lower_bound,
+        method="priced",
+        status=result.status,
+        seconds=result.seconds,
+        n_orders=result.n_orders,
+        shipments=result.shipments,
+        violations=tuple(violations),
     )
 
 
 def _closed_pairs(p: Any, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
     out = np.zeros(len(po), np.int8)
     for lo in range(0, len(po), 4096):
-        o = po[lo: lo + 4096]
+        o = po[lo : lo + 4096]
         flags = p.closed(o)
-        out[lo: lo + 4096] = flags[np.arange(len(o)), pn[lo: lo + 4096]]
+        out[lo : lo + 4096] = flags[np.arange(len(o)), pn[lo : lo + 4096]]
     return out

@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import Problem
-from omnicore.allocation._single import _CHUNK, collect
+from omnicore.allocation._single import _CHUNK, _cat, collect
 
 __all__ = ["greedy_allocation"]
 
@@ -111,6 +111,12 @@ def greedy_allocation(p: Problem, *, rule: str = "nearest") -> AllocationResult:
                 out_l.append(tl)
                 out_n.append(tn)
                 out_q.append(tq)
-    cat = (lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64))
-    return collect(p, cat(out_l), cat(out_n), cat(out_q), method=rule, status="feasible",
-                   seconds=time.perf_counter() - start)
+    return collect(
+        p,
+        _cat(out_l),
+        _cat(out_n),
+        _cat(out_q),
+        method=rule,
+        status="feasible",
+        seconds=time.perf_counter() - start,
+    )

@@ -16,7 +16,7 @@ from scipy.optimize import LinearConstraint, linprog, milp
 from omnicore._progress import Progress, null_progress
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import METHOD_PICKUP, Problem
-from omnicore.allocation._single import Router, collect
+from omnicore.allocation._single import Router, _cat, collect
 
 __all__ = ["solve_batch"]
 
@@ -65,7 +65,9 @@ def _pair_cost(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64])
     return out
 
 
-def _line_caps(p: Problem, lines: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _line_caps(
+    p: Problem, lines: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
     """min(quantity, ATP, pool ATP) per (line, node) entry."""
     cap = np.minimum(p.line_qty[lines], p.atp[p.line_sku[lines], nodes])
     pools = p.pool[p.line_order[lines]]
@@ -75,7 +77,9 @@ def _line_caps(p: Problem, lines: npt.NDArray[np.int64], nodes: npt.NDArray[np.i
     return cap
 
 
-def useful_pairs(p: Problem, *, progress: Progress = null_progress) -> tuple[npt.NDArray[np.int64], ...]:
+def useful_pairs(
+    p: Problem, *, progress: Progress = null_progress
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Every (order, node) pair open to the order with stock for at least one of its lines.
 
     Returns ``(order, node, cost)`` arrays sorted by order then node. Sourcing tiers are resolved
@@ -122,15 +126,18 @@ def useful_pairs(p: Problem, *, progress: Progress = null_progress) -> tuple[npt
     return po, pn, _pair_cost(p, po, pn)
 
 
-def build_model(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64],
-                pair_cost: npt.NDArray[np.float64]) -> _Model:
+def build_model(
+    p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64], pair_cost: npt.NDArray[np.float64]
+) -> _Model:
     """The MILP over the given pairs (sorted by order): y per pair, x per (line, node), unfilled vars."""
     n_nodes = p.n_nodes
     P = len(po)
     counts = np.diff(p.line_start)[po]
     e_pair = np.repeat(np.arange(P), counts)
     first = p.line_start[po]
-    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(int(counts.sum()))
+    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(
+        int(counts.sum())
+    )
     e_node = pn[e_pair]
     e_cap = _line_caps(p, e_line, e_node)
     keep = e_cap > 0
@@ -146,14 +153,17 @@ def build_model(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
     U, W = len(partial_lines), len(strict_orders)
     off = {"y": 0, "x": P, "u": P + E, "w": P + E + U, "end": P + E + U + W}
     pen = p.cost.unfilled_penalty_per_unit
-    c = np.concatenate([
-        pair_cost,
-        p.handling[e_node],
-        np.full(U, pen),
-        pen * p.order_units[strict_orders].astype(np.float64),
-    ])
-    upper = np.concatenate([np.ones(P), e_cap.astype(np.float64), p.line_qty[partial_lines].astype(np.float64),
-                            np.ones(W)])
+    c = np.concatenate(
+        [
+            pair_cost,
+            p.handling[e_node],
+            np.full(U, pen),
+            pen * p.order_units[strict_orders].astype(np.float64),
+        ]
+    )
+    upper = np.concatenate(
+        [np.ones(P), e_cap.astype(np.float64), p.line_qty[partial_lines].astype(np.float64), np.ones(W)]
+    )
     integrality = np.concatenate([np.ones(P, np.int64), np.zeros(E + U, np.int64), np.ones(W, np.int64)])
 
     # equality: demand per line of the included orders
@@ -163,8 +173,9 @@ def build_model(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
     w_index[strict_orders] = np.arange(W)
     strict_lines = lines_in[strict_all[p.line_order[lines_in]]]
     eq_rows = np.concatenate([line_row[e_line], line_row[partial_lines], line_row[strict_lines]])
-    eq_cols = np.concatenate([off["x"] + np.arange(E), off["u"] + np.arange(U),
-                              off["w"] + w_index[p.line_order[strict_lines]]])
+    eq_cols = np.concatenate(
+        [off["x"] + np.arange(E), off["u"] + np.arange(U), off["w"] + w_index[p.line_order[strict_lines]]]
+    )
     eq_vals = np.concatenate([np.ones(E + U), p.line_qty[strict_lines].astype(np.float64)])
     a_eq = sp.csr_array((eq_vals, (eq_rows, eq_cols)), shape=(len(lines_in), off["end"]))
     b_eq = p.line_qty[lines_in].astype(np.float64)
@@ -175,8 +186,12 @@ def build_model(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
     rhs: list[npt.NDArray[np.float64]] = []
     n_rows = 0
 
-    def add(r: npt.NDArray[np.int64], col: npt.NDArray[np.int64], v: npt.NDArray[np.float64],
-            b: npt.NDArray[np.float64]) -> None:
+    def add(
+        r: npt.NDArray[np.int64],
+        col: npt.NDArray[np.int64],
+        v: npt.NDArray[np.float64],
+        b: npt.NDArray[np.float64],
+    ) -> None:
         nonlocal n_rows
         rows.append(r + n_rows)
         cols.append(col)
@@ -188,8 +203,12 @@ def build_model(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
     key = p.line_sku[e_line] * n_nodes + e_node
     row_stock, stock_row = np.unique(key, return_inverse=True)
     stock_row = stock_row.reshape(-1)
-    add(stock_row, off["x"] + np.arange(E), np.ones(E),
-        p.atp[row_stock // n_nodes, row_stock % n_nodes].astype(np.float64))
+    add(
+        stock_row,
+        off["x"] + np.arange(E),
+        np.ones(E),
+        p.atp[row_stock // n_nodes, row_stock % n_nodes].astype(np.float64),
+    )
     # strong linking: x <= min(q, stock) * y
     add(np.arange(E), off["x"] + np.arange(E), np.ones(E), np.zeros(E))
     rows[-1] = np.concatenate([rows[-1], rows[-1]])
@@ -210,7 +229,12 @@ def build_model(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
         r_of = -np.ones(n_nodes, np.int64)
         r_of[row_cap_units] = np.arange(len(row_cap_units))
         sel = np.flatnonzero(r_of[e_node] >= 0)
-        add(r_of[e_node[sel]], off["x"] + sel, np.ones(len(sel)), p.cap_units[row_cap_units].astype(np.float64))
+        add(
+            r_of[e_node[sel]],
+            off["x"] + sel,
+            np.ones(len(sel)),
+            p.cap_units[row_cap_units].astype(np.float64),
+        )
     # shipments per order
     pairs_of = np.bincount(po, minlength=p.n_orders)
     limit = np.where(p.orders.allow_split, p.orders.max_shipments, 1)
@@ -230,17 +254,36 @@ def build_model(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
         pkey = (e_pool[sel] * S + p.line_sku[e_line[sel]]) * n_nodes + e_node[sel]
         row_pool, prow = np.unique(pkey, return_inverse=True)
         pool_i, rest = row_pool // (S * n_nodes), row_pool % (S * n_nodes)
-        add(prow.reshape(-1), off["x"] + sel, np.ones(len(sel)),
-            p.pool_cap[pool_i, rest // n_nodes, rest % n_nodes].astype(np.float64))
+        add(
+            prow.reshape(-1),
+            off["x"] + sel,
+            np.ones(len(sel)),
+            p.pool_cap[pool_i, rest // n_nodes, rest % n_nodes].astype(np.float64),
+        )
     a_ub = sp.csr_array(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, off["end"])
     )
     return _Model(
-        po=po, pn=pn, e_pair=e_pair, e_line=e_line, e_ub=e_cap.astype(np.float64),
-        partial_lines=partial_lines, strict_orders=strict_orders, c=c, a_ub=a_ub,
-        b_ub=np.concatenate(rhs), a_eq=a_eq, b_eq=b_eq, upper=upper, integrality=integrality,
-        row_stock=row_stock, row_cap_orders=row_cap_orders, row_cap_units=row_cap_units,
-        row_max_ship=row_max_ship, row_pool=row_pool, offsets=off,
+        po=po,
+        pn=pn,
+        e_pair=e_pair,
+        e_line=e_line,
+        e_ub=e_cap.astype(np.float64),
+        partial_lines=partial_lines,
+        strict_orders=strict_orders,
+        c=c,
+        a_ub=a_ub,
+        b_ub=np.concatenate(rhs),
+        a_eq=a_eq,
+        b_eq=b_eq,
+        upper=upper,
+        integrality=integrality,
+        row_stock=row_stock,
+        row_cap_orders=row_cap_orders,
+        row_cap_units=row_cap_units,
+        row_max_ship=row_max_ship,
+        row_pool=row_pool,
+        offsets=off,
     )
 
 
@@ -257,17 +300,34 @@ def solve_lp(model: _Model, *, time_limit: float | None = None) -> _LP:
     options: dict[str, Any] = {"presolve": True}
     if time_limit is not None:
         options["time_limit"] = max(time_limit, 1.0)
-    res = linprog(model.c, A_ub=model.a_ub, b_ub=model.b_ub, A_eq=model.a_eq, b_eq=model.b_eq,
-                  bounds=np.column_stack([np.zeros(len(model.c)), model.upper]), method="highs-ipm",
-                  options=options)
+    res = linprog(  # type: ignore[call-overload]
+        model.c,
+        A_ub=model.a_ub,
+        b_ub=model.b_ub,
+        A_eq=model.a_eq,
+        b_eq=model.b_eq,
+        bounds=np.column_stack([np.zeros(len(model.c)), model.upper]),
+        method="highs-ipm",
+        options=options,
+    )
     if res.status != 0:
         raise RuntimeError(f"LP relaxation failed: {res.message}")
-    return _LP(value=float(res.fun), x=np.asarray(res.x), dual_ub=np.asarray(res.ineqlin.marginals),
-               dual_eq=np.asarray(res.eqlin.marginals))
+    return _LP(
+        value=float(res.fun),
+        x=np.asarray(res.x),
+        dual_ub=np.asarray(res.ineqlin.marginals),
+        dual_eq=np.asarray(res.eqlin.marginals),
+    )
 
 
-def price_pairs(p: Problem, model: _Model, lp: _LP, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64],
-                pair_cost: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def price_pairs(
+    p: Problem,
+    model: _Model,
+    lp: _LP,
+    po: npt.NDArray[np.int64],
+    pn: npt.NDArray[np.int64],
+    pair_cost: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
     """Reduced cost of each candidate pair's column block (y and its x entries, with linking)."""
     n_nodes = p.n_nodes
     off_rows = 0
@@ -276,15 +336,15 @@ def price_pairs(p: Problem, model: _Model, lp: _LP, po: npt.NDArray[np.int64], p
     stock_dual = duals[:n_stock]
     off_rows = n_stock + len(model.e_pair)
     cap_o = np.zeros(n_nodes)
-    cap_o[model.row_cap_orders] = duals[off_rows: off_rows + len(model.row_cap_orders)]
+    cap_o[model.row_cap_orders] = duals[off_rows : off_rows + len(model.row_cap_orders)]
     off_rows += len(model.row_cap_orders)
     cap_u = np.zeros(n_nodes)
-    cap_u[model.row_cap_units] = duals[off_rows: off_rows + len(model.row_cap_units)]
+    cap_u[model.row_cap_units] = duals[off_rows : off_rows + len(model.row_cap_units)]
     off_rows += len(model.row_cap_units)
     ship = np.zeros(p.n_orders)
-    ship[model.row_max_ship] = duals[off_rows: off_rows + len(model.row_max_ship)]
+    ship[model.row_max_ship] = duals[off_rows : off_rows + len(model.row_max_ship)]
     off_rows += len(model.row_max_ship)
-    pool_dual = duals[off_rows: off_rows + len(model.row_pool)]
+    pool_dual = duals[off_rows : off_rows + len(model.row_pool)]
     lines_in = np.unique(model.e_line) if False else None  # noqa: F841
     # demand duals per line (lines of orders in the model; others have no row yet)
     line_dual = np.zeros(len(p.line_qty))
@@ -295,7 +355,9 @@ def price_pairs(p: Problem, model: _Model, lp: _LP, po: npt.NDArray[np.int64], p
     counts = np.diff(p.line_start)[po]
     e_pair = np.repeat(np.arange(len(po)), counts)
     first = p.line_start[po]
-    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(int(counts.sum()))
+    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(
+        int(counts.sum())
+    )
     e_node = pn[e_pair]
     e_cap = _line_caps(p, e_line, e_node).astype(np.float64)
     key = p.line_sku[e_line] * n_nodes + e_node
@@ -313,27 +375,42 @@ def price_pairs(p: Problem, model: _Model, lp: _LP, po: npt.NDArray[np.int64], p
     return out
 
 
-def _milp(model: _Model, *, time_limit: float, gap: float, lower: npt.NDArray[np.float64] | None = None) -> Any:
+def _milp(
+    model: _Model, *, time_limit: float, gap: float, lower: npt.NDArray[np.float64] | None = None
+) -> Any:
     a = sp.vstack([model.a_ub, model.a_eq]).tocsr()
     lo = np.concatenate([np.full(len(model.b_ub), -np.inf), model.b_eq])
     hi = np.concatenate([model.b_ub, model.b_eq])
     from scipy.optimize import Bounds
 
     lb = np.zeros(len(model.c)) if lower is None else lower
-    return milp(model.c, integrality=model.integrality, bounds=Bounds(lb, model.upper),
-                constraints=LinearConstraint(a, lo, hi),
-                options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": gap, "presolve": True})
+    return milp(
+        model.c,
+        integrality=model.integrality,
+        bounds=Bounds(lb, model.upper),
+        constraints=LinearConstraint(a, lo, hi),
+        options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": gap, "presolve": True},
+    )
 
 
-def _integral_flows(model: _Model, y: npt.NDArray[np.float64], w: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _integral_flows(
+    model: _Model, y: npt.NDArray[np.float64], w: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Re-solve the units with shipments fixed: a network-flow LP whose vertex solutions are integral."""
     lower = np.zeros(len(model.c))
     upper = model.upper.copy()
     off = model.offsets
-    lower[off["y"]: off["x"]] = upper[off["y"]: off["x"]] = np.round(y)
-    lower[off["w"]: off["end"]] = upper[off["w"]: off["end"]] = np.round(w)
-    res = linprog(model.c, A_ub=model.a_ub, b_ub=model.b_ub, A_eq=model.a_eq, b_eq=model.b_eq,
-                  bounds=np.column_stack([lower, upper]), method="highs-ds")
+    lower[off["y"] : off["x"]] = upper[off["y"] : off["x"]] = np.round(y)
+    lower[off["w"] : off["end"]] = upper[off["w"] : off["end"]] = np.round(w)
+    res = linprog(  # type: ignore[call-overload]
+        model.c,
+        A_ub=model.a_ub,
+        b_ub=model.b_ub,
+        A_eq=model.a_eq,
+        b_eq=model.b_eq,
+        bounds=np.column_stack([lower, upper]),
+        method="highs-ds",
+    )
     if res.status != 0:
         raise RuntimeError(f"flow LP failed: {res.message}")
     return np.asarray(res.x)
@@ -341,7 +418,7 @@ def _integral_flows(model: _Model, y: npt.NDArray[np.float64], w: npt.NDArray[np
 
 def _triples(model: _Model, x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], ...]:
     off = model.offsets
-    units = np.round(x[off["x"]: off["u"]]).astype(np.int64)
+    units = np.round(x[off["x"] : off["u"]]).astype(np.int64)
     keep = units > 0
     return model.e_line[keep], model.pn[model.e_pair[keep]], units[keep]
 
@@ -351,8 +428,7 @@ def _greedy(p: Problem, order: npt.NDArray[np.int64] | None = None) -> Allocatio
     if order is None:
         order = np.argsort(-p.order_units, kind="stable")
     router = Router(_reordered(p, order))
-    result = router.route_all()
-    return result
+    return router.route_all()
 
 
 def _reordered(p: Problem, order: npt.NDArray[np.int64]) -> Problem:
@@ -366,7 +442,7 @@ def _inventory_of(p: Problem) -> Any:
 
     s, n = np.nonzero(p.atp)
     if not len(s):
-        return Inventory(sku=p.sku_values[:1], node=p.network.node[:1], on_hand=[0])
+        return Inventory(sku=p.sku_values[:1], node=p.network.node[:1], on_hand=np.zeros(1, np.int64))
     return Inventory(sku=p.sku_values[s], node=p.network.node[n], on_hand=p.atp[s, n])
 
 
@@ -388,10 +464,10 @@ def lagrangian_bound(p: Problem, model: _Model, lp: _LP) -> tuple[float, int]:
     stock_price[model.row_stock // n_nodes, model.row_stock % n_nodes] = duals[:n_stock]
     k = n_stock + len(model.e_pair)
     ship_price = np.zeros(n_nodes)
-    ship_price[model.row_cap_orders] = duals[k: k + len(model.row_cap_orders)]
+    ship_price[model.row_cap_orders] = duals[k : k + len(model.row_cap_orders)]
     k += len(model.row_cap_orders)
     unit_price = np.zeros(n_nodes)
-    unit_price[model.row_cap_units] = duals[k: k + len(model.row_cap_units)]
+    unit_price[model.row_cap_units] = duals[k : k + len(model.row_cap_units)]
     router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
     values, exact = router.order_bounds()
     rhs = float((stock_price * p.atp).sum())
@@ -423,8 +499,14 @@ def solve_batch(
     progress(1, 5, "greedy warm start")
 
     def fallback(status: str, bound: float | None) -> AllocationResult:
-        return attrs.evolve(greedy, lower_bound=bound, method="greedy", status=status,
-                            seconds=time.perf_counter() - start, details={**greedy.details, **details})
+        return attrs.evolve(
+            greedy,
+            lower_bound=bound,
+            method="greedy",
+            status=status,
+            seconds=time.perf_counter() - start,
+            details={**greedy.details, **details},
+        )
 
     if not len(po_all):
         return fallback("optimal", constant)
@@ -465,8 +547,14 @@ def solve_batch(
         outside = ~in_rmp
         negative = outside & (rc < -1e-6)
         lower_bound = max(lower_bound, lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant)
-        logger.info("CG round %d: %d pairs, LP %.2f, bound %.2f, %d negative", rounds, len(sel),
-                    lp.value + constant, lower_bound, int(negative.sum()))
+        logger.info(
+            "CG round %d: %d pairs, LP %.2f, bound %.2f, %d negative",
+            rounds,
+            len(sel),
+            lp.value + constant,
+            lower_bound,
+            int(negative.sum()),
+        )
         if not negative.any():
             converged = True
             lower_bound = lp.value + constant
@@ -477,9 +565,11 @@ def solve_batch(
         rank = cand[np.lexsort((rc[cand], po_all[cand]))]
         first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
         in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
-    assert lp is not None and model is not None
-    details.update(cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), lp_value=lp.value + constant,
-                   cg_converged=converged)
+    assert lp is not None
+    assert model is not None
+    details.update(
+        cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), lp_value=lp.value + constant, cg_converged=converged
+    )
     progress(2, 5, "LP relaxation")
     if not converged:
         lagrange, inexact = lagrangian_bound(p, model, lp)
@@ -493,10 +583,19 @@ def solve_batch(
         progress(4, 5, "MILP")
         if res.x is not None:
             off = model.offsets
-            x = _integral_flows(model, res.x[: off["x"]], res.x[off["w"]: off["end"]])
+            x = _integral_flows(model, res.x[: off["x"]], res.x[off["w"] : off["end"]])
             lines, nodes, units = _triples(model, x)
-            result = collect(p, lines, nodes, units, method="milp", status="feasible",
-                             seconds=time.perf_counter() - start, lower_bound=lower_bound, details=details)
+            result = collect(
+                p,
+                lines,
+                nodes,
+                units,
+                method="milp",
+                status="feasible",
+                seconds=time.perf_counter() - start,
+                lower_bound=lower_bound,
+                details=details,
+            )
             proven = converged and res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
             if proven:
                 result = attrs.evolve(result, status="optimal")
@@ -504,8 +603,17 @@ def solve_batch(
                 progress(5, 5, "done")
                 return attrs.evolve(result, seconds=time.perf_counter() - start)
         return fallback("fallback", lower_bound)
-    result = _fix_and_repair(p, model, lp, rc[in_rmp], lower_bound=lower_bound, deadline=deadline,
-                             mip_rel_gap=mip_rel_gap, details=details, start=start)
+    result = _fix_and_repair(
+        p,
+        model,
+        lp,
+        rc[in_rmp],
+        lower_bound=lower_bound,
+        deadline=deadline,
+        mip_rel_gap=mip_rel_gap,
+        details=details,
+        start=start,
+    )
     progress(5, 5, "done")
     if result.cost.total > greedy.cost.total + 1e-9:
         return fallback("fallback", lower_bound)
@@ -528,8 +636,8 @@ def _fix_and_repair(
     residual stock, then improve those by a MILP over their LP-suggested pairs while time remains."""
     off = model.offsets
     y = lp.x[: off["x"]]
-    x = lp.x[off["x"]: off["u"]]
-    w = lp.x[off["w"]: off["end"]]
+    x = lp.x[off["x"] : off["u"]]
+    w = lp.x[off["w"] : off["end"]]
     tol = 1e-6
     frac = np.zeros(p.n_orders, bool)
     frac[model.po[np.abs(y - np.round(y)) > tol]] = True
@@ -551,8 +659,17 @@ def _fix_and_repair(
     all_lines = np.concatenate([lines, r_lines])
     all_nodes = np.concatenate([nodes, r_nodes])
     all_units = np.concatenate([units, r_units])
-    best = collect(p, all_lines, all_nodes, all_units, method="decomposition", status="feasible",
-                   seconds=time.perf_counter() - start, lower_bound=lower_bound, details=details)
+    best = collect(
+        p,
+        all_lines,
+        all_nodes,
+        all_units,
+        method="decomposition",
+        status="feasible",
+        seconds=time.perf_counter() - start,
+        lower_bound=lower_bound,
+        details=details,
+    )
     remaining = deadline - time.perf_counter()
     if len(rest) and remaining > 2.0:
         # MILP over the fractional orders against the stock the fixed part leaves
@@ -577,7 +694,7 @@ def _fix_and_repair(
             details.update(mip_pairs=int(sel.sum()), milp_status=str(res.message))
             if res.x is not None:
                 so = sub.offsets
-                xs = _integral_flows(sub, res.x[: so["x"]], res.x[so["w"]: so["end"]])
+                xs = _integral_flows(sub, res.x[: so["x"]], res.x[so["w"] : so["end"]])
                 m_lines, m_nodes, m_units = _triples(sub, xs)
                 # orders of the fractional set the sub-model did not cover keep their routed plan
                 covered = np.zeros(p.n_orders, bool)
@@ -588,16 +705,24 @@ def _fix_and_repair(
                     np.concatenate([lines, m_lines, r_lines[keep_routed]]),
                     np.concatenate([nodes, m_nodes, r_nodes[keep_routed]]),
                     np.concatenate([units, m_units, r_units[keep_routed]]),
-                    method="decomposition", status="feasible", seconds=time.perf_counter() - start,
-                    lower_bound=lower_bound, details=details,
+                    method="decomposition",
+                    status="feasible",
+                    seconds=time.perf_counter() - start,
+                    lower_bound=lower_bound,
+                    details=details,
                 )
                 if candidate.cost.total < best.cost.total:
                     best = candidate
     return best
 
 
-def _consume(router: Router, p: Problem, lines: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64],
-             units: npt.NDArray[np.int64]) -> None:
+def _consume(
+    router: Router,
+    p: Problem,
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+) -> None:
     """Take fixed (line, node, units) out of a router's live stock and capacity."""
     if not len(lines):
         return
@@ -614,9 +739,11 @@ def _consume(router: Router, p: Problem, lines: npt.NDArray[np.int64], nodes: np
 
 def _route_subset(router: Router, positions: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
     p = router.problem
-    out_l, out_n, out_q = [], [], []
+    out_l: list[npt.NDArray[np.int64]] = []
+    out_n: list[npt.NDArray[np.int64]] = []
+    out_q: list[npt.NDArray[np.int64]] = []
     for lo in range(0, len(positions), 2048):
-        pos = positions[lo: lo + 2048]
+        pos = positions[lo : lo + 2048]
         dist = p.distances(pos)
         fixed, dcost = p.shipment_cost(pos, dist)
         ship = fixed + dcost
@@ -631,15 +758,18 @@ def _route_subset(router: Router, positions: npt.NDArray[np.int64]) -> tuple[npt
                 out_l.append(p.line_start[o] + rows)
                 out_n.append(choice.nodes[cols])
                 out_q.append(choice.take[rows, cols])
-    cat = (lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64))
-    return cat(out_l), cat(out_n), cat(out_q)
+    return _cat(out_l), _cat(out_n), _cat(out_q)
 
 
-def _single_node_fill(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _single_node_fill(
+    p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
     counts = np.diff(p.line_start)[po]
     e_pair = np.repeat(np.arange(len(po)), counts)
     first = p.line_start[po]
-    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(int(counts.sum()))
+    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(
+        int(counts.sum())
+    )
     cap = _line_caps(p, e_line, pn[e_pair])
     out: npt.NDArray[np.int64] = np.bincount(e_pair, weights=cap, minlength=len(po)).astype(np.int64)
     return out

@@ -98,11 +98,12 @@ def random_instance(
     handling = np.where(is_dc, 0.4, np.where(is_store, 1.5, 0.9)) * rng.uniform(0.9, 1.1, n_nodes)
     mean_lines = 1.9
     expected_shipments = n_orders * 1.15
-    cap = np.where(
+    cap_float = np.where(
         is_dc,
         np.ceil(expected_shipments * 0.55 / n_dc),
         np.ceil(expected_shipments * 0.9 / max(n_nodes - n_dc, 1)),
-    ).astype(np.int64) + 1
+    )
+    cap = np.asarray(cap_float, dtype=np.int64) + 1
     network = Network(
         node=np.array([f"N{i:04d}" for i in range(n_nodes)]),
         kind=kinds.tolist(),
@@ -157,7 +158,7 @@ def random_instance(
         for s in other:
             skus = rng.choice(n_skus, per_store, replace=False, p=popularity)
             base = stock_ratio * store_share * demand[skus] / len(other) / 0.15
-            units = rng.poisson(np.maximum(base, 0.3)) 
+            units = rng.poisson(np.maximum(base, 0.3))
             keep = units > 0
             rows_sku.append(skus[keep])
             rows_node.append(np.full(int(keep.sum()), s))
@@ -179,7 +180,9 @@ def random_instance(
         pickup_node=pickup_node[order_of_line],
     )
     del mean_lines
-    return Instance(network=network, inventory=inventory, orders=orders, cost=CostModel(unfilled_penalty_per_unit=30.0))
+    return Instance(
+        network=network, inventory=inventory, orders=orders, cost=CostModel(unfilled_penalty_per_unit=30.0)
+    )
 
 
 def instance_from_retailer(retailer: Any, *, cost: CostModel | None = None) -> Instance:

@@ -242,7 +242,9 @@ class Network(Table):
         bad = (np.abs(self.lat) > 90) | (np.abs(self.lon) > 180)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValidationError("coordinates out of range", field="lat", row=row, value=(self.lat[row], self.lon[row]))
+            raise ValidationError(
+                "coordinates out of range", field="lat", row=row, value=(self.lat[row], self.lon[row])
+            )
 
     def index_of(self, nodes: npt.ArrayLike, *, field: str = "node") -> npt.NDArray[np.int64]:
         """Row position of each node id; raises :class:`~omnicore.ValidationError` for unknown ids."""

@@ -126,12 +126,22 @@ class Orders:
 
     def __attrs_post_init__(self) -> None:
         n = len(self.order_id)
-        for name in ("lat", "lon", "method", "pickup_node", "channel", "allow_split", "max_shipments",
-                     "allow_partial"):
+        for name in (
+            "lat",
+            "lon",
+            "method",
+            "pickup_node",
+            "channel",
+            "allow_split",
+            "max_shipments",
+            "allow_partial",
+        ):
             if len(getattr(self, name)) != n:
                 raise ValidationError(f"column has {len(getattr(self, name))} rows, expected {n}", field=name)
         if len(self.line_start) != n + 1 or (n + 1 and self.line_start[0] != 0):
-            raise ValidationError("line_start must have n_orders + 1 entries starting at 0", field="line_start")
+            raise ValidationError(
+                "line_start must have n_orders + 1 entries starting at 0", field="line_start"
+            )
         if np.any(np.diff(self.line_start) <= 0):
             row = int(np.flatnonzero(np.diff(self.line_start) <= 0)[0])
             raise ValidationError("every order needs at least one line", field="line_start", row=row)
@@ -139,12 +149,15 @@ class Orders:
             raise ValidationError("sku and quantity must have line_start[-1] rows", field="sku")
         if np.any(self.quantity <= 0):
             row = int(np.flatnonzero(self.quantity <= 0)[0])
-            raise ValidationError("quantity must be positive", field="quantity", row=row, value=self.quantity[row])
+            raise ValidationError(
+                "quantity must be positive", field="quantity", row=row, value=self.quantity[row]
+            )
         bad_method = ~np.isin(self.method, np.asarray(METHODS, dtype=STRING_DTYPE))
         if bad_method.any():
             row = int(np.flatnonzero(bad_method)[0])
-            raise ValidationError(f"method must be one of {METHODS}", field="method", row=row,
-                                  value=self.method[row])
+            raise ValidationError(
+                f"method must be one of {METHODS}", field="method", row=row, value=self.method[row]
+            )
         needs_node = (self.method == "pickup") & (np.strings.str_len(self.pickup_node) == 0)
         if needs_node.any():
             row = int(np.flatnonzero(needs_node)[0])
@@ -187,10 +200,17 @@ class Orders:
             int(counts.sum())
         )
         return Orders(
-            order_id=self.order_id[pos], lat=self.lat[pos], lon=self.lon[pos], method=self.method[pos],
-            pickup_node=self.pickup_node[pos], channel=self.channel[pos], allow_split=self.allow_split[pos],
-            max_shipments=self.max_shipments[pos], allow_partial=self.allow_partial[pos],
-            line_start=np.concatenate(([0], np.cumsum(counts))), sku=self.sku[line_index],
+            order_id=self.order_id[pos],
+            lat=self.lat[pos],
+            lon=self.lon[pos],
+            method=self.method[pos],
+            pickup_node=self.pickup_node[pos],
+            channel=self.channel[pos],
+            allow_split=self.allow_split[pos],
+            max_shipments=self.max_shipments[pos],
+            allow_partial=self.allow_partial[pos],
+            line_start=np.concatenate(([0], np.cumsum(counts))),
+            sku=self.sku[line_index],
             quantity=self.quantity[line_index],
         )
 
@@ -250,7 +270,7 @@ class Orders:
         if n_lines == 0:
             raise ValidationError("no order lines", field="order_id")
         if ids.dtype == object:
-            ids = as_id_column().converter(ids, attrs.fields(cls).order_id)  # type: ignore[union-attr,call-arg]
+            ids = np.asarray(ids.tolist())
         uniques, first, codes = np.unique(ids, return_index=True, return_inverse=True)
         codes = codes.reshape(-1)
         # renumber orders by first appearance
@@ -287,8 +307,10 @@ class Orders:
             return array[first_line]
 
         pickup = per_order(pickup_node, "", object)
-        pickup = np.asarray(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                             for v in pickup.tolist()], dtype=STRING_DTYPE)
+        pickup = np.asarray(
+            ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in pickup.tolist()],
+            dtype=STRING_DTYPE,
+        )
         chan = per_order(channel, "", object)
         chan = np.asarray(["" if v is None else str(v) for v in chan.tolist()], dtype=STRING_DTYPE)
         max_ship = per_order(max_shipments, policy.max_shipments or 0, object)
@@ -331,8 +353,19 @@ class Orders:
         -------
         Orders
         """
-        wanted = {"order_id", "sku", "quantity", "lat", "lon", "method", "pickup_node", "channel",
-                  "allow_split", "max_shipments", "allow_partial"}
+        wanted = {
+            "order_id",
+            "sku",
+            "quantity",
+            "lat",
+            "lon",
+            "method",
+            "pickup_node",
+            "channel",
+            "allow_split",
+            "max_shipments",
+            "allow_partial",
+        }
         renames = dict(columns or {})
         data: dict[str, Any] = {}
         for source, value in _iter_columns(table):

@@ -141,9 +141,11 @@ class Problem:
         flags |= np.where(self.excluded[None, :], CLOSED_EXCLUDED, 0).astype(np.int8)
         ship_ok = (method == METHOD_SHIP) & net.can_ship[None, :]
         same_ok = (method == METHOD_SAME_DAY) & net.same_day[None, :]
-        pick_ok = (method == METHOD_PICKUP) & (
-            np.arange(self.n_nodes)[None, :] == self.pickup[orders][:, None]
-        ) & net.can_pickup[None, :]
+        pick_ok = (
+            (method == METHOD_PICKUP)
+            & (np.arange(self.n_nodes)[None, :] == self.pickup[orders][:, None])
+            & net.can_pickup[None, :]
+        )
         flags |= np.where(ship_ok | same_ok | pick_ok, 0, CLOSED_INCAPABLE).astype(np.int8)
         far = np.zeros(dist.shape, bool)
         if self.cost.max_distance_km is not None:
@@ -164,9 +166,7 @@ class Problem:
             return []
         if dist is None:
             dist = self.distances(orders)
-        nearest = np.where(
-            self.pickup[orders] >= 0, self.pickup[orders], np.argmin(dist, axis=1)
-        )
+        nearest = np.where(self.pickup[orders] >= 0, self.pickup[orders], np.argmin(dist, axis=1))
         home_city = self.node_city[nearest]
         masks = []
         for tier, static in zip(self.rules.tiers, self.tier_static, strict=True):
@@ -205,9 +205,13 @@ def compile_problem(
     cost = cost or CostModel()
     rules = rules or SourcingRules()
     n_nodes = len(network)
-    inv_node = network.index_of(inventory.node, field="inventory.node") if len(inventory) else np.empty(0, np.int64)
+    inv_node = (
+        network.index_of(inventory.node, field="inventory.node") if len(inventory) else np.empty(0, np.int64)
+    )
     inv_sku, line_sku_values = _same_id_kind(np.asarray(inventory.sku), np.asarray(orders.sku), "sku")
-    sku_values = np.unique(np.concatenate([inv_sku, line_sku_values])) if len(inv_sku) else np.unique(line_sku_values)
+    sku_values = (
+        np.unique(np.concatenate([inv_sku, line_sku_values])) if len(inv_sku) else np.unique(line_sku_values)
+    )
     atp = np.zeros((len(sku_values), n_nodes), np.int64)
     if len(inventory):
         np.add.at(atp, (_codes_for(inv_sku, sku_values), inv_node), inventory.available)
@@ -222,10 +226,15 @@ def compile_problem(
         found = node_text[order_text][pos] == labels
         if not found.all():
             row = int(np.flatnonzero(wants_pickup)[np.flatnonzero(~found)[0]])
-            raise ValidationError("unknown pick-up node", field="pickup_node", row=row,
-                                  value=str(orders.pickup_node[row]))
+            raise ValidationError(
+                "unknown pick-up node", field="pickup_node", row=row, value=str(orders.pickup_node[row])
+            )
         pickup[wants_pickup] = order_text[pos]
-    method = np.array([_METHOD_CODES[m] for m in orders.method.tolist()], np.int8) if len(orders) else np.empty(0, np.int8)
+    method = (
+        np.array([_METHOD_CODES[m] for m in orders.method.tolist()], np.int8)
+        if len(orders)
+        else np.empty(0, np.int8)
+    )
     excluded = np.isin(node_text, _text(rules.excluded_nodes))
     kinds = _text(network.kind)
     pools = rules.pools

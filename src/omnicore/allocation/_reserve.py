@@ -50,8 +50,13 @@ def _lines_by_order(plan: RoutingPlan | AllocationResult) -> dict[str, list[Rese
             grouped[str(plan.order_id)][(line.sku, line.node)] += line.quantity
     else:
         alloc = plan.allocation
-        for order_id, sku, node, qty in zip(alloc.order_id.tolist(), alloc.sku.tolist(), alloc.node.tolist(),
-                                            alloc.quantity.tolist(), strict=True):
+        for order_id, sku, node, qty in zip(
+            alloc.order_id.tolist(),
+            alloc.sku.tolist(),
+            alloc.node.tolist(),
+            alloc.quantity.tolist(),
+            strict=True,
+        ):
             grouped[str(order_id)][(sku, node)] += int(qty)
     return {
         order: [ReservationLine(sku, node, qty) for (sku, node), qty in lines.items()]
@@ -216,9 +221,14 @@ def reroute(
         for line in moved:
             need[line.sku] += line.quantity
         sub = Orders.from_lines(
-            order_id=[one.order_id[0]] * len(need), sku=list(need), quantity=list(need.values()),
-            lat=[one.lat[0]] * len(need), lon=[one.lon[0]] * len(need), method=[one.method[0]] * len(need),
-            pickup_node=[one.pickup_node[0]] * len(need), channel=[one.channel[0]] * len(need),
+            order_id=[one.order_id[0]] * len(need),
+            sku=list(need),
+            quantity=list(need.values()),
+            lat=[one.lat[0]] * len(need),
+            lon=[one.lon[0]] * len(need),
+            method=[one.method[0]] * len(need),
+            pickup_node=[one.pickup_node[0]] * len(need),
+            channel=[one.channel[0]] * len(need),
             allow_split=[bool(one.allow_split[0])] * len(need),
             max_shipments=[int(one.max_shipments[0])] * len(need),
             allow_partial=[bool(one.allow_partial[0])] * len(need),
@@ -227,11 +237,21 @@ def reroute(
         new = route_order(sub, network, live, cost=cost, rules=rules, explain=False)
         if new.lines:
             attempt = len(_reservation_ids(inventory, order_id))
-            inventory.reserve(_reroute_id(order_id, attempt),
-                              [ReservationLine(line.sku, line.node, line.quantity) for line in new.lines],
-                              ttl_seconds=ttl_seconds, now=now)
-    return attrs.evolve(plan, lines=tuple(kept) + new.lines, unfilled=new.unfilled,
-                        cost=plan.cost, exact=new.exact, alternatives=(), verdicts=())
+            inventory.reserve(
+                _reroute_id(order_id, attempt),
+                [ReservationLine(line.sku, line.node, line.quantity) for line in new.lines],
+                ttl_seconds=ttl_seconds,
+                now=now,
+            )
+    return attrs.evolve(
+        plan,
+        lines=tuple(kept) + new.lines,
+        unfilled=new.unfilled,
+        cost=plan.cost,
+        exact=new.exact,
+        alternatives=(),
+        verdicts=(),
+    )
 
 
 def route_and_reserve(
@@ -271,9 +291,10 @@ def route_and_reserve(
         skus = np.unique(orders.sku)
         live = store.inventory.get(skus=skus, now=now)
         if optimise_wave:
-            result = optimise(orders, network, live, cost=cost, rules=rules, time_limit_seconds=time_limit_seconds)
+            result = optimise(
+                orders, network, live, cost=cost, rules=rules, time_limit_seconds=time_limit_seconds
+            )
         else:
             result = route_orders(orders, network, live, cost=cost, rules=rules)
         outcome = reserve(store.inventory, result, ttl_seconds=ttl_seconds, now=now)
     return result, outcome
-

@@ -160,8 +160,15 @@ class Router:
                     out_nodes.append(choice.nodes[cols])
                     out_qty.append(choice.take[rows, cols])
             progress(int(pos[-1]) + 1, n, "routing")
-        result = collect(p, _cat(out_lines), _cat(out_nodes), _cat(out_qty), method="sequential",
-                         status="feasible", seconds=time.perf_counter() - start)
+        result = collect(
+            p,
+            _cat(out_lines),
+            _cat(out_nodes),
+            _cat(out_qty),
+            method="sequential",
+            status="feasible",
+            seconds=time.perf_counter() - start,
+        )
         result.details["exact_orders"] = exact
         if n:
             result.details["latency_p50_us"] = float(np.percentile(latency, 50) * 1e6)
@@ -264,8 +271,10 @@ class Router:
             best_cost, best_nodes = float(masked[j]), (j,)
         evaluated: list[tuple[float, tuple[int, ...], int]] = []
         if explain:
-            evaluated = [(float(cost1[i]) if feasible1[i] else _INF, (int(i),), int(filled[i]))
-                         for i in np.flatnonzero(filled > 0)]
+            evaluated = [
+                (float(cost1[i]) if feasible1[i] else _INF, (int(i),), int(filled[i]))
+                for i in np.flatnonzero(filled > 0)
+            ]
         exact = True
         bound = best_cost
         if ctx.max_set >= 2:
@@ -336,8 +345,12 @@ class Router:
             if ok and cost < state["best"] - 1e-9:
                 state["best"], state["nodes"] = cost, chosen
 
-        def bound(csum: float, cover: npt.NDArray[np.int64], target: npt.NDArray[np.int64],
-                  banned: npt.NDArray[np.bool_]) -> float:
+        def bound(
+            csum: float,
+            cover: npt.NDArray[np.int64],
+            target: npt.NDArray[np.int64],
+            banned: npt.NDArray[np.bool_],
+        ) -> float:
             tsum = int(target.sum())
             lb = csum + unit_rate * tsum + pen * (units - tsum)
             extra = 0.0
@@ -347,8 +360,13 @@ class Router:
                 extra = max(extra, min(cheapest, gap_rate * float(target[r] - cover[r])))
             return lb + extra
 
-        def branch(members: list[int], csum: float, cover: npt.NDArray[np.int64],
-                   target: npt.NDArray[np.int64], banned: npt.NDArray[np.bool_]) -> None:
+        def branch(
+            members: list[int],
+            csum: float,
+            cover: npt.NDArray[np.int64],
+            target: npt.NDArray[np.int64],
+            banned: npt.NDArray[np.bool_],
+        ) -> None:
             if state["evals"] >= self.max_evaluations:
                 state["exact"] = False
                 return
@@ -428,8 +446,9 @@ class Router:
         lines = []
         rows, cols = np.nonzero(choice.take)
         for r, k in zip(rows.tolist(), cols.tolist(), strict=True):
-            lines.append(PlanLine(_py(p.orders.sku[lo + r]), _py(node_ids[choice.nodes[k]]),
-                                  int(choice.take[r, k])))
+            lines.append(
+                PlanLine(_py(p.orders.sku[lo + r]), _py(node_ids[choice.nodes[k]]), int(choice.take[r, k]))
+            )
         got = choice.take.sum(axis=1)
         short = ctx.q - got
         unfilled = tuple((_py(p.orders.sku[lo + r]), int(short[r])) for r in np.flatnonzero(short > 0))
@@ -442,25 +461,43 @@ class Router:
             unfilled=float(p.cost.unfilled_penalty_per_unit * short.sum()),
         )
         if not explain:
-            return RoutingPlan(order_id=_py(p.orders.order_id[o]), lines=tuple(lines), unfilled=unfilled,
-                               cost=cost, exact=choice.exact)
+            return RoutingPlan(
+                order_id=_py(p.orders.order_id[o]),
+                lines=tuple(lines),
+                unfilled=unfilled,
+                cost=cost,
+                exact=choice.exact,
+            )
         total = cost.total
         ranked = heapq.nsmallest(10, choice.evaluated, key=lambda e: (e[0], len(e[1])))
         chosen_set = tuple(sorted(n.tolist()))
-        alternatives = [Alternative(nodes=tuple(_py(node_ids[i]) for i in n), cost=total,
-                                    filled_units=int(got.sum()), note="chosen")]
+        alternatives = [
+            Alternative(
+                nodes=tuple(_py(node_ids[i]) for i in n),
+                cost=total,
+                filled_units=int(got.sum()),
+                note="chosen",
+            )
+        ]
         for value, members, filled in ranked:
             if tuple(sorted(members)) == chosen_set:
                 continue
-            if value == _INF:
-                note = "partial fill not allowed"
-            else:
-                note = f"costlier by {value - total:.2f}"
-            alternatives.append(Alternative(nodes=tuple(_py(node_ids[i]) for i in members), cost=value,
-                                            filled_units=filled, note=note))
+            note = "partial fill not allowed" if value == _INF else f"costlier by {value - total:.2f}"
+            alternatives.append(
+                Alternative(
+                    nodes=tuple(_py(node_ids[i]) for i in members), cost=value, filled_units=filled, note=note
+                )
+            )
         verdicts = self._verdicts(o, ctx, choice, closed, tiers, tier_used, total)
-        return RoutingPlan(order_id=_py(p.orders.order_id[o]), lines=tuple(lines), unfilled=unfilled,
-                           cost=cost, exact=choice.exact, alternatives=tuple(alternatives), verdicts=verdicts)
+        return RoutingPlan(
+            order_id=_py(p.orders.order_id[o]),
+            lines=tuple(lines),
+            unfilled=unfilled,
+            cost=cost,
+            exact=choice.exact,
+            alternatives=tuple(alternatives),
+            verdicts=verdicts,
+        )
 
     def _verdicts(
         self,
@@ -492,8 +529,11 @@ class Router:
             elif flag & CLOSED_INCAPABLE:
                 method = str(p.orders.method[o])
                 status = "incapable"
-                reason = "not the chosen pick-up node or cannot hand over" if method == "pickup" else (
-                    f"cannot fulfil method {method!r}")
+                reason = (
+                    "not the chosen pick-up node or cannot hand over"
+                    if method == "pickup"
+                    else (f"cannot fulfil method {method!r}")
+                )
             elif flag & CLOSED_TOO_FAR:
                 status, reason = "too_far", "beyond the distance limit for this method"
             elif flag & CLOSED_POOL:
@@ -517,9 +557,12 @@ class Router:
 
 
 def _assign(
-    acap: npt.NDArray[np.int64], h: npt.NDArray[np.float64], q: npt.NDArray[np.int64], capu: npt.NDArray[np.int64]
+    acap: npt.NDArray[np.int64],
+    h: npt.NDArray[np.float64],
+    q: npt.NDArray[np.int64],
+    capu: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.int64]:
-    """Units per (line, node) for a fixed node set: per line cheapest unit cost first, within unit capacity."""
+    """Units per (line, node) for a fixed node set: cheapest unit cost first per line, within capacity."""
     order = np.argsort(h, axis=1, kind="stable")
     a = np.take_along_axis(acap, order, axis=1)
     before = np.cumsum(a, axis=1) - a
@@ -567,7 +610,7 @@ def collect(
     orders = p.line_order[line_index]
     # shipments: distinct (order, node)
     pair = orders * p.n_nodes + node_index
-    upair, first = np.unique(pair, return_index=True)
+    upair, _first = np.unique(pair, return_index=True)
     ship_orders, ship_nodes = upair // p.n_nodes, upair % p.n_nodes
     fixed = float(p.fixed[ship_nodes].sum())
     dcost = 0.0
@@ -579,17 +622,35 @@ def collect(
     handling = float((p.handling[node_index] * quantity).sum())
     got = np.bincount(line_index, weights=quantity, minlength=len(p.line_qty)).astype(np.int64)
     short = np.maximum(p.line_qty - got, 0)
-    cost = CostBreakdown(shipment=fixed, distance=dcost, handling=handling,
-                         unfilled=float(p.cost.unfilled_penalty_per_unit * short.sum()))
+    cost = CostBreakdown(
+        shipment=fixed,
+        distance=dcost,
+        handling=handling,
+        unfilled=float(p.cost.unfilled_penalty_per_unit * short.sum()),
+    )
     order_ids = p.orders.order_id
-    allocation = Allocation(order_id=order_ids[orders], sku=p.orders.sku[line_index],
-                            node=p.network.node[node_index], quantity=quantity)
+    allocation = Allocation(
+        order_id=order_ids[orders],
+        sku=p.orders.sku[line_index],
+        node=p.network.node[node_index],
+        quantity=quantity,
+    )
     missing = np.flatnonzero(short > 0)
-    unfilled = Unfilled(order_id=order_ids[p.line_order[missing]], sku=p.orders.sku[missing],
-                        quantity=short[missing])
-    return AllocationResult(allocation=allocation, unfilled=unfilled, cost=cost, lower_bound=lower_bound,
-                            method=method, status=status, seconds=seconds, n_orders=p.n_orders,
-                            shipments=len(upair), details=dict(details or {}))
+    unfilled = Unfilled(
+        order_id=order_ids[p.line_order[missing]], sku=p.orders.sku[missing], quantity=short[missing]
+    )
+    return AllocationResult(
+        allocation=allocation,
+        unfilled=unfilled,
+        cost=cost,
+        lower_bound=lower_bound,
+        method=method,
+        status=status,
+        seconds=seconds,
+        n_orders=p.n_orders,
+        shipments=len(upair),
+        details=dict(details or {}),
+    )
 
 
 def _pair_distances(
