@@ -140,3 +140,15 @@ def test_reroute_replans_only_the_rejected_lines(store):
     held = [line for r in store.inventory.active(now=NOW) for line in r.lines]
     assert sum(line.quantity for line in held) == new.filled_units
     assert all(line.node != rejected for line in held)
+
+
+def test_reroute_prices_the_new_plan(store):
+    net, inv, orders = _world()
+    store.inventory.put(inv)
+    plan = route_order(orders, net, inv, order_id="o1", explain=False)
+    reserve(store.inventory, plan, ttl_seconds=60, now=NOW)
+    rejected = plan.lines[0].node
+    new = reroute(store, plan, rejected, orders, net, ttl_seconds=60, now=NOW)
+    alone = route_order(orders, net, inv, order_id="o1", explain=False)
+    assert new.cost.total >= alone.cost.total - 1e-9  # the first plan was the cheapest
+    assert all(line.node != rejected for line in new.lines)

@@ -494,7 +494,10 @@ def solve_batch(
     has_pairs[po_all] = True
     constant = float(pen * p.order_units[~has_pairs].sum())
     details: dict[str, Any] = {"pairs": len(po_all)}
-    greedy = min(_greedy(p), Router(p).route_all(), key=lambda r: r.cost.total)
+    # warm start: sequential exact routing in arrival order (and, for small waves, largest first)
+    greedy = Router(p).route_all()
+    if p.n_orders <= 1_000:
+        greedy = min(greedy, _greedy(p), key=lambda r: r.cost.total)
     details["greedy_cost"] = greedy.cost.total
     progress(1, 5, "greedy warm start")
 
@@ -528,9 +531,10 @@ def solve_batch(
     lp: _LP | None = None
     model: _Model | None = None
     rc = np.zeros(len(po_all))
-    budget_lp = 0.45 * time_limit_seconds
+    budget_lp = 0.6 * time_limit_seconds
     while True:
         rounds += 1
+        round_start = time.perf_counter()
         sel = np.flatnonzero(in_rmp)
         candidate = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
         try:
@@ -559,7 +563,8 @@ def solve_batch(
             converged = True
             lower_bound = lp.value + constant
             break
-        if time.perf_counter() - start > budget_lp * 0.5:
+        round_seconds = time.perf_counter() - round_start
+        if time.perf_counter() - start + 1.3 * round_seconds > budget_lp:
             break
         cand = np.flatnonzero(negative)
         rank = cand[np.lexsort((rc[cand], po_all[cand]))]

@@ -12,7 +12,7 @@ import numpy as np
 from omnicore._errors import ValidationError
 from omnicore.allocation._network import CostModel, Network
 from omnicore.allocation._orders import Orders
-from omnicore.allocation._plan import AllocationResult, RoutingPlan
+from omnicore.allocation._plan import Allocation, AllocationResult, RoutingPlan
 from omnicore.allocation._rules import SourcingRules
 from omnicore.storage import InsufficientStockError, InventoryStore, Reservation, ReservationLine, Store
 
@@ -196,7 +196,7 @@ def reroute(
     ValidationError
         When the node is not in the plan.
     """
-    from omnicore.allocation._api import route_order
+    from omnicore.allocation._api import price_allocation, route_order
 
     order_id = str(plan.order_id)
     moved = [line for line in plan.lines if line.node == rejected_node]
@@ -243,11 +243,24 @@ def reroute(
                 ttl_seconds=ttl_seconds,
                 now=now,
             )
+    lines = tuple(kept) + new.lines
+    priced = price_allocation(
+        Allocation(
+            order_id=np.asarray([plan.order_id] * len(lines), dtype=object),
+            sku=np.asarray([line.sku for line in lines], dtype=object),
+            node=np.asarray([line.node for line in lines], dtype=object),
+            quantity=np.asarray([line.quantity for line in lines], dtype=np.int64),
+        ),
+        one,
+        network,
+        live,
+        cost=cost,
+    )
     return attrs.evolve(
         plan,
-        lines=tuple(kept) + new.lines,
+        lines=lines,
         unfilled=new.unfilled,
-        cost=plan.cost,
+        cost=priced.cost,
         exact=new.exact,
         alternatives=(),
         verdicts=(),

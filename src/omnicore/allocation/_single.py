@@ -310,6 +310,12 @@ class Router:
         units, acap, ship, h, pen = ctx.units, ctx.acap, ctx.ship, ctx.handling, ctx.penalty
         # units no node set can fill cost the penalty whatever we choose: target the coverable part
         q = np.minimum(ctx.q, acap[:, useful].sum(axis=1))
+        # a node whose shipment alone, plus the unavoidable unit costs, reaches the incumbent is useless
+        floor = min(float(h[:, useful].min()), pen) * int(q.sum()) + pen * (units - int(q.sum()))
+        useful = useful[ship[useful] + floor < best_cost - 1e-9]
+        if len(useful) == 0:
+            return best_cost, best_nodes, True, best_cost
+        q = np.minimum(ctx.q, acap[:, useful].sum(axis=1))
         order = useful[np.lexsort((self.problem.network.priority[useful], ship[useful]))]
         cand = order.tolist()
         c_arr = ship[order]
