@@ -37,9 +37,6 @@ from omnicore.allocation._reserve import (
     route_and_reserve,
 )
 from omnicore.allocation._rules import ChannelPool, SafetyStock, SourcingRules, SourcingTier
-from omnicore.allocation._serde import register_hooks as _register_hooks
-
-_register_hooks()
 
 __all__ = [
     "METHODS",
