@@ -572,7 +572,10 @@ def solve_batch(
             lower_bound = lp.value + constant
             break
         round_seconds = time.perf_counter() - round_start
-        if time.perf_counter() - start + 1.3 * round_seconds > budget_lp:
+        elapsed = time.perf_counter() - start
+        if elapsed + 1.3 * round_seconds > budget_lp and not (
+            rounds < 2 and elapsed < 0.5 * time_limit_seconds
+        ):
             break
         cand = np.flatnonzero(negative)
         rank = cand[np.lexsort((rc[cand], po_all[cand]))]
@@ -616,7 +619,7 @@ def solve_batch(
                 progress(5, 5, "done")
                 return attrs.evolve(result, seconds=time.perf_counter() - start)
         return fallback("fallback", lower_bound)
-    if time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+    if converged and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
         # dual-priced sequential routing: each order pays the LP's shadow prices of the stock and
         # capacity it takes, so early orders leave the scarce units to the orders that need them
         stock_price, ship_price, unit_price = _prices(p, model, lp)
