@@ -166,11 +166,16 @@ def optimise(
     constraint ``x_ln <= min(q_l, ATP) * y_on``, which keeps the LP relaxation tight. All-or-nothing
     orders get a binary "unfilled" variable instead of ``u``.
 
-    Small waves (up to 40,000 useful (order, node) pairs) are solved as one MILP with HiGHS
-    (``scipy.optimize.milp``); larger ones by column generation over (order, node) pairs on the LP
-    relaxation (``scipy.optimize.linprog``), LP-guided fixing of the integral part and a MILP over the
-    fractional rest. Sequential exact single-order routing (largest orders first) is the warm start
-    and the fallback: the result is never worse than it.
+    Small waves (up to 5,000 useful (order, node) pairs) are solved as one MILP with HiGHS
+    (``scipy.optimize.milp``). Larger ones are decomposed: column generation over (order, node) pairs
+    on the LP relaxation (``scipy.optimize.linprog``, starting from the two most promising pairs per
+    order plus the warm start's) for up to 60% of the budget; LP-guided fixing keeps the orders the LP
+    routes integrally, re-routes the rest exactly against the stock left, and improves those with a
+    MILP over their LP-suggested pairs. Sequential exact single-order routing (arrival order; for
+    small waves also largest orders first) is the warm start and the fallback, so the result is
+    never worse than it. When column generation has not converged the bound is the larger of the
+    Farley bound and a Lagrangian bound that prices stock and capacity with the LP duals and solves
+    every order exactly over all nodes.
 
     Parameters
     ----------
@@ -187,8 +192,9 @@ def optimise(
     -------
     AllocationResult
         With ``lower_bound`` (certified: the LP optimum when column generation converged, else the
-        larger of the Farley and Lagrangian bounds), ``gap``, ``status`` (``"optimal"`` when proven) and
-        the unfilled demand line by line.
+        larger of the Farley and Lagrangian bounds), ``gap``, ``status`` (``"optimal"`` when proven,
+        ``"feasible"``, or ``"fallback"`` when the warm start was best), ``details`` (rounds, pairs,
+        solver messages) and the unfilled demand line by line.
 
     Examples
     --------
@@ -205,6 +211,8 @@ def optimise(
     .. [2] Desaulniers, G., Desrosiers, J., Solomon, M. M. (eds.) (2005). Column Generation. Springer.
     .. [3] Huangfu, Q., Hall, J. A. J. (2018). Parallelizing the dual revised simplex method.
        Mathematical Programming Computation 10, 119-142 (HiGHS).
+    .. [4] Farley, A. A. (1990). A note on bounding a class of linear programming problems, including
+       cutting stock problems. Operations Research 38(5), 922-923.
     """
     problem = compile_problem(network, inventory, orders, cost=cost, rules=rules)
     return solve_batch(
