@@ -173,9 +173,10 @@ def optimise(
     routes integrally, re-routes the rest exactly against the stock left, and improves those with a
     MILP over their LP-suggested pairs. Sequential exact single-order routing (arrival order; for
     small waves also largest orders first) is the warm start and the fallback, so the result is
-    never worse than it. When column generation has not converged the bound is the larger of the
-    Farley bound and a Lagrangian bound that prices stock and capacity with the LP duals and solves
-    every order exactly over all nodes.
+    never worse than it. When column generation has not converged, the bound is the larger of the
+    column-generation bound (restricted LP value plus every negative reduced cost, [4]_) and a
+    Lagrangian bound that prices stock and capacity with the LP duals and solves every order exactly
+    over all nodes ([1]_).
 
     Parameters
     ----------
@@ -191,10 +192,10 @@ def optimise(
     Returns
     -------
     AllocationResult
-        With ``lower_bound`` (certified: the LP optimum when column generation converged, else the
-        larger of the Farley and Lagrangian bounds), ``gap``, ``status`` (``"optimal"`` when proven,
-        ``"feasible"``, or ``"fallback"`` when the warm start was best), ``details`` (rounds, pairs,
-        solver messages) and the unfilled demand line by line.
+        With ``lower_bound`` (certified: the LP optimum when column generation converged, else
+        the larger of the column-generation and Lagrangian bounds), ``gap``, ``status``
+        (``"optimal"`` when proven, ``"feasible"``, or ``"fallback"`` when the warm start was best),
+        ``details`` (rounds, pairs, solver messages) and the unfilled demand line by line.
 
     Examples
     --------
@@ -211,8 +212,8 @@ def optimise(
     .. [2] Desaulniers, G., Desrosiers, J., Solomon, M. M. (eds.) (2005). Column Generation. Springer.
     .. [3] Huangfu, Q., Hall, J. A. J. (2018). Parallelizing the dual revised simplex method.
        Mathematical Programming Computation 10, 119-142 (HiGHS).
-    .. [4] Farley, A. A. (1990). A note on bounding a class of linear programming problems, including
-       cutting stock problems. Operations Research 38(5), 922-923.
+    .. [4] Lasdon, L. S. (1970). Optimization Theory for Large Systems. Macmillan (the bound
+       ``z_RMP + sum of negative reduced costs`` of column generation with bounded columns).
     """
     problem = compile_problem(network, inventory, orders, cost=cost, rules=rules)
     return solve_batch(
