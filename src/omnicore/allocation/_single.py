@@ -84,11 +84,14 @@ class Router:
     -----
     For one order the problem is a small facility-location / set-cover problem: pick the set of
     shipping nodes ``S`` minimising ``sum_{n in S} (f_n + d_n) + sum h_n x_n + p * unfilled``. Single
-    nodes are priced in one vectorised pass; larger sets are enumerated depth-first in increasing
-    shipment cost with the bound ``cost(S) + c_j + min(h_min, p) * units >= best`` cutting the search,
-    which is exact (relative to ``max_set_size``) and usually stops after the single-node pass. Within a
-    set, units go to the node with the lowest handling cost first, which is optimal for a fixed set
-    when unit capacities do not bind.
+    nodes are priced in one vectorised pass. Larger sets are searched by set-cover branch and bound:
+    branch on the uncovered line with the fewest holders (or, when partial fill is allowed, on giving
+    it up), bound by ``cost(S) + min(h, p) * units + max over open lines of min(cheapest holder,
+    penalty gap)``, and skip a holder that an earlier sibling covers at no higher cost. The search is
+    exact up to ``max_set_size`` shipments and ``max_evaluations`` priced sets; beyond either bound the
+    best plan found is returned with ``exact=False``. Within a set, each line takes units from its
+    cheapest node first, which is optimal for the set when unit capacities do not bind (when they do,
+    the excess is cut and left unfilled, so such plans may be suboptimal).
     """
 
     def __init__(
