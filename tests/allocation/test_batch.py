@@ -188,3 +188,20 @@ def test_channel_pool_caps_a_channel_share():
         )
         assert by_order.get("m1", 0) + by_order.get("m2", 0) <= 5
         assert by_order["w1"] == 3
+
+
+@settings(max_examples=20)
+@given(instances(max_nodes=5, max_orders=10, max_skus=4))
+def test_decomposition_path_is_feasible_and_bounded(case):
+    # force the large-wave path (column generation, fixing, re-routing, local repair) on small waves
+    from omnicore.allocation._batch import solve_batch
+    from omnicore.allocation._problem import compile_problem
+
+    network, inventory, orders, cost = case
+    problem = compile_problem(network, inventory, orders, cost=cost)
+    result = solve_batch(problem, time_limit_seconds=30, full_model_pairs=0, pairs_per_order=1)
+    check_feasible(result, network, inventory, orders)
+    assert result.cost.total == pytest.approx(total_cost(result, network, orders, cost), abs=1e-6)
+    assert result.lower_bound <= result.cost.total + 1e-6
+    exact = optimise(orders, network, inventory, cost=cost, time_limit_seconds=30)
+    assert result.lower_bound <= exact.cost.total + 1e-6  # a certified bound is below the optimum

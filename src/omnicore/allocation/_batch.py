@@ -738,7 +738,127 @@ def _fix_and_repair(
                 )
                 if candidate.cost.total < best.cost.total:
                     best = candidate
+                    lines = np.concatenate([lines, m_lines, r_lines[keep_routed]])
+                    nodes = np.concatenate([nodes, m_nodes, r_nodes[keep_routed]])
+                    units = np.concatenate([units, m_units, r_units[keep_routed]])
+                    r_lines = r_nodes = r_units = np.empty(0, np.int64)
+    all_lines = np.concatenate([lines, r_lines])
+    all_nodes = np.concatenate([nodes, r_nodes])
+    all_units = np.concatenate([units, r_units])
+    repaired, moves = local_repair(p, all_lines, all_nodes, all_units, deadline=deadline)
+    details["repair_moves"] = moves
+    if moves:
+        better = collect(
+            p,
+            *repaired,
+            method="decomposition",
+            status="feasible",
+            seconds=time.perf_counter() - start,
+            lower_bound=lower_bound,
+            details=details,
+        )
+        if better.cost.total < best.cost.total:
+            best = better
     return best
+
+
+def local_repair(
+    p: Problem,
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+    *,
+    deadline: float,
+    max_passes: int = 3,
+) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]], int]:
+    """1-opt local search: take one order out, re-route it exactly against what the others leave, keep
+    the new plan when it is cheaper. Orders with several shipments or unfilled units go first."""
+    router = Router(p)
+    _consume(router, p, lines, nodes, units)
+    order_of = p.line_order[lines]
+    plan: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
+    sort = np.argsort(order_of, kind="stable")
+    bounds = np.searchsorted(order_of[sort], np.arange(p.n_orders + 1))
+    for o in range(p.n_orders):
+        idx = sort[bounds[o] : bounds[o + 1]]
+        plan[o] = (lines[idx], nodes[idx], units[idx])
+    shipments = np.zeros(p.n_orders, np.int64)
+    pairs = np.unique(order_of * p.n_nodes + nodes)
+    np.add.at(shipments, pairs // p.n_nodes, 1)
+    filled = np.bincount(order_of, weights=units, minlength=p.n_orders)
+    focus = np.flatnonzero((shipments >= 2) | (filled < p.order_units))
+    moves = 0
+    for _ in range(max_passes):
+        improved = 0
+        for lo in range(0, len(focus), 1024):
+            if time.perf_counter() > deadline:
+                break
+            pos = focus[lo : lo + 1024]
+            dist = p.distances(pos)
+            fixed, dcost = p.shipment_cost(pos, dist)
+            ship = fixed + dcost
+            closed = p.closed(pos, dist)
+            tiers = p.tier_masks(pos, dist)
+            for k, o in enumerate(pos.tolist()):
+                old_l, old_n, old_u = plan[o]
+                _give_back(router, p, old_l, old_n, old_u)
+                old_cost = _order_cost(p, o, ship[k], old_l, old_n, old_u)
+                ctx, _ = router._context(o, ship[k], closed[k], [m[k] for m in tiers])
+                choice = router._search(ctx, explain=False)
+                if choice.exact and choice.value < old_cost - 1e-6:
+                    router._commit(o, choice)
+                    rows, cols = np.nonzero(choice.take)
+                    plan[o] = (p.line_start[o] + rows, choice.nodes[cols], choice.take[rows, cols])
+                    improved += 1
+                else:
+                    _consume(router, p, old_l, old_n, old_u)
+        moves += improved
+        if not improved or time.perf_counter() > deadline:
+            break
+    parts = list(plan.values())
+    return (
+        _cat([x[0] for x in parts]),
+        _cat([x[1] for x in parts]),
+        _cat([x[2] for x in parts]),
+    ), moves
+
+
+def _order_cost(
+    p: Problem,
+    o: int,
+    ship: npt.NDArray[np.float64],
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+) -> float:
+    used = np.unique(nodes)
+    got = int(units.sum())
+    return float(
+        ship[used].sum()
+        + (p.handling[nodes] * units).sum()
+        + p.cost.unfilled_penalty_per_unit * (int(p.order_units[o]) - got)
+    )
+
+
+def _give_back(
+    router: Router,
+    p: Problem,
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+) -> None:
+    """Return one order's units and capacity to the router (the inverse of :func:`_consume`)."""
+    if not len(lines):
+        return
+    np.add.at(router.atp, (p.line_sku[lines], nodes), units)
+    pools = p.pool[p.line_order[lines]]
+    has = pools >= 0
+    if has.any():
+        np.add.at(router.pool_left, (pools[has], p.line_sku[lines[has]], nodes[has]), units[has])
+    used = np.unique(nodes)
+    router.cap_orders[used] += 1
+    np.add.at(router.cap_units, nodes, units)
+    router.node_open[used] = (router.cap_orders[used] > 0) & (router.cap_units[used] > 0)
 
 
 def _consume(
