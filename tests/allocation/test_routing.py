@@ -229,3 +229,23 @@ def test_unknown_order_and_pickup_node_are_reported():
     bad = Orders.from_lines(order_id=["o"], sku=["A"], quantity=[1], method=["pickup"], pickup_node=["S9"])
     with pytest.raises(ValidationError, match="pick-up node"):
         route_order(bad, net, inv)
+
+
+def test_same_day_needs_a_same_day_node_within_the_radius():
+    net = Network(
+        node=["DC", "DS1", "DS2"],
+        kind=["dc", "dark_store", "dark_store"],
+        lat=[31.0, 31.21, 32.5],
+        lon=[121.0, 121.41, 121.4],
+        fixed_cost_per_shipment=[1.0, 5.0, 5.0],
+        cost_per_km=[0.0, 0.0, 0.0],
+        same_day=[False, True, True],
+    )
+    inv = Inventory(sku=["A", "A", "A"], node=["DC", "DS1", "DS2"], on_hand=[9, 9, 9])
+    order = Orders.from_lines(
+        order_id=["o"], sku=["A"], quantity=[1], lat=[31.2], lon=[121.4], method=["same_day"]
+    )
+    plan = route_order(order, net, inv, cost=CostModel(same_day_radius_km=30))
+    assert plan.nodes == ("DS1",)
+    status = {v.node: v.status for v in plan.verdicts}
+    assert status == {"DC": "incapable", "DS1": "chosen", "DS2": "too_far"}
