@@ -539,7 +539,7 @@ def solve_batch(
     lp: _LP | None = None
     model: _Model | None = None
     rc = np.zeros(len(po_all))
-    budget_lp = 0.6 * time_limit_seconds
+    budget_lp = 0.7 * time_limit_seconds
     while True:
         rounds += 1
         round_start = time.perf_counter()
@@ -573,8 +573,8 @@ def solve_batch(
             break
         round_seconds = time.perf_counter() - round_start
         elapsed = time.perf_counter() - start
-        if elapsed + 1.3 * round_seconds > budget_lp and not (
-            rounds < 2 and elapsed < 0.5 * time_limit_seconds
+        if elapsed + 1.2 * round_seconds > budget_lp and not (
+            rounds < 3 and elapsed < 0.55 * time_limit_seconds
         ):
             break
         cand = np.flatnonzero(negative)
@@ -769,7 +769,7 @@ def local_repair(
     units: npt.NDArray[np.int64],
     *,
     deadline: float,
-    max_passes: int = 3,
+    max_passes: int = 10,
 ) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]], int]:
     """1-opt local search: take one order out, re-route it exactly against what the others leave, keep
     the new plan when it is cheaper. Orders with several shipments or unfilled units go first."""
