@@ -715,7 +715,8 @@ def _fix_and_repair(
         sel &= residual.cap_orders[model.pn] > 0
         if sel.any():
             sub = build_model(residual, model.po[sel], model.pn[sel], model.c[: off["x"]][sel])
-            res = _milp(sub, time_limit=remaining - 1.0, gap=mip_rel_gap)
+            # half of what is left, so the local repair below gets the rest
+            res = _milp(sub, time_limit=max(0.5 * remaining, 1.0), gap=mip_rel_gap)
             details.update(mip_pairs=int(sel.sum()), milp_status=str(res.message))
             if res.x is not None:
                 so = sub.offsets
