@@ -171,9 +171,11 @@ def optimise(
     on the LP relaxation (``scipy.optimize.linprog``, starting from the two most promising pairs per
     order plus the warm start's) for up to 70% of the budget; LP-guided fixing keeps the orders the LP
     routes integrally, re-routes the rest exactly against the stock left, and improves those with a
-    MILP over their LP-suggested pairs. Sequential exact single-order routing (arrival order; for
-    small waves also largest orders first) is the warm start and the fallback, so the result is
-    never worse than it. When column generation has not converged, the bound is the larger of the
+    MILP over their LP-suggested pairs, then a 1-opt local repair re-routes single orders exactly
+    against what the others leave. The warm start and fallback, which the result never exceeds, is
+    the better of sequential exact routing in arrival order and largest orders first for waves up to
+    1,000 orders, and the nearest-node rule for larger ones. When column generation has not
+    converged, the bound is the larger of the
     column-generation bound (restricted LP value plus every negative reduced cost, [4]_) and a
     Lagrangian bound that prices stock and capacity with the LP duals and solves every order exactly
     over all nodes ([1]_).

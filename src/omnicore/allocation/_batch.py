@@ -502,10 +502,14 @@ def solve_batch(
     has_pairs[po_all] = True
     constant = float(pen * p.order_units[~has_pairs].sum())
     details: dict[str, Any] = {"pairs": len(po_all)}
-    # warm start: sequential exact routing in arrival order (and, for small waves, largest first)
-    greedy = Router(p).route_all()
+    # warm start: for small waves the better of sequential exact routing in arrival order and largest
+    # orders first; for large waves the nearest-node rule (as good, and a hundred times faster)
     if p.n_orders <= 1_000:
-        greedy = min(greedy, _greedy(p), key=lambda r: r.cost.total)
+        greedy = min(Router(p).route_all(), _greedy(p), key=lambda r: r.cost.total)
+    else:
+        from omnicore.allocation._baselines import greedy_allocation
+
+        greedy = greedy_allocation(p, rule="nearest")
     details["greedy_cost"] = greedy.cost.total
     progress(1, 5, "greedy warm start")
 
