@@ -169,7 +169,7 @@ def optimise(
     Small waves (up to 5,000 useful (order, node) pairs) are solved as one MILP with HiGHS
     (``scipy.optimize.milp``). Larger ones are decomposed: column generation over (order, node) pairs
     on the LP relaxation (``scipy.optimize.linprog``, starting from the two most promising pairs per
-    order plus the warm start's) for up to 70% of the budget; LP-guided fixing keeps the orders the LP
+    order plus the warm start's) for up to 60% of the budget; LP-guided fixing keeps the orders the LP
     routes integrally, re-routes the rest exactly against the stock left, and improves those with a
     MILP over their LP-suggested pairs, then a 1-opt local repair re-routes single orders exactly
     against what the others leave. The warm start and fallback, which the result never exceeds, is

@@ -543,7 +543,7 @@ def solve_batch(
     lp: _LP | None = None
     model: _Model | None = None
     rc = np.zeros(len(po_all))
-    budget_lp = 0.7 * time_limit_seconds
+    budget_lp = 0.6 * time_limit_seconds
     while True:
         rounds += 1
         round_start = time.perf_counter()
@@ -720,7 +720,7 @@ def _fix_and_repair(
         if sel.any():
             sub = build_model(residual, model.po[sel], model.pn[sel], model.c[: off["x"]][sel])
             # half of what is left, so the local repair below gets the rest
-            res = _milp(sub, time_limit=max(0.5 * remaining, 1.0), gap=mip_rel_gap)
+            res = _milp(sub, time_limit=max(min(0.5 * remaining, 20.0), 1.0), gap=mip_rel_gap)
             details.update(mip_pairs=int(sel.sum()), milp_status=str(res.message))
             if res.x is not None:
                 so = sub.offsets
