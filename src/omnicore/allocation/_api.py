@@ -173,8 +173,8 @@ def optimise(
     routes integrally, re-routes the rest exactly against the stock left, and improves those with a
     MILP over their LP-suggested pairs, then a 1-opt local repair re-routes single orders exactly
     against what the others leave. The warm start and fallback, which the result never exceeds, is
-    the better of sequential exact routing in arrival order and largest orders first for waves up to
-    1,000 orders, and the nearest-node rule for larger ones. When column generation has not
+    the best of sequential exact routing in arrival order, the nearest-node rule and (for waves up
+    to 1,000 orders) sequential routing of the largest orders first. When column generation has not
     converged, the bound is the larger of the
     column-generation bound (restricted LP value plus every negative reduced cost, [4]_) and a
     Lagrangian bound that prices stock and capacity with the LP duals and solves every order exactly

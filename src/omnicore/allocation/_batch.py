@@ -502,14 +502,13 @@ def solve_batch(
     has_pairs[po_all] = True
     constant = float(pen * p.order_units[~has_pairs].sum())
     details: dict[str, Any] = {"pairs": len(po_all)}
-    # warm start: for small waves the better of sequential exact routing in arrival order and largest
-    # orders first; for large waves the nearest-node rule (as good, and a hundred times faster)
-    if p.n_orders <= 1_000:
-        greedy = min(Router(p).route_all(), _greedy(p), key=lambda r: r.cost.total)
-    else:
-        from omnicore.allocation._baselines import greedy_allocation
+    # warm start: the best of sequential exact routing in arrival order, the nearest-node rule and,
+    # for small waves, sequential routing of the largest orders first
+    from omnicore.allocation._baselines import greedy_allocation
 
-        greedy = greedy_allocation(p, rule="nearest")
+    greedy = min(Router(p).route_all(), greedy_allocation(p, rule="nearest"), key=lambda r: r.cost.total)
+    if p.n_orders <= 1_000:
+        greedy = min(greedy, _greedy(p), key=lambda r: r.cost.total)
     details["greedy_cost"] = greedy.cost.total
     progress(1, 5, "greedy warm start")
 
@@ -793,7 +792,9 @@ def local_repair(
     filled = np.bincount(order_of, weights=units, minlength=p.n_orders)
     focus = np.flatnonzero((shipments >= 2) | (filled < p.order_units))
     moves = 0
-    for _ in range(max_passes):
+    for round_ in range(max_passes):
+        if round_ == 1 and len(focus) < p.n_orders:
+            focus = np.arange(p.n_orders)  # after a first pass over the likely ones, try every order
         improved = 0
         for lo in range(0, len(focus), 1024):
             if time.perf_counter() > deadline:
