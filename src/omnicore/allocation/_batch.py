@@ -506,9 +506,10 @@ def solve_batch(
     # for small waves, sequential routing of the largest orders first
     from omnicore.allocation._baselines import greedy_allocation
 
-    greedy = min(Router(p).route_all(), greedy_allocation(p, rule="nearest"), key=lambda r: r.cost.total)
+    starts = [Router(p).route_all(), greedy_allocation(p, rule="nearest")]
     if p.n_orders <= 1_000:
-        greedy = min(greedy, _greedy(p), key=lambda r: r.cost.total)
+        starts.append(_greedy(p))
+    greedy = min(starts, key=lambda r: r.cost.total)
     details["greedy_cost"] = greedy.cost.total
     progress(1, 5, "greedy warm start")
 
@@ -535,7 +536,8 @@ def solve_batch(
         rank = np.lexsort((est, po_all))
         first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
         in_rmp[rank[(np.arange(len(rank)) - first_of) < pairs_per_order]] = True
-        in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, greedy))
+        for warm in starts:  # every warm start's pairs, so the first LP can reproduce each of them
+            in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, warm))
     rounds = 0
     lower_bound = -np.inf
     converged = False
