@@ -4,6 +4,8 @@ present and on a small reference implementation of the Protocol (tests/allocatio
 from __future__ import annotations
 
 import importlib.util
+import os
+import uuid
 
 import numpy as np
 import pytest
@@ -24,10 +26,11 @@ from omnicore.storage import open_store
 
 from .fake_store import FakeStore
 
+POSTGRES_URL = os.environ.get("OMNICORE_TEST_POSTGRES_URL", "")
 BACKENDS = [
     pytest.param("fake"),
     pytest.param(
-        "memory://",
+        "memory",
         marks=pytest.mark.skipif(
             importlib.util.find_spec("omnicore.storage.memory") is None, reason="memory adapter not available"
         ),
@@ -38,6 +41,13 @@ BACKENDS = [
             importlib.util.find_spec("omnicore.storage.sqlite") is None, reason="SQLite adapter not available"
         ),
     ),
+    pytest.param(
+        "postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not POSTGRES_URL, reason="needs OMNICORE_TEST_POSTGRES_URL"),
+        ],
+    ),
 ]
 NOW = np.datetime64("2025-06-01T10:00:00", "us")
 
@@ -47,9 +57,23 @@ def store(request, tmp_path):
     if request.param == "fake":
         yield FakeStore()
         return
-    url = request.param if request.param != "sqlite" else f"sqlite:///{tmp_path / 'alloc.db'}"
-    with open_store(url, tenant="t1") as handle:
-        yield handle
+    tenant = f"alloc-{uuid.uuid4().hex[:10]}"
+    if request.param == "memory":
+        with open_store(f"memory://alloc-{uuid.uuid4().hex}", tenant=tenant) as handle:
+            yield handle
+    elif request.param == "sqlite":
+        with open_store(f"sqlite:///{tmp_path / 'alloc.db'}", tenant=tenant) as handle:
+            yield handle
+    else:
+        schema = f"omnicore_alloc_{uuid.uuid4().hex[:12]}"
+        try:
+            with open_store(POSTGRES_URL, tenant=tenant, schema=schema) as handle:
+                yield handle
+        finally:
+            import psycopg
+
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _world():
