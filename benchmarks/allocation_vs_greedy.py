@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=None, help="optimise budget in seconds")
+    parser.add_argument(
+        "--window", type=int, default=25, help="orders per window for windowed routing (0: skip it)"
+    )
     args = parser.parse_args(argv)
     n_orders, n_nodes, n_skus = SIZES[args.size]
     limit = args.time_limit if args.time_limit is not None else TIME_LIMITS[args.size]
@@ -44,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("cheapest-full-fill greedy", cheapest))
     single = route_orders(inst.orders, inst.network, inst.inventory, **common)
     rows.append(("omnicore single-order", single))
+    if args.window > 1:
+        windowed = route_orders(inst.orders, inst.network, inst.inventory, window=args.window, **common)
+        rows.append((f"omnicore windows of {args.window}", windowed))
     batch = optimise(inst.orders, inst.network, inst.inventory, time_limit_seconds=limit, **common)
     rows.append(("omnicore batch", batch))
     bound = batch.lower_bound

@@ -249,3 +249,12 @@ def test_same_day_needs_a_same_day_node_within_the_radius():
     assert plan.nodes == ("DS1",)
     status = {v.node: v.status for v in plan.verdicts}
     assert status == {"DC": "incapable", "DS1": "chosen", "DS2": "too_far"}
+
+
+@settings(max_examples=20)
+@given(instances(max_nodes=4, max_orders=7, max_skus=3))
+def test_windowed_routing_respects_every_constraint(case):
+    network, inventory, orders, cost = case
+    result = route_orders(orders, network, inventory, cost=cost, window=3)
+    check_feasible(result, network, inventory, orders)
+    assert result.cost.total == pytest.approx(total_cost(result, network, orders, cost), abs=1e-6)

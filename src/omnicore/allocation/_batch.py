@@ -432,18 +432,9 @@ def _greedy(p: Problem, order: npt.NDArray[np.int64] | None = None) -> Allocatio
 
 
 def _reordered(p: Problem, order: npt.NDArray[np.int64]) -> Problem:
-    from omnicore.allocation._problem import compile_problem
+    from omnicore.allocation._problem import subproblem
 
-    return compile_problem(p.network, _inventory_of(p), p.orders.take(order), cost=p.cost, rules=p.rules)
-
-
-def _inventory_of(p: Problem) -> Any:
-    from omnicore.data import Inventory
-
-    s, n = np.nonzero(p.atp)
-    if not len(s):
-        return Inventory(sku=p.sku_values[:1], node=p.network.node[:1], on_hand=np.zeros(1, np.int64))
-    return Inventory(sku=p.sku_values[s], node=p.network.node[n], on_hand=p.atp[s, n])
+    return subproblem(p, order)
 
 
 def _prices(

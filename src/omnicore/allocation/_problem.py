@@ -14,7 +14,7 @@ from omnicore.allocation._orders import Orders
 from omnicore.allocation._rules import SafetyStock, SourcingRules
 from omnicore.data import Inventory
 
-__all__ = ["Problem", "available_to_promise", "compile_problem"]
+__all__ = ["Problem", "available_to_promise", "compile_problem", "subproblem"]
 
 METHOD_SHIP, METHOD_PICKUP, METHOD_SAME_DAY = 0, 1, 2
 _METHOD_CODES = {"ship": METHOD_SHIP, "pickup": METHOD_PICKUP, "same_day": METHOD_SAME_DAY}
@@ -283,4 +283,29 @@ def compile_problem(
         node_city=city_codes.reshape(-1).astype(np.int64),
         tier_static=tier_static,
         node_text=node_text,
+    )
+
+
+def subproblem(p: Problem, positions: npt.NDArray[np.int64], **residual: Any) -> Problem:
+    """The orders at ``positions`` (in that order) of a compiled problem, sharing its sku and node
+    indexing; ``residual`` replaces stock or capacity arrays (``atp``, ``cap_orders``, ...)."""
+    pos = np.asarray(positions, np.int64)
+    orders = p.orders.take(pos)
+    counts = np.diff(p.line_start)[pos]
+    starts = p.line_start[:-1][pos]
+    lines = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(
+        int(counts.sum())
+    )
+    return attrs.evolve(
+        p,
+        orders=orders,
+        line_sku=p.line_sku[lines],
+        line_qty=p.line_qty[lines],
+        line_start=np.asarray(orders.line_start, np.int64),
+        line_order=np.asarray(orders.line_order),
+        order_units=p.order_units[pos],
+        method=p.method[pos],
+        pickup=p.pickup[pos],
+        pool=p.pool[pos],
+        **residual,
     )
