@@ -1,0 +1,261 @@
+"""Compile predicates to numpy column operations.
+
+A compiled predicate is a function of a :class:`Columns` view (the property columns of a subset of
+events, or the attribute columns of the profiles) returning one boolean per row. Text columns are
+factorised once per view and shared by every predicate that reads them, so an equality test on text
+costs one integer comparison per row, and keyword and tag tests run once per distinct value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from omnicore.campaigns._keywords import compile_keywords, match_unique
+from omnicore.campaigns._rules import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Exists,
+    HasTag,
+    IsIn,
+    Keywords,
+    Not,
+    Predicate,
+)
+from omnicore.data import STRING_DTYPE
+
+__all__ = ["Columns", "CompiledPredicate", "compile_predicate"]
+
+Mask = npt.NDArray[np.bool_]
+CompiledPredicate = Callable[["Columns"], Mask]
+
+_TAG_SPLIT = re.compile(r"\s*[,|;]\s*")
+
+
+def _is_text(array: npt.NDArray[Any]) -> bool:
+    return array.dtype == STRING_DTYPE or array.dtype.kind in "UO"
+
+
+class Columns:
+    """A read-only view of named columns of equal length, with per-column caches.
+
+    Parameters
+    ----------
+    columns
+        Name -> column (all of length ``n``).
+    n
+        Number of rows.
+    """
+
+    def __init__(self, columns: Mapping[str, npt.NDArray[Any]], n: int) -> None:
+        self._columns = columns
+        self.n = n
+        self._factorized: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}
+        self._unique_masks: dict[tuple[str, Any], Mask] = {}
+
+    def get(self, name: str) -> npt.NDArray[Any] | None:
+        """The column, or None when there is no such column."""
+        return self._columns.get(name)
+
+    def factorized(self, name: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+        """Sorted distinct values of a column and the code of each row (cached)."""
+        hit = self._factorized.get(name)
+        if hit is None:
+            column = self._columns[name]
+            uniques, codes = np.unique(column, return_inverse=True)
+            hit = (uniques, codes.reshape(-1))
+            self._factorized[name] = hit
+        return hit
+
+    def per_unique(self, name: str, key: Any, fn: Callable[[npt.NDArray[Any]], Mask]) -> Mask:
+        """``fn`` evaluated once on the distinct values of a column, spread back to the rows."""
+        uniques, codes = self.factorized(name)
+        cache_key = (name, key)
+        mask = self._unique_masks.get(cache_key)
+        if mask is None:
+            mask = fn(uniques)
+            self._unique_masks[cache_key] = mask
+        return mask[codes]
+
+
+def _const(value: bool) -> CompiledPredicate:
+    def run(cols: Columns) -> Mask:
+        return np.full(cols.n, value, dtype=bool)
+
+    return run
+
+
+_NUMERIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+}
+
+
+def _compile_compare(p: Compare) -> CompiledPredicate:
+    field, op, value = p.field, p.op, p.value
+    negate = op == "ne"
+
+    def run(cols: Columns) -> Mask:
+        column = cols.get(field)
+        if column is None:
+            return np.full(cols.n, negate, dtype=bool)
+        if isinstance(value, str):
+            if not _is_text(column):
+                return np.full(cols.n, negate, dtype=bool)
+            uniques, codes = cols.factorized(field)
+            hit = np.searchsorted(uniques, value)
+            if hit < uniques.size and uniques[hit] == value:
+                equal = codes == hit
+            else:
+                equal = np.zeros(cols.n, dtype=bool)
+            return ~equal if negate else equal
+        if isinstance(value, bool):
+            if column.dtype.kind != "b":
+                return np.full(cols.n, negate, dtype=bool)
+            return (column != value) if negate else (column == value)
+        if column.dtype.kind != "f":
+            return np.full(cols.n, negate, dtype=bool)
+        result: Mask = _NUMERIC_OPS[op](column, value)
+        return result
+
+    return run
+
+
+def _compile_in(p: IsIn) -> CompiledPredicate:
+    field, values = p.field, p.values
+    text = isinstance(values[0], str)
+    wanted = np.array(values, dtype=STRING_DTYPE if text else None)
+
+    def run(cols: Columns) -> Mask:
+        column = cols.get(field)
+        if column is None:
+            return np.zeros(cols.n, dtype=bool)
+        if text:
+            if not _is_text(column):
+                return np.zeros(cols.n, dtype=bool)
+            return cols.per_unique(field, ("in", values), lambda u: np.isin(u, wanted))
+        if isinstance(values[0], bool):
+            if column.dtype.kind != "b":
+                return np.zeros(cols.n, dtype=bool)
+            return np.isin(column, wanted)
+        if column.dtype.kind != "f":
+            return np.zeros(cols.n, dtype=bool)
+        return np.isin(column, wanted)
+
+    return run
+
+
+def _compile_exists(p: Exists) -> CompiledPredicate:
+    field = p.field
+
+    def run(cols: Columns) -> Mask:
+        column = cols.get(field)
+        if column is None:
+            return np.zeros(cols.n, dtype=bool)
+        if column.dtype.kind == "f":
+            return ~np.isnan(column)
+        if column.dtype.kind == "M":
+            return ~np.isnat(column)
+        if _is_text(column):
+            return cols.per_unique(field, "exists", lambda u: np.strings.str_len(u.astype(STRING_DTYPE)) > 0)
+        return np.ones(cols.n, dtype=bool)
+
+    return run
+
+
+def _compile_keywords(p: Keywords) -> CompiledPredicate:
+    field = p.field
+    pattern = compile_keywords(p.keywords)
+
+    def run(cols: Columns) -> Mask:
+        column = cols.get(field)
+        if column is None or not _is_text(column):
+            return np.zeros(cols.n, dtype=bool)
+        return cols.per_unique(field, ("kw", pattern.pattern), lambda u: match_unique(u, pattern))
+
+    return run
+
+
+def _compile_has_tag(p: HasTag) -> CompiledPredicate:
+    field, tag = p.field, p.tag.strip().casefold()
+
+    def has(uniques: npt.NDArray[Any]) -> Mask:
+        return np.fromiter(
+            (tag in {t.casefold() for t in _TAG_SPLIT.split(v.strip())} for v in uniques.tolist()),
+            dtype=bool,
+            count=uniques.size,
+        )
+
+    def run(cols: Columns) -> Mask:
+        column = cols.get(field)
+        if column is None or not _is_text(column):
+            return np.zeros(cols.n, dtype=bool)
+        return cols.per_unique(field, ("tag", tag), has)
+
+    return run
+
+
+def compile_predicate(predicate: Predicate | None) -> CompiledPredicate:
+    """Turn a predicate into a function of :class:`Columns` returning a boolean mask.
+
+    ``None`` compiles to "always true".
+
+    Examples
+    --------
+    >>> from omnicore.campaigns._rules import Compare, Keywords, AnyOf
+    >>> cols = Columns({"price": np.array([10.0, 99.0, np.nan]),
+    ...                 "text": np.array(["", "有防晒霜吗", "hi"], dtype=STRING_DTYPE)}, 3)
+    >>> compile_predicate(AnyOf((Compare("price", "gt", 50), Keywords(("防晒",)))))(cols)
+    array([False,  True, False])
+    """
+    if predicate is None:
+        return _const(True)
+    if isinstance(predicate, Compare):
+        return _compile_compare(predicate)
+    if isinstance(predicate, IsIn):
+        return _compile_in(predicate)
+    if isinstance(predicate, Exists):
+        return _compile_exists(predicate)
+    if isinstance(predicate, Keywords):
+        return _compile_keywords(predicate)
+    if isinstance(predicate, HasTag):
+        return _compile_has_tag(predicate)
+    if isinstance(predicate, AllOf):
+        parts = [compile_predicate(p) for p in predicate.args]
+
+        def run_all(cols: Columns) -> Mask:
+            mask = parts[0](cols)
+            for part in parts[1:]:
+                if not mask.any():
+                    break
+                mask = mask & part(cols)
+            return mask
+
+        return run_all
+    if isinstance(predicate, AnyOf):
+        parts = [compile_predicate(p) for p in predicate.args]
+
+        def run_any(cols: Columns) -> Mask:
+            mask = parts[0](cols)
+            for part in parts[1:]:
+                mask = mask | part(cols)
+            return mask
+
+        return run_any
+    if isinstance(predicate, Not):
+        inner = compile_predicate(predicate.arg)
+
+        def run_not(cols: Columns) -> Mask:
+            return ~inner(cols)
+
+        return run_not
+    raise TypeError(f"not a predicate: {predicate!r}")

@@ -1,0 +1,754 @@
+"""The pure evaluation core: events + rules + profiles + consent + state -> decisions + state.
+
+Batch and streaming evaluation are the same function: a batch is one call, a stream is a sequence of
+calls that hand the returned :class:`EngineState` to the next one. Because every temporal quantity is
+defined on the processing order (events sorted by time, ties in input order), splitting the input
+anywhere gives the same decisions as evaluating it whole.
+
+Semantics
+---------
+- Events are processed in time order (stable for ties). Events older than the state's watermark,
+  or already processed at it, are skipped (replays); repeated ``event_id`` values in one batch are
+  evaluated once.
+- A rule is a *candidate* for an event when the event has the trigger's type and matches its
+  predicate, the customer's profile matches ``conditions``, and each temporal condition holds:
+  :class:`CountWithin` counts matching events in ``[t - window, t]`` up to and including this one;
+  :class:`FirstTime` requires that the customer never had a trigger of this rule before;
+  :class:`NotFollowedBy` starts a timer that fires at ``t + delay`` unless a matching follow-up comes
+  in ``(t, t + delay]``. A timer fires once the watermark (latest event time, or ``now``) has passed
+  its due time.
+- Candidates are arbitrated in order of decision time (events before timers at equal times, then
+  input order, then priority): consent (the action's purpose and a separate consent for each
+  sensitive field the rule reads) at the decision time; then re-eligibility, exclusion groups and
+  frequency caps, counting accepted decisions (fired, deferred and held out) in
+  ``(t - period, t]``; then the holdout; then quiet hours, which defer the send.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from omnicore._errors import ValidationError
+from omnicore._progress import Progress, null_progress
+from omnicore.campaigns._compile import Columns, CompiledPredicate, compile_predicate
+from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, quiet_hours_send_at
+from omnicore.campaigns._profiles import Profiles
+from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
+from omnicore.campaigns._state import DecisionStatus, Decisions, EngineState, Evaluation
+from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
+from omnicore.data import STRING_DTYPE, Events, to_datetime64
+from omnicore.storage import ConsentRecords
+
+__all__ = ["CompiledRules", "compile_rules", "evaluate"]
+
+logger = logging.getLogger(__name__)
+
+I64 = npt.NDArray[np.int64]
+_S = STRING_DTYPE
+_US = 1_000_000
+
+
+@attrs.frozen(kw_only=True)
+class _Cap:
+    key: str
+    period_us: int
+    limit: int
+    status: DecisionStatus
+    label: str
+
+
+@attrs.frozen(kw_only=True)
+class _CompiledRule:
+    rule: Rule
+    trigger: CompiledPredicate
+    conditions: CompiledPredicate | None
+    counts: tuple[tuple[str, CountWithin, CompiledPredicate], ...]
+    absence: tuple[NotFollowedBy, CompiledPredicate] | None
+    first_time: bool
+    purposes: tuple[tuple[str, str], ...]  # (purpose, why it is needed)
+    caps: tuple[_Cap, ...]
+    quiet: bool
+    description: str
+
+
+@attrs.frozen
+class CompiledRules:
+    """A :class:`RuleSet` compiled to numpy operations; reuse it across batches.
+
+    Build with :func:`compile_rules`.
+    """
+
+    ruleset: RuleSet
+    rules: tuple[_CompiledRule, ...]
+    fingerprint: str
+
+
+def _describe(rule: Rule) -> str:
+    parts = [f"rule {rule.rule_id}: trigger {rule.trigger.event_type}"]
+    if rule.trigger.where is not None:
+        parts.append("where matched")
+    if rule.conditions is not None:
+        parts.append(f"profile {', '.join(sorted(predicate_fields(rule.conditions)))} matched")
+    for item in rule.temporal:
+        if isinstance(item, CountWithin):
+            parts.append(f">= {item.at_least} {item.event_type} in {item.window_seconds:g} s")
+        elif isinstance(item, FirstTime):
+            parts.append("first time")
+        else:
+            parts.append(f"no {item.event_type} within {item.delay_seconds:g} s")
+    return "; ".join(parts)
+
+
+def compile_rules(rules: RuleSet) -> CompiledRules:
+    """Compile every predicate and policy of a rule set once.
+
+    Parameters
+    ----------
+    rules
+        The rules and policies.
+
+    Returns
+    -------
+    CompiledRules
+        Input for :func:`evaluate` (which also accepts the :class:`RuleSet` and compiles it).
+
+    Examples
+    --------
+    >>> from omnicore.campaigns import rule, on, message
+    >>> compiled = compile_rules(RuleSet(rules=[rule("hi").when(on("signup")).then(message("wecom"))]))
+    >>> compiled.rules[0].description
+    'rule hi: trigger signup'
+    """
+    policies = rules.policies
+    groups = {g.name: g for g in policies.exclusion_groups}
+    quiet = policies.quiet_hours
+    out = []
+    for rule in rules.rules:
+        counts = tuple(
+            (f"{rule.rule_id}#{i}", item, compile_predicate(item.where))
+            for i, item in enumerate(rule.temporal)
+            if isinstance(item, CountWithin)
+        )
+        absence_item = rule.absence
+        absence = (absence_item, compile_predicate(absence_item.where)) if absence_item is not None else None
+        fields = predicate_fields(rule.trigger.where) | predicate_fields(rule.conditions)
+        for item in rule.temporal:
+            if not isinstance(item, FirstTime):
+                fields |= predicate_fields(item.where)
+        purposes: list[tuple[str, str]] = []
+        if rule.action.consent_purpose:
+            purposes.append((rule.action.consent_purpose, f"no consent for {rule.action.consent_purpose!r}"))
+        for field in sorted(fields):
+            purpose = policies.sensitive_fields.get(field)
+            if purpose and all(p != purpose for p, _ in purposes):
+                purposes.append((purpose, f"sensitive field {field!r} needs explicit consent {purpose!r}"))
+        caps: list[_Cap] = []
+        if rule.reeligible_after_seconds is not None:
+            caps.append(
+                _Cap(
+                    key=f"rule:{rule.rule_id}",
+                    period_us=round(rule.reeligible_after_seconds * _US),
+                    limit=1,
+                    status=DecisionStatus.SUPPRESSED_REELIGIBILITY,
+                    label=f"not re-eligible within {rule.reeligible_after_seconds:g} s of the last firing",
+                )
+            )
+        if rule.exclusion_group:
+            group = groups[rule.exclusion_group]
+            caps.append(
+                _Cap(
+                    key=f"excl:{group.name}",
+                    period_us=round(group.window_seconds * _US),
+                    limit=1,
+                    status=DecisionStatus.SUPPRESSED_EXCLUSION,
+                    label=f"exclusion group {group.name!r} already fired within {group.window_seconds:g} s",
+                )
+            )
+        for i, cap in enumerate(policies.caps):
+            if cap.scope == "channel":
+                if cap.channel and cap.channel != rule.action.channel:
+                    continue
+                attr = rule.action.channel
+            elif cap.scope == "campaign":
+                attr = rule.campaign_id
+            else:
+                attr = "*"
+            caps.append(
+                _Cap(
+                    key=f"cap{i}:{attr}",
+                    period_us=round(cap.period_seconds * _US),
+                    limit=cap.limit,
+                    status=DecisionStatus.SUPPRESSED_CAP,
+                    label=f"{cap.scope} cap {cap.limit} per {cap.period_seconds:g} s"
+                    + (f" ({attr})" if attr != "*" else "")
+                    + " reached",
+                )
+            )
+        applies_quiet = quiet is not None and (not quiet.channels or rule.action.channel in quiet.channels)
+        out.append(
+            _CompiledRule(
+                rule=rule,
+                trigger=compile_predicate(rule.trigger.where),
+                conditions=compile_predicate(rule.conditions) if rule.conditions is not None else None,
+                counts=counts,
+                absence=absence,
+                first_time=any(isinstance(t, FirstTime) for t in rule.temporal),
+                purposes=tuple(purposes),
+                caps=tuple(caps),
+                quiet=applies_quiet,
+                description=_describe(rule),
+            )
+        )
+    return CompiledRules(ruleset=rules, rules=tuple(out), fingerprint=rules.fingerprint())
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _as_ids(array: npt.NDArray[Any], like: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    if array.size == 0 and array.dtype != like.dtype:
+        return np.empty(0, dtype=like.dtype)
+    return array
+
+
+def _id_text(ids: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return ids.astype(_S) if ids.dtype != _S else ids
+
+
+def _event_keys(events: Events, rows: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
+    if events.event_id is not None:
+        return _id_text(events.event_id[rows])
+    cust = _id_text(events.customer_id[rows])
+    stamp = np.datetime_as_string(events.timestamp[rows], unit="us").astype(_S)
+    return np.strings.add(np.strings.add(np.strings.add(np.strings.add(cust, "|"), events.event_type[rows]), "|"), stamp)
+
+
+def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    kind = column.dtype.kind
+    if kind == "f":
+        return np.array([np.nan])
+    if kind == "b":
+        return np.array([False])
+    if kind == "M":
+        return np.array(["NaT"], dtype=column.dtype)
+    return np.array([""], dtype=_S)
+
+
+class _Batch:
+    """The sorted batch with per-event-type views and a shared customer coding."""
+
+    def __init__(self, events: Events) -> None:
+        self.events = events
+        self.n = len(events)
+        self.time = events.timestamp.view(np.int64)
+        self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
+        self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
+
+    def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
+        hit = self._types.get(event_type)
+        if hit is None:
+            rows = np.flatnonzero(self.events.event_type == event_type)
+            props = {name: col[rows] for name, col in self.events.properties.items()}
+            hit = (rows, Columns(props, rows.size))
+            self._types[event_type] = hit
+        return hit
+
+    def matching(self, event_type: str, predicate: CompiledPredicate) -> npt.NDArray[np.intp]:
+        key = (event_type, id(predicate))
+        hit = self._kmask.get(key)
+        if hit is None:
+            rows, cols = self.of_type(event_type)
+            hit = rows[predicate(cols)] if rows.size else rows
+            self._kmask[key] = hit
+        return hit
+
+
+def _coerce_events(events: Events) -> tuple[Events, int]:
+    """Sort by time (stable) and drop repeated event ids; returns the events and the number dropped."""
+    dropped = 0
+    if events.event_id is not None and len(events) > 1:
+        _, first = np.unique(events.event_id, return_index=True)
+        if first.size < len(events):
+            dropped = len(events) - first.size
+            events = events.take(np.sort(first))
+    t = events.timestamp.view(np.int64)
+    if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
+        events = events.take(np.argsort(t, kind="stable"))
+    return events, dropped
+
+
+def _skip_replays(events: Events, state: EngineState) -> tuple[Events, int]:
+    if state.watermark is None or len(events) == 0:
+        return events, 0
+    wm = np.int64(state.watermark.astype("datetime64[us]").view(np.int64))
+    t = events.timestamp.view(np.int64)
+    start = int(np.searchsorted(t, wm, side="left"))
+    end = int(np.searchsorted(t, wm, side="right"))
+    keep = np.ones(len(events), dtype=bool)
+    keep[:start] = False
+    if end > start and state.watermark_keys:
+        keys = _event_keys(events, np.arange(start, end))
+        seen = np.isin(keys, np.array(sorted(state.watermark_keys), dtype=_S))
+        keep[start:end] = ~seen
+    skipped = int((~keep).sum())
+    if skipped:
+        events = events.take(np.flatnonzero(keep))
+    return events, skipped
+
+
+# -- the evaluation -----------------------------------------------------------------------------
+def evaluate(
+    rules: RuleSet | CompiledRules,
+    events: Events,
+    *,
+    profiles: Profiles | None = None,
+    consent: ConsentRecords | None = None,
+    state: EngineState | None = None,
+    now: Any = None,
+    progress: Progress = null_progress,
+) -> Evaluation:
+    """Evaluate a batch of events against every rule, vectorised, and apply every policy.
+
+    Parameters
+    ----------
+    rules
+        The rule set (or its :func:`compile_rules` result, to compile once for many batches).
+    events
+        The batch, in any order (sorted by time internally, ties in input order).
+    profiles
+        Customer attributes for rule conditions and the time zone for quiet hours (None: nobody has
+        a profile, so profile conditions fail).
+    consent
+        The consent ledger (None: nobody has consented, so only actions without a consent purpose can
+        fire).
+    state
+        The state returned by the previous call (None: start fresh).
+    now
+        Optional current time: absence timers due before it fire (else the batch's latest event time
+        is the clock). Events before ``now`` must not arrive later.
+    progress
+        Progress callback, called once per rule.
+
+    Returns
+    -------
+    Evaluation
+        Decisions in processing order with their reason traces, and the state for the next call.
+
+    Raises
+    ------
+    ValidationError
+        When ``state`` belongs to another rule set, or ``now`` is before the state's watermark.
+
+    Examples
+    --------
+    >>> from omnicore.campaigns import rule, on, field, coupon, not_followed_by
+    >>> rs = RuleSet(rules=[rule("cart").when(on("add_to_cart"))
+    ...                     .unless(not_followed_by("purchase", hours=24))
+    ...                     .then(coupon("sms", template="SAVE10", consent_purpose=""))])
+    >>> ev = Events(customer_id=[1, 1, 2], event_type=["add_to_cart", "purchase", "add_to_cart"],
+    ...             timestamp=["2024-05-01T10:00", "2024-05-01T12:00", "2024-05-01T11:00"])
+    >>> result = evaluate(rs, ev, now="2024-05-03")
+    >>> result.decisions.customer_id.tolist(), result.decisions.status.tolist()
+    ([2], ['fired'])
+    >>> str(result.decisions.decided_at[0])
+    '2024-05-02T11:00:00.000000'
+    """
+    compiled = rules if isinstance(rules, CompiledRules) else compile_rules(rules)
+    if state is None:
+        state = EngineState.empty(compiled.fingerprint)
+    elif state.fingerprint and state.fingerprint != compiled.fingerprint:
+        raise ValidationError(
+            "state belongs to another rule set; start from an empty state or migrate it",
+            field="state.fingerprint",
+            value=state.fingerprint,
+        )
+    events, dropped = _coerce_events(events)
+    events, skipped = _skip_replays(events, state)
+    batch = _Batch(events)
+    ids = events.customer_id
+    old_wm = None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
+    wm_candidates = [v for v in (old_wm, int(batch.time[-1]) if batch.n else None) if v is not None]
+    if now is not None:
+        now_us = int(to_datetime64(now, field="now").view(np.int64))
+        if old_wm is not None and now_us < old_wm:
+            raise ValidationError("now is before the watermark", field="now", value=now)
+        wm_candidates.append(now_us)
+    wm_new = max(wm_candidates) if wm_candidates else None
+
+    # One customer coding shared by events, state rows and profiles.
+    st_window = _as_ids(state.window_customer, ids)
+    st_seen = _as_ids(state.seen_customer, ids)
+    st_timer = _as_ids(state.timer_customer, ids)
+    st_cap = _as_ids(state.cap_customer, ids)
+    prof_ids = profiles.customer_id if profiles is not None else np.empty(0, dtype=ids.dtype)
+    ev_code, w_code, s_code, t_code, c_code, p_code = codes_for(ids, st_window, st_seen, st_timer, st_cap, prof_ids)
+    n_codes = 1 + max([int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code, p_code) if a.size] or [0])
+    id_of_code = np.empty(n_codes, dtype=ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype))
+    for code, values in ((ev_code, ids), (w_code, st_window), (s_code, st_seen), (t_code, st_timer), (c_code, st_cap)):
+        if code.size:
+            id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
+    # Profile rows per customer code; the extra last row is all-missing.
+    n_prof = 0 if profiles is None else len(profiles)
+    prof_row = np.full(n_codes, n_prof, dtype=np.int64)
+    prof_row[p_code] = np.arange(n_prof)
+    prof_cols: Columns | None = None
+    if profiles is not None:
+        prof_cols = Columns(
+            {k: np.concatenate([v, _missing_like(v)]) for k, v in profiles.attributes.items()}, n_prof + 1
+        )
+    else:
+        prof_cols = Columns({}, 1)
+
+    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq", "tkey")}
+    new_windows: list[tuple[str, I64, I64]] = []
+    new_seen: list[tuple[str, I64]] = []
+    pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]] = []
+    # State rows by slot / rule, decoded once.
+    w_slots = state.window_slot
+    s_rules = state.seen_rule
+    t_rules = state.timer_rule
+    window_time = state.window_time.view(np.int64)
+    timer_start = state.timer_start.view(np.int64)
+    timer_due = state.timer_due.view(np.int64)
+    known_rules = {cr.rule.rule_id for cr in compiled.rules}
+    stale = np.flatnonzero(~np.isin(t_rules, np.array(sorted(known_rules), dtype=_S))) if t_rules.size else []
+    if len(stale):
+        logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
+
+    def add(rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64, tkey: npt.NDArray[Any]) -> None:
+        parts["rule"].append(np.full(code.size, rule_idx, dtype=np.int64))
+        parts["code"].append(code)
+        parts["row"].append(row)
+        parts["time"].append(time)
+        parts["kind"].append(np.full(code.size, kind, dtype=np.int64))
+        parts["seq"].append(seq)
+        parts["tkey"].append(tkey)
+
+    empty_keys = np.empty(0, dtype=_S)
+    total = len(compiled.rules)
+    for rule_idx, cr in enumerate(compiled.rules):
+        rule = cr.rule
+        rows, cols = batch.of_type(rule.trigger.event_type)
+        trig = rows[cr.trigger(cols)] if rows.size else rows
+        if cr.first_time:
+            codes = ev_code[trig]
+            uniq, first = np.unique(codes, return_index=True)
+            before = s_code[s_rules == rule.rule_id] if s_rules.size else np.empty(0, np.int64)
+            fresh = ~np.isin(uniq, before)
+            trig = np.sort(trig[first[fresh]])
+            new_seen.append((rule.rule_id, uniq[fresh]))
+        if cr.conditions is not None and trig.size:
+            ok = cr.conditions(prof_cols)
+            trig = trig[ok[prof_row[ev_code[trig]]]]
+        for slot, item, where in cr.counts:
+            ref = batch.matching(item.event_type, where)
+            in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
+            h_code, h_time = w_code[in_state], window_time[in_state]
+            ref_code = np.concatenate([h_code, ev_code[ref]])
+            ref_seq = np.concatenate([np.arange(-h_code.size, 0, dtype=np.int64), ref.astype(np.int64)])
+            ref_time = np.concatenate([h_time, batch.time[ref]])
+            if trig.size:
+                window_us = round(item.window_seconds * _US)
+                n_in = count_upto(
+                    ref_code, ref_seq, ref_time, ev_code[trig], trig.astype(np.int64), batch.time[trig] - window_us
+                )
+                trig = trig[n_in >= item.at_least]
+            new_windows.append((slot, ref_code, ref_time))
+        if cr.absence is None:
+            if trig.size:
+                add(rule_idx, ev_code[trig], trig.astype(np.int64), batch.time[trig], 0, trig.astype(np.int64), empty_keys)
+        else:
+            item, where = cr.absence
+            delay = round(item.delay_seconds * _US)
+            follow = batch.matching(item.event_type, where)
+            # timers carried from earlier batches, then the new ones
+            mine = np.flatnonzero(t_rules == rule.rule_id) if t_rules.size else np.empty(0, np.intp)
+            tc = np.concatenate([t_code[mine], ev_code[trig]])
+            ts = np.concatenate([timer_start[mine], batch.time[trig]])
+            td = ts + delay
+            tk = np.concatenate([state.timer_event_key[mine], _event_keys(events, trig)]) if tc.size else empty_keys
+            if tc.size:
+                followed = count_in_range(
+                    ev_code[follow], batch.time[follow], tc, ts, td, lo_inclusive=False, hi_inclusive=True
+                )
+                alive = followed == 0
+                due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
+                wait = alive & ~due
+                fire = np.flatnonzero(due)
+                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire], tk[fire])
+                if wait.any():
+                    pending.append((rule.rule_id, tc[wait], tk[wait], ts[wait], td[wait]))
+        progress(rule_idx + 1, total, rule.rule_id)
+
+    decisions, cap_rows = _decide(compiled, parts, batch, events, id_of_code, prof_row, prof_cols, consent, state, c_code)
+    new_state = _next_state(
+        compiled, state, wm_new, old_wm, events, batch, id_of_code, new_windows, new_seen, pending, cap_rows, s_code
+    )
+    return Evaluation(decisions=decisions, state=new_state, skipped_events=dropped + skipped)
+
+
+def _cat(parts: list[Any], dtype: Any) -> npt.NDArray[Any]:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def _decide(
+    compiled: CompiledRules,
+    parts: dict[str, list[Any]],
+    batch: _Batch,
+    events: Events,
+    id_of_code: npt.NDArray[Any],
+    prof_row: I64,
+    prof_cols: Columns,
+    consent: ConsentRecords | None,
+    state: EngineState,
+    cap_state_code: I64,
+) -> tuple[Decisions, tuple[npt.NDArray[Any], I64, I64]]:
+    rule_i = _cat(parts["rule"], np.int64)
+    code = _cat(parts["code"], np.int64)
+    row = _cat(parts["row"], np.int64)
+    time = _cat(parts["time"], np.int64)
+    kind = _cat(parts["kind"], np.int64)
+    seq = _cat(parts["seq"], np.int64)
+    crs = compiled.rules
+    priority = np.array([cr.rule.priority for cr in crs], dtype=np.int64)
+    order = np.lexsort((rule_i, -priority[rule_i] if rule_i.size else rule_i, code, seq, kind, time))
+    rule_i, code, row, time, kind, seq = (a[order] for a in (rule_i, code, row, time, kind, seq))
+    tkeys = _cat(parts["tkey"], _S)
+    n = rule_i.size
+    cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
+    # event keys: from the batch for event candidates, carried for timer candidates
+    event_key = np.empty(n, dtype=_S)
+    timer_pos = np.flatnonzero(kind == 1)
+    is_event = kind == 0
+    if is_event.any():
+        event_key[is_event] = _event_keys(events, row[is_event])
+    if timer_pos.size:
+        # timer keys were appended per rule in the same order as the timer candidates before sorting
+        unsorted_timer = np.flatnonzero(_cat(parts["kind"], np.int64) == 1)
+        key_of = np.empty(_cat(parts["kind"], np.int64).size, dtype=_S)
+        key_of[unsorted_timer] = tkeys
+        event_key[timer_pos] = key_of[order[timer_pos]]
+
+    # consent (action purpose and sensitive data), at the decision time
+    variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
+    eligible = np.ones(n, dtype=bool)
+    ledger = consent
+    for r, cr in enumerate(crs):
+        if not cr.purposes:
+            continue
+        mine = np.flatnonzero(rule_i == r)
+        if mine.size == 0:
+            continue
+        for p, (purpose, _) in enumerate(cr.purposes):
+            live = mine[eligible[mine]]
+            if live.size == 0:
+                break
+            granted = (
+                consent_granted(ledger, purpose, cust[live], time[live])
+                if ledger is not None
+                else np.zeros(live.size, dtype=bool)
+            )
+            refused = live[~granted]
+            eligible[refused] = False
+            variant[refused] = 10 + p
+
+    # caps: one membership per (candidate, cap of its rule)
+    key_names: list[str] = []
+    key_index: dict[str, int] = {}
+    cap_key_of_rule: list[list[int]] = []
+    for cr in crs:
+        ids = []
+        for cap in cr.caps:
+            if cap.key not in key_index:
+                key_index[cap.key] = len(key_names)
+                key_names.append(cap.key)
+            ids.append(key_index[cap.key])
+        cap_key_of_rule.append(ids)
+    m_cand, m_key, m_period, m_limit, m_slot = [], [], [], [], []
+    for r, cr in enumerate(crs):
+        if not cr.caps:
+            continue
+        mine = np.flatnonzero(rule_i == r)
+        for m, cap in enumerate(cr.caps):
+            m_cand.append(mine)
+            m_key.append(np.full(mine.size, cap_key_of_rule[r][m], dtype=np.int64))
+            m_period.append(np.full(mine.size, cap.period_us, dtype=np.int64))
+            m_limit.append(np.full(mine.size, cap.limit, dtype=np.int64))
+            m_slot.append(np.full(mine.size, m, dtype=np.int64))
+    mc = _cat(m_cand, np.int64).astype(np.int64)
+    mk, mp, ml, ms = (_cat(x, np.int64) for x in (m_key, m_period, m_limit, m_slot))
+    # history rows of the caps in use
+    h_key_text = state.cap_key
+    known = np.array(key_names, dtype=_S)
+    if h_key_text.size and known.size:
+        h_in = np.isin(h_key_text, known)
+        h_key = np.searchsorted(np.sort(known), h_key_text[h_in])
+        # map sorted-known positions back to key_index
+        sorted_names = np.sort(known).tolist()
+        remap = np.array([key_index[name] for name in sorted_names], dtype=np.int64)
+        h_key = remap[h_key]
+        h_cust = cap_state_code[h_in]
+        h_time = state.cap_time.view(np.int64)[h_in]
+    else:
+        h_key = h_cust = h_time = np.empty(0, np.int64)
+    accepted, blocking = arbitrate(time, eligible, mc, mk, code[mc] if mc.size else mc, mp, ml, h_key, h_cust, h_time)
+    blocked = eligible & ~accepted
+    variant[blocked] = 100 + ms[blocking[blocked]]
+
+    # holdout, then quiet hours
+    held = np.zeros(n, dtype=bool)
+    send = time.copy()
+    tz_col = prof_cols.get(compiled.ruleset.policies.timezone_field)
+    quiet = compiled.ruleset.policies.quiet_hours
+    salt = compiled.ruleset.policies.holdout_salt
+    for r, cr in enumerate(crs):
+        mine = np.flatnonzero((rule_i == r) & accepted)
+        if mine.size == 0:
+            continue
+        if cr.rule.holdout_fraction > 0:
+            draw = holdout_draw(cust[mine], salt=salt, campaign_id=cr.rule.campaign_id)
+            held[mine[draw < cr.rule.holdout_fraction]] = True
+        if cr.quiet and quiet is not None:
+            if tz_col is not None and tz_col.dtype == _S:
+                tz = tz_col[prof_row[code[mine]]]
+                tz = np.where(tz == "", compiled.ruleset.policies.default_timezone, tz)
+            else:
+                tz = np.full(mine.size, compiled.ruleset.policies.default_timezone, dtype=_S)
+            send[mine] = quiet_hours_send_at(time[mine], tz, start_hour=quiet.start_hour, end_hour=quiet.end_hour)
+    deferred = accepted & ~held & (send > time)
+    variant[accepted & held] = 2
+    variant[deferred] = 1
+    status_names = np.empty(n, dtype=_S)
+    status_names[accepted] = DecisionStatus.FIRED.value
+    status_names[deferred] = DecisionStatus.DEFERRED.value
+    status_names[accepted & held] = DecisionStatus.HELD_OUT.value
+    status_names[~eligible] = DecisionStatus.SUPPRESSED_CONSENT.value
+    for r, cr in enumerate(crs):
+        for m, cap in enumerate(cr.caps):
+            hit = (rule_i == r) & (variant == 100 + m)
+            if hit.any():
+                status_names[hit] = cap.status.value
+    # reasons: one string per (rule, variant)
+    combo = rule_i * 1000 + variant
+    uniq, inverse = np.unique(combo, return_inverse=True)
+    texts = [_reason(compiled, int(c) // 1000, int(c) % 1000) for c in uniq.tolist()]
+    reason = np.array(texts, dtype=_S)[inverse.reshape(-1)] if n else np.empty(0, dtype=_S)
+    rule_ids = np.array([cr.rule.rule_id for cr in crs], dtype=_S)
+    campaigns = np.array([cr.rule.campaign_id for cr in crs], dtype=_S)
+    channels = np.array([cr.rule.action.channel for cr in crs], dtype=_S)
+    actions = np.array([cr.rule.action.kind.value for cr in crs], dtype=_S)
+    rid = rule_ids[rule_i] if n else np.empty(0, dtype=_S)
+    dkey = np.strings.add(np.strings.add(np.strings.add(np.strings.add(rid, "|"), _id_text(cust)), "|"), event_key)
+    decisions = Decisions(
+        decision_key=dkey,
+        rule_id=rid,
+        campaign_id=campaigns[rule_i] if n else rid,
+        customer_id=cust,
+        event_key=event_key,
+        channel=channels[rule_i] if n else rid,
+        action=actions[rule_i] if n else rid,
+        status=status_names,
+        decided_at=time.view("datetime64[us]"),
+        send_at=send.view("datetime64[us]"),
+        reason=reason,
+    )
+    # accepted cap memberships become cap history
+    acc_m = accepted[mc] if mc.size else np.zeros(0, bool)
+    names = np.array(key_names, dtype=_S)
+    cap_rows = (
+        names[mk[acc_m]] if acc_m.any() else np.empty(0, dtype=_S),
+        code[mc[acc_m]],
+        time[mc[acc_m]],
+    )
+    return decisions, cap_rows
+
+
+def _reason(compiled: CompiledRules, r: int, variant: int) -> str:
+    cr = compiled.rules[r]
+    head = cr.description
+    if variant == 0:
+        return f"{head} -> fired"
+    if variant == 1:
+        quiet = compiled.ruleset.policies.quiet_hours
+        hours = f" {quiet.start_hour:g}-{quiet.end_hour:g} h local" if quiet is not None else ""
+        return f"{head} -> deferred: quiet hours{hours}"
+    if variant == 2:
+        return f"{head} -> held out: control group ({cr.rule.holdout_fraction:g}) of {cr.rule.campaign_id!r}"
+    if 10 <= variant < 100:
+        return f"{head} -> suppressed: {cr.purposes[variant - 10][1]}"
+    return f"{head} -> suppressed: {cr.caps[variant - 100].label}"
+
+
+def _next_state(
+    compiled: CompiledRules,
+    state: EngineState,
+    wm_new: int | None,
+    old_wm: int | None,
+    events: Events,
+    batch: _Batch,
+    id_of_code: npt.NDArray[Any],
+    new_windows: list[tuple[str, I64, I64]],
+    new_seen: list[tuple[str, I64]],
+    pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]],
+    cap_rows: tuple[npt.NDArray[Any], I64, I64],
+    s_code: I64,
+) -> EngineState:
+    ids_dtype = id_of_code.dtype
+    if wm_new is None:
+        return state
+    # watermark keys: events processed at the watermark time
+    keys: set[str] = set()
+    if old_wm is not None and old_wm == wm_new:
+        keys |= state.watermark_keys
+    if batch.n and int(batch.time[-1]) == wm_new:
+        start = int(np.searchsorted(batch.time, wm_new, side="left"))
+        keys |= set(_event_keys(events, np.arange(start, batch.n)).tolist())
+    # windows: history + batch rows still inside each window
+    by_slot = {slot: item for cr in compiled.rules for slot, item, _ in cr.counts}
+    w_slot, w_code, w_time = [], [], []
+    for slot, code, time in new_windows:
+        keep = time >= wm_new - round(by_slot[slot].window_seconds * _US)
+        w_slot.append(np.full(int(keep.sum()), slot, dtype=_S))
+        w_code.append(code[keep])
+        w_time.append(time[keep])
+    # first-time rules: old seen rows of known rules plus the new ones
+    first_rules = [cr.rule.rule_id for cr in compiled.rules if cr.first_time]
+    keep_seen = np.isin(state.seen_rule, np.array(first_rules, dtype=_S)) if state.seen_rule.size else np.zeros(0, bool)
+    s_rule = [state.seen_rule[keep_seen]] + [np.full(c.size, r, dtype=_S) for r, c in new_seen]
+    s_cust = [s_code[keep_seen]] + [c for _, c in new_seen]
+    # caps: history rows still inside their period, plus accepted decisions
+    periods = {cap.key: cap.period_us for cr in compiled.rules for cap in cr.caps}
+    c_key = np.concatenate([state.cap_key, cap_rows[0]]) if state.cap_key.size else cap_rows[0]
+    c_time = np.concatenate([state.cap_time.view(np.int64), cap_rows[2]])
+    if state.cap_key.size:
+        c_cust_ids = np.concatenate([_as_ids(state.cap_customer, id_of_code), id_of_code[cap_rows[1]]])
+    else:
+        c_cust_ids = id_of_code[cap_rows[1]]
+    if c_key.size:
+        period = np.array([periods.get(k, -1) for k in c_key.tolist()], dtype=np.int64)
+        keep = (period >= 0) & (c_time > wm_new - period)
+    else:
+        keep = np.zeros(0, bool)
+    t_rule = [np.full(c.size, r, dtype=_S) for r, c, _, _, _ in pending]
+    return EngineState(
+        fingerprint=compiled.fingerprint,
+        watermark=np.datetime64(wm_new, "us"),
+        watermark_keys=frozenset(keys),
+        window_slot=_cat(w_slot, _S),
+        window_customer=id_of_code[_cat(w_code, np.int64)],
+        window_time=_cat(w_time, np.int64).view("datetime64[us]"),
+        seen_rule=_cat(s_rule, _S),
+        seen_customer=id_of_code[_cat(s_cust, np.int64)],
+        timer_rule=_cat(t_rule, _S),
+        timer_customer=id_of_code[_cat([c for _, c, _, _, _ in pending], np.int64)],
+        timer_event_key=_cat([k for _, _, k, _, _ in pending], _S),
+        timer_start=_cat([s for _, _, _, s, _ in pending], np.int64).view("datetime64[us]"),
+        timer_due=_cat([d for _, _, _, _, d in pending], np.int64).view("datetime64[us]"),
+        cap_key=c_key[keep],
+        cap_customer=c_cust_ids[keep].astype(ids_dtype) if c_cust_ids.dtype != ids_dtype else c_cust_ids[keep],
+        cap_time=c_time[keep].view("datetime64[us]"),
+    )
+
