@@ -18,24 +18,30 @@ from omnicore._serde import from_json, structure, to_json, unstructure
 from omnicore._version import __version__
 from omnicore.data import Events, IdentifierRecords, Inventory, Transactions
 from omnicore.storage import open_store
+from omnicore.summary import CalibrationHoldout, CustomerSummary, Period, calibration_holdout, summarize
 
 __all__ = [
+    "CalibrationHoldout",
     "ConflictError",
     "ConvergenceError",
+    "CustomerSummary",
     "DependencyError",
     "Events",
     "IdentifierRecords",
     "Inventory",
     "NotFoundError",
     "OmnicoreError",
+    "Period",
     "StorageError",
     "TenantError",
     "Transactions",
     "ValidationError",
     "__version__",
+    "calibration_holdout",
     "from_json",
     "open_store",
     "structure",
+    "summarize",
     "to_json",
     "unstructure",
 ]

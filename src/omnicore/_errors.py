@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "ConflictError",
     "ConvergenceError",
@@ -50,7 +52,8 @@ class ValidationError(OmnicoreError, ValueError):
         self.message = message
         self.field = field
         self.row = row
-        self.value = value
+        # numpy scalars read better as Python values: 'got nan', not 'got np.float64(nan)'
+        self.value = value.item() if isinstance(value, np.generic) else value
         self.problems = tuple(problems)
         super().__init__(self._render())
 

@@ -108,8 +108,7 @@ def _strings(name: str, array: npt.NDArray[Any], *, allow_empty: bool) -> npt.ND
     else:
         raise ValidationError(f"expected text, got dtype {array.dtype}", field=name)
     if not allow_empty and result.size:
-        stripped = np.strings.strip(result)
-        empty = np.strings.str_len(stripped) == 0
+        empty = (np.strings.str_len(result) == 0) | np.strings.isspace(result)
         if empty.any():
             raise _fail(name, "empty or blank value", result, empty)
     return result
@@ -141,7 +140,7 @@ def _id_array(name: str, value: Any) -> npt.NDArray[Any]:
 def _time_array(name: str, value: Any) -> npt.NDArray[np.datetime64]:
     array = _one_dimensional(name, value)
     if array.dtype.kind == "M":
-        result = array.astype(TIME_DTYPE)
+        result = array.astype(TIME_DTYPE, copy=False)
     elif array.dtype.kind in "OUT" or array.dtype == STRING_DTYPE:
         result = _parse_times(name, array)
     else:
@@ -203,7 +202,12 @@ def _float_array(name: str, value: Any, *, nonnegative: bool = False) -> npt.NDA
                 bad = np.fromiter((not isinstance(v, int | float) for v in array), bool, array.size)
                 raise _fail(name, "expected a number", array, bad) from None
         else:
-            raise ValidationError(f"expected numbers, got dtype {array.dtype}", field=name)
+            raise ValidationError(
+                f"expected numbers, got dtype {array.dtype}",
+                field=name,
+                row=0 if array.size else None,
+                value=array[0] if array.size else None,
+            )
     result = array.astype(np.float64, copy=False)
     not_finite = ~np.isfinite(result)
     if not_finite.any():
