@@ -35,6 +35,7 @@ from omnicore.campaigns._derived import (
     p_alive_changed_events,
     segment_changed_events,
 )
+from omnicore.campaigns._engine import CampaignEngine
 from omnicore.campaigns._evaluate import CompiledRules, compile_rules, evaluate
 from omnicore.campaigns._keywords import compile_keywords, is_cjk, match_keywords
 from omnicore.campaigns._policies import consent_granted, holdout_draw, quiet_hours_send_at
@@ -76,6 +77,7 @@ __all__ = [
     "ActionKind",
     "AllOf",
     "AnyOf",
+    "CampaignEngine",
     "Compare",
     "CompiledRules",
     "CountWithin",

@@ -582,14 +582,11 @@ def _decide(
     mk, mp, ml, ms = (_cat(x, np.int64) for x in (m_key, m_period, m_limit, m_slot))
     # history rows of the caps in use
     h_key_text = state.cap_key
-    known = np.array(key_names, dtype=_S)
-    if h_key_text.size and known.size:
-        h_in = np.isin(h_key_text, known)
-        h_key = np.searchsorted(np.sort(known), h_key_text[h_in])
-        # map sorted-known positions back to key_index
-        sorted_names = np.sort(known).tolist()
-        remap = np.array([key_index[name] for name in sorted_names], dtype=np.int64)
-        h_key = remap[h_key]
+    if h_key_text.size and key_names:
+        uniq_keys, inv = np.unique(h_key_text, return_inverse=True)
+        mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv.reshape(-1)]
+        h_in = mapped >= 0
+        h_key = mapped[h_in]
         h_cust = cap_state_code[h_in]
         h_time = state.cap_time.view(np.int64)[h_in]
     else:
