@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from omnicore.data import Table
 from omnicore.storage import ConsentRecords, DecisionRecords
 
 
@@ -41,7 +40,7 @@ class FakeCampaigns:
         return new
 
     def decisions(self, **_: Any) -> DecisionRecords:
-        return Table.concat(self.decision_rows) if self.decision_rows else None  # type: ignore[return-value,attr-defined]
+        return DecisionRecords.concat(self.decision_rows)
 
     def record_consent(self, records: ConsentRecords) -> int:
         self.ledger.append(records)

@@ -100,6 +100,16 @@ def _one_of(*options: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     return check
 
 
+def _float(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _optional_float(value: Any) -> Any:
+    return None if value is None else _float(value)
+
+
 def _to_scalar(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -242,7 +252,7 @@ class CountWithin:
     ``window_seconds`` up to and including the triggering event (which counts if it matches)."""
 
     event_type: str = attrs.field(validator=_nonempty)
-    window_seconds: float = attrs.field(validator=_positive_seconds)
+    window_seconds: float = attrs.field(converter=_float, validator=_positive_seconds)
     at_least: int = attrs.field(default=1, validator=_positive_int)
     where: Predicate | None = None
 
@@ -258,7 +268,7 @@ class NotFollowedBy:
     after the trigger; the rule then fires at trigger time + delay (an "absence" timer)."""
 
     event_type: str = attrs.field(validator=_nonempty)
-    delay_seconds: float = attrs.field(validator=_positive_seconds)
+    delay_seconds: float = attrs.field(converter=_float, validator=_positive_seconds)
     where: Predicate | None = None
 
 
@@ -364,8 +374,8 @@ class Rule:
     priority: int = 0
     campaign_id: str = attrs.field(default="")
     exclusion_group: str = ""
-    reeligible_after_seconds: float | None = attrs.field(default=None, validator=_optional_positive_seconds)
-    holdout_fraction: float = attrs.field(default=0.0, validator=_fraction)
+    reeligible_after_seconds: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_positive_seconds)
+    holdout_fraction: float = attrs.field(default=0.0, converter=_float, validator=_fraction)
 
     def __attrs_post_init__(self) -> None:
         if not self.campaign_id:
@@ -394,7 +404,7 @@ class FrequencyCap:
 
     scope: str = attrs.field(validator=_one_of("channel", "campaign", "global"))
     limit: int = attrs.field(validator=_positive_int)
-    period_seconds: float = attrs.field(validator=_positive_seconds)
+    period_seconds: float = attrs.field(converter=_float, validator=_positive_seconds)
     channel: str = ""
 
 
@@ -403,7 +413,7 @@ class ExclusionGroup:
     """Campaigns that exclude each other: one firing per customer per ``window_seconds``."""
 
     name: str = attrs.field(validator=_nonempty)
-    window_seconds: float = attrs.field(validator=_positive_seconds)
+    window_seconds: float = attrs.field(converter=_float, validator=_positive_seconds)
 
 
 @attrs.frozen(kw_only=True)
@@ -411,8 +421,8 @@ class QuietHours:
     """No sends between ``start_hour`` and ``end_hour`` local time (may wrap midnight); sends are
     deferred to ``end_hour``, not dropped. ``channels`` limits it to some channels (empty: all)."""
 
-    start_hour: float = attrs.field(validator=_hour)
-    end_hour: float = attrs.field(validator=_hour)
+    start_hour: float = attrs.field(converter=_float, validator=_hour)
+    end_hour: float = attrs.field(converter=_float, validator=_hour)
     channels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
