@@ -152,7 +152,7 @@ def reference(
                     ok &= n >= x.at_least
             if not ok:
                 continue
-            key = f"{r['cust']}|{r['type']}|{np.datetime_as_string(np.datetime64(r['t'], 'us'), unit='us')}"
+            key = f"{r['cust']}|{r['type']}|{r['t']}"
             absence = next((x for x in rule.temporal if isinstance(x, NotFollowedBy)), None)
             if absence is None:
                 cands.append(((r["t"], 0, i, 0, -rule.priority, ri), ri, r["cust"], r["t"], key))

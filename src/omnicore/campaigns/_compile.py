@@ -29,7 +29,7 @@ from omnicore.campaigns._rules import (
 )
 from omnicore.data import STRING_DTYPE
 
-__all__ = ["Columns", "CompiledPredicate", "compile_predicate"]
+__all__ = ["Columns", "CompiledPredicate", "compile_predicate", "factorize_text"]
 
 Mask = npt.NDArray[np.bool_]
 CompiledPredicate = Callable[["Columns"], Mask]
@@ -41,46 +41,116 @@ def _is_text(array: npt.NDArray[Any]) -> bool:
     return array.dtype == STRING_DTYPE or array.dtype.kind in "UO"
 
 
+def factorize_text(column: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """Distinct values (in no particular order) and per-row codes of a text column.
+
+    Short ASCII text (at most 32 bytes, the usual shape of event types, categories and segments) is
+    viewed as fixed-width bytes, hashed word by word and coded by binary search against the distinct
+    values of a probe, with every row verified exactly; anything else falls back to one sort.
+    """
+    n = column.size
+    if n == 0:
+        return column[:0], np.zeros(0, dtype=np.intp)
+    try:
+        width = int(np.strings.str_len(column).max())
+        if width > 32:
+            raise ValueError
+        words = max(1, -(-width // 8))
+        raw = column.astype(f"S{8 * words}").view(np.uint64).reshape(n, words)
+    except (ValueError, TypeError, UnicodeError):
+        uniques, codes = np.unique(column, return_inverse=True)
+        return uniques, codes.reshape(-1).astype(np.intp)
+    with np.errstate(over="ignore"):
+        h = raw[:, 0].copy()
+        for w in range(1, words):
+            h = h * np.uint64(0x9E3779B97F4A7C15) + raw[:, w]
+    probe_h, probe_rows = np.unique(h[:4096], return_index=True)
+    codes = np.searchsorted(probe_h, h)
+    np.minimum(codes, probe_h.size - 1, out=codes)
+    probe_raw = raw[:4096][probe_rows]
+    if probe_raw.shape[0] and (probe_raw[codes] == raw).all():
+        return column[:4096][probe_rows], codes.astype(np.intp)
+    uniques, codes = np.unique(column, return_inverse=True)
+    return uniques, codes.reshape(-1).astype(np.intp)
+
+
 class Columns:
     """A read-only view of named columns of equal length, with per-column caches.
+
+    A view may select ``rows`` of a parent view (e.g. the events of one type); each view factorises
+    the columns it reads once and shares that among every predicate evaluated on it.
 
     Parameters
     ----------
     columns
-        Name -> column (all of length ``n``).
+        Name -> column (all of length ``n``, or of the parent's length when ``rows`` is given).
     n
-        Number of rows.
+        Number of rows of this view.
+    rows
+        Row indices into the parent's columns.
+    parent
+        The view this one selects from.
     """
 
-    def __init__(self, columns: Mapping[str, npt.NDArray[Any]], n: int) -> None:
+    def __init__(
+        self,
+        columns: Mapping[str, npt.NDArray[Any]],
+        n: int,
+        *,
+        rows: npt.NDArray[np.intp] | None = None,
+        parent: Columns | None = None,
+    ) -> None:
         self._columns = columns
         self.n = n
+        self._rows = rows
+        self._parent = parent
+        self._taken: dict[str, npt.NDArray[Any]] = {}
         self._factorized: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}
         self._unique_masks: dict[tuple[str, Any], Mask] = {}
 
+    def select(self, rows: npt.NDArray[np.intp]) -> Columns:
+        """A view of some rows of this one."""
+        return Columns(self._columns, rows.size, rows=rows, parent=self)
+
     def get(self, name: str) -> npt.NDArray[Any] | None:
         """The column, or None when there is no such column."""
-        return self._columns.get(name)
+        column = self._columns.get(name)
+        if column is None or self._rows is None:
+            return column
+        hit = self._taken.get(name)
+        if hit is None:
+            hit = column[self._rows]
+            self._taken[name] = hit
+        return hit
 
     def factorized(self, name: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
-        """Sorted distinct values of a column and the code of each row (cached)."""
+        """Distinct values of a column and the code of each row (cached)."""
         hit = self._factorized.get(name)
         if hit is None:
-            column = self._columns[name]
-            uniques, codes = np.unique(column, return_inverse=True)
-            hit = (uniques, codes.reshape(-1))
+            column = self.get(name)
+            if column is None:
+                raise KeyError(name)
+            if column.dtype == STRING_DTYPE:
+                hit = factorize_text(column)
+            else:
+                uniques, codes = np.unique(column, return_inverse=True)
+                hit = (uniques, codes.reshape(-1).astype(np.intp))
             self._factorized[name] = hit
         return hit
 
-    def per_unique(self, name: str, key: Any, fn: Callable[[npt.NDArray[Any]], Mask]) -> Mask:
-        """``fn`` evaluated once on the distinct values of a column, spread back to the rows."""
-        uniques, codes = self.factorized(name)
+    def unique_mask(self, name: str, key: Any, fn: Callable[[npt.NDArray[Any]], Mask]) -> Mask:
+        """``fn`` of the distinct values of a column (cached)."""
         cache_key = (name, key)
         mask = self._unique_masks.get(cache_key)
         if mask is None:
-            mask = fn(uniques)
+            mask = fn(self.factorized(name)[0])
             self._unique_masks[cache_key] = mask
-        return mask[codes]
+        return mask
+
+    def per_unique(self, name: str, key: Any, fn: Callable[[npt.NDArray[Any]], Mask]) -> Mask:
+        """``fn`` evaluated once on the distinct values of a column, spread back to the rows."""
+        mask = self.unique_mask(name, key, fn)
+        return mask[self.factorized(name)[1]]
 
 
 def _const(value: bool) -> CompiledPredicate:
@@ -111,12 +181,7 @@ def _compile_compare(p: Compare) -> CompiledPredicate:
         if isinstance(value, str):
             if not _is_text(column):
                 return np.full(cols.n, negate, dtype=bool)
-            uniques, codes = cols.factorized(field)
-            hit = np.searchsorted(uniques, value)
-            if hit < uniques.size and uniques[hit] == value:
-                equal = codes == hit
-            else:
-                equal = np.zeros(cols.n, dtype=bool)
+            equal = cols.per_unique(field, ("eq", value), lambda u: u == value)
             return ~equal if negate else equal
         if isinstance(value, bool):
             if column.dtype.kind != "b":

@@ -35,11 +35,11 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
-from omnicore.campaigns._compile import Columns, CompiledPredicate, compile_predicate
+from omnicore.campaigns._compile import Columns, CompiledPredicate, compile_predicate, factorize_text
 from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, quiet_hours_send_at
 from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
-from omnicore.campaigns._state import DecisionStatus, Decisions, EngineState, Evaluation
+from omnicore.campaigns._state import DecisionStatus, Decisions, EngineState, Evaluation, trusted
 from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
 from omnicore.data import STRING_DTYPE, Events, to_datetime64
 from omnicore.storage import ConsentRecords
@@ -49,6 +49,7 @@ __all__ = ["CompiledRules", "compile_rules", "evaluate"]
 logger = logging.getLogger(__name__)
 
 I64 = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
 _S = STRING_DTYPE
 _US = 1_000_000
 
@@ -218,11 +219,14 @@ def _id_text(ids: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return ids.astype(_S) if ids.dtype != _S else ids
 
 
-def _event_keys(events: Events, rows: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
+def _event_keys(
+    events: Events, rows: npt.NDArray[np.intp], *, cust_text: npt.NDArray[Any] | None = None
+) -> npt.NDArray[Any]:
+    """The event's ``event_id``, or ``customer|event_type|epoch microseconds`` when there is none."""
     if events.event_id is not None:
         return _id_text(events.event_id[rows])
-    cust = _id_text(events.customer_id[rows])
-    stamp = np.datetime_as_string(events.timestamp[rows], unit="us").astype(_S)
+    cust = _id_text(events.customer_id[rows]) if cust_text is None else cust_text
+    stamp = events.timestamp[rows].view(np.int64).astype(_S)
     return np.strings.add(np.strings.add(np.strings.add(np.strings.add(cust, "|"), events.event_type[rows]), "|"), stamp)
 
 
@@ -238,21 +242,23 @@ def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 
 class _Batch:
-    """The sorted batch with per-event-type views and a shared customer coding."""
+    """The sorted batch with per-event-type views sharing one factorisation per property column."""
 
     def __init__(self, events: Events) -> None:
         self.events = events
         self.n = len(events)
         self.time = events.timestamp.view(np.int64)
+        self.props = Columns(events.properties, self.n)
+        self._type_uniques, self._type_codes = factorize_text(events.event_type)
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
 
     def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
         hit = self._types.get(event_type)
         if hit is None:
-            rows = np.flatnonzero(self.events.event_type == event_type)
-            props = {name: col[rows] for name, col in self.events.properties.items()}
-            hit = (rows, Columns(props, rows.size))
+            code = np.flatnonzero(self._type_uniques == event_type)
+            rows = np.flatnonzero(self._type_codes == code[0]) if code.size else np.zeros(0, dtype=np.intp)
+            hit = (rows, self.props.select(rows))
             self._types[event_type] = hit
         return hit
 
@@ -513,45 +519,52 @@ def _decide(
     kind = _cat(parts["kind"], np.int64)
     seq = _cat(parts["seq"], np.int64)
     crs = compiled.rules
-    priority = np.array([cr.rule.priority for cr in crs], dtype=np.int64)
-    order = np.lexsort((rule_i, -priority[rule_i] if rule_i.size else rule_i, code, seq, kind, time))
+    order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
+    raw_kind = kind
     rule_i, code, row, time, kind, seq = (a[order] for a in (rule_i, code, row, time, kind, seq))
     tkeys = _cat(parts["tkey"], _S)
     n = rule_i.size
     cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
+    cust_text = _id_text(cust)
     # event keys: from the batch for event candidates, carried for timer candidates
     event_key = np.empty(n, dtype=_S)
     timer_pos = np.flatnonzero(kind == 1)
     is_event = kind == 0
     if is_event.any():
-        event_key[is_event] = _event_keys(events, row[is_event])
+        event_key[is_event] = _event_keys(events, row[is_event], cust_text=cust_text[is_event])
     if timer_pos.size:
-        # timer keys were appended per rule in the same order as the timer candidates before sorting
-        unsorted_timer = np.flatnonzero(_cat(parts["kind"], np.int64) == 1)
-        key_of = np.empty(_cat(parts["kind"], np.int64).size, dtype=_S)
-        key_of[unsorted_timer] = tkeys
+        # timer keys were appended in the same order as the timer candidates before sorting
+        key_of = np.empty(raw_kind.size, dtype=_S)
+        key_of[np.flatnonzero(raw_kind == 1)] = tkeys
         event_key[timer_pos] = key_of[order[timer_pos]]
 
+    # candidate rows of each rule, in processing order
+    by_rule = np.argsort(rule_i, kind="stable")
+    bounds = np.searchsorted(rule_i[by_rule], np.arange(len(crs) + 1))
+    rows_of = [by_rule[bounds[r] : bounds[r + 1]] for r in range(len(crs))]
     # consent (action purpose and sensitive data), at the decision time
     variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
     eligible = np.ones(n, dtype=bool)
-    ledger = consent
+    # one look-up per purpose over every candidate that needs it
+    needs: dict[str, list[npt.NDArray[np.intp]]] = {}
     for r, cr in enumerate(crs):
-        if not cr.purposes:
-            continue
-        mine = np.flatnonzero(rule_i == r)
-        if mine.size == 0:
-            continue
-        for p, (purpose, _) in enumerate(cr.purposes):
-            live = mine[eligible[mine]]
-            if live.size == 0:
-                break
-            granted = (
-                consent_granted(ledger, purpose, cust[live], time[live])
-                if ledger is not None
-                else np.zeros(live.size, dtype=bool)
-            )
-            refused = live[~granted]
+        for purpose, _ in cr.purposes:
+            if rows_of[r].size:
+                needs.setdefault(purpose, []).append(rows_of[r])
+    granted_by: dict[str, Mask] = {}
+    for purpose, chunks in needs.items():
+        rows = np.concatenate(chunks)
+        ok = np.ones(n, dtype=bool)
+        if consent is not None:
+            ok[rows] = consent_granted(consent, purpose, cust[rows], time[rows])
+        else:
+            ok[rows] = False
+        granted_by[purpose] = ok
+    for r, cr in enumerate(crs):
+        mine = rows_of[r]
+        # the first purpose (in the rule's order) that is missing names the reason
+        for p in range(len(cr.purposes) - 1, -1, -1):
+            refused = mine[~granted_by[cr.purposes[p][0]][mine]] if mine.size else mine
             eligible[refused] = False
             variant[refused] = 10 + p
 
@@ -571,7 +584,7 @@ def _decide(
     for r, cr in enumerate(crs):
         if not cr.caps:
             continue
-        mine = np.flatnonzero(rule_i == r)
+        mine = rows_of[r]
         for m, cap in enumerate(cr.caps):
             m_cand.append(mine)
             m_key.append(np.full(mine.size, cap_key_of_rule[r][m], dtype=np.int64))
@@ -601,20 +614,25 @@ def _decide(
     tz_col = prof_cols.get(compiled.ruleset.policies.timezone_field)
     quiet = compiled.ruleset.policies.quiet_hours
     salt = compiled.ruleset.policies.holdout_salt
+    quiet_rows = []
     for r, cr in enumerate(crs):
-        mine = np.flatnonzero((rule_i == r) & accepted)
+        mine = rows_of[r][accepted[rows_of[r]]]
         if mine.size == 0:
             continue
         if cr.rule.holdout_fraction > 0:
             draw = holdout_draw(cust[mine], salt=salt, campaign_id=cr.rule.campaign_id)
             held[mine[draw < cr.rule.holdout_fraction]] = True
         if cr.quiet and quiet is not None:
-            if tz_col is not None and tz_col.dtype == _S:
-                tz = tz_col[prof_row[code[mine]]]
-                tz = np.where(tz == "", compiled.ruleset.policies.default_timezone, tz)
-            else:
-                tz = np.full(mine.size, compiled.ruleset.policies.default_timezone, dtype=_S)
-            send[mine] = quiet_hours_send_at(time[mine], tz, start_hour=quiet.start_hour, end_hour=quiet.end_hour)
+            quiet_rows.append(mine)
+    if quiet_rows and quiet is not None:
+        mine = np.concatenate(quiet_rows)
+        default_tz = compiled.ruleset.policies.default_timezone
+        if tz_col is not None and tz_col.dtype == _S:
+            tz = tz_col[prof_row[code[mine]]]
+            tz = np.where(tz == "", default_tz, tz)
+        else:
+            tz = np.full(mine.size, default_tz, dtype=_S)
+        send[mine] = quiet_hours_send_at(time[mine], tz, start_hour=quiet.start_hour, end_hour=quiet.end_hour)
     deferred = accepted & ~held & (send > time)
     variant[accepted & held] = 2
     variant[deferred] = 1
@@ -623,11 +641,10 @@ def _decide(
     status_names[deferred] = DecisionStatus.DEFERRED.value
     status_names[accepted & held] = DecisionStatus.HELD_OUT.value
     status_names[~eligible] = DecisionStatus.SUPPRESSED_CONSENT.value
-    for r, cr in enumerate(crs):
-        for m, cap in enumerate(cr.caps):
-            hit = (rule_i == r) & (variant == 100 + m)
-            if hit.any():
-                status_names[hit] = cap.status.value
+    capped = np.flatnonzero(variant >= 100)
+    for r, m in set(zip(rule_i[capped].tolist(), (variant[capped] - 100).tolist(), strict=True)):
+        hit = capped[(rule_i[capped] == r) & (variant[capped] == 100 + m)]
+        status_names[hit] = crs[r].caps[m].status.value
     # reasons: one string per (rule, variant)
     combo = rule_i * 1000 + variant
     uniq, inverse = np.unique(combo, return_inverse=True)
@@ -638,8 +655,9 @@ def _decide(
     channels = np.array([cr.rule.action.channel for cr in crs], dtype=_S)
     actions = np.array([cr.rule.action.kind.value for cr in crs], dtype=_S)
     rid = rule_ids[rule_i] if n else np.empty(0, dtype=_S)
-    dkey = np.strings.add(np.strings.add(np.strings.add(np.strings.add(rid, "|"), _id_text(cust)), "|"), event_key)
-    decisions = Decisions(
+    dkey = np.strings.add(np.strings.add(np.strings.add(np.strings.add(rid, "|"), cust_text), "|"), event_key)
+    decisions = trusted(
+        Decisions,
         decision_key=dkey,
         rule_id=rid,
         campaign_id=campaigns[rule_i] if n else rid,
@@ -661,6 +679,27 @@ def _decide(
         time[mc[acc_m]],
     )
     return decisions, cap_rows
+
+
+def _processing_order(
+    compiled: CompiledRules, rule_i: I64, code: I64, row: I64, time: I64, kind: I64, seq: I64
+) -> npt.NDArray[np.intp]:
+    """Candidates in processing order: by decision time, events before timers at equal times; events
+    by row then (priority desc, rule order); timers by trigger time, customer, priority, rule."""
+    if rule_i.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    n_rules = len(compiled.rules)
+    ranking = np.lexsort((np.arange(n_rules), -np.array([cr.rule.priority for cr in compiled.rules])))
+    prank = np.empty(n_rules, dtype=np.int64)
+    prank[ranking] = np.arange(n_rules)
+    ev = np.flatnonzero(kind == 0)
+    tm = np.flatnonzero(kind == 1)
+    ev = ev[np.argsort(row[ev] * n_rules + prank[rule_i[ev]], kind="stable")]
+    if tm.size == 0:
+        return ev
+    tm = tm[np.lexsort((prank[rule_i[tm]], code[tm], seq[tm], time[tm]))]
+    at = np.searchsorted(time[ev], time[tm], side="right")
+    return np.insert(ev, at, tm)
 
 
 def _reason(compiled: CompiledRules, r: int, variant: int) -> str:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import numpy.typing as npt
 
+from omnicore.campaigns._compile import factorize_text
 from omnicore.campaigns._windows import codes_for, latest_at_or_before, pack
 from omnicore.storage import ConsentRecords
 
@@ -129,7 +130,7 @@ def utc_offsets(timezones: npt.NDArray[Any], at: I64) -> I64:
     if at.size == 0:
         return np.zeros(0, np.int64)
     hours = at // _US_PER_HOUR
-    tz_uniques, tz_codes = np.unique(timezones, return_inverse=True)
+    tz_uniques, tz_codes = factorize_text(timezones.astype(np.dtypes.StringDType()))
     pairs = tz_codes.reshape(-1).astype(np.int64) * (int(hours.max() - hours.min()) + 1) + (hours - hours.min())
     uniq, inverse = np.unique(pairs, return_inverse=True)
     span = int(hours.max() - hours.min()) + 1

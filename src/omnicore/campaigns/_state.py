@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import numpy as np
@@ -16,6 +16,7 @@ from omnicore.data._columns import (
     as_string_column,
     as_time_column,
     column_field,
+    freeze,
 )
 from omnicore.storage import DecisionRecords
 
@@ -123,6 +124,24 @@ class Decisions(Table):
     def sent(self) -> npt.NDArray[np.bool_]:
         """Rows that are (or will be) delivered: fired or deferred."""
         return (self.status == DecisionStatus.FIRED.value) | (self.status == DecisionStatus.DEFERRED.value)
+
+
+T = TypeVar("T")
+
+
+def trusted(cls: type[T], **columns: Any) -> T:
+    """Build a columnar value from arrays the library made itself, skipping input validation.
+
+    Only for internal results whose columns already have the right dtypes and lengths; user input
+    always goes through the validating constructor.
+    """
+    obj = object.__new__(cls)
+    for field in attrs.fields(cls):  # type: ignore[arg-type]
+        value = columns[field.name]
+        if isinstance(value, np.ndarray):
+            value = freeze(value)
+        object.__setattr__(obj, field.name, value)
+    return obj
 
 
 def _state_ids() -> Any:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from omnicore.data import factorize
+
 __all__ = ["codes_for", "count_in_range", "count_upto", "latest_at_or_before", "pack"]
 
 I64 = npt.NDArray[np.int64]
@@ -32,8 +34,7 @@ def codes_for(*columns: npt.NDArray[Any]) -> list[I64]:
     if not non_empty:
         return [np.zeros(0, np.int64) for _ in columns]
     joined = np.concatenate(non_empty)
-    _, inverse = np.unique(joined, return_inverse=True)
-    inverse = inverse.reshape(-1).astype(np.int64)
+    _, inverse = factorize(joined)
     out: list[I64] = []
     start = 0
     for size in sizes:
