@@ -41,7 +41,7 @@ from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
 from omnicore.campaigns._state import DecisionStatus, Decisions, EngineState, Evaluation, trusted
 from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
-from omnicore.data import STRING_DTYPE, Events, to_datetime64
+from omnicore.data import STRING_DTYPE, Events, factorize, to_datetime64
 from omnicore.storage import ConsentRecords
 
 __all__ = ["CompiledRules", "compile_rules", "evaluate"]
@@ -525,18 +525,20 @@ def _decide(
     tkeys = _cat(parts["tkey"], _S)
     n = rule_i.size
     cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
-    cust_text = _id_text(cust)
-    # event keys: from the batch for event candidates, carried for timer candidates
-    event_key = np.empty(n, dtype=_S)
+    # event keys are built only when they cannot be derived later (event ids, carried timers)
     timer_pos = np.flatnonzero(kind == 1)
     is_event = kind == 0
-    if is_event.any():
-        event_key[is_event] = _event_keys(events, row[is_event], cust_text=cust_text[is_event])
-    if timer_pos.size:
-        # timer keys were appended in the same order as the timer candidates before sorting
-        key_of = np.empty(raw_kind.size, dtype=_S)
-        key_of[np.flatnonzero(raw_kind == 1)] = tkeys
-        event_key[timer_pos] = key_of[order[timer_pos]]
+    event_key: npt.NDArray[Any] | None = None
+    if events.event_id is not None or timer_pos.size:
+        event_key = np.empty(n, dtype=_S)
+        if is_event.any():
+            event_key[is_event] = _event_keys(events, row[is_event])
+        if timer_pos.size:
+            # timer keys were appended in the same order as the timer candidates before sorting
+            key_of = np.empty(raw_kind.size, dtype=_S)
+            key_of[np.flatnonzero(raw_kind == 1)] = tkeys
+            event_key[timer_pos] = key_of[order[timer_pos]]
+    trigger_at = np.where(kind == 1, seq, time)
 
     # candidate rows of each rule, in processing order
     by_rule = np.argsort(rule_i, kind="stable")
@@ -636,39 +638,36 @@ def _decide(
     deferred = accepted & ~held & (send > time)
     variant[accepted & held] = 2
     variant[deferred] = 1
-    status_names = np.empty(n, dtype=_S)
-    status_names[accepted] = DecisionStatus.FIRED.value
-    status_names[deferred] = DecisionStatus.DEFERRED.value
-    status_names[accepted & held] = DecisionStatus.HELD_OUT.value
-    status_names[~eligible] = DecisionStatus.SUPPRESSED_CONSENT.value
+    statuses = [st.value for st in DecisionStatus]
+    status_code = np.zeros(n, dtype=np.int32)
+    status_code[accepted] = statuses.index(DecisionStatus.FIRED.value)
+    status_code[deferred] = statuses.index(DecisionStatus.DEFERRED.value)
+    status_code[accepted & held] = statuses.index(DecisionStatus.HELD_OUT.value)
+    status_code[~eligible] = statuses.index(DecisionStatus.SUPPRESSED_CONSENT.value)
     capped = np.flatnonzero(variant >= 100)
     for r, m in set(zip(rule_i[capped].tolist(), (variant[capped] - 100).tolist(), strict=True)):
         hit = capped[(rule_i[capped] == r) & (variant[capped] == 100 + m)]
-        status_names[hit] = crs[r].caps[m].status.value
+        status_code[hit] = statuses.index(crs[r].caps[m].status.value)
     # reasons: one string per (rule, variant)
-    combo = rule_i * 1000 + variant
-    uniq, inverse = np.unique(combo, return_inverse=True)
-    texts = [_reason(compiled, int(c) // 1000, int(c) % 1000) for c in uniq.tolist()]
-    reason = np.array(texts, dtype=_S)[inverse.reshape(-1)] if n else np.empty(0, dtype=_S)
-    rule_ids = np.array([cr.rule.rule_id for cr in crs], dtype=_S)
-    campaigns = np.array([cr.rule.campaign_id for cr in crs], dtype=_S)
-    channels = np.array([cr.rule.action.channel for cr in crs], dtype=_S)
-    actions = np.array([cr.rule.action.kind.value for cr in crs], dtype=_S)
-    rid = rule_ids[rule_i] if n else np.empty(0, dtype=_S)
-    dkey = np.strings.add(np.strings.add(np.strings.add(np.strings.add(rid, "|"), cust_text), "|"), event_key)
+    uniq, reason_code = factorize(rule_i * 1000 + variant)
+    reasons = tuple(_reason(compiled, int(c) // 1000, int(c) % 1000) for c in uniq.tolist())
+    rule_table = tuple(
+        (cr.rule.rule_id, cr.rule.campaign_id, cr.rule.action.channel, cr.rule.action.kind.value, cr.rule.trigger.event_type)
+        for cr in crs
+    )
     decisions = trusted(
         Decisions,
-        decision_key=dkey,
-        rule_id=rid,
-        campaign_id=campaigns[rule_i] if n else rid,
+        rule_code=rule_i.astype(np.int32),
+        rule_table=rule_table,
         customer_id=cust,
-        event_key=event_key,
-        channel=channels[rule_i] if n else rid,
-        action=actions[rule_i] if n else rid,
-        status=status_names,
+        event_id=event_key,
+        trigger_at=trigger_at,
+        status_code=status_code,
+        reason_code=reason_code.astype(np.int32),
+        reasons=reasons,
         decided_at=time.view("datetime64[us]"),
         send_at=send.view("datetime64[us]"),
-        reason=reason,
+        _cache={},
     )
     # accepted cap memberships become cap history
     acc_m = accepted[mc] if mc.size else np.zeros(0, bool)
@@ -764,7 +763,8 @@ def _next_state(
     else:
         c_cust_ids = id_of_code[cap_rows[1]]
     if c_key.size:
-        period = np.array([periods.get(k, -1) for k in c_key.tolist()], dtype=np.int64)
+        key_uniques, key_codes = factorize_text(c_key)
+        period = np.array([periods.get(k, -1) for k in key_uniques.tolist()], dtype=np.int64)[key_codes]
         keep = (period >= 0) & (c_time > wm_new - period)
     else:
         keep = np.zeros(0, bool)

@@ -10,7 +10,6 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from omnicore.data import Table
 from omnicore.data._columns import (
     as_id_column,
     as_string_column,
@@ -35,25 +34,39 @@ class DecisionStatus(enum.Enum):
     SUPPRESSED_CAP = "suppressed_cap"
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class Decisions(Table):
+_STATUSES: tuple[str, ...] = tuple(s.value for s in DecisionStatus)
+_TEXT = np.dtypes.StringDType()
+
+
+def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return freeze(np.asarray(array))
+
+
+def _codes(value: Any) -> npt.NDArray[np.int32]:
+    return freeze(np.asarray(value, dtype=np.int32))
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Decisions:
     """Every decision of an evaluation, in processing order, with its reason trace.
 
-    Parameters
+    Low-cardinality text (rule, campaign, channel, action, status, reason) is held as integer codes
+    into small category tuples, like a categorical column, and materialised as text columns on first
+    access; building millions of identical strings is most of what a naive decision log costs.
+
+    Attributes
     ----------
     decision_key
         ``rule_id|customer_id|event_key``: the exactly-once key.
-    rule_id, campaign_id
-        The rule and its campaign.
+    rule_id, campaign_id, channel, action
+        The rule, its campaign, the delivery channel and the action kind.
     customer_id
         Whom it concerns.
     event_key
-        The triggering event (its ``event_id``, or ``customer|type|timestamp``).
-    channel, action
-        Delivery channel and action kind.
+        The triggering event: its ``event_id``, or ``customer|event_type|epoch microseconds``.
     status
         A :class:`DecisionStatus` value: ``fired``, ``deferred`` (quiet hours; sent at ``send_at``),
-        ``held_out`` (control group, not sent) or ``suppressed_*``.
+        ``held_out`` (control group, recorded, not sent) or ``suppressed_*``.
     decided_at
         When the rule fired: the event time, or trigger time + delay for absence rules.
     send_at
@@ -62,37 +75,160 @@ class Decisions(Table):
         The reason trace: which trigger and conditions matched and which policy decided.
     """
 
-    _length_anchor: ClassVar[str] = "decision_key"
+    rule_code: npt.NDArray[np.int32] = attrs.field(converter=_codes)
+    rule_table: tuple[tuple[str, str, str, str, str], ...] = attrs.field(converter=tuple)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=_frozen)
+    event_id: npt.NDArray[Any] | None = attrs.field(default=None)
+    trigger_at: npt.NDArray[np.int64] = attrs.field(converter=_frozen)
+    status_code: npt.NDArray[np.int32] = attrs.field(converter=_codes)
+    reason_code: npt.NDArray[np.int32] = attrs.field(converter=_codes)
+    reasons: tuple[str, ...] = attrs.field(converter=tuple)
+    decided_at: npt.NDArray[np.datetime64] = attrs.field(converter=_frozen)
+    send_at: npt.NDArray[np.datetime64] = attrs.field(converter=_frozen)
+    _cache: dict[str, npt.NDArray[Any]] = attrs.field(factory=dict, init=False)
 
-    decision_key: npt.NDArray[Any] = column_field(as_string_column())
-    rule_id: npt.NDArray[Any] = column_field(as_string_column())
-    campaign_id: npt.NDArray[Any] = column_field(as_string_column())
-    customer_id: npt.NDArray[Any] = column_field(as_id_column())
-    event_key: npt.NDArray[Any] = column_field(as_string_column())
-    channel: npt.NDArray[Any] = column_field(as_string_column())
-    action: npt.NDArray[Any] = column_field(as_string_column())
-    status: npt.NDArray[Any] = column_field(as_string_column())
-    decided_at: npt.NDArray[np.datetime64] = column_field(as_time_column())
-    send_at: npt.NDArray[np.datetime64] = column_field(as_time_column())
-    reason: npt.NDArray[Any] = column_field(as_string_column(allow_empty=True))
+    def __len__(self) -> int:
+        return int(self.rule_code.size)
+
+    def __repr__(self) -> str:
+        return f"Decisions({len(self)} rows, {dict(Counter(self.status.tolist()))})"
+
+    def _category(self, name: str, table: tuple[str, ...], codes: npt.NDArray[np.int32]) -> npt.NDArray[Any]:
+        hit = self._cache.get(name)
+        if hit is None:
+            hit = freeze(np.array(table, dtype=_TEXT)[codes] if codes.size else np.empty(0, dtype=_TEXT))
+            self._cache[name] = hit
+        return hit
+
+    def _rule_attr(self, name: str, i: int) -> npt.NDArray[Any]:
+        return self._category(name, tuple(r[i] for r in self.rule_table), self.rule_code)
+
+    @property
+    def rule_id(self) -> npt.NDArray[Any]:
+        """Rule of each decision (text)."""
+        return self._rule_attr("rule_id", 0)
+
+    @property
+    def campaign_id(self) -> npt.NDArray[Any]:
+        """Campaign of each decision (text)."""
+        return self._rule_attr("campaign_id", 1)
+
+    @property
+    def channel(self) -> npt.NDArray[Any]:
+        """Delivery channel (text)."""
+        return self._rule_attr("channel", 2)
+
+    @property
+    def action(self) -> npt.NDArray[Any]:
+        """Action kind (text)."""
+        return self._rule_attr("action", 3)
+
+    @property
+    def status(self) -> npt.NDArray[Any]:
+        """Decision status (text, a :class:`DecisionStatus` value)."""
+        return self._category("status", _STATUSES, self.status_code)
+
+    @property
+    def reason(self) -> npt.NDArray[Any]:
+        """Reason trace (text)."""
+        return self._category("reason", self.reasons, self.reason_code)
+
+    @property
+    def event_key(self) -> npt.NDArray[Any]:
+        """Key of the triggering event (text)."""
+        hit = self._cache.get("event_key")
+        if hit is None:
+            if self.event_id is not None:
+                hit = _as_text(self.event_id)
+            else:
+                trigger_type = self._rule_attr("trigger_type", 4)
+                hit = np.strings.add(
+                    np.strings.add(np.strings.add(np.strings.add(_as_text(self.customer_id), "|"), trigger_type), "|"),
+                    self.trigger_at.astype(_TEXT),
+                )
+            hit = freeze(hit)
+            self._cache["event_key"] = hit
+        return hit
+
+    @property
+    def decision_key(self) -> npt.NDArray[Any]:
+        """``rule_id|customer_id|event_key`` (text)."""
+        hit = self._cache.get("decision_key")
+        if hit is None:
+            hit = np.strings.add(
+                np.strings.add(np.strings.add(np.strings.add(self.rule_id, "|"), _as_text(self.customer_id)), "|"),
+                self.event_key,
+            )
+            hit = freeze(hit)
+            self._cache["decision_key"] = hit
+        return hit
 
     @classmethod
     def empty(cls) -> Decisions:
         """No decisions."""
-        text = np.empty(0, dtype=np.dtypes.StringDType())
+        none = np.empty(0, dtype=np.int32)
         time = np.empty(0, dtype="datetime64[us]")
         return cls(
-            decision_key=text,
-            rule_id=text,
-            campaign_id=text,
+            rule_code=none,
+            rule_table=(),
             customer_id=np.empty(0, np.int64),
-            event_key=text,
-            channel=text,
-            action=text,
-            status=text,
+            trigger_at=np.empty(0, np.int64),
+            status_code=none,
+            reason_code=none,
+            reasons=(),
             decided_at=time,
             send_at=time,
-            reason=text,
+        )
+
+    def take(self, indices: npt.ArrayLike) -> Decisions:
+        """The decisions at ``indices`` (in that order)."""
+        idx = np.asarray(indices, dtype=np.intp)
+        return attrs.evolve(
+            self,
+            rule_code=self.rule_code[idx],
+            customer_id=self.customer_id[idx],
+            event_id=None if self.event_id is None else self.event_id[idx],
+            trigger_at=self.trigger_at[idx],
+            status_code=self.status_code[idx],
+            reason_code=self.reason_code[idx],
+            decided_at=self.decided_at[idx],
+            send_at=self.send_at[idx],
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Decisions]) -> Decisions:
+        """One table of several, in order (categories are merged)."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        rule_table: dict[tuple[str, str, str, str, str], int] = {}
+        reasons: dict[str, int] = {}
+        rule_codes, reason_codes = [], []
+        for p in parts:
+            rmap = np.array([rule_table.setdefault(r, len(rule_table)) for r in p.rule_table], dtype=np.int32)
+            smap = np.array([reasons.setdefault(r, len(reasons)) for r in p.reasons], dtype=np.int32)
+            rule_codes.append(rmap[p.rule_code])
+            reason_codes.append(smap[p.reason_code])
+        with_ids = [p.event_id is not None for p in parts]
+        if all(with_ids):
+            event_id: npt.NDArray[Any] | None = _concat_ids([p.event_id for p in parts if p.event_id is not None])
+        elif not any(with_ids):
+            event_id = None
+        else:
+            event_id = np.concatenate([p.event_key for p in parts])
+        return cls(
+            rule_code=np.concatenate(rule_codes),
+            rule_table=tuple(rule_table),
+            customer_id=_concat_ids([p.customer_id for p in parts]),
+            event_id=event_id,
+            trigger_at=np.concatenate([p.trigger_at for p in parts]),
+            status_code=np.concatenate([p.status_code for p in parts]),
+            reason_code=np.concatenate(reason_codes),
+            reasons=tuple(reasons),
+            decided_at=np.concatenate([p.decided_at for p in parts]),
+            send_at=np.concatenate([p.send_at for p in parts]),
         )
 
     def to_decision_records(self) -> DecisionRecords:
@@ -107,6 +243,28 @@ class Decisions(Table):
             send_at=self.send_at,
             reason=self.reason,
         )
+
+    def to_dict(self) -> dict[str, npt.NDArray[Any]]:
+        """Every column by name, text columns materialised."""
+        return {
+            "decision_key": self.decision_key,
+            "rule_id": self.rule_id,
+            "campaign_id": self.campaign_id,
+            "customer_id": self.customer_id,
+            "event_key": self.event_key,
+            "channel": self.channel,
+            "action": self.action,
+            "status": self.status,
+            "decided_at": self.decided_at,
+            "send_at": self.send_at,
+            "reason": self.reason,
+        }
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame of :meth:`to_dict` (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame({k: v.tolist() if v.dtype == _TEXT else v for k, v in self.to_dict().items()})
 
     def counts(self, *by: str) -> dict[tuple[str, ...], int]:
         """Number of decisions per combination of the named text columns (default: rule, status).
@@ -123,7 +281,19 @@ class Decisions(Table):
     @property
     def sent(self) -> npt.NDArray[np.bool_]:
         """Rows that are (or will be) delivered: fired or deferred."""
-        return (self.status == DecisionStatus.FIRED.value) | (self.status == DecisionStatus.DEFERRED.value)
+        fired = _STATUSES.index(DecisionStatus.FIRED.value)
+        deferred = _STATUSES.index(DecisionStatus.DEFERRED.value)
+        return (self.status_code == fired) | (self.status_code == deferred)
+
+
+def _as_text(ids: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return ids if ids.dtype == _TEXT else ids.astype(_TEXT)
+
+
+def _concat_ids(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    if len({p.dtype.kind for p in parts if p.size}) > 1:
+        parts = [_as_text(p) for p in parts]
+    return np.concatenate(parts)
 
 
 T = TypeVar("T")
@@ -137,7 +307,7 @@ def trusted(cls: type[T], **columns: Any) -> T:
     """
     obj = object.__new__(cls)
     for field in attrs.fields(cls):  # type: ignore[arg-type]
-        value = columns[field.name]
+        value = columns[field.alias if field.alias in columns else field.name]
         if isinstance(value, np.ndarray):
             value = freeze(value)
         object.__setattr__(obj, field.name, value)
