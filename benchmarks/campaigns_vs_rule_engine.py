@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--peer-events", type=int, default=3_000, help="events given to rule-engine (it is slow)")
     parser.add_argument("--stream-events", type=int, default=200_000, help="events for the SQLite streaming run")
-    parser.add_argument("--micro-batch", type=int, default=1_000)
+    parser.add_argument("--micro-batch", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -246,7 +246,7 @@ def main() -> None:
 
 
 def _stream(
-    compiled: Any, events: Events, profiles: Profiles, ledger: ConsentRecords, micro_batch: int
+    compiled: Any, events: Events, profiles: Profiles, ledger: ConsentRecords, micro_batch: list[int]
 ) -> list[tuple[str, int, float]] | None:
     from omnicore import StorageError, open_store
     from omnicore.campaigns import CampaignEngine
@@ -260,13 +260,14 @@ def _stream(
             return None
         with store:
             store.campaigns.record_consent(ledger)
-            engine = CampaignEngine(store, compiled, profiles=profiles, name="micro")
-            start = time.perf_counter()
-            for a in range(0, len(events), micro_batch):
-                engine.process(events.take(np.arange(a, min(a + micro_batch, len(events)))))
-            s = time.perf_counter() - start
-            out.append((f"omnicore stream SQLite, {micro_batch}/commit", len(events), s))
-            single = events.take(np.arange(min(2_000, len(events))))
+            for size in micro_batch:
+                engine = CampaignEngine(store, compiled, profiles=profiles, name=f"micro{size}")
+                start = time.perf_counter()
+                for a in range(0, len(events), size):
+                    engine.process(events.take(np.arange(a, min(a + size, len(events)))))
+                s = time.perf_counter() - start
+                out.append((f"omnicore stream SQLite, {size}/commit", len(events), s))
+            single = events.take(np.arange(min(1_000, len(events))))
             engine = CampaignEngine(store, compiled, profiles=profiles, name="single")
             start = time.perf_counter()
             for i in range(len(single)):

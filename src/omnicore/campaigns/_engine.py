@@ -181,8 +181,7 @@ class CampaignEngine:
                 involved.add(heapq.heappop(self._timers)[1])
         keys = sorted(involved)
         state = self._state_of(keys)
-        consent = self._consent_for(keys)
-        result = evaluate(self._compiled, events, profiles=self._profiles, consent=consent, state=state, now=now)
+        result = evaluate(self._compiled, events, profiles=self._profiles, consent=self._ledger, state=state, now=now)
         return self._commit(keys, result.state, result.decisions)
 
     def advance(self, now: Any) -> Decisions:
@@ -192,14 +191,10 @@ class CampaignEngine:
         """
         return self.process(Events.empty(), now=now)
 
-    def _consent_for(self, keys: list[str]) -> ConsentRecords:
-        ids = [_customer_of(k) for k in keys]
-        if not ids:
-            return self._store.campaigns.consent_ledger(subject_ids=np.empty(0, dtype=np.int64))
-        ints = [i for i in ids if isinstance(i, int)]
-        texts = [i for i in ids if not isinstance(i, int)]
-        subject = np.array(ints, dtype=np.int64) if ints and not texts else np.array([str(i) for i in ids], dtype=STRING_DTYPE)
-        return self._store.campaigns.consent_ledger(subject_ids=subject)
+    def _ledger(self, customer_ids: npt.NDArray[Any]) -> ConsentRecords:
+        """The store's consent ledger rows of these customers, read at every call (so a withdrawal
+        recorded a moment ago is honoured)."""
+        return self._store.campaigns.consent_ledger(subject_ids=customer_ids)
 
     def _state_of(self, keys: Iterable[str]) -> EngineState:
         w_slot: list[str] = []

@@ -27,6 +27,7 @@ Semantics
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -311,7 +312,7 @@ def evaluate(
     events: Events,
     *,
     profiles: Profiles | None = None,
-    consent: ConsentRecords | None = None,
+    consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None = None,
     state: EngineState | None = None,
     now: Any = None,
     progress: Progress = null_progress,
@@ -328,8 +329,9 @@ def evaluate(
         Customer attributes for rule conditions and the time zone for quiet hours (None: nobody has
         a profile, so profile conditions fail).
     consent
-        The consent ledger (None: nobody has consented, so only actions without a consent purpose can
-        fire).
+        The consent ledger, or a function returning the ledger rows of the given customer ids (called
+        only when a candidate needs consent); None: nobody has consented, so only actions without a
+        consent purpose can fire.
     state
         The state returned by the previous call (None: start fresh).
     now
@@ -435,9 +437,20 @@ def evaluate(
 
     empty_keys = np.empty(0, dtype=_S)
     total = len(compiled.rules)
+    timer_rules = set(t_rules.tolist()) if t_rules.size else set()
     for rule_idx, cr in enumerate(compiled.rules):
         rule = cr.rule
         rows, cols = batch.of_type(rule.trigger.event_type)
+        if rows.size == 0 and rule.rule_id not in timer_rules:
+            # rules are indexed by event type: nothing can fire; only carry the window history on
+            for slot, item, where in cr.counts:
+                in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
+                ref = batch.matching(item.event_type, where)
+                new_windows.append(
+                    (slot, np.concatenate([w_code[in_state], ev_code[ref]]),
+                     np.concatenate([window_time[in_state], batch.time[ref]]))
+                )
+            continue
         trig = rows[cr.trigger(cols)] if rows.size else rows
         if cr.first_time:
             codes = ev_code[trig]
@@ -508,11 +521,13 @@ def _decide(
     id_of_code: npt.NDArray[Any],
     prof_row: I64,
     prof_cols: Columns,
-    consent: ConsentRecords | None,
+    consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None,
     state: EngineState,
     cap_state_code: I64,
 ) -> tuple[Decisions, tuple[npt.NDArray[Any], I64, I64]]:
     rule_i = _cat(parts["rule"], np.int64)
+    if rule_i.size == 0:
+        return Decisions.empty(), (np.empty(0, dtype=_S), np.empty(0, np.int64), np.empty(0, np.int64))
     code = _cat(parts["code"], np.int64)
     row = _cat(parts["row"], np.int64)
     time = _cat(parts["time"], np.int64)
@@ -554,11 +569,13 @@ def _decide(
             if rows_of[r].size:
                 needs.setdefault(purpose, []).append(rows_of[r])
     granted_by: dict[str, Mask] = {}
+    if callable(consent) and needs:
+        consent = consent(np.unique(cust))
     for purpose, chunks in needs.items():
         rows = np.concatenate(chunks)
         ok = np.ones(n, dtype=bool)
         if consent is not None:
-            ok[rows] = consent_granted(consent, purpose, cust[rows], time[rows])
+            ok[rows] = consent_granted(consent, purpose, cust[rows], time[rows])  # type: ignore[arg-type]
         else:
             ok[rows] = False
         granted_by[purpose] = ok
@@ -587,6 +604,8 @@ def _decide(
         if not cr.caps:
             continue
         mine = rows_of[r]
+        if mine.size == 0:
+            continue
         for m, cap in enumerate(cr.caps):
             m_cand.append(mine)
             m_key.append(np.full(mine.size, cap_key_of_rule[r][m], dtype=np.int64))
