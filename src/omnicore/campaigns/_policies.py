@@ -126,21 +126,27 @@ def _offset_us(tz: str, hour_utc: int) -> int:
 
 
 def utc_offsets(timezones: npt.NDArray[Any], at: I64) -> I64:
-    """UTC offset in microseconds of each (IANA time zone, instant); DST-aware to the hour."""
+    """UTC offset in microseconds of each (IANA time zone, instant); DST-aware to the hour.
+
+    A zone whose offset is the same on every day spanned (Asia/Shanghai, UTC, ...) is looked up once.
+    """
     if at.size == 0:
         return np.zeros(0, np.int64)
-    hours = at // _US_PER_HOUR
     tz_uniques, tz_codes = factorize_text(timezones.astype(np.dtypes.StringDType()))
-    pairs = tz_codes.reshape(-1).astype(np.int64) * (int(hours.max() - hours.min()) + 1) + (hours - hours.min())
-    uniq, inverse = np.unique(pairs, return_inverse=True)
-    span = int(hours.max() - hours.min()) + 1
-    names = tz_uniques.tolist()
-    offsets = np.fromiter(
-        (_offset_us(str(names[int(p // span)]), int(p % span + hours.min())) for p in uniq.tolist()),
-        dtype=np.int64,
-        count=uniq.size,
-    )
-    return offsets[inverse.reshape(-1)]
+    out = np.empty(at.size, dtype=np.int64)
+    hours_all = at // _US_PER_HOUR
+    for k, name in enumerate(tz_uniques.tolist()):
+        rows = np.flatnonzero(tz_codes == k) if tz_uniques.size > 1 else np.arange(at.size)
+        hours = hours_all[rows]
+        days = np.unique(hours // 24)
+        day_offsets = {_offset_us(str(name), int(d) * 24 + 12) for d in days.tolist()}
+        if len(day_offsets) == 1:
+            out[rows] = day_offsets.pop()
+            continue
+        uniq, inverse = np.unique(hours, return_inverse=True)
+        offsets = np.fromiter((_offset_us(str(name), int(h)) for h in uniq.tolist()), dtype=np.int64, count=uniq.size)
+        out[rows] = offsets[inverse.reshape(-1)]
+    return out
 
 
 def quiet_hours_send_at(
@@ -223,24 +229,24 @@ def arbitrate(
     time = np.concatenate([history_time, order_time[m_cand]])
     sort = np.lexsort((pos, g_codes))
     s_group, s_time = g_codes[sort], time[sort]
-    tmin = int(s_time.min())
-    span = int(s_time.max()) - tmin + 2 + int(member_period.max())
+    m_period = member_period[m_idx]
+    m_limit = member_limit[m_idx]
+    m_group = g_codes[n_hist:]
+    lo_time = order_time[m_cand] - m_period
     n_groups = int(s_group.max()) + 1
-    if n_groups * span >= 2**62:
-        raise OverflowError("time span too large for cap arbitration")  # pragma: no cover
-    keys = pack(s_group, s_time, value_min=tmin - int(member_period.max()), value_span=span)
+    tmin = min(int(s_time.min()), int(lo_time.min()))
+    span = max(int(s_time.max()), int(lo_time.max())) - tmin + 2
+    if n_groups * span >= 2**62:  # long histories: rank-transform the times (order is all that matters)
+        times = np.unique(np.concatenate([s_time, lo_time]))
+        s_time = np.searchsorted(times, s_time).astype(np.int64)
+        lo_time = np.searchsorted(times, lo_time).astype(np.int64)
+        tmin, span = 0, times.size + 1
+    keys = pack(s_group, s_time, value_min=tmin, value_span=span)
     # inverse permutation: where each member row sits in the sorted arrays
     where = np.empty(sort.size, dtype=np.int64)
     where[sort] = np.arange(sort.size)
     m_where = where[n_hist:]
-    m_period = member_period[m_idx]
-    m_limit = member_limit[m_idx]
-    m_group = g_codes[n_hist:]
-    lo = np.searchsorted(
-        keys,
-        pack(m_group, order_time[m_cand] - m_period, value_min=tmin - int(member_period.max()), value_span=span),
-        side="right",
-    )
+    lo = np.searchsorted(keys, pack(m_group, lo_time, value_min=tmin, value_span=span), side="right")
     prior_all = m_where - lo
     member_sure = prior_all < m_limit
     cand_sure = np.ones(n, dtype=bool)
