@@ -114,7 +114,8 @@ def full_ruleset(specs: list[tuple[str, str, float]]) -> RuleSet:
         )
         rules.append(b.then(action))
     rules.append(
-        rule("sunscreen").when(on("chat_message", where=field("text").mentions("防晒", "sunscreen")))
+        rule("sunscreen")
+        .when(on("chat_message", where=field("text").mentions("防晒", "sunscreen")))
         .then(message("wecom", template="live"))
     )
     policies = Policies(
@@ -134,7 +135,9 @@ def profiles_for(n_customers: int, seed: int) -> Profiles:
     return Profiles(
         customer_id=np.arange(n_customers),
         attributes={
-            "segment": np.array(["Champions", "Loyal", "At Risk", "Hibernating"])[rng.integers(0, 4, n_customers)],
+            "segment": np.array(["Champions", "Loyal", "At Risk", "Hibernating"])[
+                rng.integers(0, 4, n_customers)
+            ],
             "timezone": np.where(rng.random(n_customers) < 0.9, "Asia/Shanghai", "Europe/London"),
         },
     )
@@ -152,7 +155,9 @@ def ledger_for(n_customers: int, seed: int) -> ConsentRecords:
     )
 
 
-def run_rule_engine(events: Events, specs: list[tuple[str, str, float]]) -> tuple[float, set[tuple[int, int]]]:
+def run_rule_engine(
+    events: Events, specs: list[tuple[str, str, float]]
+) -> tuple[float, set[tuple[int, int]]]:
     import rule_engine
 
     rules = [
@@ -161,8 +166,10 @@ def run_rule_engine(events: Events, specs: list[tuple[str, str, float]]) -> tupl
     records = [
         {"event_type": str(e), "category": str(c), "price": float(p)}
         for e, c, p in zip(
-            events.event_type.tolist(), events.properties["category"].tolist(),
-            events.properties["price"].tolist(), strict=True,
+            events.event_type.tolist(),
+            events.properties["category"].tolist(),
+            events.properties["price"].tolist(),
+            strict=True,
         )
     ]
     start = time.perf_counter()
@@ -184,8 +191,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--rules", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--peer-events", type=int, default=3_000, help="events given to rule-engine (it is slow)")
-    parser.add_argument("--stream-events", type=int, default=200_000, help="events for the SQLite streaming run")
+    parser.add_argument(
+        "--peer-events", type=int, default=3_000, help="events given to rule-engine (it is slow)"
+    )
+    parser.add_argument(
+        "--stream-events", type=int, default=200_000, help="events for the SQLite streaming run"
+    )
     parser.add_argument("--micro-batch", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -204,32 +215,53 @@ def main() -> None:
         compiled_p = compile_rules(predicate_ruleset(specs))
         ours = evaluate(compiled_p, sample).decisions
         rule_index = {f"r{i}": i for i in range(n_rules)}
-        key_rows = {f"{c}|{e}|{s}": i for i, (c, e, s) in enumerate(zip(
-            sample.customer_id.tolist(), sample.event_type.tolist(),
-            sample.timestamp.view(np.int64).tolist(), strict=True))}
-        our_matches = {(rule_index[r], key_rows[k]) for r, k in zip(ours.rule_id.tolist(), ours.event_key.tolist(), strict=True)}
+        key_rows = {
+            f"{c}|{e}|{s}": i
+            for i, (c, e, s) in enumerate(
+                zip(
+                    sample.customer_id.tolist(),
+                    sample.event_type.tolist(),
+                    sample.timestamp.view(np.int64).tolist(),
+                    strict=True,
+                )
+            )
+        }
+        our_matches = {
+            (rule_index[r], key_rows[k])
+            for r, k in zip(ours.rule_id.tolist(), ours.event_key.tolist(), strict=True)
+        }
         identical = our_matches == peer_matches
         rows.append(("rule-engine, predicates", n_rules, len(sample), peer_s, len(sample) / peer_s))
-        pred_s, pred_out = best_of(lambda: evaluate(compiled_p, events), repeat=2)
+        pred_s, _ = best_of(lambda c=compiled_p: evaluate(c, events), repeat=2)
         rows.append(("omnicore batch, predicates", n_rules, len(events), pred_s, len(events) / pred_s))
-        print(f"[{n_rules} rules] decisions identical to rule-engine on {len(sample):,} events "
-              f"({len(peer_matches):,} matches): {identical}")
+        print(
+            f"[{n_rules} rules] decisions identical to rule-engine on {len(sample):,} events "
+            f"({len(peer_matches):,} matches): {identical}"
+        )
         if not identical:
             raise SystemExit("decisions differ from rule-engine")
         # 2. batch with windows and policies
         compiled = compile_rules(full_ruleset(specs))
         full_s, result = best_of(
-            lambda: evaluate(compiled, events, profiles=profiles, consent=ledger, now=T0 + np.timedelta64(31, "D")),
+            lambda c=compiled: evaluate(
+                c, events, profiles=profiles, consent=ledger, now=T0 + np.timedelta64(31, "D")
+            ),
             repeat=2,
         )
         counts: dict[str, int] = {}
         for status in result.decisions.status.tolist():
             counts[status] = counts.get(status, 0) + 1
-        print(f"[{n_rules} rules] full batch decisions: {len(result.decisions):,} {dict(sorted(counts.items()))}")
+        summary = dict(sorted(counts.items()))
+        print(f"[{n_rules} rules] full batch decisions: {len(result.decisions):,} {summary}")
         rows.append(("omnicore batch, windows+policies", n_rules, len(events), full_s, len(events) / full_s))
         # 3. streaming with state in SQLite
-        stream = _stream(compiled, events.take(np.arange(min(args.stream_events, len(events)))), profiles, ledger,
-                         args.micro_batch)
+        stream = _stream(
+            compiled,
+            events.take(np.arange(min(args.stream_events, len(events)))),
+            profiles,
+            ledger,
+            args.micro_batch,
+        )
         if stream is not None:
             rows.extend((label, n_rules, n, s, n / s) for label, n, s in stream)
 

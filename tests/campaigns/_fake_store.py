@@ -17,7 +17,7 @@ import numpy.typing as npt
 from omnicore.storage import ConsentRecords, DecisionRecords
 
 
-class Crash(RuntimeError):
+class CrashError(RuntimeError):
     """Injected failure."""
 
 
@@ -48,8 +48,13 @@ class FakeCampaigns:
 
     def consent_ledger(self, *, subject_ids: npt.ArrayLike | None = None) -> ConsentRecords:
         if not self.ledger:
-            return ConsentRecords(subject_id=np.empty(0, np.int64), purpose=np.empty(0, str), granted=np.empty(0, bool),
-                                  recorded_at=np.empty(0, "datetime64[us]"), source=np.empty(0, str))
+            return ConsentRecords(
+                subject_id=np.empty(0, np.int64),
+                purpose=np.empty(0, str),
+                granted=np.empty(0, bool),
+                recorded_at=np.empty(0, "datetime64[us]"),
+                source=np.empty(0, str),
+            )
         all_rows = ConsentRecords.concat(self.ledger)
         if subject_ids is None:
             return all_rows
@@ -62,7 +67,7 @@ class FakeCampaigns:
 
     def put_state(self, namespace: str, items: Mapping[str, bytes]) -> None:
         if self.fail_on_put:
-            raise Crash("injected crash in put_state")
+            raise CrashError("injected crash in put_state")
         self.kv.setdefault(namespace, {}).update(items)
 
     def delete_state(self, namespace: str, keys: Sequence[str]) -> int:

@@ -67,7 +67,9 @@ def full_ruleset(*, quiet: bool = True, caps: bool = True) -> RuleSet:
     return RuleSet(rules=rules, policies=policies)
 
 
-def random_events(rng: np.random.Generator, n: int, n_customers: int = 6, *, with_ids: bool = False) -> Events:
+def random_events(
+    rng: np.random.Generator, n: int, n_customers: int = 6, *, with_ids: bool = False
+) -> Events:
     """Random events over two days, minute resolution (many ties), sorted by time."""
     minutes = np.sort(rng.integers(0, 2 * 24 * 60, n))
     kinds = rng.integers(0, TYPES.size, n)

@@ -58,8 +58,12 @@ def holds(p: Any, row: dict[str, Any]) -> bool:
         if _missing(v) or type(v) is not type(p.value):
             return p.op == "ne"
         return {
-            "eq": v == p.value, "ne": v != p.value, "gt": v > p.value,
-            "ge": v >= p.value, "lt": v < p.value, "le": v <= p.value,
+            "eq": v == p.value,
+            "ne": v != p.value,
+            "gt": v > p.value,
+            "ge": v >= p.value,
+            "lt": v < p.value,
+            "le": v <= p.value,
         }[p.op]
     if isinstance(p, IsIn):
         return not _missing(v) and v in p.values
@@ -78,7 +82,7 @@ def holds(p: Any, row: dict[str, Any]) -> bool:
             for m in re.finditer(re.escape(w), text):
                 before = text[m.start() - 1] if m.start() else " "
                 after = text[m.end()] if m.end() < len(text) else " "
-                latin = lambda c: c.isascii() and c.isalnum() or "\u00c0" <= c <= "\u024f"  # noqa: E731
+                latin = lambda c: (c.isascii() and c.isalnum()) or "\u00c0" <= c <= "\u024f"  # noqa: E731
                 if not latin(before) and not latin(after):
                     return True
         return False
@@ -87,7 +91,9 @@ def holds(p: Any, row: dict[str, Any]) -> bool:
 
 def _hold_draw(salt: str, campaign: str, customer: Any) -> float:
     if isinstance(customer, int):
-        seed = int.from_bytes(hashlib.blake2b(f"{salt}|{campaign}".encode(), digest_size=8).digest(), "little")
+        seed = int.from_bytes(
+            hashlib.blake2b(f"{salt}|{campaign}".encode(), digest_size=8).digest(), "little"
+        )
         mask = (1 << 64) - 1
         z = ((customer & mask) ^ seed) + 0x9E3779B97F4A7C15 & mask
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
@@ -119,13 +125,19 @@ def reference(
     for i in order.tolist():
         props = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in events.properties.items()}
         props = {k: (str(v) if isinstance(v, str) else v) for k, v in props.items()}
-        rows.append({
-            "cust": events.customer_id[i].item(), "type": str(events.event_type[i]),
-            "t": int(events.timestamp[i].view(np.int64)), "props": props,
-        })
+        rows.append(
+            {
+                "cust": events.customer_id[i].item(),
+                "type": str(events.event_type[i]),
+                "t": int(events.timestamp[i].view(np.int64)),
+                "props": props,
+            }
+        )
     prof = {}
     for j, c in enumerate(profiles.customer_id.tolist()):
-        prof[c] = {k: (v[j].item() if hasattr(v[j], "item") else str(v[j])) for k, v in profiles.attributes.items()}
+        prof[c] = {
+            k: (v[j].item() if hasattr(v[j], "item") else str(v[j])) for k, v in profiles.attributes.items()
+        }
     wm = max([r["t"] for r in rows] + [int(np.datetime64(now, "us").view(np.int64))])
     pol = rules.policies
     cands = []
@@ -133,20 +145,22 @@ def reference(
         for i, r in enumerate(rows):
             if r["type"] != rule.trigger.event_type or not holds(rule.trigger.where, r["props"]):
                 continue
-            if any(isinstance(x, FirstTime) for x in rule.temporal):
-                if any(
-                    q["cust"] == r["cust"] and q["type"] == r["type"] and holds(rule.trigger.where, q["props"])
-                    for q in rows[:i]
-                ):
-                    continue
+            if any(isinstance(x, FirstTime) for x in rule.temporal) and any(
+                q["cust"] == r["cust"] and q["type"] == r["type"] and holds(rule.trigger.where, q["props"])
+                for q in rows[:i]
+            ):
+                continue
             if rule.conditions is not None and not holds(rule.conditions, prof.get(r["cust"], {})):
                 continue
             ok = True
             for x in rule.temporal:
                 if isinstance(x, CountWithin):
                     n = sum(
-                        1 for q in rows[: i + 1]
-                        if q["cust"] == r["cust"] and q["type"] == x.event_type and holds(x.where, q["props"])
+                        1
+                        for q in rows[: i + 1]
+                        if q["cust"] == r["cust"]
+                        and q["type"] == x.event_type
+                        and holds(x.where, q["props"])
                         and q["t"] >= r["t"] - round(x.window_seconds * US)
                     )
                     ok &= n >= x.at_least
@@ -159,12 +173,16 @@ def reference(
             else:
                 due = r["t"] + round(absence.delay_seconds * US)
                 followed = any(
-                    q["cust"] == r["cust"] and q["type"] == absence.event_type and holds(absence.where, q["props"])
+                    q["cust"] == r["cust"]
+                    and q["type"] == absence.event_type
+                    and holds(absence.where, q["props"])
                     and r["t"] < q["t"] <= due
                     for q in rows
                 )
                 if not followed and due < wm:
-                    cands.append(((due, 1, r["t"], r["cust"], -rule.priority, ri, i), ri, r["cust"], due, key))
+                    cands.append(
+                        ((due, 1, r["t"], r["cust"], -rule.priority, ri, i), ri, r["cust"], due, key)
+                    )
     cands.sort(key=lambda c: c[0])
     groups = {g.name: g for g in pol.exclusion_groups}
     accepted: dict[tuple[str, Any], list[int]] = {}
@@ -183,16 +201,20 @@ def reference(
         for purpose in purposes:
             latest = None
             for j in range(len(ledger)):
-                if (ledger.subject_id[j].item() == cust and str(ledger.purpose[j]) == purpose
-                        and int(ledger.recorded_at[j].view(np.int64)) <= t):
-                    if latest is None or int(ledger.recorded_at[j].view(np.int64)) >= latest[0]:
-                        latest = (int(ledger.recorded_at[j].view(np.int64)), bool(ledger.granted[j]))
+                if (
+                    ledger.subject_id[j].item() == cust
+                    and str(ledger.purpose[j]) == purpose
+                    and int(ledger.recorded_at[j].view(np.int64)) <= t
+                ) and (latest is None or int(ledger.recorded_at[j].view(np.int64)) >= latest[0]):
+                    latest = (int(ledger.recorded_at[j].view(np.int64)), bool(ledger.granted[j]))
             if latest is None or not latest[1]:
                 status = "suppressed_consent"
                 break
         caps = []
         if rule.reeligible_after_seconds is not None:
-            caps.append((f"rule:{rule.rule_id}", rule.reeligible_after_seconds, 1, "suppressed_reeligibility"))
+            caps.append(
+                (f"rule:{rule.rule_id}", rule.reeligible_after_seconds, 1, "suppressed_reeligibility")
+            )
         if rule.exclusion_group:
             g = groups[rule.exclusion_group]
             caps.append((f"excl:{g.name}", g.window_seconds, 1, "suppressed_exclusion"))
@@ -216,7 +238,10 @@ def reference(
         if status is None:
             for ckey, _, _, _ in caps:
                 accepted.setdefault((ckey, cust), []).append(t)
-            if rule.holdout_fraction > 0 and _hold_draw(pol.holdout_salt, rule.campaign_id, cust) < rule.holdout_fraction:
+            if (
+                rule.holdout_fraction > 0
+                and _hold_draw(pol.holdout_salt, rule.campaign_id, cust) < rule.holdout_fraction
+            ):
                 status = "held_out"
             else:
                 qh = pol.quiet_hours

@@ -14,7 +14,7 @@ from omnicore import ConflictError
 from omnicore.campaigns import CampaignEngine, Decisions, RuleSet, compile_rules, evaluate, message, on, rule
 from omnicore.data import Events
 from omnicore.storage import ConsentRecords
-from tests.campaigns._fake_store import Crash, FakeStore
+from tests.campaigns._fake_store import CrashError, FakeStore
 from tests.campaigns._fixtures import T0, full_ruleset, ledger, profiles, random_events
 
 NOW = T0 + np.timedelta64(5, "D")
@@ -69,7 +69,7 @@ def test_crash_inside_the_transaction_loses_and_duplicates_nothing() -> None:
     for a in range(0, len(events), 20):
         chunk = events.take(np.arange(a, min(a + 20, len(events))))
         store.campaigns.fail_on_put = True  # decisions are written first, then the state write fails
-        with pytest.raises(Crash):
+        with pytest.raises(CrashError):
             engine.process(chunk)
         store.campaigns.fail_on_put = False
         if a % 40 == 0:  # sometimes the process dies too: restart from the store
@@ -94,15 +94,21 @@ def test_replayed_log_fires_once(store: Any) -> None:
 
 def test_withdrawal_in_the_store_is_honoured_from_the_next_event(store: Any) -> None:
     rules = RuleSet(rules=[rule("b").when(on("browse")).then(message("push"))])
-    grant = ConsentRecords(subject_id=[1], purpose=["marketing"], granted=[True], recorded_at=["2024-01-01"],
-                           source=["app"])
+    grant = ConsentRecords(
+        subject_id=[1], purpose=["marketing"], granted=[True], recorded_at=["2024-01-01"], source=["app"]
+    )
     store.campaigns.record_consent(grant)
     engine = CampaignEngine(store, rules)
     ev = lambda t: Events(customer_id=[1], event_type=["browse"], timestamp=[t])  # noqa: E731
     assert engine.process(ev("2024-05-01T10:00")).status.tolist() == ["fired"]
     store.campaigns.record_consent(
-        ConsentRecords(subject_id=[1], purpose=["marketing"], granted=[False], recorded_at=["2024-05-01T10:01"],
-                       source=["unsubscribe_link"])
+        ConsentRecords(
+            subject_id=[1],
+            purpose=["marketing"],
+            granted=[False],
+            recorded_at=["2024-05-01T10:01"],
+            source=["unsubscribe_link"],
+        )
     )
     assert engine.process(ev("2024-05-01T10:02")).status.tolist() == ["suppressed_consent"]
 

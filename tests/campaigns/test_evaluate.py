@@ -68,7 +68,12 @@ def test_reference_comparison_is_not_vacuous() -> None:
     got = evaluate(RULES, events, profiles=profiles(), consent=ledger(), now=NOW).decisions
     statuses = set(got.status.tolist())
     assert statuses >= {
-        "fired", "deferred", "held_out", "suppressed_consent", "suppressed_reeligibility", "suppressed_exclusion",
+        "fired",
+        "deferred",
+        "held_out",
+        "suppressed_consent",
+        "suppressed_reeligibility",
+        "suppressed_exclusion",
     }
     assert set(got.rule_id.tolist()) == {r.rule_id for r in RULES.rules}
 
@@ -82,7 +87,9 @@ def test_streaming_in_any_chunks_equals_batch(seed: int, data: st.DataObject) ->
     cuts = sorted(data.draw(st.sets(st.integers(1, len(events) - 1), max_size=40)))
     state, parts = None, []
     for a, b in zip([0, *cuts], [*cuts, len(events)], strict=True):
-        step = evaluate(COMPILED, events.take(np.arange(a, b)), profiles=profiles(), consent=ledger(), state=state)
+        step = evaluate(
+            COMPILED, events.take(np.arange(a, b)), profiles=profiles(), consent=ledger(), state=state
+        )
         state, parts = step.state, [*parts, step.decisions]
     last = evaluate(COMPILED, Events.empty(), profiles=profiles(), consent=ledger(), state=state, now=NOW)
     parts.append(last.decisions)
@@ -132,15 +139,23 @@ def _consent(*rows: tuple[int, str, bool, str]) -> ConsentRecords:
 
 
 def test_cart_abandonment_absence_timer() -> None:
-    rules = RuleSet(rules=[
-        rule("cart").when(on("add_to_cart")).unless(not_followed_by("purchase", hours=24))
-        .then(coupon("sms", consent_purpose=""))
-    ])
-    ev = _events([
-        (1, "add_to_cart", "2024-05-01T10:00"), (1, "purchase", "2024-05-02T10:00"),  # bought at exactly 24 h
-        (2, "add_to_cart", "2024-05-01T10:00"), (2, "purchase", "2024-05-02T10:01"),  # too late
-        (3, "add_to_cart", "2024-05-01T12:00"),
-    ])
+    rules = RuleSet(
+        rules=[
+            rule("cart")
+            .when(on("add_to_cart"))
+            .unless(not_followed_by("purchase", hours=24))
+            .then(coupon("sms", consent_purpose=""))
+        ]
+    )
+    ev = _events(
+        [
+            (1, "add_to_cart", "2024-05-01T10:00"),
+            (1, "purchase", "2024-05-02T10:00"),  # bought at exactly 24 h
+            (2, "add_to_cart", "2024-05-01T10:00"),
+            (2, "purchase", "2024-05-02T10:01"),  # too late
+            (3, "add_to_cart", "2024-05-01T12:00"),
+        ]
+    )
     early = evaluate(rules, ev, now="2024-05-02T11:00")
     assert early.decisions.customer_id.tolist() == [2]
     assert str(early.decisions.decided_at[0]) == "2024-05-02T10:00:00.000000"
@@ -150,18 +165,31 @@ def test_cart_abandonment_absence_timer() -> None:
 
 
 def test_window_count_and_first_time() -> None:
-    rules = RuleSet(rules=[
-        rule("3x").when(on("browse")).within(count_within("browse", at_least=3, hours=1))
-        .then(message("wecom", consent_purpose="")),
-        rule("new").when(on("signup")).first_time().then(message("wecom", consent_purpose="")),
-    ])
-    ev = _events([
-        (1, "browse", "2024-05-01T10:00"), (1, "browse", "2024-05-01T10:30"), (1, "browse", "2024-05-01T11:00"),
-        (1, "browse", "2024-05-01T12:30"), (1, "signup", "2024-05-01T12:40"), (1, "signup", "2024-05-01T12:50"),
-    ])
+    rules = RuleSet(
+        rules=[
+            rule("3x")
+            .when(on("browse"))
+            .within(count_within("browse", at_least=3, hours=1))
+            .then(message("wecom", consent_purpose="")),
+            rule("new").when(on("signup")).first_time().then(message("wecom", consent_purpose="")),
+        ]
+    )
+    ev = _events(
+        [
+            (1, "browse", "2024-05-01T10:00"),
+            (1, "browse", "2024-05-01T10:30"),
+            (1, "browse", "2024-05-01T11:00"),
+            (1, "browse", "2024-05-01T12:30"),
+            (1, "signup", "2024-05-01T12:40"),
+            (1, "signup", "2024-05-01T12:50"),
+        ]
+    )
     d = evaluate(rules, ev).decisions
     assert d.rule_id.tolist() == ["3x", "new"]
-    assert d.decided_at.astype("datetime64[m]").astype(str).tolist() == ["2024-05-01T11:00", "2024-05-01T12:40"]
+    assert d.decided_at.astype("datetime64[m]").astype(str).tolist() == [
+        "2024-05-01T11:00",
+        "2024-05-01T12:40",
+    ]
 
 
 def test_frequency_cap_per_channel_per_period() -> None:
@@ -169,7 +197,10 @@ def test_frequency_cap_per_channel_per_period() -> None:
         rules=[rule("b").when(on("browse")).then(message("sms", consent_purpose=""))],
         policies=Policies(caps=[FrequencyCap(scope="channel", limit=2, period_seconds=3600)]),
     )
-    ev = _events([(1, "browse", f"2024-05-01T10:{m:02d}") for m in (0, 10, 20, 59)] + [(1, "browse", "2024-05-01T11:05")])
+    ev = _events(
+        [(1, "browse", f"2024-05-01T10:{m:02d}") for m in (0, 10, 20, 59)]
+        + [(1, "browse", "2024-05-01T11:05")]
+    )
     d = evaluate(rules, ev).decisions
     assert d.status.tolist() == ["fired", "fired", "suppressed_cap", "suppressed_cap", "fired"]
     assert "channel cap 2 per 3600 s (sms) reached" in d.reason[2]
@@ -181,10 +212,12 @@ def test_global_and_campaign_caps() -> None:
             rule("a").when(on("browse")).campaign("c1").then(message("sms", consent_purpose="")),
             rule("b").when(on("browse")).campaign("c2").then(message("wecom", consent_purpose="")),
         ],
-        policies=Policies(caps=[
-            FrequencyCap(scope="global", limit=3, period_seconds=86400),
-            FrequencyCap(scope="campaign", limit=1, period_seconds=86400),
-        ]),
+        policies=Policies(
+            caps=[
+                FrequencyCap(scope="global", limit=3, period_seconds=86400),
+                FrequencyCap(scope="campaign", limit=1, period_seconds=86400),
+            ]
+        ),
     )
     ev = _events([(1, "browse", "2024-05-01T10:00"), (1, "browse", "2024-05-01T11:00")])
     d = evaluate(rules, ev).decisions
@@ -210,21 +243,33 @@ def test_consent_withdrawal_is_immediate_and_sensitive_data_needs_its_own() -> N
     rules = RuleSet(
         rules=[
             rule("push").when(on("browse")).then(message("push")),
-            rule("near").when(on("browse", where=field("distance_km") < 1)).then(message("push", consent_purpose="")),
+            rule("near")
+            .when(on("browse", where=field("distance_km") < 1))
+            .then(message("push", consent_purpose="")),
         ],
         policies=Policies(sensitive_fields={"distance_km": "precise_location"}),
     )
     ev = _events(
-        [(1, "browse", "2024-05-01T10:00"), (1, "browse", "2024-05-01T10:02"), (2, "browse", "2024-05-01T10:00")],
+        [
+            (1, "browse", "2024-05-01T10:00"),
+            (1, "browse", "2024-05-01T10:02"),
+            (2, "browse", "2024-05-01T10:00"),
+        ],
         distance_km=[0.5, 0.5, 0.5],
     )
     consent = _consent(
-        (1, "marketing", True, "2024-01-01"), (1, "marketing", False, "2024-05-01T10:01"),
-        (2, "marketing", True, "2024-01-01"), (2, "precise_location", True, "2024-01-01"),
+        (1, "marketing", True, "2024-01-01"),
+        (1, "marketing", False, "2024-05-01T10:01"),
+        (2, "marketing", True, "2024-01-01"),
+        (2, "precise_location", True, "2024-01-01"),
     )
     d = evaluate(rules, ev, consent=consent).decisions
-    got = {(r, c, t.astype("datetime64[m]").astype(str)): s for r, c, t, s in
-           zip(d.rule_id.tolist(), d.customer_id.tolist(), d.decided_at, d.status.tolist(), strict=True)}
+    got = {
+        (r, c, t.astype("datetime64[m]").astype(str)): s
+        for r, c, t, s in zip(
+            d.rule_id.tolist(), d.customer_id.tolist(), d.decided_at, d.status.tolist(), strict=True
+        )
+    }
     assert got[("push", 1, "2024-05-01T10:00")] == "fired"
     assert got[("push", 1, "2024-05-01T10:02")] == "suppressed_consent"  # withdrawn at 10:01
     assert got[("near", 1, "2024-05-01T10:00")] == "suppressed_consent"  # no location consent
@@ -236,10 +281,15 @@ def test_consent_withdrawal_is_immediate_and_sensitive_data_needs_its_own() -> N
 
 
 def test_holdout_is_deterministic_proportional_and_recorded() -> None:
-    rules = RuleSet(rules=[rule("w").when(on("signup")).holdout(0.25).then(message("wecom", consent_purpose=""))])
+    rules = RuleSet(
+        rules=[rule("w").when(on("signup")).holdout(0.25).then(message("wecom", consent_purpose=""))]
+    )
     n = 4000
-    ev = Events(customer_id=np.arange(n), event_type=np.full(n, "signup"),
-                timestamp=np.full(n, np.datetime64("2024-05-01T10:00", "us")))
+    ev = Events(
+        customer_id=np.arange(n),
+        event_type=np.full(n, "signup"),
+        timestamp=np.full(n, np.datetime64("2024-05-01T10:00", "us")),
+    )
     d1 = evaluate(rules, ev).decisions
     d2 = evaluate(rules, ev.take(np.arange(n)[::-1])).decisions
     held1 = set(d1.customer_id[d1.status == "held_out"].tolist())
@@ -248,8 +298,11 @@ def test_holdout_is_deterministic_proportional_and_recorded() -> None:
     assert abs(len(held1) / n - 0.25) < 0.03
     assert set(d1.status.tolist()) == {"held_out", "fired"}
     # text ids hash too, independently per campaign
-    ev_text = Events(customer_id=[f"u{i}" for i in range(n)], event_type=np.full(n, "signup"),
-                     timestamp=np.full(n, np.datetime64("2024-05-01T10:00", "us")))
+    ev_text = Events(
+        customer_id=[f"u{i}" for i in range(n)],
+        event_type=np.full(n, "signup"),
+        timestamp=np.full(n, np.datetime64("2024-05-01T10:00", "us")),
+    )
     d3 = evaluate(rules, ev_text).decisions
     assert abs((d3.status == "held_out").mean() - 0.25) < 0.03
 
@@ -257,38 +310,66 @@ def test_holdout_is_deterministic_proportional_and_recorded() -> None:
 def test_mutual_exclusion_priority_and_reeligibility() -> None:
     rules = RuleSet(
         rules=[
-            rule("low").when(on("chat_message")).exclusive("g").priority(1).then(message("wecom", consent_purpose="")),
-            rule("high").when(on("chat_message")).exclusive("g").priority(9).then(message("wecom", consent_purpose="")),
+            rule("low")
+            .when(on("chat_message"))
+            .exclusive("g")
+            .priority(1)
+            .then(message("wecom", consent_purpose="")),
+            rule("high")
+            .when(on("chat_message"))
+            .exclusive("g")
+            .priority(9)
+            .then(message("wecom", consent_purpose="")),
             rule("once").when(on("browse")).reeligible_after(days=7).then(message("sms", consent_purpose="")),
         ],
         policies=Policies(exclusion_groups=[ExclusionGroup("g", window_seconds=3600)]),
     )
-    ev = _events([
-        (1, "chat_message", "2024-05-01T10:00"), (1, "chat_message", "2024-05-01T10:30"),
-        (1, "browse", "2024-05-01T10:00"), (1, "browse", "2024-05-05T10:00"), (1, "browse", "2024-05-09T10:00"),
-    ])
+    ev = _events(
+        [
+            (1, "chat_message", "2024-05-01T10:00"),
+            (1, "chat_message", "2024-05-01T10:30"),
+            (1, "browse", "2024-05-01T10:00"),
+            (1, "browse", "2024-05-05T10:00"),
+            (1, "browse", "2024-05-09T10:00"),
+        ]
+    )
     d = evaluate(rules, ev).decisions
     chat = [(r, s) for r, s in zip(d.rule_id.tolist(), d.status.tolist(), strict=True) if r != "once"]
-    assert chat == [("high", "fired"), ("low", "suppressed_exclusion"),
-                    ("high", "suppressed_exclusion"), ("low", "suppressed_exclusion")]
+    assert chat == [
+        ("high", "fired"),
+        ("low", "suppressed_exclusion"),
+        ("high", "suppressed_exclusion"),
+        ("low", "suppressed_exclusion"),
+    ]
     once = d.status[d.rule_id == "once"].tolist()
     assert once == ["fired", "suppressed_reeligibility", "fired"]
 
 
 def test_profile_conditions_and_derived_state_triggers() -> None:
-    rules = RuleSet(rules=[
-        rule("winback").when(on("segment_changed", where=segment_moved(to_segment="Hibernating")))
-        .where(field("predicted_clv") > 100).then(coupon("sms", consent_purpose="")),
-        rule("rescue").when(on("p_alive_changed", where=crossed_below("p_alive", 0.3)))
-        .then(assign_agent("retention")),
-    ])
+    rules = RuleSet(
+        rules=[
+            rule("winback")
+            .when(on("segment_changed", where=segment_moved(to_segment="Hibernating")))
+            .where(field("predicted_clv") > 100)
+            .then(coupon("sms", consent_purpose="")),
+            rule("rescue")
+            .when(on("p_alive_changed", where=crossed_below("p_alive", 0.3)))
+            .then(assign_agent("retention")),
+        ]
+    )
     prof = Profiles(customer_id=[1, 2, 3], attributes={"predicted_clv": [500.0, 50.0, 800.0]})
     segments = segment_changed_events(
-        [1, 2, 3], ["Loyal", "Loyal", "Hibernating"], ["Hibernating", "Hibernating", "Hibernating"], at="2024-05-01"
+        [1, 2, 3],
+        ["Loyal", "Loyal", "Hibernating"],
+        ["Hibernating", "Hibernating", "Hibernating"],
+        at="2024-05-01",
     )
     alive = p_alive_changed_events([1, 2, 3], [0.5, 0.2, 0.9], [0.25, 0.1, 0.6], at="2024-05-02")
     first = evaluate(rules, segments, profiles=prof)
     second = evaluate(rules, alive, profiles=prof, state=first.state)
     d = Decisions.concat([first.decisions, second.decisions])
-    assert list(zip(d.rule_id.tolist(), d.customer_id.tolist(), strict=True)) == [("winback", 1), ("rescue", 1)]
+    assert list(zip(d.rule_id.tolist(), d.customer_id.tolist(), strict=True)) == [
+        ("winback", 1),
+        ("rescue", 1),
+    ]
     assert d.action.tolist() == ["coupon", "assign_agent"]

@@ -44,4 +44,6 @@ def test_latin_whole_word_matches_tokenisation(tokens: list[str]) -> None:
 
 
 def test_is_cjk() -> None:
-    assert is_cjk("奶粉") and is_cjk("ミルク") and not is_cjk("milk")
+    assert is_cjk("奶粉")
+    assert is_cjk("ミルク")
+    assert not is_cjk("milk")

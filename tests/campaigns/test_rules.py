@@ -48,7 +48,9 @@ leaf = st.one_of(
     st.builds(Compare, names, st.sampled_from(["eq", "ne"]), st.booleans()),
     st.builds(IsIn, names, st.lists(names, min_size=1, max_size=3).map(tuple)),
     st.builds(Exists, names),
-    st.builds(Keywords, st.lists(st.sampled_from(["防晒", "sun", "奶粉", "coupon"]), min_size=1).map(tuple), names),
+    st.builds(
+        Keywords, st.lists(st.sampled_from(["防晒", "sun", "奶粉", "coupon"]), min_size=1).map(tuple), names
+    ),
     st.builds(HasTag, names, names),
 )
 predicates = st.recursive(
@@ -63,8 +65,13 @@ predicates = st.recursive(
 seconds = st.floats(1, 1e7, allow_nan=False)
 temporals = st.lists(
     st.one_of(
-        st.builds(CountWithin, event_type=names, window_seconds=seconds, at_least=st.integers(1, 5),
-                  where=st.none() | predicates),
+        st.builds(
+            CountWithin,
+            event_type=names,
+            window_seconds=seconds,
+            at_least=st.integers(1, 5),
+            where=st.none() | predicates,
+        ),
         st.just(FirstTime()),
     ),
     max_size=2,
@@ -151,7 +158,9 @@ def test_bad_json_and_cross_field_errors() -> None:
     data["rules"][0]["exclusion_group"] = "missing"
     with pytest.raises(ValidationError, match="exclusion group not declared") as info:
         load_rules(data)
-    assert info.value.field == "RuleSet.rules[1].exclusion_group" or "exclusion_group" in str(info.value.field)
+    assert info.value.field == "RuleSet.rules[1].exclusion_group" or "exclusion_group" in str(
+        info.value.field
+    )
 
 
 def test_compare_type_rules() -> None:
@@ -164,7 +173,10 @@ def test_compare_type_rules() -> None:
             rule_id="r",
             trigger=Trigger("a"),
             action=Action(kind=ActionKind.MESSAGE, channel="sms"),
-            temporal=[NotFollowedBy(event_type="b", delay_seconds=1), NotFollowedBy(event_type="c", delay_seconds=1)],
+            temporal=[
+                NotFollowedBy(event_type="b", delay_seconds=1),
+                NotFollowedBy(event_type="c", delay_seconds=1),
+            ],
         )
     with pytest.raises(ValidationError, match="time zone"):
         Policies(default_timezone="Mars/Olympus")
@@ -174,7 +186,9 @@ def test_builder_operators_and_helpers() -> None:
     p = (field("a") > 1) & (field("b") == "x") & ~field("c").exists()
     assert p == AllOf((Compare("a", "gt", 1.0), Compare("b", "eq", "x"), Not(Exists("c"))))
     assert ~~field("c").exists() == Exists("c")
-    assert ((field("a") < 1) | field("t").has_tag("vip")) == AnyOf((Compare("a", "lt", 1.0), HasTag("vip", "t")))
+    assert ((field("a") < 1) | field("t").has_tag("vip")) == AnyOf(
+        (Compare("a", "lt", 1.0), HasTag("vip", "t"))
+    )
     assert crossed_below("p_alive", 0.3) == AllOf(
         (Compare("previous_p_alive", "ge", 0.3), Compare("p_alive", "lt", 0.3))
     )
@@ -185,4 +199,9 @@ def test_builder_operators_and_helpers() -> None:
         rule("x").then(Action(kind=ActionKind.MESSAGE, channel="sms"))
     built = rule("x").when(on("a")).priority(3).campaign("c").holdout(0.1).reeligible_after(days=1)
     r = built.then(Action(kind=ActionKind.MESSAGE, channel="sms"))
-    assert (r.priority, r.campaign_id, r.holdout_fraction, r.reeligible_after_seconds) == (3, "c", 0.1, 86400.0)
+    assert (r.priority, r.campaign_id, r.holdout_fraction, r.reeligible_after_seconds) == (
+        3,
+        "c",
+        0.1,
+        86400.0,
+    )

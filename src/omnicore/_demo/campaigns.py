@@ -90,11 +90,14 @@ def _profiles(transactions: Transactions, observation_end: np.datetime64) -> Pro
     times = transactions.timestamp[order]
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     last = np.maximum.reduceat(times.view(np.int64), starts).view("datetime64[us]")
-    days = (observation_end - last) / _DAY
+    days = (observation_end - last).astype("timedelta64[s]").astype(np.int64) / 86400.0
     segment = np.where(days <= 60, "Active", np.where(days <= 180, "At Risk", "Hibernating"))
     return Profiles(
         customer_id=ids[starts],
-        attributes={"segment": segment.astype(STRING_DTYPE), "timezone": np.full(starts.size, "Asia/Shanghai")},
+        attributes={
+            "segment": segment.astype(STRING_DTYPE),
+            "timezone": np.full(starts.size, "Asia/Shanghai"),
+        },
     )
 
 
@@ -106,7 +109,10 @@ def _segments_from_results(results: dict[str, Any]) -> Profiles | None:
         return None
     return Profiles(
         customer_id=np.asarray(ids),
-        attributes={"segment": np.asarray(labels).astype(STRING_DTYPE), "timezone": np.full(len(ids), "Asia/Shanghai")},
+        attributes={
+            "segment": np.asarray(labels).astype(STRING_DTYPE),
+            "timezone": np.full(len(ids), "Asia/Shanghai"),
+        },
     )
 
 

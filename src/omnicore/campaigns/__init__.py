@@ -67,7 +67,7 @@ from omnicore.campaigns._rules import (
     load_rules,
     predicate_fields,
 )
-from omnicore.campaigns._state import DecisionStatus, Decisions, EngineState, Evaluation
+from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation
 
 __all__ = [
     "CLV_TIER_CHANGED",

@@ -29,7 +29,6 @@ from omnicore.campaigns._rules import (
     HasTag,
     IsIn,
     Keywords,
-    Not,
     NotFollowedBy,
     Predicate,
     Rule,
@@ -59,28 +58,6 @@ __all__ = [
 
 
 # -- predicates ---------------------------------------------------------------------------------
-def _and(self: Any, other: Any) -> AllOf:
-    return AllOf((*_flat(self, AllOf), *_flat(other, AllOf)))
-
-
-def _or(self: Any, other: Any) -> AnyOf:
-    return AnyOf((*_flat(self, AnyOf), *_flat(other, AnyOf)))
-
-
-def _invert(self: Any) -> Predicate:
-    return self.arg if isinstance(self, Not) else Not(self)  # type: ignore[no-any-return]
-
-
-def _flat(p: Any, cls: type[Any]) -> tuple[Any, ...]:
-    return tuple(p.args) if isinstance(p, cls) else (p,)
-
-
-for _cls in (Compare, IsIn, Exists, Keywords, HasTag, AllOf, AnyOf, Not):
-    _cls.__and__ = _and  # type: ignore[attr-defined]
-    _cls.__or__ = _or  # type: ignore[attr-defined]
-    _cls.__invert__ = _invert  # type: ignore[attr-defined]
-
-
 class Field:
     """A reference to an event property or profile attribute; comparisons build predicates.
 
@@ -99,10 +76,10 @@ class Field:
         self.name = name
 
     def __eq__(self, value: object) -> Compare:  # type: ignore[override]
-        return Compare(self.name, "eq", value)  # type: ignore[arg-type]
+        return Compare(self.name, "eq", value)
 
     def __ne__(self, value: object) -> Compare:  # type: ignore[override]
-        return Compare(self.name, "ne", value)  # type: ignore[arg-type]
+        return Compare(self.name, "ne", value)
 
     def __gt__(self, value: float) -> Compare:
         return Compare(self.name, "gt", value)
@@ -214,7 +191,9 @@ def not_followed_by(
     days: float = 0,
 ) -> NotFollowedBy:
     """No matching follow-up event within the delay; the rule fires when the delay has passed."""
-    return NotFollowedBy(event_type=event_type, delay_seconds=_seconds(seconds, minutes, hours, days), where=where)
+    return NotFollowedBy(
+        event_type=event_type, delay_seconds=_seconds(seconds, minutes, hours, days), where=where
+    )
 
 
 # -- triggers and actions -----------------------------------------------------------------------
@@ -223,14 +202,28 @@ def on(event_type: str, *, where: Predicate | None = None) -> Trigger:
     return Trigger(event_type, where)
 
 
-def message(channel: str, *, template: str = "", consent_purpose: str = "marketing", **payload: Any) -> Action:
+def message(
+    channel: str, *, template: str = "", consent_purpose: str = "marketing", **payload: Any
+) -> Action:
     """Send a message."""
-    return Action(kind=ActionKind.MESSAGE, channel=channel, template=template, consent_purpose=consent_purpose, payload=payload)
+    return Action(
+        kind=ActionKind.MESSAGE,
+        channel=channel,
+        template=template,
+        consent_purpose=consent_purpose,
+        payload=payload,
+    )
 
 
 def coupon(channel: str, *, template: str = "", consent_purpose: str = "marketing", **payload: Any) -> Action:
     """Issue a coupon (``template`` is the coupon id)."""
-    return Action(kind=ActionKind.COUPON, channel=channel, template=template, consent_purpose=consent_purpose, payload=payload)
+    return Action(
+        kind=ActionKind.COUPON,
+        channel=channel,
+        template=template,
+        consent_purpose=consent_purpose,
+        payload=payload,
+    )
 
 
 def community_invite(
@@ -238,18 +231,38 @@ def community_invite(
 ) -> Action:
     """Invite to a private-domain community (group chat)."""
     return Action(
-        kind=ActionKind.COMMUNITY_INVITE, channel=channel, template=community, consent_purpose=consent_purpose, payload=payload
+        kind=ActionKind.COMMUNITY_INVITE,
+        channel=channel,
+        template=community,
+        consent_purpose=consent_purpose,
+        payload=payload,
     )
 
 
-def assign_agent(team: str = "", *, channel: str = "agent", consent_purpose: str = "", **payload: Any) -> Action:
+def assign_agent(
+    team: str = "", *, channel: str = "agent", consent_purpose: str = "", **payload: Any
+) -> Action:
     """Assign the customer to a service agent (a service action: no marketing consent by default)."""
-    return Action(kind=ActionKind.ASSIGN_AGENT, channel=channel, template=team, consent_purpose=consent_purpose, payload=payload)
+    return Action(
+        kind=ActionKind.ASSIGN_AGENT,
+        channel=channel,
+        template=team,
+        consent_purpose=consent_purpose,
+        payload=payload,
+    )
 
 
-def webhook(url: str, *, channel: str = "webhook", consent_purpose: str = "marketing", **payload: Any) -> Action:
+def webhook(
+    url: str, *, channel: str = "webhook", consent_purpose: str = "marketing", **payload: Any
+) -> Action:
     """Call a webhook with a JSON payload."""
-    return Action(kind=ActionKind.WEBHOOK, channel=channel, template=url, consent_purpose=consent_purpose, payload=payload)
+    return Action(
+        kind=ActionKind.WEBHOOK,
+        channel=channel,
+        template=url,
+        consent_purpose=consent_purpose,
+        payload=payload,
+    )
 
 
 # -- the rule builder ---------------------------------------------------------------------------
@@ -299,7 +312,9 @@ class RuleBuilder:
         """Join an exclusion group declared in the policies."""
         return self._with(exclusion_group=group)
 
-    def reeligible_after(self, *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0) -> RuleBuilder:
+    def reeligible_after(
+        self, *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> RuleBuilder:
         """Fire at most once per customer per this duration."""
         return self._with(reeligible_after_seconds=_seconds(seconds, minutes, hours, days))
 

@@ -186,7 +186,8 @@ def _compile_compare(p: Compare) -> CompiledPredicate:
         if isinstance(value, bool):
             if column.dtype.kind != "b":
                 return np.full(cols.n, negate, dtype=bool)
-            return (column != value) if negate else (column == value)
+            same: Mask = column == value
+            return ~same if negate else same
         if column.dtype.kind != "f":
             return np.full(cols.n, negate, dtype=bool)
         result: Mask = _NUMERIC_OPS[op](column, value)
@@ -226,10 +227,13 @@ def _compile_exists(p: Exists) -> CompiledPredicate:
         column = cols.get(field)
         if column is None:
             return np.zeros(cols.n, dtype=bool)
+        present: Mask
         if column.dtype.kind == "f":
-            return ~np.isnan(column)
+            present = ~np.isnan(column)
+            return present
         if column.dtype.kind == "M":
-            return ~np.isnat(column)
+            present = ~np.isnat(column)
+            return present
         if _is_text(column):
             return cols.per_unique(field, "exists", lambda u: np.strings.str_len(u.astype(STRING_DTYPE)) > 0)
         return np.ones(cols.n, dtype=bool)

@@ -44,7 +44,11 @@ def _aligned(name: str, n: int, value: npt.ArrayLike) -> npt.NDArray[Any]:
 
 
 def _events(
-    event_type: str, customer_id: npt.ArrayLike, at: Any, changed: npt.NDArray[np.bool_], props: dict[str, Any]
+    event_type: str,
+    customer_id: npt.ArrayLike,
+    at: Any,
+    changed: npt.NDArray[np.bool_],
+    props: dict[str, Any],
 ) -> Events:
     ids = np.asarray(customer_id)[changed]
     stamp = to_datetime64(at, field="at")
@@ -139,4 +143,6 @@ def clv_tier_changed_events(
         if predicted_clv is None
         else _aligned("predicted_clv", ids.size, predicted_clv).astype(np.float64)
     )
-    return _events(CLV_TIER_CHANGED, ids, at, old != new, {"from_tier": old, "to_tier": new, "predicted_clv": clv})
+    return _events(
+        CLV_TIER_CHANGED, ids, at, old != new, {"from_tier": old, "to_tier": new, "predicted_clv": clv}
+    )

@@ -181,7 +181,9 @@ class CampaignEngine:
                 involved.add(heapq.heappop(self._timers)[1])
         keys = sorted(involved)
         state = self._state_of(keys)
-        result = evaluate(self._compiled, events, profiles=self._profiles, consent=self._ledger, state=state, now=now)
+        result = evaluate(
+            self._compiled, events, profiles=self._profiles, consent=self._ledger, state=state, now=now
+        )
         return self._commit(keys, result.state, result.decisions)
 
     def advance(self, now: Any) -> Decisions:
@@ -273,7 +275,12 @@ class CampaignEngine:
         put(
             state.window_customer,
             "w",
-            [list(x) for x in zip(state.window_slot.tolist(), state.window_time.view(np.int64).tolist(), strict=True)],
+            [
+                list(x)
+                for x in zip(
+                    state.window_slot.tolist(), state.window_time.view(np.int64).tolist(), strict=True
+                )
+            ],
         )
         put(state.seen_customer, "s", state.seen_rule.tolist())
         put(
@@ -293,24 +300,33 @@ class CampaignEngine:
         put(
             state.cap_customer,
             "c",
-            [list(x) for x in zip(state.cap_key.tolist(), state.cap_time.view(np.int64).tolist(), strict=True)],
+            [
+                list(x)
+                for x in zip(state.cap_key.tolist(), state.cap_time.view(np.int64).tolist(), strict=True)
+            ],
         )
         return rows
 
     def _commit(self, keys: list[str], state: EngineState, decisions: Decisions) -> Decisions:
         rows = self._split(state, keys)
-        watermark = None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
+        watermark = (
+            None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
+        )
         meta = {
             "fingerprint": self._fingerprint,
             "watermark": watermark,
             "watermark_keys": sorted(state.watermark_keys),
         }
         kv = self._store.campaigns
-        put = {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in rows.items() if v}
+        put = {
+            k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in rows.items() if v
+        }
         gone = [k for k, v in rows.items() if not v and k in self._customers]
         put["meta"] = json.dumps(meta, separators=(",", ":")).encode()
         with self._store.atomic():
-            new = kv.record_decisions(decisions.to_decision_records()) if len(decisions) else np.zeros(0, bool)
+            new = (
+                kv.record_decisions(decisions.to_decision_records()) if len(decisions) else np.zeros(0, bool)
+            )
             kv.put_state(self._namespace, put)
             if gone:
                 kv.delete_state(self._namespace, gone)
@@ -328,4 +344,3 @@ class CampaignEngine:
             logger.info("%d decisions were already recorded (replay); not returned again", int((~new).sum()))
             return decisions.take(np.flatnonzero(new))
         return decisions
-

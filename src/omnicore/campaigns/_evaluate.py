@@ -40,7 +40,7 @@ from omnicore.campaigns._compile import Columns, CompiledPredicate, compile_pred
 from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, quiet_hours_send_at
 from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
-from omnicore.campaigns._state import DecisionStatus, Decisions, EngineState, Evaluation, trusted
+from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
 from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
 from omnicore.data import STRING_DTYPE, Events, factorize, to_datetime64
 from omnicore.storage import ConsentRecords
@@ -228,7 +228,9 @@ def _event_keys(
         return _id_text(events.event_id[rows])
     cust = _id_text(events.customer_id[rows]) if cust_text is None else cust_text
     stamp = events.timestamp[rows].view(np.int64).astype(_S)
-    return np.strings.add(np.strings.add(np.strings.add(np.strings.add(cust, "|"), events.event_type[rows]), "|"), stamp)
+    return np.strings.add(
+        np.strings.add(np.strings.add(np.strings.add(cust, "|"), events.event_type[rows]), "|"), stamp
+    )
 
 
 def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -392,10 +394,22 @@ def evaluate(
     st_timer = _as_ids(state.timer_customer, ids)
     st_cap = _as_ids(state.cap_customer, ids)
     prof_ids = profiles.customer_id if profiles is not None else np.empty(0, dtype=ids.dtype)
-    ev_code, w_code, s_code, t_code, c_code, p_code = codes_for(ids, st_window, st_seen, st_timer, st_cap, prof_ids)
-    n_codes = 1 + max([int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code, p_code) if a.size] or [0])
-    id_of_code = np.empty(n_codes, dtype=ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype))
-    for code, values in ((ev_code, ids), (w_code, st_window), (s_code, st_seen), (t_code, st_timer), (c_code, st_cap)):
+    ev_code, w_code, s_code, t_code, c_code, p_code = codes_for(
+        ids, st_window, st_seen, st_timer, st_cap, prof_ids
+    )
+    n_codes = 1 + max(
+        [int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code, p_code) if a.size] or [0]
+    )
+    id_of_code = np.empty(
+        n_codes, dtype=ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype)
+    )
+    for code, values in (
+        (ev_code, ids),
+        (w_code, st_window),
+        (s_code, st_seen),
+        (t_code, st_timer),
+        (c_code, st_cap),
+    ):
         if code.size:
             id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
     # Profile rows per customer code; the extra last row is all-missing.
@@ -420,13 +434,18 @@ def evaluate(
     t_rules = state.timer_rule
     window_time = state.window_time.view(np.int64)
     timer_start = state.timer_start.view(np.int64)
-    timer_due = state.timer_due.view(np.int64)
     known_rules = {cr.rule.rule_id for cr in compiled.rules}
-    stale = np.flatnonzero(~np.isin(t_rules, np.array(sorted(known_rules), dtype=_S))) if t_rules.size else []
-    if len(stale):
+    stale = (
+        np.flatnonzero(~np.isin(t_rules, np.array(sorted(known_rules), dtype=_S)))
+        if t_rules.size
+        else np.zeros(0, dtype=np.intp)
+    )
+    if stale.size:
         logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
 
-    def add(rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64, tkey: npt.NDArray[Any]) -> None:
+    def add(
+        rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64, tkey: npt.NDArray[Any]
+    ) -> None:
         parts["rule"].append(np.full(code.size, rule_idx, dtype=np.int64))
         parts["code"].append(code)
         parts["row"].append(row)
@@ -447,8 +466,11 @@ def evaluate(
                 in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
                 ref = batch.matching(item.event_type, where)
                 new_windows.append(
-                    (slot, np.concatenate([w_code[in_state], ev_code[ref]]),
-                     np.concatenate([window_time[in_state], batch.time[ref]]))
+                    (
+                        slot,
+                        np.concatenate([w_code[in_state], ev_code[ref]]),
+                        np.concatenate([window_time[in_state], batch.time[ref]]),
+                    )
                 )
             continue
         trig = rows[cr.trigger(cols)] if rows.size else rows
@@ -472,23 +494,40 @@ def evaluate(
             if trig.size:
                 window_us = round(item.window_seconds * _US)
                 n_in = count_upto(
-                    ref_code, ref_seq, ref_time, ev_code[trig], trig.astype(np.int64), batch.time[trig] - window_us
+                    ref_code,
+                    ref_seq,
+                    ref_time,
+                    ev_code[trig],
+                    trig.astype(np.int64),
+                    batch.time[trig] - window_us,
                 )
                 trig = trig[n_in >= item.at_least]
             new_windows.append((slot, ref_code, ref_time))
         if cr.absence is None:
             if trig.size:
-                add(rule_idx, ev_code[trig], trig.astype(np.int64), batch.time[trig], 0, trig.astype(np.int64), empty_keys)
+                add(
+                    rule_idx,
+                    ev_code[trig],
+                    trig.astype(np.int64),
+                    batch.time[trig],
+                    0,
+                    trig.astype(np.int64),
+                    empty_keys,
+                )
         else:
-            item, where = cr.absence
-            delay = round(item.delay_seconds * _US)
-            follow = batch.matching(item.event_type, where)
+            absence, where = cr.absence
+            delay = round(absence.delay_seconds * _US)
+            follow = batch.matching(absence.event_type, where)
             # timers carried from earlier batches, then the new ones
             mine = np.flatnonzero(t_rules == rule.rule_id) if t_rules.size else np.empty(0, np.intp)
             tc = np.concatenate([t_code[mine], ev_code[trig]])
             ts = np.concatenate([timer_start[mine], batch.time[trig]])
             td = ts + delay
-            tk = np.concatenate([state.timer_event_key[mine], _event_keys(events, trig)]) if tc.size else empty_keys
+            tk = (
+                np.concatenate([state.timer_event_key[mine], _event_keys(events, trig)])
+                if tc.size
+                else empty_keys
+            )
             if tc.size:
                 followed = count_in_range(
                     ev_code[follow], batch.time[follow], tc, ts, td, lo_inclusive=False, hi_inclusive=True
@@ -502,9 +541,22 @@ def evaluate(
                     pending.append((rule.rule_id, tc[wait], tk[wait], ts[wait], td[wait]))
         progress(rule_idx + 1, total, rule.rule_id)
 
-    decisions, cap_rows = _decide(compiled, parts, batch, events, id_of_code, prof_row, prof_cols, consent, state, c_code)
+    decisions, cap_rows = _decide(
+        compiled, parts, batch, events, id_of_code, prof_row, prof_cols, consent, state, c_code
+    )
     new_state = _next_state(
-        compiled, state, wm_new, old_wm, events, batch, id_of_code, new_windows, new_seen, pending, cap_rows, s_code
+        compiled,
+        state,
+        wm_new,
+        old_wm,
+        events,
+        batch,
+        id_of_code,
+        new_windows,
+        new_seen,
+        pending,
+        cap_rows,
+        s_code,
     )
     return Evaluation(decisions=decisions, state=new_state, skipped_events=dropped + skipped)
 
@@ -625,7 +677,9 @@ def _decide(
         h_time = state.cap_time.view(np.int64)[h_in]
     else:
         h_key = h_cust = h_time = np.empty(0, np.int64)
-    accepted, blocking = arbitrate(time, eligible, mc, mk, code[mc] if mc.size else mc, mp, ml, h_key, h_cust, h_time)
+    accepted, blocking = arbitrate(
+        time, eligible, mc, mk, code[mc] if mc.size else mc, mp, ml, h_key, h_cust, h_time
+    )
     blocked = eligible & ~accepted
     variant[blocked] = 100 + ms[blocking[blocked]]
 
@@ -671,7 +725,13 @@ def _decide(
     uniq, reason_code = factorize(rule_i * 1000 + variant)
     reasons = tuple(_reason(compiled, int(c) // 1000, int(c) % 1000) for c in uniq.tolist())
     rule_table = tuple(
-        (cr.rule.rule_id, cr.rule.campaign_id, cr.rule.action.channel, cr.rule.action.kind.value, cr.rule.trigger.event_type)
+        (
+            cr.rule.rule_id,
+            cr.rule.campaign_id,
+            cr.rule.action.channel,
+            cr.rule.action.kind.value,
+            cr.rule.trigger.event_type,
+        )
         for cr in crs
     )
     decisions = trusted(
@@ -770,7 +830,11 @@ def _next_state(
         w_time.append(time[keep])
     # first-time rules: old seen rows of known rules plus the new ones
     first_rules = [cr.rule.rule_id for cr in compiled.rules if cr.first_time]
-    keep_seen = np.isin(state.seen_rule, np.array(first_rules, dtype=_S)) if state.seen_rule.size else np.zeros(0, bool)
+    keep_seen = (
+        np.isin(state.seen_rule, np.array(first_rules, dtype=_S))
+        if state.seen_rule.size
+        else np.zeros(0, bool)
+    )
     s_rule = [state.seen_rule[keep_seen]] + [np.full(c.size, r, dtype=_S) for r, c in new_seen]
     s_cust = [s_code[keep_seen]] + [c for _, c in new_seen]
     # caps: history rows still inside their period, plus accepted decisions
@@ -791,7 +855,7 @@ def _next_state(
     return EngineState(
         fingerprint=compiled.fingerprint,
         watermark=np.datetime64(wm_new, "us"),
-        watermark_keys=frozenset(keys),
+        watermark_keys=keys,
         window_slot=_cat(w_slot, _S),
         window_customer=id_of_code[_cat(w_code, np.int64)],
         window_time=_cat(w_time, np.int64).view("datetime64[us]"),
@@ -803,7 +867,8 @@ def _next_state(
         timer_start=_cat([s for _, _, _, s, _ in pending], np.int64).view("datetime64[us]"),
         timer_due=_cat([d for _, _, _, _, d in pending], np.int64).view("datetime64[us]"),
         cap_key=c_key[keep],
-        cap_customer=c_cust_ids[keep].astype(ids_dtype) if c_cust_ids.dtype != ids_dtype else c_cust_ids[keep],
+        cap_customer=c_cust_ids[keep].astype(ids_dtype)
+        if c_cust_ids.dtype != ids_dtype
+        else c_cust_ids[keep],
         cap_time=c_time[keep].view("datetime64[us]"),
     )
-

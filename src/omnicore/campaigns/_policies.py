@@ -24,9 +24,7 @@ _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 24 * _US_PER_HOUR
 
 
-def consent_granted(
-    ledger: ConsentRecords, purpose: str, customer_id: npt.NDArray[Any], at: I64
-) -> Mask:
+def consent_granted(ledger: ConsentRecords, purpose: str, customer_id: npt.NDArray[Any], at: I64) -> Mask:
     """Whether each customer's latest ledger record for ``purpose`` at or before ``at`` is a grant.
 
     No record means no consent; a withdrawal takes effect from its own timestamp on.
@@ -104,7 +102,9 @@ def holdout_draw(customer_id: npt.NDArray[Any], *, salt: str, campaign_id: str) 
     uniques, codes = np.unique(customer_id, return_inverse=True)
     draws = np.fromiter(
         (
-            int.from_bytes(hashlib.blake2b(f"{salt}|{campaign_id}|{v}".encode(), digest_size=8).digest(), "little")
+            int.from_bytes(
+                hashlib.blake2b(f"{salt}|{campaign_id}|{v}".encode(), digest_size=8).digest(), "little"
+            )
             >> 11
             for v in uniques.tolist()
         ),
@@ -144,7 +144,9 @@ def utc_offsets(timezones: npt.NDArray[Any], at: I64) -> I64:
             out[rows] = day_offsets.pop()
             continue
         uniq, inverse = np.unique(hours, return_inverse=True)
-        offsets = np.fromiter((_offset_us(str(name), int(h)) for h in uniq.tolist()), dtype=np.int64, count=uniq.size)
+        offsets = np.fromiter(
+            (_offset_us(str(name), int(h)) for h in uniq.tolist()), dtype=np.int64, count=uniq.size
+        )
         out[rows] = offsets[inverse.reshape(-1)]
     return out
 
@@ -166,8 +168,8 @@ def quiet_hours_send_at(
     """
     local = decided_at + utc_offsets(timezones, decided_at)
     tod = np.mod(local, _US_PER_DAY)
-    start = int(round(start_hour * _US_PER_HOUR))
-    end = int(round(end_hour * _US_PER_HOUR))
+    start = round(start_hour * _US_PER_HOUR)
+    end = round(end_hour * _US_PER_HOUR)
     quiet = (tod >= start) & (tod < end) if start <= end else (tod >= start) | (tod < end)
     wait = np.mod(end - tod, _US_PER_DAY)
     return np.where(quiet, decided_at + wait, decided_at)
@@ -277,10 +279,10 @@ def arbitrate(
             j += 1
         block = -1
         for k in range(i, j):
-            times = dyn.get(group_list[k])
+            seen = dyn.get(group_list[k])
             recent = 0
-            if times:
-                recent = len(times) - bisect_right(times, time_list[k] - period_list[k])
+            if seen:
+                recent = len(seen) - bisect_right(seen, time_list[k] - period_list[k])
             if fixed_list[k] + recent >= limit_list[k]:
                 block = member_list[k]
                 break
@@ -292,4 +294,3 @@ def arbitrate(
             blocking[cand] = block
         i = j
     return accepted, blocking
-

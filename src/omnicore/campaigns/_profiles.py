@@ -54,7 +54,9 @@ class Profiles(Table):
             repeated = ids[order][1:] == ids[order][:-1]
             if repeated.any():
                 row = int(order[1:][repeated][0])
-                raise ValidationError("customer ids must be unique", field="customer_id", row=row, value=ids[row])
+                raise ValidationError(
+                    "customer ids must be unique", field="customer_id", row=row, value=ids[row]
+                )
 
     @classmethod
     def empty(cls) -> Profiles:

@@ -64,7 +64,9 @@ def _nonempty(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
 
 def _positive_seconds(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValidationError("must be a positive, finite number of seconds", field=attribute.name, value=value)
+        raise ValidationError(
+            "must be a positive, finite number of seconds", field=attribute.name, value=value
+        )
 
 
 def _optional_positive_seconds(instance: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -126,8 +128,33 @@ def _nonempty_tuple(_: Any, attribute: attrs.Attribute[Any], value: tuple[Any, .
 
 
 # -- predicates ---------------------------------------------------------------------------------
+class _Logic:
+    """``&``, ``|`` and ``~`` on predicates build :class:`AllOf`, :class:`AnyOf` and :class:`Not`."""
+
+    __slots__ = ()
+
+    def __and__(self, other: Predicate) -> AllOf:
+        return AllOf((*_flat(self, AllOf), *_flat(other, AllOf)))
+
+    def __or__(self, other: Predicate) -> AnyOf:
+        return AnyOf((*_flat(self, AnyOf), *_flat(other, AnyOf)))
+
+    def __invert__(self) -> Predicate:
+        if isinstance(self, Not):
+            return self.arg
+        return Not(self)  # type: ignore[arg-type]
+
+
+def _flat(p: Any, cls: type[Any]) -> tuple[Any, ...]:
+    return tuple(p.args) if isinstance(p, cls) else (p,)
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
-class Compare:
+class Compare(_Logic):
     """``field <op> value``: ``op`` is one of ``eq, ne, gt, ge, lt, le``.
 
     Text compares by equality only; numbers by any operator. A missing value (NaN, ``''``) never
@@ -148,7 +175,7 @@ class Compare:
 
 
 @attrs.frozen
-class IsIn:
+class IsIn(_Logic):
     """``field`` equals one of ``values`` (JSON ``"op": "in"``)."""
 
     field: str = attrs.field(validator=_nonempty)
@@ -162,14 +189,14 @@ class IsIn:
 
 
 @attrs.frozen
-class Exists:
+class Exists(_Logic):
     """``field`` is present (not NaN, not ``''``)."""
 
     field: str = attrs.field(validator=_nonempty)
 
 
 @attrs.frozen
-class Keywords:
+class Keywords(_Logic):
     """The text in ``field`` mentions any of ``keywords``, case-insensitively.
 
     Keywords in Latin script match whole words (``"sun"`` does not match ``"sunscreen"``); keywords
@@ -177,7 +204,7 @@ class Keywords:
     (``"防晒"`` matches ``"有防晒霜吗"``).
     """
 
-    keywords: tuple[str, ...] = attrs.field(converter=tuple, validator=_nonempty_tuple)
+    keywords: tuple[str, ...] = attrs.field(converter=_tuple, validator=_nonempty_tuple)
     field: str = attrs.field(default="text", validator=_nonempty)
 
     def __attrs_post_init__(self) -> None:
@@ -187,7 +214,7 @@ class Keywords:
 
 
 @attrs.frozen
-class HasTag:
+class HasTag(_Logic):
     """The tag list in ``field`` (tags separated by commas, ``|`` or ``;``) contains ``tag``."""
 
     tag: str = attrs.field(validator=_nonempty)
@@ -195,21 +222,21 @@ class HasTag:
 
 
 @attrs.frozen
-class AllOf:
+class AllOf(_Logic):
     """Every predicate holds (JSON ``"op": "all"``)."""
 
-    args: tuple[Predicate, ...] = attrs.field(converter=tuple, validator=_nonempty_tuple)
+    args: tuple[Predicate, ...] = attrs.field(converter=_tuple, validator=_nonempty_tuple)
 
 
 @attrs.frozen
-class AnyOf:
+class AnyOf(_Logic):
     """At least one predicate holds (JSON ``"op": "any"``)."""
 
-    args: tuple[Predicate, ...] = attrs.field(converter=tuple, validator=_nonempty_tuple)
+    args: tuple[Predicate, ...] = attrs.field(converter=_tuple, validator=_nonempty_tuple)
 
 
 @attrs.frozen
-class Not:
+class Not(_Logic):
     """The predicate does not hold."""
 
     arg: Predicate
@@ -295,7 +322,9 @@ class ActionKind(enum.Enum):
 def _payload(_: Any, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
     for key, item in value.items():
         if not isinstance(key, str) or not isinstance(item, str | int | float | bool):
-            raise ValidationError("payload maps text to JSON scalars", field=f"{attribute.name}.{key}", value=item)
+            raise ValidationError(
+                "payload maps text to JSON scalars", field=f"{attribute.name}.{key}", value=item
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -374,7 +403,9 @@ class Rule:
     priority: int = 0
     campaign_id: str = attrs.field(default="")
     exclusion_group: str = ""
-    reeligible_after_seconds: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_positive_seconds)
+    reeligible_after_seconds: float | None = attrs.field(
+        default=None, converter=_optional_float, validator=_optional_positive_seconds
+    )
     holdout_fraction: float = attrs.field(default=0.0, converter=_float, validator=_fraction)
 
     def __attrs_post_init__(self) -> None:
@@ -423,7 +454,7 @@ class QuietHours:
 
     start_hour: float = attrs.field(converter=_float, validator=_hour)
     end_hour: float = attrs.field(converter=_float, validator=_hour)
-    channels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    channels: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen(kw_only=True)
@@ -449,8 +480,8 @@ class Policies:
         Time zone for customers without one.
     """
 
-    caps: tuple[FrequencyCap, ...] = attrs.field(default=(), converter=tuple)
-    exclusion_groups: tuple[ExclusionGroup, ...] = attrs.field(default=(), converter=tuple)
+    caps: tuple[FrequencyCap, ...] = attrs.field(default=(), converter=_tuple)
+    exclusion_groups: tuple[ExclusionGroup, ...] = attrs.field(default=(), converter=_tuple)
     quiet_hours: QuietHours | None = None
     sensitive_fields: Mapping[str, str] = attrs.field(factory=dict)
     holdout_salt: str = "omnicore"
@@ -484,7 +515,7 @@ class RuleSet:
     True
     """
 
-    rules: tuple[Rule, ...] = attrs.field(converter=tuple)
+    rules: tuple[Rule, ...] = attrs.field(converter=_tuple)
     policies: Policies = attrs.field(factory=Policies)
 
     def __attrs_post_init__(self) -> None:
@@ -509,7 +540,7 @@ class RuleSet:
 
 # -- JSON: tagged unions and path-precise errors -------------------------------------------------
 def _strict(cls: type[Any]) -> Callable[[Any, Any], Any]:
-    return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)  # type: ignore[no-any-return]
+    return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
 
 
 def _structure_scalar(value: Any, _: Any) -> Any:
@@ -571,20 +602,22 @@ def _unstructure_temporal(value: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"kind": tag}
     for field in attrs.fields(type(value)):
         item = getattr(value, field.name)
-        body[field.name] = _unstructure_predicate(item) if field.name == "where" and item is not None else item
+        body[field.name] = (
+            _unstructure_predicate(item) if field.name == "where" and item is not None else item
+        )
     return body
 
 
 def _is_predicate(tp: Any) -> bool:
-    return tp == Predicate
+    return bool(tp == Predicate)
 
 
 def _is_temporal(tp: Any) -> bool:
-    return tp == Temporal
+    return bool(tp == Temporal)
 
 
 def _is_scalar(tp: Any) -> bool:
-    return tp == Scalar
+    return bool(tp == Scalar)
 
 
 def _register() -> None:
@@ -658,8 +691,10 @@ def load_rules(text: str | bytes | Mapping[str, Any]) -> RuleSet:
     >>> try:
     ...     load_rules(bad)
     ... except ValidationError as exc:
-    ...     print(exc.problems[0])
-    field 'RuleSet.rules[0].trigger.where.op': operator 'gt' needs a number; text and booleans compare with eq/ne only (got 'gt')
+    ...     print(exc.problems[0].field)
+    ...     print(exc.problems[0].message)
+    RuleSet.rules[0].trigger.where.op
+    operator 'gt' needs a number; text and booleans compare with eq/ne only (got 'gt')
     """
     if isinstance(text, str | bytes):
         try:

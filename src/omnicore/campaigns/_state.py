@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import numpy as np
@@ -36,6 +36,14 @@ class DecisionStatus(enum.Enum):
 
 _STATUSES: tuple[str, ...] = tuple(s.value for s in DecisionStatus)
 _TEXT = np.dtypes.StringDType()
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _frozenset(value: Any) -> frozenset[str]:
+    return frozenset(value)
 
 
 def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -76,13 +84,13 @@ class Decisions:
     """
 
     rule_code: npt.NDArray[np.int32] = attrs.field(converter=_codes)
-    rule_table: tuple[tuple[str, str, str, str, str], ...] = attrs.field(converter=tuple)
+    rule_table: tuple[tuple[str, str, str, str, str], ...] = attrs.field(converter=_tuple)
     customer_id: npt.NDArray[Any] = attrs.field(converter=_frozen)
     event_id: npt.NDArray[Any] | None = attrs.field(default=None)
     trigger_at: npt.NDArray[np.int64] = attrs.field(converter=_frozen)
     status_code: npt.NDArray[np.int32] = attrs.field(converter=_codes)
     reason_code: npt.NDArray[np.int32] = attrs.field(converter=_codes)
-    reasons: tuple[str, ...] = attrs.field(converter=tuple)
+    reasons: tuple[str, ...] = attrs.field(converter=_tuple)
     decided_at: npt.NDArray[np.datetime64] = attrs.field(converter=_frozen)
     send_at: npt.NDArray[np.datetime64] = attrs.field(converter=_frozen)
     _cache: dict[str, npt.NDArray[Any]] = attrs.field(factory=dict, init=False)
@@ -143,7 +151,9 @@ class Decisions:
             else:
                 trigger_type = self._rule_attr("trigger_type", 4)
                 hit = np.strings.add(
-                    np.strings.add(np.strings.add(np.strings.add(_as_text(self.customer_id), "|"), trigger_type), "|"),
+                    np.strings.add(
+                        np.strings.add(np.strings.add(_as_text(self.customer_id), "|"), trigger_type), "|"
+                    ),
                     self.trigger_at.astype(_TEXT),
                 )
             hit = freeze(hit)
@@ -156,7 +166,9 @@ class Decisions:
         hit = self._cache.get("decision_key")
         if hit is None:
             hit = np.strings.add(
-                np.strings.add(np.strings.add(np.strings.add(self.rule_id, "|"), _as_text(self.customer_id)), "|"),
+                np.strings.add(
+                    np.strings.add(np.strings.add(self.rule_id, "|"), _as_text(self.customer_id)), "|"
+                ),
                 self.event_key,
             )
             hit = freeze(hit)
@@ -213,20 +225,22 @@ class Decisions:
             reason_codes.append(smap[p.reason_code])
         with_ids = [p.event_id is not None for p in parts]
         if all(with_ids):
-            event_id: npt.NDArray[Any] | None = _concat_ids([p.event_id for p in parts if p.event_id is not None])
+            event_id: npt.NDArray[Any] | None = _concat_ids(
+                [p.event_id for p in parts if p.event_id is not None]
+            )
         elif not any(with_ids):
             event_id = None
         else:
             event_id = np.concatenate([p.event_key for p in parts])
         return cls(
             rule_code=np.concatenate(rule_codes),
-            rule_table=tuple(rule_table),
+            rule_table=list(rule_table.keys()),
             customer_id=_concat_ids([p.customer_id for p in parts]),
             event_id=event_id,
             trigger_at=np.concatenate([p.trigger_at for p in parts]),
             status_code=np.concatenate([p.status_code for p in parts]),
             reason_code=np.concatenate(reason_codes),
-            reasons=tuple(reasons),
+            reasons=list(reasons.keys()),
             decided_at=np.concatenate([p.decided_at for p in parts]),
             send_at=np.concatenate([p.send_at for p in parts]),
         )
@@ -283,7 +297,8 @@ class Decisions:
         """Rows that are (or will be) delivered: fired or deferred."""
         fired = _STATUSES.index(DecisionStatus.FIRED.value)
         deferred = _STATUSES.index(DecisionStatus.DEFERRED.value)
-        return (self.status_code == fired) | (self.status_code == deferred)
+        sent: npt.NDArray[np.bool_] = (self.status_code == fired) | (self.status_code == deferred)
+        return sent
 
 
 def _as_text(ids: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -353,7 +368,7 @@ class EngineState:
 
     fingerprint: str = ""
     watermark: np.datetime64 | None = None
-    watermark_keys: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    watermark_keys: frozenset[str] = attrs.field(factory=frozenset, converter=_frozenset)
     window_slot: npt.NDArray[Any] = _state_text()
     window_customer: npt.NDArray[Any] = _state_ids()
     window_time: npt.NDArray[np.datetime64] = _state_time()

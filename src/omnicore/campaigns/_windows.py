@@ -97,19 +97,21 @@ def count_in_range(
         hi_keys = pack(q_group, q_hi, value_min=value_min, value_span=span)
     else:  # very long time spans: rank-transform the times first
         times = np.unique(np.concatenate([ref_time, q_lo, q_hi]))
-        rank = lambda x: np.searchsorted(times, x).astype(np.int64)  # noqa: E731
         span = times.size + 1
-        keys = np.sort(ref_group * span + rank(ref_time))
-        lo_keys = q_group * span + rank(q_lo)
-        hi_keys = q_group * span + rank(q_hi)
+
+        def rank(x: I64) -> I64:
+            return np.searchsorted(times, x).astype(np.int64)
+
+        keys = np.sort(ref_group * np.int64(span) + rank(ref_time))
+        lo_keys = q_group * np.int64(span) + rank(q_lo)
+        hi_keys = q_group * np.int64(span) + rank(q_hi)
     lo = np.searchsorted(keys, lo_keys, side="left" if lo_inclusive else "right")
     hi = np.searchsorted(keys, hi_keys, side="right" if hi_inclusive else "left")
-    return np.maximum(hi - lo, 0).astype(np.int64)
+    result: I64 = np.maximum(hi - lo, 0).astype(np.int64)
+    return result
 
 
-def latest_at_or_before(
-    ref_group: I64, ref_time: I64, q_group: I64, q_time: I64
-) -> npt.NDArray[np.intp]:
+def latest_at_or_before(ref_group: I64, ref_time: I64, q_group: I64, q_time: I64) -> npt.NDArray[np.intp]:
     """Index (into the reference) of the last row of the query's group at or before its time; -1 if none.
 
     Among reference rows with equal group and time, the last in reference order wins.
@@ -132,7 +134,12 @@ def latest_at_or_before(
     keys = pack(ref_group, ref_time, value_min=value_min, value_span=span)
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
-    pos = np.searchsorted(sorted_keys, pack(q_group, q_time, value_min=value_min, value_span=span), side="right") - 1
+    pos = (
+        np.searchsorted(
+            sorted_keys, pack(q_group, q_time, value_min=value_min, value_span=span), side="right"
+        )
+        - 1
+    )
     found = pos >= 0
     same = np.zeros(q_group.size, dtype=bool)
     same[found] = ref_group[order[pos[found]]] == q_group[found]
@@ -178,4 +185,5 @@ def count_upto(
     time_keys = pack(ref_group[order], ref_time[order], value_min=time_min, value_span=time_span)
     hi = np.searchsorted(seq_keys, pack(q_group, q_seq, value_min=seq_min, value_span=seq_span), side="right")
     lo = np.searchsorted(time_keys, pack(q_group, q_time_lo, value_min=time_min, value_span=time_span))
-    return np.maximum(hi - lo, 0).astype(np.int64)
+    result: I64 = np.maximum(hi - lo, 0).astype(np.int64)
+    return result
