@@ -122,7 +122,17 @@ def reference(
     """(decision_key, status, decided_at_us, send_at_us) in processing order."""
     order = np.argsort(events.timestamp.view(np.int64), kind="stable")
     rows = []
+    seen_events: set[tuple[Any, str, int]] = set()
     for i in order.tolist():
+        identity = (
+            events.customer_id[i].item(),
+            str(events.event_type[i]),
+            int(events.timestamp[i].view(np.int64)),
+        )
+        if events.event_id is None:
+            if identity in seen_events:  # the same event twice
+                continue
+            seen_events.add(identity)
         props = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in events.properties.items()}
         props = {k: (str(v) if isinstance(v, str) else v) for k, v in props.items()}
         rows.append(

@@ -373,3 +373,37 @@ def test_profile_conditions_and_derived_state_triggers() -> None:
         ("rescue", 1),
     ]
     assert d.action.tolist() == ["coupon", "assign_agent"]
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 2**32 - 1))
+def test_policy_invariants_hold_on_random_logs(seed: int) -> None:
+    events = random_events(np.random.default_rng(seed), 300)
+    d = evaluate(COMPILED, events, profiles=profiles(), consent=ledger(), now=NOW).decisions
+    status = d.status
+    accepted = np.isin(status, ["fired", "deferred", "held_out"])
+    t = d.decided_at.view(np.int64)
+    # channel cap: at most 2 accepted per customer per channel in any 3 h window
+    period = 3 * 3600 * 1_000_000
+    for cust, channel in set(zip(d.customer_id.tolist(), d.channel.tolist(), strict=True)):
+        times = np.sort(t[accepted & (d.customer_id == cust) & (d.channel == channel)])
+        in_window = np.searchsorted(times, times, side="right") - np.searchsorted(
+            times, times - period, side="right"
+        )
+        assert (in_window <= 2).all()
+    # exclusion group: one accepted community decision per customer per 4 h
+    community = accepted & np.isin(d.rule_id, ["baby_invite", "sunscreen"])
+    for cust in np.unique(d.customer_id[community]).tolist():
+        times = np.sort(t[community & (d.customer_id == cust)])
+        assert (np.diff(times) >= 4 * 3600 * 1_000_000).all()
+    # quiet hours: nothing is sent between 22:00 and 08:00 local time (customer 2 is in New York)
+    sent = d.sent
+    offset = np.where(d.customer_id == 2, -4, 8).astype("timedelta64[h]")
+    hour = ((d.send_at + offset).astype("datetime64[h]").astype(np.int64)) % 24
+    assert ((hour[sent] >= 8) & (hour[sent] < 22)).all()
+    assert (d.send_at >= d.decided_at).all()
+    # consent: nothing that needs marketing consent is sent to customer 3 after the withdrawal
+    withdrawn = (d.customer_id == 3) & (d.decided_at >= T0 + np.timedelta64(1, "D")) & (d.rule_id != "agent")
+    assert not sent[withdrawn].any()
+    # exactly-once keys
+    assert len(set(d.decision_key.tolist())) == len(d)

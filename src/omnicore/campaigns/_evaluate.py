@@ -276,7 +276,11 @@ class _Batch:
 
 
 def _coerce_events(events: Events) -> tuple[Events, int]:
-    """Sort by time (stable) and drop repeated event ids; returns the events and the number dropped."""
+    """Sort by time (stable) and drop repeated events; returns the events and the number dropped.
+
+    An event is identified by its ``event_id``, or without one by (customer, type, timestamp): two
+    such events at the same microsecond are one event (and a replay of it is skipped).
+    """
     dropped = 0
     if events.event_id is not None and len(events) > 1:
         _, first = np.unique(events.event_id, return_index=True)
@@ -286,6 +290,21 @@ def _coerce_events(events: Events) -> tuple[Events, int]:
     t = events.timestamp.view(np.int64)
     if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
         events = events.take(np.argsort(t, kind="stable"))
+        t = events.timestamp.view(np.int64)
+    if events.event_id is None and t.size > 1:
+        tie = np.zeros(t.size, dtype=bool)
+        same = t[1:] == t[:-1]
+        tie[1:] |= same
+        tie[:-1] |= same
+        rows = np.flatnonzero(tie)
+        if rows.size:
+            _, first = np.unique(_event_keys(events, rows), return_index=True)
+            if first.size < rows.size:
+                keep = np.ones(t.size, dtype=bool)
+                keep[rows] = False
+                keep[rows[first]] = True
+                dropped += int(t.size - keep.sum())
+                events = events.take(np.flatnonzero(keep))
     return events, dropped
 
 
