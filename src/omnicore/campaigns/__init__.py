@@ -36,7 +36,7 @@ from omnicore.campaigns._derived import (
     segment_changed_events,
 )
 from omnicore.campaigns._engine import CampaignEngine
-from omnicore.campaigns._evaluate import CompiledRules, compile_rules, evaluate
+from omnicore.campaigns._evaluate import CompiledRules, compile_rules, evaluate, still_deliverable
 from omnicore.campaigns._keywords import compile_keywords, is_cjk, match_keywords
 from omnicore.campaigns._policies import consent_granted, holdout_draw, quiet_hours_send_at
 from omnicore.campaigns._profiles import Profiles
@@ -132,5 +132,6 @@ __all__ = [
     "rule",
     "segment_changed_events",
     "segment_moved",
+    "still_deliverable",
     "webhook",
 ]

@@ -45,7 +45,7 @@ from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
 from omnicore.data import STRING_DTYPE, Events, factorize, to_datetime64
 from omnicore.storage import ConsentRecords
 
-__all__ = ["CompiledRules", "compile_rules", "evaluate"]
+__all__ = ["CompiledRules", "compile_rules", "evaluate", "still_deliverable"]
 
 logger = logging.getLogger(__name__)
 
@@ -891,3 +891,57 @@ def _next_state(
         else c_cust_ids[keep],
         cap_time=c_time[keep].view("datetime64[us]"),
     )
+
+
+def still_deliverable(
+    decisions: Decisions, rules: RuleSet | CompiledRules, consent: ConsentRecords | None
+) -> Mask:
+    """Re-check consent at delivery: which decisions may still be sent at their ``send_at``.
+
+    A decision deferred by quiet hours is delivered later; a withdrawal recorded in between must stop
+    it. True where the decision is fired or deferred and every consent its rule needs (the action's
+    purpose and any sensitive-data purpose) is still granted at ``send_at``.
+
+    Parameters
+    ----------
+    decisions
+        Decisions about to be delivered (e.g. the deferred ones now due).
+    rules
+        The rule set that made them.
+    consent
+        The current consent ledger.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per decision.
+
+    Examples
+    --------
+    >>> from omnicore.campaigns import rule, on, message, QuietHours, Policies
+    >>> rs = RuleSet(rules=[rule("r").when(on("browse")).then(message("sms"))],
+    ...              policies=Policies(quiet_hours=QuietHours(start_hour=22, end_hour=8)))
+    >>> ledger = ConsentRecords(subject_id=[1, 1], purpose=["marketing"] * 2, granted=[True, False],
+    ...                         recorded_at=["2024-01-01", "2024-06-01T20:00"], source=["app"] * 2)
+    >>> ev = Events(customer_id=[1], event_type=["browse"], timestamp=["2024-06-01T15:00"])  # 23:00 local
+    >>> d = evaluate(rs, ev, consent=ledger).decisions
+    >>> d.status.tolist(), still_deliverable(d, rs, ledger).tolist()
+    (['deferred'], [False])
+    """
+    compiled = rules if isinstance(rules, CompiledRules) else compile_rules(rules)
+    by_id = {cr.rule.rule_id: cr for cr in compiled.rules}
+    ok = decisions.sent.copy()
+    rule_ids = decisions.rule_id
+    send = decisions.send_at.view(np.int64)
+    for rule_id in np.unique(rule_ids[ok]).tolist() if ok.any() else []:
+        cr = by_id.get(str(rule_id))
+        rows = np.flatnonzero(ok & (rule_ids == rule_id))
+        if cr is None:
+            ok[rows] = False
+            continue
+        for purpose, _ in cr.purposes:
+            if consent is None:
+                ok[rows] = False
+                break
+            ok[rows] &= consent_granted(consent, purpose, decisions.customer_id[rows], send[rows])
+    return ok
