@@ -78,6 +78,44 @@ class _CompiledRule:
     description: str
 
 
+@attrs.frozen(kw_only=True)
+class _CapTable:
+    """Every (rule, cap) pair as flat arrays: rule ``r`` owns entries ``start[r] : start[r] + count[r]``."""
+
+    key_names: list[str]
+    key_index: dict[str, int]
+    start: I64
+    count: I64
+    key: I64
+    period: I64
+    limit: I64
+
+
+def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
+    key_names: list[str] = []
+    key_index: dict[str, int] = {}
+    key, period, limit, count = [], [], [], []
+    for cr in rules:
+        count.append(len(cr.caps))
+        for cap in cr.caps:
+            if cap.key not in key_index:
+                key_index[cap.key] = len(key_names)
+                key_names.append(cap.key)
+            key.append(key_index[cap.key])
+            period.append(cap.period_us)
+            limit.append(cap.limit)
+    counts = np.array(count, dtype=np.int64)
+    return _CapTable(
+        key_names=key_names,
+        key_index=key_index,
+        start=np.cumsum(counts) - counts,
+        count=counts,
+        key=np.array(key, dtype=np.int64),
+        period=np.array(period, dtype=np.int64),
+        limit=np.array(limit, dtype=np.int64),
+    )
+
+
 @attrs.frozen
 class CompiledRules:
     """A :class:`RuleSet` compiled to numpy operations; reuse it across batches.
@@ -88,6 +126,10 @@ class CompiledRules:
     ruleset: RuleSet
     rules: tuple[_CompiledRule, ...]
     fingerprint: str
+    cap_table: _CapTable = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "cap_table", _cap_table(self.rules))
 
 
 def _describe(rule: Rule) -> str:
@@ -658,33 +700,15 @@ def _decide(
             eligible[refused] = False
             variant[refused] = 10 + p
 
-    # caps: one membership per (candidate, cap of its rule)
-    key_names: list[str] = []
-    key_index: dict[str, int] = {}
-    cap_key_of_rule: list[list[int]] = []
-    for cr in crs:
-        ids = []
-        for cap in cr.caps:
-            if cap.key not in key_index:
-                key_index[cap.key] = len(key_names)
-                key_names.append(cap.key)
-            ids.append(key_index[cap.key])
-        cap_key_of_rule.append(ids)
-    m_cand, m_key, m_period, m_limit, m_slot = [], [], [], [], []
-    for r, cr in enumerate(crs):
-        if not cr.caps:
-            continue
-        mine = rows_of[r]
-        if mine.size == 0:
-            continue
-        for m, cap in enumerate(cr.caps):
-            m_cand.append(mine)
-            m_key.append(np.full(mine.size, cap_key_of_rule[r][m], dtype=np.int64))
-            m_period.append(np.full(mine.size, cap.period_us, dtype=np.int64))
-            m_limit.append(np.full(mine.size, cap.limit, dtype=np.int64))
-            m_slot.append(np.full(mine.size, m, dtype=np.int64))
-    mc = _cat(m_cand, np.int64).astype(np.int64)
-    mk, mp, ml, ms = (_cat(x, np.int64) for x in (m_key, m_period, m_limit, m_slot))
+    # caps: one membership per (candidate, cap of its rule), expanded without a loop over rules
+    table = compiled.cap_table
+    key_names, key_index = table.key_names, table.key_index
+    n_caps = table.count[rule_i]
+    mc = np.repeat(np.arange(n, dtype=np.int64), n_caps)
+    first = np.cumsum(n_caps) - n_caps
+    ms = np.arange(mc.size, dtype=np.int64) - np.repeat(first, n_caps)  # cap index within the rule
+    entry = table.start[rule_i[mc]] + ms
+    mk, mp, ml = table.key[entry], table.period[entry], table.limit[entry]
     # history rows of the caps in use
     h_key_text = state.cap_key
     if h_key_text.size and key_names:
