@@ -317,6 +317,50 @@ class _Batch:
         return hit
 
 
+_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp]]] = []
+
+
+def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """Sorted customer ids of a profile table and their rows (cached for the last few tables)."""
+    for table, ids, order in _PROFILE_INDEX:
+        if table is profiles:
+            return ids, order
+    order = np.argsort(profiles.customer_id, kind="stable")
+    ids = profiles.customer_id[order]
+    _PROFILE_INDEX.insert(0, (profiles, ids, order))
+    del _PROFILE_INDEX[4:]
+    return ids, order
+
+
+def _profile_view(
+    profiles: Profiles | None, id_of_code: npt.NDArray[Any], involved: I64, n_codes: int
+) -> tuple[I64, Columns]:
+    """Per customer code, a row of a small profile view holding only the involved customers.
+
+    Customers without a profile get missing values (NaN, ``''``, False).
+    """
+    local = np.full(n_codes, 0, dtype=np.int64)
+    if profiles is None or len(profiles) == 0 or involved.size == 0:
+        return local, Columns({}, max(int(involved.size), 1))
+    sorted_ids, order = _profile_index(profiles)
+    wanted = id_of_code[involved]
+    if wanted.dtype.kind != sorted_ids.dtype.kind:
+        wanted = _id_text(wanted)
+        sorted_ids = _id_text(sorted_ids)
+    pos = np.minimum(np.searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+    found = sorted_ids[pos] == wanted
+    rows = np.where(found, order[pos], -1)
+    local[involved] = np.arange(involved.size)
+    columns: dict[str, npt.NDArray[Any]] = {}
+    for name, column in profiles.attributes.items():
+        out = np.empty(involved.size, dtype=column.dtype)
+        out[found] = column[rows[found]]
+        if not found.all():
+            out[~found] = _missing_like(column)[0]
+        columns[name] = out
+    return local, Columns(columns, involved.size)
+
+
 def _coerce_events(events: Events) -> tuple[Events, int]:
     """Sort by time (stable) and drop repeated events; returns the events and the number dropped.
 
@@ -454,13 +498,8 @@ def evaluate(
     st_seen = _as_ids(state.seen_customer, ids)
     st_timer = _as_ids(state.timer_customer, ids)
     st_cap = _as_ids(state.cap_customer, ids)
-    prof_ids = profiles.customer_id if profiles is not None else np.empty(0, dtype=ids.dtype)
-    ev_code, w_code, s_code, t_code, c_code, p_code = codes_for(
-        ids, st_window, st_seen, st_timer, st_cap, prof_ids
-    )
-    n_codes = 1 + max(
-        [int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code, p_code) if a.size] or [0]
-    )
+    ev_code, w_code, s_code, t_code, c_code = codes_for(ids, st_window, st_seen, st_timer, st_cap)
+    n_codes = 1 + max([int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code) if a.size] or [0])
     id_of_code = np.empty(
         n_codes, dtype=ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype)
     )
@@ -473,17 +512,9 @@ def evaluate(
     ):
         if code.size:
             id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
-    # Profile rows per customer code; the extra last row is all-missing.
-    n_prof = 0 if profiles is None else len(profiles)
-    prof_row = np.full(n_codes, n_prof, dtype=np.int64)
-    prof_row[p_code] = np.arange(n_prof)
-    prof_cols: Columns | None = None
-    if profiles is not None:
-        prof_cols = Columns(
-            {k: np.concatenate([v, _missing_like(v)]) for k, v in profiles.attributes.items()}, n_prof + 1
-        )
-    else:
-        prof_cols = Columns({}, 1)
+    # Profiles of the customers this call can touch (batch and due timers), looked up by binary search
+    involved = np.unique(np.concatenate([ev_code, t_code]))
+    prof_row, prof_cols = _profile_view(profiles, id_of_code, involved, n_codes)
 
     parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq", "tkey")}
     new_windows: list[tuple[str, I64, I64]] = []
