@@ -407,3 +407,33 @@ def test_policy_invariants_hold_on_random_logs(seed: int) -> None:
     assert not sent[withdrawn].any()
     # exactly-once keys
     assert len(set(d.decision_key.tolist())) == len(d)
+
+
+def test_customers_without_profile_read_missing_values() -> None:
+    rules = RuleSet(
+        rules=[
+            rule("not_hibernating")
+            .when(on("browse"))
+            .where(field("segment") != "Hibernating")
+            .then(message("wecom", consent_purpose="")),
+            rule("loyal")
+            .when(on("browse"))
+            .where(field("segment") == "Loyal")
+            .then(message("wecom", consent_purpose="")),
+            rule("big")
+            .when(on("browse"))
+            .where(field("clv") > 10)
+            .then(message("wecom", consent_purpose="")),
+        ]
+    )
+    prof = Profiles(customer_id=[1, 2], attributes={"segment": ["Loyal", "Hibernating"], "clv": [50.0, 5.0]})
+    ev = _events(
+        [
+            (1, "browse", "2024-05-01T10:00"),
+            (2, "browse", "2024-05-01T10:00"),
+            (9, "browse", "2024-05-01T10:00"),
+        ]
+    )
+    d = evaluate(rules, ev, profiles=prof).decisions
+    got = sorted(zip(d.rule_id.tolist(), d.customer_id.tolist(), strict=True))
+    assert got == [("big", 1), ("loyal", 1), ("not_hibernating", 1), ("not_hibernating", 9)]
