@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 # Tutorials run in a Jupyter kernel: let it import the checkout too.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Figures in tutorials render inline, whatever backend the environment asks for.
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 from omnicore import __version__
 

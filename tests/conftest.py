@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+# Tests draw charts off screen.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -230,3 +230,9 @@ def test_factorize_many_text_values_beyond_the_probe() -> None:
     uniques, codes = factorize(values)
     assert uniques.tolist() == ["a", "b"]
     assert codes[-1] == 1
+
+
+def test_concat_of_int_and_text_ids_gives_text() -> None:
+    both = Transactions.concat([_tx(), _tx(customer_id=["a", "b"])])
+    assert both.customer_id.dtype == np.dtypes.StringDType()
+    assert both.customer_id.tolist() == ["1", "2", "a", "b"]

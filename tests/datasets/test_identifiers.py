@@ -6,7 +6,9 @@ import re
 from collections import defaultdict
 
 import numpy as np
+import pytest
 
+from omnicore import ValidationError
 from omnicore.datasets import IdentifierNoise, SyntheticRetailer, synthetic_retailer
 
 PHONE_DIGITS = re.compile(r"\D")
@@ -171,3 +173,12 @@ def test_noise_can_be_switched_off() -> None:
     assert (truth.record_person >= 0).all()
     assert np.array_equal(truth.household_id, truth.person_id)
     assert np.array_equal(data.identifiers.value, truth.canonical_value)
+
+
+def test_person_of_looks_records_up(small: SyntheticRetailer) -> None:
+    truth = small.truth
+    shuffled = truth.record_id[::-1]
+    assert truth.person_of(shuffled).tolist() == truth.record_person[::-1].tolist()
+    assert truth.person_of(["POS-0000001"]).shape == (1,)
+    with pytest.raises(ValidationError, match="unknown record id"):
+        truth.person_of(["nope"])

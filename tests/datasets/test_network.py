@@ -46,6 +46,12 @@ def test_inventory_is_consistent_with_network_and_catalog(small: SyntheticRetail
     assert 0.2 < np.mean(inv.on_hand[kind == "store"] == 0) < 0.8
     per_store = len(inv.sku[kind == "store"]) / (net.kind == "store").sum()
     assert per_store < 0.8 * len(catalog)
+    # dark stores carry the same popular range, each with its own stock
+    dark = net.node_id[net.kind == "dark_store"].tolist()
+    assert len(dark) >= 2
+    first, second = (inv.on_hand[inv.node == node] for node in dark[:2])
+    assert len(first) == len(second)
+    assert not np.array_equal(first, second)
 
 
 def test_open_orders_compete_for_stock(small: SyntheticRetailer) -> None:

@@ -16,9 +16,11 @@ from omnicore.datasets import (
     GroundTruth,
     IdentifierNoise,
     OpenOrders,
+    SyntheticPurchases,
     SyntheticRetailer,
     TrueParameters,
     synthetic_retailer,
+    synthetic_transactions,
 )
 
 SMALL: dict[str, Any] = {"n_stores": 8, "n_skus": 60, "n_open_orders": 40}
@@ -174,6 +176,10 @@ def test_result_tables_json_round_trip(small: SyntheticRetailer) -> None:
     assert from_json(to_json(small.network), FulfilmentNetwork) == small.network
     assert from_json(to_json(small.open_orders), OpenOrders) == small.open_orders
     assert from_json(to_json(small.truth), GroundTruth) == small.truth
+    tiny = synthetic_retailer(60, seed=2, n_skus=8, n_stores=2, n_open_orders=4)
+    assert from_json(to_json(tiny), SyntheticRetailer) == tiny
+    purchases = synthetic_transactions(60, seed=2, n_skus=8)
+    assert from_json(to_json(purchases), SyntheticPurchases) == purchases
 
 
 def test_truth_is_read_only(small: SyntheticRetailer) -> None:
@@ -185,3 +191,31 @@ def test_truth_is_read_only(small: SyntheticRetailer) -> None:
         GroundTruth(
             **{**{f.name: getattr(small.truth, f.name) for f in attrs.fields(GroundTruth)}, "nu": np.zeros(2)}
         )
+
+
+def test_synthetic_transactions_equal_the_retailer_purchases() -> None:
+    purchases = synthetic_transactions(700, seed=12, n_skus=30)
+    full = synthetic_retailer(700, seed=12, n_skus=30, n_stores=4, n_open_orders=5)
+    assert purchases.transactions == full.transactions
+    assert purchases.catalog == full.catalog
+    for name in (
+        "person_id",
+        "lambda_",
+        "dropout_p",
+        "nu",
+        "birth",
+        "dropout_at",
+        "alive_at_end",
+        "n_purchases",
+    ):
+        assert (
+            attrs.asdict(purchases.truth, recurse=False)[name].tolist() == getattr(full.truth, name).tolist()
+        )
+    assert len(purchases.truth.record_id) == 0
+    assert len(purchases.truth.row_person) == 0
+    assert purchases.params == full.params
+    assert purchases.observation_end == full.observation_end
+    assert "persons=700" in repr(purchases)
+    with pytest.raises(ValidationError) as info:
+        synthetic_transactions(0)
+    assert info.value.field == "n_customers"

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore.data._columns import STRING_DTYPE
 from omnicore.data._frames import frame_columns, to_frame
 
 __all__ = ["Table"]
@@ -220,7 +221,7 @@ def _concat(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
     kinds = {p.dtype.kind for p in parts if len(p)}
     if len(kinds) > 1:
         # mixing integer and text ids: text wins
-        return np.concatenate([p.astype(str).astype(object) for p in parts])
+        return np.concatenate([p.astype(STRING_DTYPE) for p in parts])
     nonempty = [p for p in parts if len(p)] or list(parts[:1])
     return np.concatenate(nonempty)
 

@@ -6,13 +6,14 @@ and a wave of open orders, and returns the true parameters and true person ids b
 """
 
 from omnicore.datasets._params import IdentifierNoise, TrueParameters
-from omnicore.datasets._retailer import synthetic_retailer
+from omnicore.datasets._retailer import synthetic_retailer, synthetic_transactions
 from omnicore.datasets._types import (
     NODE_KINDS,
     Catalog,
     FulfilmentNetwork,
     GroundTruth,
     OpenOrders,
+    SyntheticPurchases,
     SyntheticRetailer,
 )
 
@@ -23,7 +24,9 @@ __all__ = [
     "GroundTruth",
     "IdentifierNoise",
     "OpenOrders",
+    "SyntheticPurchases",
     "SyntheticRetailer",
     "TrueParameters",
     "synthetic_retailer",
+    "synthetic_transactions",
 ]

@@ -46,11 +46,21 @@ _CHAT_WEIGHT = np.array([w for _, w in CHAT_TEMPLATES]) / sum(w for _, w in CHAT
 def _segment_uniform_sorted(
     rng: np.random.Generator, counts: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """For each segment ``i`` of ``counts[i]`` draws: its owner and sorted uniforms in (0, 1)."""
+    """For each segment ``i`` of ``counts[i]`` draws: its owner and sorted uniforms in [0, 1).
+
+    Sorted without sorting: the order statistics of ``c`` uniforms are ``S_k / S_(c+1)`` for the partial
+    sums ``S`` of ``c + 1`` standard exponentials.
+    """
     owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    u = rng.random(len(owner))
-    order = np.lexsort((u, owner))
-    return owner, u[order]
+    extended = counts + 1
+    partial = np.cumsum(rng.standard_exponential(int(extended.sum())))
+    ends = np.cumsum(extended)
+    base = np.concatenate([[0.0], partial])[ends - extended]
+    total = partial[ends - 1] - base
+    keep = np.ones(len(partial), dtype=bool)
+    keep[ends - 1] = False
+    share = (partial[keep] - base[owner]) / total[owner]
+    return owner, np.clip(share, 0.0, np.nextafter(1.0, 0.0))
 
 
 def make_events(
@@ -81,13 +91,16 @@ def make_events(
     # -- converting sessions, one per order -----------------------------------------------------
     session_minutes = rng.uniform(10.0, 180.0, size=n_orders)
     session_start = orders.day - session_minutes * _MINUTE
-    n_browse = 1 + rng.poisson(1.5, size=n_orders)
+    n_browse = 1 + rng.poisson(1.0, size=n_orders)
     b_order, b_u = _segment_uniform_sorted(rng, n_browse)
     b_day = session_start[b_order] + b_u * 0.7 * session_minutes[b_order] * _MINUTE
     b_line = first_line[b_order] + np.floor(rng.random(len(b_order)) * lines_of_order[b_order]).astype(
         np.int64
     )
+    # views: mostly the products bought, sometimes others of the same category
     b_sku = orders.line_sku[b_line]
+    elsewhere = rng.random(len(b_sku)) < 0.4
+    b_sku[elsewhere] = sampler.in_categories(rng, sampler.sku_category[b_sku[elsewhere]])
     c_u = rng.uniform(0.7, 0.95, size=n_lines)
     c_day = session_start[orders.line_order] + c_u * session_minutes[orders.line_order] * _MINUTE
     p_day = orders.day[orders.line_order]
@@ -96,7 +109,7 @@ def make_events(
     active_end = np.where(np.isnan(orders.dropout_day), window_days, orders.dropout_day + 60.0)
     active_end = np.minimum(active_end, window_days)
     active_start = np.maximum(people.birth_day - 30.0, 0.0)
-    n_idle = rng.poisson(0.8 * orders.n_purchases + 0.3)
+    n_idle = rng.poisson(0.5 * orders.n_purchases + 0.3)
     i_person = np.repeat(np.arange(n, dtype=np.int64), n_idle)
     i_start = active_start[i_person] + rng.random(len(i_person)) * (active_end - active_start)[i_person]
     i_minutes = rng.uniform(3.0, 60.0, size=len(i_person))
@@ -111,7 +124,7 @@ def make_events(
     keep = gap > 1.0 + i_minutes * _MINUTE
     i_person, i_start, i_minutes = i_person[keep], i_start[keep], i_minutes[keep]
     n_sessions_idle = len(i_person)
-    i_browse = 1 + rng.poisson(1.2, size=n_sessions_idle)
+    i_browse = 1 + rng.poisson(1.0, size=n_sessions_idle)
     ib_session, ib_u = _segment_uniform_sorted(rng, i_browse)
     ib_day = i_start[ib_session] + ib_u * 0.8 * i_minutes[ib_session] * _MINUTE
     favourite = rng.random(len(ib_session)) < 0.6
@@ -173,7 +186,8 @@ def make_events(
     text = np.concatenate([np.full(len(day) - len(h_day), -1), h_text])
     # a session that began before the window keeps only what happened inside it
     inside = day >= 0.0
-    chronological = np.flatnonzero(inside)[np.lexsort((kind[inside], person[inside], day[inside]))]
+    # blocks were concatenated in session order, so a stable sort by time keeps browse < cart < purchase
+    chronological = np.flatnonzero(inside)[np.argsort(day[inside], kind="stable")]
     person, day, kind, sku = (
         person[chronological],
         day[chronological],
@@ -196,7 +210,7 @@ def make_events(
         customer_id=person,
         event_type=pick(EVENT_TYPES, kind),
         timestamp=to_timestamps(start, day, end),
-        event_id=numbered("E", np.arange(1, len(day) + 1), 10),
+        event_id=np.arange(1, len(day) + 1, dtype=np.int64),
         properties={
             "category": pick(category_text, sku),
             "sku": pick(sku_text, sku),

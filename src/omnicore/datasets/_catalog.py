@@ -60,6 +60,8 @@ class CategorySampler:
 
     def __init__(self, category: npt.NDArray[np.int64], popularity: npt.NDArray[np.float64]) -> None:
         n_categories = len(CATEGORIES)
+        #: Each SKU's category code.
+        self.sku_category = category
         self._order = np.argsort(category, kind="stable")
         sorted_category = category[self._order]
         weight = popularity[self._order]

@@ -224,11 +224,12 @@ def make_identifiers(
     phone_used = phone.copy()
     phone_used[members] = phone[heads]
     has_email = rng.random(n) < 0.65
+    suffix_digits = max(6, len(str(n)))  # distinct suffixes, so no two persons share an email
     local = np.strings.add(
         np.strings.add(
             _SURNAMES[rng.integers(0, len(_SURNAMES), n)], _GIVEN[rng.integers(0, len(_GIVEN), n)]
         ),
-        np.strings.zfill(to_text(_unique_numbers(rng, n, 6)), 6),
+        np.strings.zfill(to_text(_unique_numbers(rng, n, suffix_digits)), suffix_digits),
     )
     domain = rng.choice(len(_DOMAINS), size=n, p=_DOMAIN_SHARE).astype(np.int64)
     unionid = random_tokens(rng, n, 27, "o")
@@ -379,21 +380,29 @@ def _render(
     )
     raw[email_rows] = _email_variants(rng, np.strings.add(at_local, typed_domain), noise.format_variant_rate)
 
-    # who really shares a value: two or more persons behind one (type, canonical value)
+    # who really shares a value: two or more persons behind one phone or email (every other identifier
+    # is issued uniquely per person: random tokens and bijective numbering)
     row_person = rec_person[row_record]
-    candidate = (row_person >= 0) & ~placeholder
-    key = np.strings.add(np.strings.add(to_text(row_type), "|"), canonical)
+    value_key = np.full(n_rows, -1, dtype=np.int64)
+    value_key[phone_rows] = true_phone
+    if len(email_rows):
+        _, email_code = np.unique(canonical[email_rows], return_inverse=True)
+        value_key[email_rows] = 10**12 + email_code.reshape(-1)
     shared = np.zeros(n_rows, dtype=bool)
-    if candidate.any():
-        idx = np.flatnonzero(candidate)
-        _, value_code = np.unique(key[idx], return_inverse=True)
+    candidate = np.flatnonzero((row_person >= 0) & ~placeholder & (value_key >= 0))
+    if len(candidate):
+        keys, value_code = np.unique(value_key[candidate], return_inverse=True)
         value_code = value_code.reshape(-1)
-        pairs = np.unique(np.stack([value_code, row_person[idx]], axis=1), axis=0)
-        persons_per_value = np.bincount(pairs[:, 0], minlength=int(value_code.max()) + 1)
-        shared[idx] = persons_per_value[value_code] >= 2
+        stride = len(people) + 1
+        pair = np.unique(value_code * stride + row_person[candidate])
+        persons_per_value = np.bincount(pair // stride, minlength=len(keys))
+        shared[candidate] = persons_per_value[value_code] >= 2
 
     # rows grouped by record, records in the order they were seen
-    order = np.lexsort((np.arange(n_rows), row_record, rec_day[row_record]))
+    record_rank = np.empty(n_records, dtype=np.int64)
+    record_order = np.argsort(rec_day, kind="stable")
+    record_rank[record_order] = np.arange(n_records)
+    order = np.argsort(record_rank[row_record] * n_rows + np.arange(n_rows), kind="stable")
     records = IdentifierRecords(
         record_id=record_id[row_record[order]],
         source=pick(SOURCES, rec_source[row_record[order]]),
@@ -401,7 +410,6 @@ def _render(
         value=raw[order],
         observed_at=to_timestamps(start, rec_day[row_record[order]], end),
     )
-    record_order = np.argsort(rec_day, kind="stable")
     return IdentityData(
         records=records,
         record_id=record_id[record_order],

@@ -137,7 +137,7 @@ def make_inventory(rng: np.random.Generator, network: FulfilmentNetwork, catalog
 
     dc_stock = rng.poisson(300.0 * relative * rng.uniform(0.5, 1.5, size=(n_nodes, n_skus)))
     dc_stock = dc_stock * (rng.random((n_nodes, n_skus)) >= 0.04)
-    dark_stock = rng.poisson(8.0 * relative**0.7)
+    dark_stock = rng.poisson(8.0 * relative**0.7, size=(n_nodes, n_skus))
     store_stock = rng.poisson(2.5 * relative**0.7, size=(n_nodes, n_skus)) * (
         rng.random((n_nodes, n_skus)) >= 0.25
     )

@@ -38,12 +38,12 @@ def _float_tuple(value: object) -> tuple[float, ...]:
 class TrueParameters:
     """The parameters the synthetic purchases are drawn from (time unit: days, money: CNY).
 
-    Purchases follow the BG/NBD process of Fader, Hardie and Lee (2005): per person a purchase rate
+    Purchases follow the BG/NBD process of Fader, Hardie and Lee (2005) [1]_: per person a purchase rate
     ``lambda ~ Gamma(r, rate=alpha)`` and a dropout probability ``p ~ Beta(a, b)``; repeat purchases
     arrive as a Poisson process with rate ``lambda`` and, after each repeat purchase, the person drops
     out with probability ``p``. Spend per purchase follows the Gamma-Gamma model of Fader, Hardie and
-    Lee (2005b) / Colombo and Jiang (1999): ``z ~ Gamma(p, rate=nu)`` with ``nu ~ Gamma(q, rate=gamma)``,
-    so the mean spend per purchase is ``p * gamma / (q - 1)``.
+    Lee (2005b) [2]_ after Colombo and Jiang (1999) [3]_: ``z ~ Gamma(p, rate=nu)`` with
+    ``nu ~ Gamma(q, rate=gamma)``, so the mean spend per purchase is ``p * gamma / (q - 1)``.
 
     Parameters
     ----------
@@ -78,6 +78,8 @@ class TrueParameters:
     .. [2] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). RFM and CLV: using iso-value curves for
        customer base analysis. *Journal of Marketing Research* 42(4), 415-430.
        https://doi.org/10.1509/jmkr.2005.42.4.415
+    .. [3] Colombo, R. and Jiang, W. (1999). A stochastic RFM model. *Journal of Interactive Marketing*
+       13(3), 2-12.
     """
 
     r: float = attrs.field(default=0.25, converter=float, validator=_positive)

@@ -35,9 +35,15 @@ def pick(
     vocabulary: Sequence[str] | npt.NDArray[Any], codes: npt.NDArray[np.integer[Any]]
 ) -> npt.NDArray[Any]:
     """``vocabulary[codes]`` as ``StringDType`` text."""
-    vocab = np.asarray(vocabulary, dtype=object) if not isinstance(vocabulary, np.ndarray) else vocabulary
-    # gathering Python str objects and converting once is about twice as fast as gathering StringDType
-    result: npt.NDArray[Any] = vocab.astype(object)[codes].astype(STRING_DTYPE)
+    vocab = np.asarray(vocabulary, dtype=STRING_DTYPE)
+    # Gathering fixed-width bytes (Python objects when the words are not ASCII) and converting once is
+    # several times faster than gathering StringDType elements.
+    width = max(int(np.strings.str_len(vocab).max(initial=0)), 1)
+    try:
+        compact = vocab.astype(f"S{width}")
+    except UnicodeEncodeError:
+        compact = vocab.astype(object)
+    result: npt.NDArray[Any] = compact[codes].astype(STRING_DTYPE)
     return result
 
 

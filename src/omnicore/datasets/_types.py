@@ -29,6 +29,7 @@ __all__ = [
     "FulfilmentNetwork",
     "GroundTruth",
     "OpenOrders",
+    "SyntheticPurchases",
     "SyntheticRetailer",
 ]
 
@@ -161,6 +162,37 @@ class GroundTruth:
             f"GroundTruth(persons={len(self.person_id)}, records={len(self.record_id)}, "
             f"identifier_rows={len(self.row_person)})"
         )
+
+    def person_of(self, record_id: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The true person behind each of ``record_id`` (``-1`` for records that belong to nobody).
+
+        Raises
+        ------
+        ValidationError
+            If a record id is not one of :attr:`record_id`.
+
+        Examples
+        --------
+        >>> from omnicore.datasets import synthetic_retailer
+        >>> data = synthetic_retailer(50, seed=0, n_skus=20, n_open_orders=0)
+        >>> person = data.truth.person_of(data.identifiers.record_id)
+        >>> bool((person == data.truth.row_person).all())
+        True
+        """
+        wanted = np.asarray(record_id, dtype=STRING_DTYPE).reshape(-1)
+        order = np.argsort(self.record_id, kind="stable")
+        known = self.record_id[order]
+        if len(known) == 0:
+            at = np.zeros(len(wanted), dtype=np.int64)
+            missing = np.ones(len(wanted), dtype=bool)
+        else:
+            at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+            missing = known[at] != wanted
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise ValidationError("unknown record id", field="record_id", row=row, value=str(wanted[row]))
+        person: npt.NDArray[np.int64] = self.record_person[order][at]
+        return person
 
     @property
     def dropped_out(self) -> npt.NDArray[np.bool_]:
@@ -389,5 +421,41 @@ class SyntheticRetailer:
             f"transactions={len(self.transactions)}, events={len(self.events)}, "
             f"identifiers={len(self.identifiers)}, nodes={len(self.network)}, "
             f"inventory={len(self.inventory)}, open_order_lines={len(self.open_orders)}, "
+            f"window=[{self.observation_start}, {self.observation_end}))"
+        )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class SyntheticPurchases:
+    """The purchases of a synthetic retailer alone (see :func:`synthetic_transactions`).
+
+    Attributes
+    ----------
+    transactions
+        Order lines (``customer_id`` is the true person id), returns as negative rows.
+    catalog
+        Products with category, price and popularity.
+    truth
+        The per-person truth; its identifier fields are empty.
+    observation_start, observation_end
+        The observation window ``[start, end)``, UTC.
+    params
+        The true parameters the purchases were drawn from.
+    seed
+        The seed that reproduces them.
+    """
+
+    transactions: Transactions
+    catalog: Catalog
+    truth: GroundTruth
+    observation_end: np.datetime64
+    observation_start: np.datetime64
+    params: TrueParameters
+    seed: int
+
+    def __repr__(self) -> str:
+        return (
+            f"SyntheticPurchases(seed={self.seed}, persons={len(self.truth.person_id)}, "
+            f"transactions={len(self.transactions)}, "
             f"window=[{self.observation_start}, {self.observation_end}))"
         )

@@ -47,7 +47,8 @@ def open_store(url: str = "sqlite:///omnicore.db", *, tenant: str = DEFAULT_TENA
     tenant
         The tenant every call of the returned handle is bound to.
     **options
-        Passed to the adapter (e.g. ``timeout_seconds`` for SQLite).
+        Passed to the adapter: ``timeout_seconds`` for SQLite (how long a writer waits for the lock),
+        ``schema`` and ``connect_timeout_seconds`` for PostgreSQL.
 
     Returns
     -------

@@ -7,7 +7,9 @@ Conventions shared by every adapter:
   groups several calls (across concerns) into one transaction.
 - Time ranges are half-open, ``start <= t < end``, in UTC; ``None`` means unbounded.
 - Ids keep their type: a log written with int64 customer ids reads back int64, text reads back text;
-  mixing both in one log raises :class:`~omnicore.ValidationError`.
+  mixing both in one log raises :class:`~omnicore.ValidationError`. Likewise the first append fixes a
+  log's optional columns and each event property's type; a later append that differs raises.
+- Rows with equal timestamps keep the order in which they were appended.
 """
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ class IdentityStore(Protocol):
         ...
 
     def append_links(self, links: IdentityLinks) -> int:
-        """Store links (accepted and refused); an identical link is stored once."""
+        """Store links (accepted and refused); an identical link (same identifiers, kind and record) is
+        stored once. Returns how many were new."""
         ...
 
     def links(
@@ -163,7 +166,7 @@ class IdentityStore(Protocol):
         ...
 
     def allocate_customer_ids(self, n: int) -> npt.NDArray[np.int64]:
-        """Reserve ``n`` new, never reused customer ids."""
+        """Reserve ``n`` new, never reused customer ids (increasing, from 1 up, per tenant)."""
         ...
 
     def assign(self, id_type: npt.ArrayLike, value: npt.ArrayLike, customer_id: npt.ArrayLike) -> int:
@@ -229,13 +232,19 @@ class InventoryStore(Protocol):
         """Hold every line, or none.
 
         Idempotent by ``order_id``: repeating a reservation with the same lines returns the one already
-        held. Raises :class:`~omnicore.storage.InsufficientStockError` naming the first line that does
-        not fit, and :class:`~omnicore.ConflictError` when the order id is held with other lines.
+        held (or confirmed, or released, unchanged); one that expired is held again if stock allows.
+        Raises :class:`~omnicore.storage.InsufficientStockError` naming the first line that does not
+        fit, and :class:`~omnicore.ConflictError` when the order id has a reservation with other lines.
         """
         ...
 
     def confirm(self, order_id: str, *, now: TimeLike | None = None) -> Reservation:
-        """Turn a held reservation into a shipment: on hand falls by the reserved units."""
+        """Turn a held reservation into a shipment: on hand falls by the reserved units.
+
+        Confirming twice returns the confirmed reservation. Raises :class:`~omnicore.NotFoundError` for
+        an unknown order, :class:`~omnicore.ConflictError` for a released or expired reservation and
+        :class:`~omnicore.storage.InsufficientStockError` when on hand no longer covers a line.
+        """
         ...
 
     def release(
@@ -245,7 +254,12 @@ class InventoryStore(Protocol):
         *,
         now: TimeLike | None = None,
     ) -> Reservation:
-        """Give back all lines, or only those given (for re-routing); returns what remains."""
+        """Give back all lines, or only the units given (for re-routing); returns what remains.
+
+        Releasing every remaining unit marks the reservation released (it keeps its last lines as a
+        record); releasing a released or expired reservation again returns it; a confirmed one, or
+        more units than a line holds, raises.
+        """
         ...
 
     def reservation(self, order_id: str) -> Reservation | None:

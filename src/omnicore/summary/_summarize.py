@@ -1,9 +1,11 @@
-"""``summarize``: per-customer summaries from raw transactions, vectorised with one sort."""
+"""``summarize``: per-customer summaries from raw transactions in a few vectorised passes."""
 
 from __future__ import annotations
 
+import itertools
 import logging
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +19,10 @@ __all__ = ["summarize"]
 
 logger = logging.getLogger(__name__)
 
+_US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 86_400_000_000
+# 1970-01-01 was a Thursday; weeks run Monday to Sunday (as in `period_index`).
+_MONDAY_OFFSET_DAYS = 3
 
 
 def summarize(
@@ -59,7 +64,12 @@ def summarize(
     differences of period indices, and ``monetary_value`` the mean of the per-period spend totals after
     the first period.
 
-    O(n log n) in the number of rows (one sort of customer codes); no Python loop over customers.
+    Rows are processed in time order: a log that is already time-ordered (as stores return it) is used
+    as is, otherwise it is sorted once by timestamp (O(n log n)). Then everything is O(n): integer
+    customer ids of modest span are grouped by direct indexing (others by one sort), per-customer
+    extremes and sums are scattered into per-customer tables, and distinct purchase periods are counted
+    one period at a time (a loop over periods, never over customers or rows). The channel mix and the
+    order count run in one helper thread beside the period walk (numpy releases the GIL in its loops).
 
     References
     ----------
@@ -86,130 +96,345 @@ def summarize(
         if observation_end is None
         else to_datetime64(observation_end, field="observation_end")
     )
-    periods = period_index(transactions.timestamp, unit)
     end_period = int(period_index(np.array([end]), unit)[0])
-    keep = periods <= end_period
-    purchase = keep & (transactions.amount >= 0)
-    if not purchase.any():
-        raise ValidationError(
-            "no purchases at or before observation_end", field="observation_end", value=str(end)
+    stamps = transactions.timestamp.view(np.int64)
+    order = None
+    if not bool(np.all(stamps[1:] >= stamps[:-1])):
+        order, stamps = _time_order(stamps)
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        # Side work runs in one helper thread (numpy releases the GIL in its loops): first the channel
+        # column is factorised, in the caller's row order, beside the customer ids.
+        channel_codes = None
+        if transactions.channel is not None:
+            channel_codes = helper.submit(_factorize_text, transactions.channel, order)
+        customers, codes = _factorize_ids(transactions.customer_id)
+        amount, order_id = transactions.amount, transactions.order_id
+        if order is not None:
+            # Not time-ordered: one sort by timestamp; only numeric columns are permuted.
+            codes, amount = codes[order], amount[order]
+            order_id = None if order_id is None else order_id[order]
+            del order  # the helper thread keeps its own reference while it needs one
+        stop = int(np.searchsorted(stamps, _period_start_us(end_period + 1, unit), side="left"))
+        stamps, codes, amount = stamps[:stop], codes[:stop], amount[:stop]
+        order_id = None if order_id is None else order_id[:stop]
+        is_return = amount < 0
+        if not stop or bool(is_return.all()):
+            raise ValidationError(
+                "no purchases at or before observation_end", field="observation_end", value=str(end)
+            )
+        # Row-sized arrays travel in a list the body empties, so that it can free them as it goes.
+        rows: list[npt.NDArray[Any]] = [codes, is_return]
+        del codes, is_return
+        return _summarize_ordered(
+            stamps, customers, rows, amount, channel_codes, order_id, end, end_period, unit, helper
         )
-    customers, codes = factorize(transactions.customer_id[keep])
-    rows = np.flatnonzero(keep)
-    is_purchase = purchase[rows]
-    amount = transactions.amount[rows]
-    period_of_row = periods[rows]
+
+
+def _summarize_ordered(
+    stamps: npt.NDArray[np.int64],
+    customers: npt.NDArray[Any],
+    rows: list[npt.NDArray[Any]],
+    amount: npt.NDArray[np.float64],
+    channel_codes: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
+    order_id: npt.NDArray[Any] | None,
+    end: np.datetime64,
+    end_period: int,
+    unit: Period,
+    helper: ThreadPoolExecutor,
+) -> CustomerSummary:
+    """The body of :func:`summarize` on time-ordered columns; ``helper`` runs side work in a thread.
+
+    ``rows`` holds the customer codes and the return mask of each row; it is emptied here.
+    """
+    is_return = rows.pop()
+    codes = rows.pop()
     n = len(customers)
-
-    # One sort by (customer, period) gives every per-customer quantity by reduceat over runs.
-    span = int(period_of_row.max() - period_of_row.min()) + 1
-    key = codes * span + (period_of_row - period_of_row.min())
-    order = np.argsort(np.where(is_purchase, key, np.iinfo(np.int64).max), kind="stable")
-    n_purchase_rows = int(is_purchase.sum())
-    order = order[:n_purchase_rows]
-    sorted_key = key[order]
-    sorted_codes = codes[order]
-    new_period = np.empty(n_purchase_rows, bool)
-    new_period[0] = True
-    np.not_equal(sorted_key[1:], sorted_key[:-1], out=new_period[1:])
-    period_starts = np.flatnonzero(new_period)
-    period_customer = sorted_codes[period_starts]
-    period_number = period_of_row[order][period_starts]
-    period_spend = np.add.reduceat(amount[order], period_starts)
-
-    periods_per_customer = np.bincount(period_customer, minlength=n)
-    buyers = periods_per_customer > 0
-    first_of_customer = np.empty(len(period_starts), bool)
-    first_of_customer[0] = True
-    np.not_equal(period_customer[1:], period_customer[:-1], out=first_of_customer[1:])
-    first_index = np.flatnonzero(first_of_customer)
-    last_index = np.append(first_index[1:] - 1, len(period_starts) - 1)
-    buyer_codes = period_customer[first_index]
-
-    frequency = np.zeros(n, np.int64)
-    frequency[buyer_codes] = periods_per_customer[buyer_codes] - 1
-    first_period = np.zeros(n, np.int64)
-    first_period[buyer_codes] = period_number[first_index]
-    last_period = np.zeros(n, np.int64)
-    last_period[buyer_codes] = period_number[last_index]
-    spend_all_periods = _sum_by(period_customer, period_spend, n)
-    first_spend = np.zeros(n)
-    first_spend[buyer_codes] = period_spend[first_index]
-    monetary = np.divide(spend_all_periods - first_spend, frequency, out=np.zeros(n), where=frequency > 0)
-
-    stamps = transactions.timestamp[rows].view(np.int64)
-    first_ts = np.full(n, np.iinfo(np.int64).max)
     last_ts = np.full(n, np.iinfo(np.int64).min)
-    np.minimum.at(first_ts, codes[is_purchase], stamps[is_purchase])
-    np.maximum.at(last_ts, codes[is_purchase], stamps[is_purchase])
+    np.maximum.at(last_ts, codes, stamps)
+    returned = np.zeros(n)
+    return_rows: npt.NDArray[np.intp] | None = None
+    if bool(is_return.any()):
+        # Returns are not purchases: they count towards `returned` and `net_spend` only. They are few,
+        # so the last purchase is recomputed for the customers who returned something.
+        return_rows = np.flatnonzero(is_return)
+        returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n).astype(
+            np.float64
+        )
+        returners = np.zeros(n, bool)
+        returners[codes[return_rows]] = True
+        bought = np.flatnonzero(returners[codes] & ~is_return)
+        last_ts[returners] = np.iinfo(np.int64).min
+        np.maximum.at(last_ts, codes[bought], stamps[bought])
+    del is_return
+    if return_rows is not None:
+        # From here on returns belong to an extra slot n: purchase-only passes need no filtering.
+        if not codes.flags.writeable:
+            codes = codes.copy()
+        codes[return_rows] = n
+    pending_shares = helper.submit(_channel_shares, channel_codes, codes, amount, n)
+    pending_orders = helper.submit(_count_orders, codes, stamps, order_id, n)
+    walk = _walk_periods(codes, stamps, amount, n, unit)
+    frequency = np.maximum(walk.periods - 1, 0)
+    monetary = np.divide(walk.repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
+    gross = walk.repeat_spend + walk.first_spend
+    first_ts = walk.first_ts
+    del walk
+    shares = pending_shares.result()
+    orders = pending_orders.result()
+    del codes
+    for name, spent in shares.items():
+        shares[name] = np.divide(spent, gross, out=np.zeros(n), where=gross > 0)
 
-    gross = _sum_by(codes, np.where(is_purchase, amount, 0.0), n)
-    returned = -_sum_by(codes, np.where(is_purchase, 0.0, amount), n)
-    orders = _count_orders(transactions, rows, codes, is_purchase, n)
-    shares = _channel_shares(transactions, rows, codes, is_purchase, amount, gross)
-
+    buyers = last_ts != np.iinfo(np.int64).min
+    first_period = period_index(np.where(buyers, first_ts, 0).view("datetime64[us]"), unit)
+    last_period = period_index(np.where(buyers, last_ts, 0).view("datetime64[us]"), unit)
     end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
     days_since_last = np.maximum(end_us - last_ts, 0) / _US_PER_DAY
-    dropped = int((~buyers).sum())
+    dropped = int(np.count_nonzero(~buyers))
     if dropped:
-        logger.info("summarize: %d customers have only returns and are left out", dropped)
+        logger.info("summarize: %d customers without a purchase up to observation_end left out", dropped)
+
+    def pick(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if not dropped else values[buyers]
+
     return CustomerSummary(
-        customer_id=customers[buyers],
-        frequency=frequency[buyers],
-        recency=(last_period - first_period)[buyers].astype(np.float64),
-        T=(end_period - first_period)[buyers].astype(np.float64),
-        monetary_value=monetary[buyers],
-        first_purchase=first_ts[buyers].view("datetime64[us]"),
-        last_purchase=last_ts[buyers].view("datetime64[us]"),
-        days_since_last=days_since_last[buyers],
-        orders=orders[buyers],
-        gross_spend=gross[buyers],
-        returned=returned[buyers],
-        net_spend=(gross - returned)[buyers],
-        channel_share={k: v[buyers] for k, v in shares.items()},
+        customer_id=pick(customers),
+        frequency=pick(frequency),
+        recency=pick(last_period - first_period).astype(np.float64),
+        T=pick(end_period - first_period).astype(np.float64),
+        monetary_value=pick(monetary),
+        first_purchase=pick(first_ts).view("datetime64[us]"),
+        last_purchase=pick(last_ts).view("datetime64[us]"),
+        days_since_last=pick(days_since_last),
+        orders=pick(orders),
+        gross_spend=pick(gross),
+        returned=pick(returned),
+        net_spend=pick(gross - returned),
+        channel_share={k: pick(v) for k, v in shares.items()},
         period=unit,
         observation_end=end,
     )
 
 
+def _time_order(stamps: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """A permutation that puts ``stamps`` in time order, and the ordered stamps.
+
+    A radix sort by day, then a sort within each day.
+
+    Faster than one comparison sort of all rows, and cache-friendly (each day's rows fit in cache).
+    """
+    days = stamps // _US_PER_DAY
+    first = int(days.min())
+    span = int(days.max()) - first + 1
+    if span > np.iinfo(np.uint16).max:
+        order = np.argsort(stamps)
+        return order, stamps[order]
+    days -= first
+    day_of_row = days.astype(np.uint16)
+    del days
+    order = np.argsort(day_of_row, kind="stable")  # radix sort for 16-bit keys
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(day_of_row, minlength=span))]).tolist()
+    del day_of_row
+    grouped = stamps[order]
+    for start, stop in itertools.pairwise(bounds):
+        if stop - start > 1:
+            within = np.argsort(grouped[start:stop])
+            order[start:stop] = order[start:stop][within]
+            grouped[start:stop] = grouped[start:stop][within]
+    return order, grouped
+
+
+def _period_start_us(index: int | npt.NDArray[np.int64], unit: Period) -> Any:
+    """First microsecond of period ``index`` (the inverse of :func:`period_index`)."""
+    if unit is Period.HOUR:
+        return index * _US_PER_HOUR
+    if unit is Period.DAY:
+        return index * _US_PER_DAY
+    return (index * 7 - _MONDAY_OFFSET_DAYS) * _US_PER_DAY
+
+
+class _Walk(NamedTuple):
+    periods: npt.NDArray[np.int64]
+    repeat_spend: npt.NDArray[np.float64]
+    first_spend: npt.NDArray[np.float64]
+    first_ts: npt.NDArray[np.int64]
+
+
+def _walk_periods(
+    group_of: npt.NDArray[np.int64],
+    stamps: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    n: int,
+    unit: Period,
+) -> _Walk:
+    """One walk over the purchases, period by period: what needs "first period" versus "later".
+
+    ``stamps`` are time-ordered, so each period is one slice. A customer not seen in an earlier period is
+    in their first purchase period (first purchase time and first-period spend); one seen before makes a
+    repeat purchase (repeat spend). ``seen[group] = before + 1`` with repeated indices adds one per
+    customer present, which counts each purchase period once.
+    """
+    # Customer codes; returns carry code n, an extra slot that is dropped at the end.
+    periods_seen = np.zeros(n + 1, np.int32)
+    repeat_spend = np.zeros(n + 1)
+    first_spend = np.zeros(n + 1)
+    first_ts = np.full(n + 1, np.iinfo(np.int64).max)
+    first_period = int(period_index(stamps[:1].view("datetime64[us]"), unit)[0])
+    last_period = int(period_index(stamps[-1:].view("datetime64[us]"), unit)[0])
+    bounds = np.searchsorted(
+        stamps, _period_start_us(np.arange(first_period, last_period + 2, dtype=np.int64), unit)
+    )
+    first_rows: list[npt.NDArray[np.intp]] = []
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if start == stop:
+            continue
+        group = group_of[start:stop]
+        seen = periods_seen[group]
+        # Duplicates of a customer all write the same value: one more period per customer present.
+        periods_seen[group] = seen + 1
+        first = np.flatnonzero(seen == 0)
+        if len(first):
+            new_group = group[first]
+            np.add.at(first_spend, new_group, amount[start:stop][first])
+            np.minimum.at(first_ts, new_group, stamps[start:stop][first])
+            first_rows.append(first + start)
+    # Repeat spend sums the other rows directly (no subtraction), a chunk at a time.
+    in_first = np.concatenate(first_rows) if first_rows else np.zeros(0, np.intp)
+    cuts = np.searchsorted(in_first, np.arange(0, len(amount) + _CHUNK_ROWS, _CHUNK_ROWS))
+    for index, start in enumerate(range(0, len(amount), _CHUNK_ROWS)):
+        weights = amount[start : start + _CHUNK_ROWS].copy()
+        weights[in_first[cuts[index] : cuts[index + 1]] - start] = 0.0
+        repeat_spend += np.bincount(group_of[start : start + _CHUNK_ROWS], weights, minlength=n + 1)
+    return _Walk(periods_seen[:n].astype(np.int64), repeat_spend[:n], first_spend[:n], first_ts[:n])
+
+
+# Integer keys whose span is at most this many times the row count are grouped by direct indexing.
+_DENSE_SPAN_FACTOR = 4
+
+
+def _dense_span(values: npt.NDArray[Any]) -> tuple[int, int] | None:
+    """``(low, span)`` when integer ``values`` can index a table of ``span`` slots, else None."""
+    if values.dtype.kind not in "iu" or not len(values):
+        return None
+    low, high = int(values.min()), int(values.max())
+    span = high - low + 1
+    if span > _DENSE_SPAN_FACTOR * len(values) + 1024:
+        return None
+    return low, span
+
+
+def _factorize_ids(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Sorted unique ids and each row's code: O(n) by direct indexing for integer ids of modest span."""
+    dense = _dense_span(values)
+    if dense is None:
+        return factorize(values)
+    low, span = dense
+    shifted = values.astype(np.int64, copy=False) - low
+    present = np.bincount(shifted, minlength=span) > 0
+    code_of = np.cumsum(present) - 1
+    uniques = np.flatnonzero(present) + low
+    # Each element reads its own index before it is overwritten, so the gather can reuse the buffer.
+    np.take(code_of, shifted, out=shifted, mode="clip")
+    return uniques.astype(values.dtype, copy=False), shifted
+
+
 def _count_orders(
-    transactions: Transactions,
-    rows: npt.NDArray[np.int64],
     codes: npt.NDArray[np.int64],
-    is_purchase: npt.NDArray[np.bool_],
+    stamps: npt.NDArray[np.int64],
+    order_id: npt.NDArray[Any] | None,
     n: int,
 ) -> npt.NDArray[np.int64]:
-    order_key = (
-        transactions.order_id[rows] if transactions.order_id is not None else transactions.timestamp[rows]
-    )
-    _, order_codes = factorize(order_key[is_purchase])
-    pair = codes[is_purchase] * (int(order_codes.max(initial=0)) + 1) + order_codes
-    distinct_pairs = np.unique(pair)
-    owners = distinct_pairs // (int(order_codes.max(initial=0)) + 1)
-    return np.bincount(owners, minlength=n).astype(np.int64)
+    """Distinct orders per customer among purchases (returns carry code ``n`` and are not counted).
+
+    By order id when given, else by timestamp: rows are time-ordered, so only rows that share their
+    timestamp with a neighbour can repeat an order, and only those few are sorted.
+    """
+    if order_id is not None:
+        rows = np.flatnonzero(codes < n)
+        return _distinct_pairs(codes[rows], order_id[rows], n)
+    rows_per_customer = np.bincount(codes, minlength=n + 1)[:n]
+    repeated = np.flatnonzero(stamps[1:] == stamps[:-1]) + 1
+    if not len(repeated):
+        return rows_per_customer.astype(np.int64)
+    involved = np.union1d(repeated, repeated - 1)
+    involved = involved[codes[involved] < n]
+    run = np.searchsorted(stamps, stamps[involved], side="left")
+    sub_codes = codes[involved]
+    distinct = np.unique(run.astype(np.int64) * n + sub_codes) % n
+    return (
+        rows_per_customer - np.bincount(sub_codes, minlength=n) + np.bincount(distinct, minlength=n)
+    ).astype(np.int64)
+
+
+def _distinct_pairs(codes: npt.NDArray[np.int64], values: npt.NDArray[Any], n: int) -> npt.NDArray[np.int64]:
+    """Number of distinct ``values`` per customer code by one sort of (code, value) pairs."""
+    if not len(codes):
+        return np.zeros(n, np.int64)
+    _, value_codes = _factorize_ids(values)
+    width = int(value_codes.max()) + 1
+    distinct = np.unique(codes * width + value_codes)
+    return np.bincount(distinct // width, minlength=n).astype(np.int64)
+
+
+def _factorize_text(
+    values: npt.NDArray[Any], order: npt.NDArray[np.intp] | None = None
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
+    """Sorted distinct values of a low-cardinality text column (channels), and codes in ``order``.
+
+    Equal 16-byte cells of a ``StringDType`` array hold equal strings (short strings are stored inline;
+    longer ones point into the array's own arena), so rows are matched by comparing two ``uint64`` words
+    against the patterns seen in a sample, then each pattern is decoded once. Anything unexpected (many
+    patterns, a pattern the sample missed, another dtype) falls back to a sort. The codes come permuted
+    by ``order`` when given (small integers are cheap to permute; text is not).
+    """
+    uniques, codes = _text_codes(values)
+    return uniques, codes if order is None else codes[order]
+
+
+def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
+    if values.dtype.kind != "T" or len(values) < 4096 or not values.flags.c_contiguous:
+        return factorize(values)
+    try:
+        words = np.frombuffer(values, dtype=np.uint64).reshape(-1, 2)
+    except (TypeError, ValueError, BufferError):
+        return factorize(values)
+    low, high = words[:, 0], words[:, 1]
+    step = max(len(values) // 4096, 1)
+    patterns, first_row = np.unique(words[::step], axis=0, return_index=True)
+    if len(patterns) > 16:
+        return factorize(values)
+    names = [str(values[i * step]) for i in first_row]
+    uniques = sorted(set(names))
+    codes = np.full(len(values), -1, np.int8)
+    for (lo, hi), name in zip(patterns.tolist(), names, strict=True):
+        match = low == lo
+        match &= high == hi
+        codes[match] = uniques.index(name)
+    if bool((codes < 0).any()):
+        return factorize(values)
+    return np.asarray(uniques, dtype=values.dtype), codes
 
 
 def _channel_shares(
-    transactions: Transactions,
-    rows: npt.NDArray[np.int64],
+    factorized: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
     codes: npt.NDArray[np.int64],
-    is_purchase: npt.NDArray[np.bool_],
     amount: npt.NDArray[np.float64],
-    gross: npt.NDArray[np.float64],
+    n: int,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    if transactions.channel is None:
+    """Gross spend of each customer in each channel, accumulated in row chunks (returns: slot ``n``)."""
+    if factorized is None:
         return {}
-    channels, channel_codes = factorize(transactions.channel[rows])
-    n = len(gross)
-    spend = np.where(is_purchase, amount, 0.0)
-    flat = _sum_by(codes * len(channels) + channel_codes, spend, n * len(channels))
-    table = flat.reshape(n, len(channels))
-    shares = np.divide(table, gross[:, None], out=np.zeros_like(table), where=gross[:, None] > 0)
-    return {str(name): shares[:, j] for j, name in enumerate(channels)}
+    channels, channel_codes = factorized.result()
+    k = len(channels)
+    table = np.zeros((n + 1) * k)
+    for start in range(0, len(codes), _CHUNK_ROWS):
+        stop = min(start + _CHUNK_ROWS, len(codes))  # channel codes may run on past the as-of cutoff
+        cell = codes[start:stop] * k
+        cell += channel_codes[start:stop]
+        np.add.at(table, cell, amount[start:stop])
+    spend = table[: n * k].reshape(n, k)
+    return {str(name): spend[:, j] for j, name in enumerate(channels)}
 
 
-def _sum_by(
-    groups: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], n: int
-) -> npt.NDArray[np.float64]:
-    total: npt.NDArray[np.float64] = np.bincount(groups, weights=weights, minlength=n)  # type: ignore[assignment]
-    return total
+# Rows per chunk where a row-sized temporary would otherwise be needed.
+_CHUNK_ROWS = 1 << 20

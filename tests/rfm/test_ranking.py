@@ -1,0 +1,48 @@
+"""count_below / count_above against a brute-force count."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from omnicore.rfm import count_above, count_below
+from omnicore.rfm._ranking import quantile_scores
+from tests.rfm.strategies import columns
+
+
+def brute_below(values: np.ndarray) -> list[int]:
+    return [sum(1 for other in values.tolist() if other < v) for v in values.tolist()]
+
+
+@given(columns)
+def test_count_below_matches_brute_force(values: np.ndarray) -> None:
+    assert count_below(values).tolist() == brute_below(values)
+
+
+@given(columns)
+def test_count_above_matches_brute_force(values: np.ndarray) -> None:
+    expected = [sum(1 for other in values.tolist() if other > v) for v in values.tolist()]
+    assert count_above(values).tolist() == expected
+
+
+def test_paths_agree_on_integral_floats_and_ints() -> None:
+    rng = np.random.default_rng(3)
+    ints = rng.integers(0, 50, 5000)
+    assert np.array_equal(count_below(ints), count_below(ints.astype(np.float64)))
+    assert np.array_equal(count_below(ints), count_below(ints + 0.5))  # the sorting path
+    wide = ints * 10**12  # too wide to count directly
+    assert np.array_equal(count_below(ints), count_below(wide))
+
+
+def test_empty() -> None:
+    assert count_below(np.array([], dtype=np.float64)).tolist() == []
+
+
+@given(columns, st.integers(1, 12))
+def test_quantile_scores_equal_the_rank_formula(values: np.ndarray, bins: int) -> None:
+    n = len(values)
+    best_high = 1 + (count_below(values) * bins) // n
+    best_low = 1 + (count_above(values) * bins) // n
+    assert quantile_scores(values, bins, higher_is_better=True).tolist() == best_high.tolist()
+    assert quantile_scores(values, bins, higher_is_better=False).tolist() == best_low.tolist()
