@@ -8,6 +8,7 @@ import numpy as np
 
 from omnicore._demo._base import DemoContext, DemoSection
 from omnicore.campaigns import (
+    SEGMENT_CHANGED,
     CampaignEngine,
     Decisions,
     ExclusionGroup,
@@ -26,8 +27,10 @@ from omnicore.campaigns import (
     not_followed_by,
     on,
     rule,
+    segment_changed_events,
+    segment_moved,
 )
-from omnicore.data import STRING_DTYPE, Transactions
+from omnicore.data import STRING_DTYPE, Events, Transactions
 from omnicore.storage import ConsentRecords
 
 __all__ = ["demo_rules", "run"]
@@ -69,6 +72,10 @@ def demo_rules() -> RuleSet:
         .reeligible_after(days=60)
         .holdout(0.2)
         .then(coupon("sms", template="WINBACK20")),
+        rule("slipping_loyal")
+        .when(on(SEGMENT_CHANGED, where=segment_moved(to_segment="At Risk")))
+        .holdout(0.2)
+        .then(coupon("sms", template="COMEBACK15")),
     ]
     return RuleSet(
         rules=rules,
@@ -102,18 +109,39 @@ def _profiles(transactions: Transactions, observation_end: np.datetime64) -> Pro
 
 
 def _segments_from_results(results: dict[str, Any]) -> Profiles | None:
+    """Profiles from the RFM step's segmentation (segment and R/F/M scores), when it ran."""
     seg = results.get("rfm.segments")
     ids = getattr(seg, "customer_id", None)
     labels = getattr(seg, "segment", None)
     if ids is None or labels is None:
         return None
-    return Profiles(
-        customer_id=np.asarray(ids),
-        attributes={
-            "segment": np.asarray(labels).astype(STRING_DTYPE),
-            "timezone": np.full(len(ids), "Asia/Shanghai"),
-        },
-    )
+    attributes: dict[str, Any] = {
+        "segment": np.asarray(labels).astype(STRING_DTYPE),
+        "timezone": np.full(len(ids), "Asia/Shanghai"),
+    }
+    for name, column in (
+        ("r_score", "recency_score"),
+        ("f_score", "frequency_score"),
+        ("m_score", "monetary_score"),
+    ):
+        values = getattr(seg, column, None)
+        if values is not None:
+            attributes[name] = np.asarray(values, dtype=np.float64)
+    return Profiles(customer_id=np.asarray(ids), attributes=attributes)
+
+
+def _segment_moves(results: dict[str, Any], at: np.datetime64) -> Events | None:
+    """``segment_changed`` events between the RFM step's two segmentations (derived-state triggers)."""
+    now, before = results.get("rfm.segments"), results.get("rfm.segments_90d_before")
+    if now is None or before is None:
+        return None
+    ids_now, ids_before = np.asarray(now.customer_id), np.asarray(before.customer_id)
+    order = np.argsort(ids_before, kind="stable")
+    pos = np.minimum(np.searchsorted(ids_before[order], ids_now), max(ids_before.size - 1, 0))
+    known = ids_before.size > 0
+    found = (ids_before[order][pos] == ids_now) if known else np.zeros(ids_now.size, bool)
+    old = np.where(found, np.asarray(before.segment)[order][pos] if known else "", "")
+    return segment_changed_events(ids_now, old, np.asarray(now.segment), at=at)
 
 
 def _ledger(customer_ids: np.ndarray, at: np.datetime64) -> ConsentRecords:
@@ -143,6 +171,9 @@ def run(ctx: DemoContext) -> DemoSection:
     ctx.store.campaigns.record_consent(_ledger(customers, first_seen))
     engine = CampaignEngine(ctx.store, demo_rules(), name="demo", profiles=profiles)
     decisions: Decisions = engine.process(events, now=data.observation_end)
+    moves = _segment_moves(ctx.results, data.observation_end)
+    if moves is not None and len(moves):
+        decisions = Decisions.concat([decisions, engine.process(moves)])
     ctx.results["campaigns.decisions"] = decisions
     ctx.results["campaigns.rules"] = demo_rules()
     by_rule = decisions.counts("rule_id", "status")
