@@ -79,7 +79,7 @@ class CampaignEngine:
     >>> rules = RuleSet(rules=[rule("hi").when(on("signup")).first_time()
     ...                        .then(message("wecom", consent_purpose=""))])
     >>> ev = Events(customer_id=[7], event_type=["signup"], timestamp=["2024-05-01T10:00"])
-    >>> with open_store("memory://") as store:  # doctest: +SKIP
+    >>> with open_store("memory://") as store:
     ...     engine = CampaignEngine(store, rules)
     ...     first = engine.process(ev)
     ...     again = engine.process(ev)          # a replay: nothing new
