@@ -437,3 +437,13 @@ def test_customers_without_profile_read_missing_values() -> None:
     d = evaluate(rules, ev, profiles=prof).decisions
     got = sorted(zip(d.rule_id.tolist(), d.customer_id.tolist(), strict=True))
     assert got == [("big", 1), ("loyal", 1), ("not_hibernating", 1), ("not_hibernating", 9)]
+
+
+def test_wrong_input_types_are_refused() -> None:
+    with pytest.raises(ValidationError, match="Events"):
+        evaluate(RULES, [1, 2, 3])  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="RuleSet"):
+        evaluate({"rules": []}, Events.empty())  # type: ignore[arg-type]
+    first = evaluate(COMPILED, random_events(np.random.default_rng(0), 20))
+    with pytest.raises(ValidationError, match="now is before"):
+        evaluate(COMPILED, Events.empty(), state=first.state, now="2020-01-01")

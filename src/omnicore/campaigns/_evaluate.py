@@ -455,7 +455,8 @@ def evaluate(
     Raises
     ------
     ValidationError
-        When ``state`` belongs to another rule set, or ``now`` is before the state's watermark.
+        For inputs of the wrong type, when ``state`` belongs to another rule set, or when ``now`` is
+        before the state's watermark.
 
     Examples
     --------
@@ -471,6 +472,14 @@ def evaluate(
     >>> str(result.decisions.decided_at[0])
     '2024-05-02T11:00:00.000000'
     """
+    if not isinstance(rules, RuleSet | CompiledRules):
+        raise ValidationError("expected a RuleSet", field="rules", value=type(rules).__name__)
+    if not isinstance(events, Events):
+        raise ValidationError("expected omnicore.Events", field="events", value=type(events).__name__)
+    if profiles is not None and not isinstance(profiles, Profiles):
+        raise ValidationError(
+            "expected omnicore.campaigns.Profiles", field="profiles", value=type(profiles).__name__
+        )
     compiled = rules if isinstance(rules, CompiledRules) else compile_rules(rules)
     if state is None:
         state = EngineState.empty(compiled.fingerprint)
