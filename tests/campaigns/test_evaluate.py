@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -447,3 +448,19 @@ def test_wrong_input_types_are_refused() -> None:
     first = evaluate(COMPILED, random_events(np.random.default_rng(0), 20))
     with pytest.raises(ValidationError, match="now is before"):
         evaluate(COMPILED, Events.empty(), state=first.state, now="2020-01-01")
+
+
+@settings(max_examples=10)
+@given(st.integers(0, 2**32 - 1))
+def test_matches_naive_reference_when_caps_bind_hard(seed: int) -> None:
+    base = full_ruleset()
+    caps = (
+        FrequencyCap(scope="channel", limit=1, period_seconds=2 * 3600),
+        FrequencyCap(scope="global", limit=3, period_seconds=8 * 3600),
+        FrequencyCap(scope="campaign", limit=2, period_seconds=6 * 3600),
+    )
+    rules = RuleSet(rules=base.rules, policies=attrs.evolve(base.policies, caps=caps))
+    events = random_events(np.random.default_rng(seed), 300, n_customers=3)
+    got = evaluate(rules, events, profiles=profiles(), consent=ledger(), now=NOW).decisions
+    assert _rows(got) == reference(rules, events, profiles(), ledger(), NOW)
+    assert "suppressed_cap" in set(got.status.tolist())

@@ -249,17 +249,48 @@ def arbitrate(
     where[sort] = np.arange(sort.size)
     m_where = where[n_hist:]
     lo = np.searchsorted(keys, pack(m_group, lo_time, value_min=tmin, value_span=span), side="right")
-    prior_all = m_where - lo
-    member_sure = prior_all < m_limit
-    cand_sure = np.ones(n, dtype=bool)
-    np.logical_and.at(cand_sure, m_cand, member_sure)
-    unsure_members = ~cand_sure[m_cand]
+    # Bound the number of accepted rows before each member in its window from below (decided
+    # accepted rows only) and above (decided accepted and undecided rows), decide every candidate the
+    # bounds settle, and repeat; only what stays undecided is resolved one by one below.
+    n_m = m_cand.size
+    member_pos = np.arange(n_m, dtype=np.int64)
+    decided = np.zeros(n, dtype=np.int8)  # 1 accepted, -1 rejected, 0 undecided (eligible only)
+    has_members = np.zeros(n, dtype=bool)
+    has_members[m_cand] = True
+    decided[eligible & ~has_members] = 1
+    hist_rows = np.concatenate([np.ones(n_hist, bool), np.zeros(n_m, bool)])[sort]
+    sorted_cand = np.concatenate([np.full(n_hist, -1, np.int64), m_cand.astype(np.int64)])[sort]
+    in_members = sorted_cand >= 0
+    for _ in range(16):
+        state_rows = np.zeros(sorted_cand.size, dtype=np.int8)
+        state_rows[in_members] = decided[sorted_cand[in_members]]
+        acc_rows = hist_rows | (state_rows == 1)
+        up_rows = hist_rows | (state_rows >= 0)
+        prefix_acc = np.concatenate([[0], np.cumsum(acc_rows)])
+        prefix_up = np.concatenate([[0], np.cumsum(up_rows)])
+        lower = prefix_acc[m_where] - prefix_acc[lo]
+        upper = prefix_up[m_where] - prefix_up[lo]
+        not_ok = upper >= m_limit
+        first = np.full(n, n_m, dtype=np.int64)
+        np.minimum.at(first, m_cand[not_ok], member_pos[not_ok])
+        open_ = decided == 0
+        accept = open_ & has_members & (first == n_m)
+        hit = open_ & has_members & (first < n_m)
+        hit_rows = np.flatnonzero(hit)
+        reject_rows = hit_rows[lower[first[hit_rows]] >= m_limit[first[hit_rows]]]
+        if not accept.any() and reject_rows.size == 0:
+            break
+        decided[accept] = 1
+        decided[reject_rows] = -1
+        accepted[reject_rows] = False
+        blocking[reject_rows] = m_idx[first[reject_rows]]
+    unsure_members = decided[m_cand] == 0
     if not unsure_members.any():
         return accepted, blocking
-    # Rows that are certainly accepted (history, sure candidates); prefix sums count them in windows.
-    s_fixed = np.concatenate([np.ones(n_hist, bool), cand_sure[m_cand]])[sort]
-    prefix = np.concatenate([[0], np.cumsum(s_fixed)])
-    fixed_prior = prefix[m_where] - prefix[lo]
+    state_rows = np.zeros(sorted_cand.size, dtype=np.int8)
+    state_rows[in_members] = decided[sorted_cand[in_members]]
+    prefix_acc = np.concatenate([[0], np.cumsum(hist_rows | (state_rows == 1))])
+    fixed_prior = prefix_acc[m_where] - prefix_acc[lo]  # decided-accepted rows before each member
     # Decide the unsure candidates one by one, in processing order.
     u_rows = np.flatnonzero(unsure_members)
     u_rows = u_rows[np.lexsort((u_rows, m_cand[u_rows]))]
