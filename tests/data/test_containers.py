@@ -236,3 +236,33 @@ def test_concat_of_int_and_text_ids_gives_text() -> None:
     both = Transactions.concat([_tx(), _tx(customer_id=["a", "b"])])
     assert both.customer_id.dtype == np.dtypes.StringDType()
     assert both.customer_id.tolist() == ["1", "2", "a", "b"]
+
+
+def test_factorize_text_with_many_duplicates() -> None:
+    from omnicore.data import factorize
+
+    rng = np.random.default_rng(0)
+    values = np.array([f"id{v}" for v in rng.integers(0, 40, 200_000)], dtype=np.dtypes.StringDType())
+    uniques, codes = factorize(values)
+    assert len(uniques) == 40
+    assert (uniques[codes] == values).all()
+
+
+def test_bool_columns_from_python_bools() -> None:
+    from omnicore.storage import IdentityLinks
+
+    row = {
+        "left_type": "phone",
+        "left_value": "+86138",
+        "right_type": "email",
+        "right_value": "a@b.cn",
+        "kind": "deterministic",
+        "probability": 1.0,
+        "record_id": "r1",
+        "reason": "",
+        "created_at": "2024-01-01",
+    }
+    links = IdentityLinks.from_records([{**row, "accepted": True}, {**row, "accepted": False}])
+    assert links.accepted.tolist() == [True, False]
+    with pytest.raises(ValidationError, match="boolean"):
+        IdentityLinks.from_records([{**row, "accepted": "yes"}])

@@ -248,6 +248,11 @@ def _bool_array(name: str, value: Any) -> npt.NDArray[np.bool_]:
     if array.dtype.kind != "b" and array.size:
         if array.dtype.kind in "iu" and np.isin(array, (0, 1)).all():
             return array.astype(bool)
+        if array.dtype.kind == "O":
+            bad = np.fromiter((not isinstance(v, bool | np.bool_) for v in array), bool, array.size)
+            if not bad.any():
+                return array.astype(bool)
+            raise _fail(name, "expected a boolean", array, bad)
         raise ValidationError(f"expected booleans, got dtype {array.dtype}", field=name)
     return array.astype(bool, copy=False)
 

@@ -71,7 +71,7 @@ def _factorize_integers(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.i
 
 
 def _factorize_few(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]] | None:
-    candidates = np.unique(values[:_PROBE_ROWS])
+    candidates = unique_sorted(values[:_PROBE_ROWS])
     if len(candidates) > _FEW_DISTINCT:
         return None
     codes = np.full(values.size, -1, np.int64)
@@ -83,8 +83,16 @@ def _factorize_few(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDAr
 
 
 def _factorize_sorting(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-    uniques, codes = np.unique(values, return_inverse=True)
-    return uniques, codes.astype(np.int64, copy=False).reshape(-1)
+    # A stable sort throughout: numpy 2.4's default quicksort can crash on StringDType columns with
+    # many duplicates, and np.unique(return_inverse=True) uses it.
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.empty(ordered.size, bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    codes = np.empty(values.size, np.int64)
+    codes[order] = np.cumsum(starts, dtype=np.int64) - 1
+    return ordered[starts], codes
 
 
 def unique_sorted(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
