@@ -266,3 +266,11 @@ def test_bool_columns_from_python_bools() -> None:
     assert links.accepted.tolist() == [True, False]
     with pytest.raises(ValidationError, match="boolean"):
         IdentityLinks.from_records([{**row, "accepted": "yes"}])
+
+
+def test_concat_events_with_different_properties() -> None:
+    a = Events(customer_id=[1], event_type=["chat"], timestamp=["2024-01-01"], properties={"text": ["hi"]})
+    b = Events(customer_id=[2], event_type=["buy"], timestamp=["2024-01-02"], properties={"price": [3.0]})
+    both = Events.concat([a, b])
+    assert both.properties["text"].tolist() == ["hi", ""]
+    assert np.isnan(both.properties["price"][0])

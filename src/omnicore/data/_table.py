@@ -209,9 +209,15 @@ class Table:
                 raise ValidationError("optional column present in some tables only", field=name)
         prop_name = cls._properties_name()
         if prop_name is not None:
-            keys = set().union(*(getattr(t, prop_name).keys() for t in tables))
+            all_props = [getattr(t, prop_name) for t in tables]
+            keys = set().union(*(p.keys() for p in all_props))
             changes[prop_name] = {
-                k: _concat([_property_or_missing(getattr(t, prop_name), k, len(t)) for t in tables])
+                k: _concat(
+                    [
+                        _property_or_missing(all_props, p, k, len(t))
+                        for p, t in zip(all_props, tables, strict=True)
+                    ]
+                )
                 for k in keys
             }
         return attrs.evolve(first, **changes)  # type: ignore[misc]
@@ -226,9 +232,22 @@ def _concat(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
     return np.concatenate(nonempty)
 
 
-def _property_or_missing(props: Mapping[str, npt.NDArray[Any]], key: str, n: int) -> npt.NDArray[Any]:
+def _property_or_missing(
+    props_of_all: Sequence[Mapping[str, npt.NDArray[Any]]],
+    props: Mapping[str, npt.NDArray[Any]],
+    key: str,
+    n: int,
+) -> npt.NDArray[Any]:
     if key in props:
         return props[key]
+    # Fill with the missing value of the column's type, as the container defines it for each kind.
+    template = next(p[key] for p in props_of_all if key in p)
+    if template.dtype == STRING_DTYPE:
+        return np.full(n, "", dtype=STRING_DTYPE)
+    if template.dtype.kind == "M":
+        return np.full(n, np.datetime64("NaT"), dtype=template.dtype)
+    if template.dtype.kind == "b":
+        return np.zeros(n, bool)
     return np.full(n, np.nan)
 
 

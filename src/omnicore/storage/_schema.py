@@ -135,6 +135,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "audit log append-only: triggers reject UPDATE and DELETE",
         {"sqlite": _V2_SQLITE, "postgresql": _V2_POSTGRES},
     ),
+    # Campaign engines read the ledger of the customers in each batch, across purposes.
+    Migration(
+        3,
+        "consent ledger indexed by subject",
+        {"": ("CREATE INDEX oc_consent_by_subject ON oc_consent (tenant, subject_id, recorded_at)",)},
+    ),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS oc_schema_version (

@@ -1,0 +1,1011 @@
+"""The pure evaluation core: events + rules + profiles + consent + state -> decisions + state.
+
+Batch and streaming evaluation are the same function: a batch is one call, a stream is a sequence of
+calls that hand the returned :class:`EngineState` to the next one. Because every temporal quantity is
+defined on the processing order (events sorted by time, ties in input order), splitting the input
+anywhere gives the same decisions as evaluating it whole.
+
+Semantics
+---------
+- Events are processed in time order (stable for ties). Events older than the state's watermark,
+  or already processed at it, are skipped (replays); repeated ``event_id`` values in one batch are
+  evaluated once.
+- A rule is a *candidate* for an event when the event has the trigger's type and matches its
+  predicate, the customer's profile matches ``conditions``, and each temporal condition holds:
+  :class:`CountWithin` counts matching events in ``[t - window, t]`` up to and including this one;
+  :class:`FirstTime` requires that the customer never had a trigger of this rule before;
+  :class:`NotFollowedBy` starts a timer that fires at ``t + delay`` unless a matching follow-up comes
+  in ``(t, t + delay]``. A timer fires once the watermark (latest event time, or ``now``) has passed
+  its due time.
+- Candidates are arbitrated in order of decision time (events before timers at equal times, then
+  input order, then priority): consent (the action's purpose and a separate consent for each
+  sensitive field the rule reads) at the decision time; then re-eligibility, exclusion groups and
+  frequency caps, counting accepted decisions (fired, deferred and held out) in
+  ``(t - period, t]``; then the holdout; then quiet hours, which defer the send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from omnicore._errors import ValidationError
+from omnicore._progress import Progress, null_progress
+from omnicore.campaigns._compile import Columns, CompiledPredicate, compile_predicate, factorize_text
+from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, quiet_hours_send_at
+from omnicore.campaigns._profiles import Profiles
+from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
+from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
+from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
+from omnicore.data import STRING_DTYPE, Events, factorize, to_datetime64
+from omnicore.storage import ConsentRecords
+
+__all__ = ["CompiledRules", "compile_rules", "evaluate", "still_deliverable"]
+
+logger = logging.getLogger(__name__)
+
+I64 = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
+_S = STRING_DTYPE
+_US = 1_000_000
+
+
+@attrs.frozen(kw_only=True)
+class _Cap:
+    key: str
+    period_us: int
+    limit: int
+    status: DecisionStatus
+    label: str
+
+
+@attrs.frozen(kw_only=True)
+class _CompiledRule:
+    rule: Rule
+    trigger: CompiledPredicate
+    conditions: CompiledPredicate | None
+    counts: tuple[tuple[str, CountWithin, CompiledPredicate], ...]
+    absence: tuple[NotFollowedBy, CompiledPredicate] | None
+    first_time: bool
+    purposes: tuple[tuple[str, str], ...]  # (purpose, why it is needed)
+    caps: tuple[_Cap, ...]
+    quiet: bool
+    description: str
+
+
+@attrs.frozen(kw_only=True)
+class _CapTable:
+    """Every (rule, cap) pair as flat arrays: rule ``r`` owns entries ``start[r] : start[r] + count[r]``."""
+
+    key_names: list[str]
+    key_index: dict[str, int]
+    start: I64
+    count: I64
+    key: I64
+    period: I64
+    limit: I64
+
+
+def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
+    key_names: list[str] = []
+    key_index: dict[str, int] = {}
+    key, period, limit, count = [], [], [], []
+    for cr in rules:
+        count.append(len(cr.caps))
+        for cap in cr.caps:
+            if cap.key not in key_index:
+                key_index[cap.key] = len(key_names)
+                key_names.append(cap.key)
+            key.append(key_index[cap.key])
+            period.append(cap.period_us)
+            limit.append(cap.limit)
+    counts = np.array(count, dtype=np.int64)
+    return _CapTable(
+        key_names=key_names,
+        key_index=key_index,
+        start=np.cumsum(counts) - counts,
+        count=counts,
+        key=np.array(key, dtype=np.int64),
+        period=np.array(period, dtype=np.int64),
+        limit=np.array(limit, dtype=np.int64),
+    )
+
+
+@attrs.frozen
+class CompiledRules:
+    """A :class:`RuleSet` compiled to numpy operations; reuse it across batches.
+
+    Build with :func:`compile_rules`.
+    """
+
+    ruleset: RuleSet
+    rules: tuple[_CompiledRule, ...]
+    fingerprint: str
+    cap_table: _CapTable = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "cap_table", _cap_table(self.rules))
+
+
+def _describe(rule: Rule) -> str:
+    parts = [f"rule {rule.rule_id}: trigger {rule.trigger.event_type}"]
+    if rule.trigger.where is not None:
+        parts.append("where matched")
+    if rule.conditions is not None:
+        parts.append(f"profile {', '.join(sorted(predicate_fields(rule.conditions)))} matched")
+    for item in rule.temporal:
+        if isinstance(item, CountWithin):
+            parts.append(f">= {item.at_least} {item.event_type} in {item.window_seconds:g} s")
+        elif isinstance(item, FirstTime):
+            parts.append("first time")
+        else:
+            parts.append(f"no {item.event_type} within {item.delay_seconds:g} s")
+    return "; ".join(parts)
+
+
+def compile_rules(rules: RuleSet) -> CompiledRules:
+    """Compile every predicate and policy of a rule set once.
+
+    Parameters
+    ----------
+    rules
+        The rules and policies.
+
+    Returns
+    -------
+    CompiledRules
+        Input for :func:`evaluate` (which also accepts the :class:`RuleSet` and compiles it).
+
+    Examples
+    --------
+    >>> from omnicore.campaigns import rule, on, message
+    >>> compiled = compile_rules(RuleSet(rules=[rule("hi").when(on("signup")).then(message("wecom"))]))
+    >>> compiled.rules[0].description
+    'rule hi: trigger signup'
+    """
+    policies = rules.policies
+    groups = {g.name: g for g in policies.exclusion_groups}
+    quiet = policies.quiet_hours
+    out = []
+    for rule in rules.rules:
+        counts = tuple(
+            (f"{rule.rule_id}#{i}", item, compile_predicate(item.where))
+            for i, item in enumerate(rule.temporal)
+            if isinstance(item, CountWithin)
+        )
+        absence_item = rule.absence
+        absence = (absence_item, compile_predicate(absence_item.where)) if absence_item is not None else None
+        fields = predicate_fields(rule.trigger.where) | predicate_fields(rule.conditions)
+        for item in rule.temporal:
+            if not isinstance(item, FirstTime):
+                fields |= predicate_fields(item.where)
+        purposes: list[tuple[str, str]] = []
+        if rule.action.consent_purpose:
+            purposes.append((rule.action.consent_purpose, f"no consent for {rule.action.consent_purpose!r}"))
+        for field in sorted(fields):
+            purpose = policies.sensitive_fields.get(field)
+            if purpose and all(p != purpose for p, _ in purposes):
+                purposes.append((purpose, f"sensitive field {field!r} needs explicit consent {purpose!r}"))
+        caps: list[_Cap] = []
+        if rule.reeligible_after_seconds is not None:
+            caps.append(
+                _Cap(
+                    key=f"rule:{rule.rule_id}",
+                    period_us=round(rule.reeligible_after_seconds * _US),
+                    limit=1,
+                    status=DecisionStatus.SUPPRESSED_REELIGIBILITY,
+                    label=f"not re-eligible within {rule.reeligible_after_seconds:g} s of the last firing",
+                )
+            )
+        if rule.exclusion_group:
+            group = groups[rule.exclusion_group]
+            caps.append(
+                _Cap(
+                    key=f"excl:{group.name}",
+                    period_us=round(group.window_seconds * _US),
+                    limit=1,
+                    status=DecisionStatus.SUPPRESSED_EXCLUSION,
+                    label=f"exclusion group {group.name!r} already fired within {group.window_seconds:g} s",
+                )
+            )
+        for i, cap in enumerate(policies.caps):
+            if cap.scope == "channel":
+                if cap.channel and cap.channel != rule.action.channel:
+                    continue
+                attr = rule.action.channel
+            elif cap.scope == "campaign":
+                attr = rule.campaign_id
+            else:
+                attr = "*"
+            caps.append(
+                _Cap(
+                    key=f"cap{i}:{attr}",
+                    period_us=round(cap.period_seconds * _US),
+                    limit=cap.limit,
+                    status=DecisionStatus.SUPPRESSED_CAP,
+                    label=f"{cap.scope} cap {cap.limit} per {cap.period_seconds:g} s"
+                    + (f" ({attr})" if attr != "*" else "")
+                    + " reached",
+                )
+            )
+        applies_quiet = quiet is not None and (not quiet.channels or rule.action.channel in quiet.channels)
+        out.append(
+            _CompiledRule(
+                rule=rule,
+                trigger=compile_predicate(rule.trigger.where),
+                conditions=compile_predicate(rule.conditions) if rule.conditions is not None else None,
+                counts=counts,
+                absence=absence,
+                first_time=any(isinstance(t, FirstTime) for t in rule.temporal),
+                purposes=tuple(purposes),
+                caps=tuple(caps),
+                quiet=applies_quiet,
+                description=_describe(rule),
+            )
+        )
+    return CompiledRules(ruleset=rules, rules=tuple(out), fingerprint=rules.fingerprint())
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _as_ids(array: npt.NDArray[Any], like: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    if array.size == 0 and array.dtype != like.dtype:
+        return np.empty(0, dtype=like.dtype)
+    return array
+
+
+def _id_text(ids: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return ids.astype(_S) if ids.dtype != _S else ids
+
+
+def _event_keys(
+    events: Events, rows: npt.NDArray[np.intp], *, cust_text: npt.NDArray[Any] | None = None
+) -> npt.NDArray[Any]:
+    """The event's ``event_id``, or ``customer|event_type|epoch microseconds`` when there is none."""
+    if events.event_id is not None:
+        return _id_text(events.event_id[rows])
+    cust = _id_text(events.customer_id[rows]) if cust_text is None else cust_text
+    stamp = events.timestamp[rows].view(np.int64).astype(_S)
+    return np.strings.add(
+        np.strings.add(np.strings.add(np.strings.add(cust, "|"), events.event_type[rows]), "|"), stamp
+    )
+
+
+def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    kind = column.dtype.kind
+    if kind == "f":
+        return np.array([np.nan])
+    if kind == "b":
+        return np.array([False])
+    if kind == "M":
+        return np.array(["NaT"], dtype=column.dtype)
+    return np.array([""], dtype=_S)
+
+
+class _Batch:
+    """The sorted batch with per-event-type views sharing one factorisation per property column."""
+
+    def __init__(self, events: Events) -> None:
+        self.events = events
+        self.n = len(events)
+        self.time = events.timestamp.view(np.int64)
+        self.props = Columns(events.properties, self.n)
+        self._type_uniques, self._type_codes = factorize_text(events.event_type)
+        self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
+        self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
+
+    def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
+        hit = self._types.get(event_type)
+        if hit is None:
+            code = np.flatnonzero(self._type_uniques == event_type)
+            rows = np.flatnonzero(self._type_codes == code[0]) if code.size else np.zeros(0, dtype=np.intp)
+            hit = (rows, self.props.select(rows))
+            self._types[event_type] = hit
+        return hit
+
+    def matching(self, event_type: str, predicate: CompiledPredicate) -> npt.NDArray[np.intp]:
+        key = (event_type, id(predicate))
+        hit = self._kmask.get(key)
+        if hit is None:
+            rows, cols = self.of_type(event_type)
+            hit = rows[predicate(cols)] if rows.size else rows
+            self._kmask[key] = hit
+        return hit
+
+
+_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp]]] = []
+
+
+def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """Sorted customer ids of a profile table and their rows (cached for the last few tables)."""
+    for table, ids, order in _PROFILE_INDEX:
+        if table is profiles:
+            return ids, order
+    order = np.argsort(profiles.customer_id, kind="stable")
+    ids = profiles.customer_id[order]
+    _PROFILE_INDEX.insert(0, (profiles, ids, order))
+    del _PROFILE_INDEX[4:]
+    return ids, order
+
+
+def _profile_view(
+    profiles: Profiles | None, id_of_code: npt.NDArray[Any], involved: I64, n_codes: int
+) -> tuple[I64, Columns]:
+    """Per customer code, a row of a small profile view holding only the involved customers.
+
+    Customers without a profile get missing values (NaN, ``''``, False).
+    """
+    local = np.full(n_codes, 0, dtype=np.int64)
+    if profiles is None or len(profiles) == 0 or involved.size == 0:
+        return local, Columns({}, max(int(involved.size), 1))
+    sorted_ids, order = _profile_index(profiles)
+    wanted = id_of_code[involved]
+    if wanted.dtype.kind != sorted_ids.dtype.kind:
+        wanted = _id_text(wanted)
+        sorted_ids = _id_text(sorted_ids)
+    pos = np.minimum(np.searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+    found = sorted_ids[pos] == wanted
+    rows = np.where(found, order[pos], -1)
+    local[involved] = np.arange(involved.size)
+    columns: dict[str, npt.NDArray[Any]] = {}
+    for name, column in profiles.attributes.items():
+        out = np.empty(involved.size, dtype=column.dtype)
+        out[found] = column[rows[found]]
+        if not found.all():
+            out[~found] = _missing_like(column)[0]
+        columns[name] = out
+    return local, Columns(columns, involved.size)
+
+
+def _coerce_events(events: Events) -> tuple[Events, int]:
+    """Sort by time (stable) and drop repeated events; returns the events and the number dropped.
+
+    An event is identified by its ``event_id``, or without one by (customer, type, timestamp): two
+    such events at the same microsecond are one event (and a replay of it is skipped).
+    """
+    dropped = 0
+    if events.event_id is not None and len(events) > 1:
+        _, first = np.unique(events.event_id, return_index=True)
+        if first.size < len(events):
+            dropped = len(events) - first.size
+            events = events.take(np.sort(first))
+    t = events.timestamp.view(np.int64)
+    if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
+        events = events.take(np.argsort(t, kind="stable"))
+        t = events.timestamp.view(np.int64)
+    if events.event_id is None and t.size > 1:
+        tie = np.zeros(t.size, dtype=bool)
+        same = t[1:] == t[:-1]
+        tie[1:] |= same
+        tie[:-1] |= same
+        rows = np.flatnonzero(tie)
+        if rows.size:
+            _, first = np.unique(_event_keys(events, rows), return_index=True)
+            if first.size < rows.size:
+                keep = np.ones(t.size, dtype=bool)
+                keep[rows] = False
+                keep[rows[first]] = True
+                dropped += int(t.size - keep.sum())
+                events = events.take(np.flatnonzero(keep))
+    return events, dropped
+
+
+def _skip_replays(events: Events, state: EngineState) -> tuple[Events, int]:
+    if state.watermark is None or len(events) == 0:
+        return events, 0
+    wm = np.int64(state.watermark.astype("datetime64[us]").view(np.int64))
+    t = events.timestamp.view(np.int64)
+    start = int(np.searchsorted(t, wm, side="left"))
+    end = int(np.searchsorted(t, wm, side="right"))
+    keep = np.ones(len(events), dtype=bool)
+    keep[:start] = False
+    if end > start and state.watermark_keys:
+        keys = _event_keys(events, np.arange(start, end))
+        seen = np.isin(keys, np.array(sorted(state.watermark_keys), dtype=_S))
+        keep[start:end] = ~seen
+    skipped = int((~keep).sum())
+    if skipped:
+        events = events.take(np.flatnonzero(keep))
+    return events, skipped
+
+
+# -- the evaluation -----------------------------------------------------------------------------
+def evaluate(
+    rules: RuleSet | CompiledRules,
+    events: Events,
+    *,
+    profiles: Profiles | None = None,
+    consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None = None,
+    state: EngineState | None = None,
+    now: Any = None,
+    progress: Progress = null_progress,
+) -> Evaluation:
+    """Evaluate a batch of events against every rule, vectorised, and apply every policy.
+
+    Parameters
+    ----------
+    rules
+        The rule set (or its :func:`compile_rules` result, to compile once for many batches).
+    events
+        The batch, in any order (sorted by time internally, ties in input order).
+    profiles
+        Customer attributes for rule conditions and the time zone for quiet hours (None: nobody has
+        a profile, so profile conditions fail).
+    consent
+        The consent ledger, or a function returning the ledger rows of the given customer ids (called
+        only when a candidate needs consent); None: nobody has consented, so only actions without a
+        consent purpose can fire.
+    state
+        The state returned by the previous call (None: start fresh).
+    now
+        Optional current time: absence timers due before it fire (else the batch's latest event time
+        is the clock). Events before ``now`` must not arrive later.
+    progress
+        Progress callback, called once per rule.
+
+    Returns
+    -------
+    Evaluation
+        Decisions in processing order with their reason traces, and the state for the next call.
+
+    Raises
+    ------
+    ValidationError
+        For inputs of the wrong type, when ``state`` belongs to another rule set, or when ``now`` is
+        before the state's watermark.
+
+    Examples
+    --------
+    >>> from omnicore.campaigns import rule, on, field, coupon, not_followed_by
+    >>> rs = RuleSet(rules=[rule("cart").when(on("add_to_cart"))
+    ...                     .unless(not_followed_by("purchase", hours=24))
+    ...                     .then(coupon("sms", template="SAVE10", consent_purpose=""))])
+    >>> ev = Events(customer_id=[1, 1, 2], event_type=["add_to_cart", "purchase", "add_to_cart"],
+    ...             timestamp=["2024-05-01T10:00", "2024-05-01T12:00", "2024-05-01T11:00"])
+    >>> result = evaluate(rs, ev, now="2024-05-03")
+    >>> result.decisions.customer_id.tolist(), result.decisions.status.tolist()
+    ([2], ['fired'])
+    >>> str(result.decisions.decided_at[0])
+    '2024-05-02T11:00:00.000000'
+    """
+    if not isinstance(rules, RuleSet | CompiledRules):
+        raise ValidationError("expected a RuleSet", field="rules", value=type(rules).__name__)
+    if not isinstance(events, Events):
+        raise ValidationError("expected omnicore.Events", field="events", value=type(events).__name__)
+    if profiles is not None and not isinstance(profiles, Profiles):
+        raise ValidationError(
+            "expected omnicore.campaigns.Profiles", field="profiles", value=type(profiles).__name__
+        )
+    compiled = rules if isinstance(rules, CompiledRules) else compile_rules(rules)
+    if state is None:
+        state = EngineState.empty(compiled.fingerprint)
+    elif state.fingerprint and state.fingerprint != compiled.fingerprint:
+        raise ValidationError(
+            "state belongs to another rule set; start from an empty state or migrate it",
+            field="state.fingerprint",
+            value=state.fingerprint,
+        )
+    events, dropped = _coerce_events(events)
+    events, skipped = _skip_replays(events, state)
+    batch = _Batch(events)
+    ids = events.customer_id
+    old_wm = None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
+    wm_candidates = [v for v in (old_wm, int(batch.time[-1]) if batch.n else None) if v is not None]
+    if now is not None:
+        now_us = int(to_datetime64(now, field="now").view(np.int64))
+        if old_wm is not None and now_us < old_wm:
+            raise ValidationError("now is before the watermark", field="now", value=now)
+        wm_candidates.append(now_us)
+    wm_new = max(wm_candidates) if wm_candidates else None
+
+    # One customer coding shared by events, state rows and profiles.
+    st_window = _as_ids(state.window_customer, ids)
+    st_seen = _as_ids(state.seen_customer, ids)
+    st_timer = _as_ids(state.timer_customer, ids)
+    st_cap = _as_ids(state.cap_customer, ids)
+    ev_code, w_code, s_code, t_code, c_code = codes_for(ids, st_window, st_seen, st_timer, st_cap)
+    n_codes = 1 + max([int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code) if a.size] or [0])
+    id_of_code = np.empty(
+        n_codes, dtype=ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype)
+    )
+    for code, values in (
+        (ev_code, ids),
+        (w_code, st_window),
+        (s_code, st_seen),
+        (t_code, st_timer),
+        (c_code, st_cap),
+    ):
+        if code.size:
+            id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
+    # Profiles of the customers this call can touch (batch and due timers), looked up by binary search
+    involved = np.unique(np.concatenate([ev_code, t_code]))
+    prof_row, prof_cols = _profile_view(profiles, id_of_code, involved, n_codes)
+
+    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq", "tkey")}
+    new_windows: list[tuple[str, I64, I64]] = []
+    new_seen: list[tuple[str, I64]] = []
+    pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]] = []
+    # State rows by slot / rule, decoded once.
+    w_slots = state.window_slot
+    s_rules = state.seen_rule
+    t_rules = state.timer_rule
+    window_time = state.window_time.view(np.int64)
+    timer_start = state.timer_start.view(np.int64)
+    known_rules = {cr.rule.rule_id for cr in compiled.rules}
+    stale = (
+        np.flatnonzero(~np.isin(t_rules, np.array(sorted(known_rules), dtype=_S)))
+        if t_rules.size
+        else np.zeros(0, dtype=np.intp)
+    )
+    if stale.size:
+        logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
+
+    def add(
+        rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64, tkey: npt.NDArray[Any]
+    ) -> None:
+        parts["rule"].append(np.full(code.size, rule_idx, dtype=np.int64))
+        parts["code"].append(code)
+        parts["row"].append(row)
+        parts["time"].append(time)
+        parts["kind"].append(np.full(code.size, kind, dtype=np.int64))
+        parts["seq"].append(seq)
+        parts["tkey"].append(tkey)
+
+    empty_keys = np.empty(0, dtype=_S)
+    total = len(compiled.rules)
+    timer_rules = set(t_rules.tolist()) if t_rules.size else set()
+    for rule_idx, cr in enumerate(compiled.rules):
+        rule = cr.rule
+        rows, cols = batch.of_type(rule.trigger.event_type)
+        if rows.size == 0 and rule.rule_id not in timer_rules:
+            # rules are indexed by event type: nothing can fire; only carry the window history on
+            for slot, item, where in cr.counts:
+                in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
+                ref = batch.matching(item.event_type, where)
+                new_windows.append(
+                    (
+                        slot,
+                        np.concatenate([w_code[in_state], ev_code[ref]]),
+                        np.concatenate([window_time[in_state], batch.time[ref]]),
+                    )
+                )
+            continue
+        trig = rows[cr.trigger(cols)] if rows.size else rows
+        if cr.first_time:
+            codes = ev_code[trig]
+            uniq, first = np.unique(codes, return_index=True)
+            before = s_code[s_rules == rule.rule_id] if s_rules.size else np.empty(0, np.int64)
+            fresh = ~np.isin(uniq, before)
+            trig = np.sort(trig[first[fresh]])
+            new_seen.append((rule.rule_id, uniq[fresh]))
+        if cr.conditions is not None and trig.size:
+            ok = cr.conditions(prof_cols)
+            trig = trig[ok[prof_row[ev_code[trig]]]]
+        for slot, item, where in cr.counts:
+            ref = batch.matching(item.event_type, where)
+            in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
+            h_code, h_time = w_code[in_state], window_time[in_state]
+            ref_code = np.concatenate([h_code, ev_code[ref]])
+            ref_seq = np.concatenate([np.arange(-h_code.size, 0, dtype=np.int64), ref.astype(np.int64)])
+            ref_time = np.concatenate([h_time, batch.time[ref]])
+            if trig.size:
+                window_us = round(item.window_seconds * _US)
+                n_in = count_upto(
+                    ref_code,
+                    ref_seq,
+                    ref_time,
+                    ev_code[trig],
+                    trig.astype(np.int64),
+                    batch.time[trig] - window_us,
+                )
+                trig = trig[n_in >= item.at_least]
+            new_windows.append((slot, ref_code, ref_time))
+        if cr.absence is None:
+            if trig.size:
+                add(
+                    rule_idx,
+                    ev_code[trig],
+                    trig.astype(np.int64),
+                    batch.time[trig],
+                    0,
+                    trig.astype(np.int64),
+                    empty_keys,
+                )
+        else:
+            absence, where = cr.absence
+            delay = round(absence.delay_seconds * _US)
+            follow = batch.matching(absence.event_type, where)
+            # timers carried from earlier batches, then the new ones
+            mine = np.flatnonzero(t_rules == rule.rule_id) if t_rules.size else np.empty(0, np.intp)
+            tc = np.concatenate([t_code[mine], ev_code[trig]])
+            ts = np.concatenate([timer_start[mine], batch.time[trig]])
+            td = ts + delay
+            tk = (
+                np.concatenate([state.timer_event_key[mine], _event_keys(events, trig)])
+                if tc.size
+                else empty_keys
+            )
+            if tc.size:
+                followed = count_in_range(
+                    ev_code[follow], batch.time[follow], tc, ts, td, lo_inclusive=False, hi_inclusive=True
+                )
+                alive = followed == 0
+                due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
+                wait = alive & ~due
+                fire = np.flatnonzero(due)
+                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire], tk[fire])
+                if wait.any():
+                    pending.append((rule.rule_id, tc[wait], tk[wait], ts[wait], td[wait]))
+        progress(rule_idx + 1, total, rule.rule_id)
+
+    decisions, cap_rows = _decide(
+        compiled, parts, batch, events, id_of_code, prof_row, prof_cols, consent, state, c_code
+    )
+    new_state = _next_state(
+        compiled,
+        state,
+        wm_new,
+        old_wm,
+        events,
+        batch,
+        id_of_code,
+        new_windows,
+        new_seen,
+        pending,
+        cap_rows,
+        s_code,
+    )
+    return Evaluation(decisions=decisions, state=new_state, skipped_events=dropped + skipped)
+
+
+def _cat(parts: list[Any], dtype: Any) -> npt.NDArray[Any]:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def _decide(
+    compiled: CompiledRules,
+    parts: dict[str, list[Any]],
+    batch: _Batch,
+    events: Events,
+    id_of_code: npt.NDArray[Any],
+    prof_row: I64,
+    prof_cols: Columns,
+    consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None,
+    state: EngineState,
+    cap_state_code: I64,
+) -> tuple[Decisions, tuple[npt.NDArray[Any], I64, I64]]:
+    rule_i = _cat(parts["rule"], np.int64)
+    if rule_i.size == 0:
+        return Decisions.empty(), (np.empty(0, dtype=_S), np.empty(0, np.int64), np.empty(0, np.int64))
+    code = _cat(parts["code"], np.int64)
+    row = _cat(parts["row"], np.int64)
+    time = _cat(parts["time"], np.int64)
+    kind = _cat(parts["kind"], np.int64)
+    seq = _cat(parts["seq"], np.int64)
+    crs = compiled.rules
+    order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
+    raw_kind = kind
+    rule_i, code, row, time, kind, seq = (a[order] for a in (rule_i, code, row, time, kind, seq))
+    tkeys = _cat(parts["tkey"], _S)
+    n = rule_i.size
+    cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
+    # event keys are built only when they cannot be derived later (event ids, carried timers)
+    timer_pos = np.flatnonzero(kind == 1)
+    is_event = kind == 0
+    event_key: npt.NDArray[Any] | None = None
+    if events.event_id is not None or timer_pos.size:
+        event_key = np.empty(n, dtype=_S)
+        if is_event.any():
+            event_key[is_event] = _event_keys(events, row[is_event])
+        if timer_pos.size:
+            # timer keys were appended in the same order as the timer candidates before sorting
+            key_of = np.empty(raw_kind.size, dtype=_S)
+            key_of[np.flatnonzero(raw_kind == 1)] = tkeys
+            event_key[timer_pos] = key_of[order[timer_pos]]
+    trigger_at = np.where(kind == 1, seq, time)
+
+    # candidate rows of each rule, in processing order
+    by_rule = np.argsort(rule_i, kind="stable")
+    bounds = np.searchsorted(rule_i[by_rule], np.arange(len(crs) + 1))
+    rows_of = [by_rule[bounds[r] : bounds[r + 1]] for r in range(len(crs))]
+    # consent (action purpose and sensitive data), at the decision time
+    variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
+    eligible = np.ones(n, dtype=bool)
+    # one look-up per purpose over every candidate that needs it
+    needs: dict[str, list[npt.NDArray[np.intp]]] = {}
+    for r, cr in enumerate(crs):
+        for purpose, _ in cr.purposes:
+            if rows_of[r].size:
+                needs.setdefault(purpose, []).append(rows_of[r])
+    granted_by: dict[str, Mask] = {}
+    if callable(consent) and needs:
+        consent = consent(np.unique(cust))
+    for purpose, chunks in needs.items():
+        rows = np.concatenate(chunks)
+        ok = np.ones(n, dtype=bool)
+        if consent is not None:
+            ok[rows] = consent_granted(consent, purpose, cust[rows], time[rows])  # type: ignore[arg-type]
+        else:
+            ok[rows] = False
+        granted_by[purpose] = ok
+    for r, cr in enumerate(crs):
+        mine = rows_of[r]
+        # the first purpose (in the rule's order) that is missing names the reason
+        for p in range(len(cr.purposes) - 1, -1, -1):
+            refused = mine[~granted_by[cr.purposes[p][0]][mine]] if mine.size else mine
+            eligible[refused] = False
+            variant[refused] = 10 + p
+
+    # caps: one membership per (candidate, cap of its rule), expanded without a loop over rules
+    table = compiled.cap_table
+    key_names, key_index = table.key_names, table.key_index
+    n_caps = table.count[rule_i]
+    mc = np.repeat(np.arange(n, dtype=np.int64), n_caps)
+    first = np.cumsum(n_caps) - n_caps
+    ms = np.arange(mc.size, dtype=np.int64) - np.repeat(first, n_caps)  # cap index within the rule
+    entry = table.start[rule_i[mc]] + ms
+    mk, mp, ml = table.key[entry], table.period[entry], table.limit[entry]
+    # history rows of the caps in use
+    h_key_text = state.cap_key
+    if h_key_text.size and key_names:
+        uniq_keys, inv = np.unique(h_key_text, return_inverse=True)
+        mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv.reshape(-1)]
+        h_in = mapped >= 0
+        h_key = mapped[h_in]
+        h_cust = cap_state_code[h_in]
+        h_time = state.cap_time.view(np.int64)[h_in]
+    else:
+        h_key = h_cust = h_time = np.empty(0, np.int64)
+    accepted, blocking = arbitrate(
+        time, eligible, mc, mk, code[mc] if mc.size else mc, mp, ml, h_key, h_cust, h_time
+    )
+    blocked = eligible & ~accepted
+    variant[blocked] = 100 + ms[blocking[blocked]]
+
+    # holdout, then quiet hours
+    held = np.zeros(n, dtype=bool)
+    send = time.copy()
+    tz_col = prof_cols.get(compiled.ruleset.policies.timezone_field)
+    quiet = compiled.ruleset.policies.quiet_hours
+    salt = compiled.ruleset.policies.holdout_salt
+    quiet_rows = []
+    for r, cr in enumerate(crs):
+        mine = rows_of[r][accepted[rows_of[r]]]
+        if mine.size == 0:
+            continue
+        if cr.rule.holdout_fraction > 0:
+            draw = holdout_draw(cust[mine], salt=salt, campaign_id=cr.rule.campaign_id)
+            held[mine[draw < cr.rule.holdout_fraction]] = True
+        if cr.quiet and quiet is not None:
+            quiet_rows.append(mine)
+    if quiet_rows and quiet is not None:
+        mine = np.concatenate(quiet_rows)
+        default_tz = compiled.ruleset.policies.default_timezone
+        if tz_col is not None and tz_col.dtype == _S:
+            tz = tz_col[prof_row[code[mine]]]
+            tz = np.where(tz == "", default_tz, tz)
+        else:
+            tz = np.full(mine.size, default_tz, dtype=_S)
+        send[mine] = quiet_hours_send_at(time[mine], tz, start_hour=quiet.start_hour, end_hour=quiet.end_hour)
+    deferred = accepted & ~held & (send > time)
+    variant[accepted & held] = 2
+    variant[deferred] = 1
+    statuses = [st.value for st in DecisionStatus]
+    status_code = np.zeros(n, dtype=np.int32)
+    status_code[accepted] = statuses.index(DecisionStatus.FIRED.value)
+    status_code[deferred] = statuses.index(DecisionStatus.DEFERRED.value)
+    status_code[accepted & held] = statuses.index(DecisionStatus.HELD_OUT.value)
+    status_code[~eligible] = statuses.index(DecisionStatus.SUPPRESSED_CONSENT.value)
+    capped = np.flatnonzero(variant >= 100)
+    for r, m in set(zip(rule_i[capped].tolist(), (variant[capped] - 100).tolist(), strict=True)):
+        hit = capped[(rule_i[capped] == r) & (variant[capped] == 100 + m)]
+        status_code[hit] = statuses.index(crs[r].caps[m].status.value)
+    # reasons: one string per (rule, variant)
+    uniq, reason_code = factorize(rule_i * 1000 + variant)
+    reasons = tuple(_reason(compiled, int(c) // 1000, int(c) % 1000) for c in uniq.tolist())
+    rule_table = tuple(
+        (
+            cr.rule.rule_id,
+            cr.rule.campaign_id,
+            cr.rule.action.channel,
+            cr.rule.action.kind.value,
+            cr.rule.trigger.event_type,
+        )
+        for cr in crs
+    )
+    decisions = trusted(
+        Decisions,
+        rule_code=rule_i.astype(np.int32),
+        rule_table=rule_table,
+        customer_id=cust,
+        event_id=event_key,
+        trigger_at=trigger_at,
+        status_code=status_code,
+        reason_code=reason_code.astype(np.int32),
+        reasons=reasons,
+        decided_at=time.view("datetime64[us]"),
+        send_at=send.view("datetime64[us]"),
+        _cache={},
+    )
+    # accepted cap memberships become cap history
+    acc_m = accepted[mc] if mc.size else np.zeros(0, bool)
+    names = np.array(key_names, dtype=_S)
+    cap_rows = (
+        names[mk[acc_m]] if acc_m.any() else np.empty(0, dtype=_S),
+        code[mc[acc_m]],
+        time[mc[acc_m]],
+    )
+    return decisions, cap_rows
+
+
+def _processing_order(
+    compiled: CompiledRules, rule_i: I64, code: I64, row: I64, time: I64, kind: I64, seq: I64
+) -> npt.NDArray[np.intp]:
+    """Candidates in processing order: by decision time, events before timers at equal times; events
+    by row then (priority desc, rule order); timers by trigger time, customer, priority, rule."""
+    if rule_i.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    n_rules = len(compiled.rules)
+    ranking = np.lexsort((np.arange(n_rules), -np.array([cr.rule.priority for cr in compiled.rules])))
+    prank = np.empty(n_rules, dtype=np.int64)
+    prank[ranking] = np.arange(n_rules)
+    ev = np.flatnonzero(kind == 0)
+    tm = np.flatnonzero(kind == 1)
+    ev = ev[np.argsort(row[ev] * n_rules + prank[rule_i[ev]], kind="stable")]
+    if tm.size == 0:
+        return ev
+    tm = tm[np.lexsort((prank[rule_i[tm]], code[tm], seq[tm], time[tm]))]
+    at = np.searchsorted(time[ev], time[tm], side="right")
+    return np.insert(ev, at, tm)
+
+
+def _reason(compiled: CompiledRules, r: int, variant: int) -> str:
+    cr = compiled.rules[r]
+    head = cr.description
+    if variant == 0:
+        return f"{head} -> fired"
+    if variant == 1:
+        quiet = compiled.ruleset.policies.quiet_hours
+        hours = f" {quiet.start_hour:g}-{quiet.end_hour:g} h local" if quiet is not None else ""
+        return f"{head} -> deferred: quiet hours{hours}"
+    if variant == 2:
+        return f"{head} -> held out: control group ({cr.rule.holdout_fraction:g}) of {cr.rule.campaign_id!r}"
+    if 10 <= variant < 100:
+        return f"{head} -> suppressed: {cr.purposes[variant - 10][1]}"
+    return f"{head} -> suppressed: {cr.caps[variant - 100].label}"
+
+
+def _next_state(
+    compiled: CompiledRules,
+    state: EngineState,
+    wm_new: int | None,
+    old_wm: int | None,
+    events: Events,
+    batch: _Batch,
+    id_of_code: npt.NDArray[Any],
+    new_windows: list[tuple[str, I64, I64]],
+    new_seen: list[tuple[str, I64]],
+    pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]],
+    cap_rows: tuple[npt.NDArray[Any], I64, I64],
+    s_code: I64,
+) -> EngineState:
+    ids_dtype = id_of_code.dtype
+    if wm_new is None:
+        return state
+    # watermark keys: events processed at the watermark time
+    keys: set[str] = set()
+    if old_wm is not None and old_wm == wm_new:
+        keys |= state.watermark_keys
+    if batch.n and int(batch.time[-1]) == wm_new:
+        start = int(np.searchsorted(batch.time, wm_new, side="left"))
+        keys |= set(_event_keys(events, np.arange(start, batch.n)).tolist())
+    # windows: history + batch rows still inside each window
+    by_slot = {slot: item for cr in compiled.rules for slot, item, _ in cr.counts}
+    w_slot, w_code, w_time = [], [], []
+    for slot, code, time in new_windows:
+        keep = time >= wm_new - round(by_slot[slot].window_seconds * _US)
+        w_slot.append(np.full(int(keep.sum()), slot, dtype=_S))
+        w_code.append(code[keep])
+        w_time.append(time[keep])
+    # first-time rules: old seen rows of known rules plus the new ones
+    first_rules = [cr.rule.rule_id for cr in compiled.rules if cr.first_time]
+    keep_seen = (
+        np.isin(state.seen_rule, np.array(first_rules, dtype=_S))
+        if state.seen_rule.size
+        else np.zeros(0, bool)
+    )
+    s_rule = [state.seen_rule[keep_seen]] + [np.full(c.size, r, dtype=_S) for r, c in new_seen]
+    s_cust = [s_code[keep_seen]] + [c for _, c in new_seen]
+    # caps: history rows still inside their period, plus accepted decisions
+    periods = {cap.key: cap.period_us for cr in compiled.rules for cap in cr.caps}
+    c_key = np.concatenate([state.cap_key, cap_rows[0]]) if state.cap_key.size else cap_rows[0]
+    c_time = np.concatenate([state.cap_time.view(np.int64), cap_rows[2]])
+    if state.cap_key.size:
+        c_cust_ids = np.concatenate([_as_ids(state.cap_customer, id_of_code), id_of_code[cap_rows[1]]])
+    else:
+        c_cust_ids = id_of_code[cap_rows[1]]
+    if c_key.size:
+        key_uniques, key_codes = factorize_text(c_key)
+        period = np.array([periods.get(k, -1) for k in key_uniques.tolist()], dtype=np.int64)[key_codes]
+        keep = (period >= 0) & (c_time > wm_new - period)
+    else:
+        keep = np.zeros(0, bool)
+    t_rule = [np.full(c.size, r, dtype=_S) for r, c, _, _, _ in pending]
+    return EngineState(
+        fingerprint=compiled.fingerprint,
+        watermark=np.datetime64(wm_new, "us"),
+        watermark_keys=keys,
+        window_slot=_cat(w_slot, _S),
+        window_customer=id_of_code[_cat(w_code, np.int64)],
+        window_time=_cat(w_time, np.int64).view("datetime64[us]"),
+        seen_rule=_cat(s_rule, _S),
+        seen_customer=id_of_code[_cat(s_cust, np.int64)],
+        timer_rule=_cat(t_rule, _S),
+        timer_customer=id_of_code[_cat([c for _, c, _, _, _ in pending], np.int64)],
+        timer_event_key=_cat([k for _, _, k, _, _ in pending], _S),
+        timer_start=_cat([s for _, _, _, s, _ in pending], np.int64).view("datetime64[us]"),
+        timer_due=_cat([d for _, _, _, _, d in pending], np.int64).view("datetime64[us]"),
+        cap_key=c_key[keep],
+        cap_customer=c_cust_ids[keep].astype(ids_dtype)
+        if c_cust_ids.dtype != ids_dtype
+        else c_cust_ids[keep],
+        cap_time=c_time[keep].view("datetime64[us]"),
+    )
+
+
+def still_deliverable(
+    decisions: Decisions, rules: RuleSet | CompiledRules, consent: ConsentRecords | None
+) -> Mask:
+    """Re-check consent at delivery: which decisions may still be sent at their ``send_at``.
+
+    A decision deferred by quiet hours is delivered later; a withdrawal recorded in between must stop
+    it. True where the decision is fired or deferred and every consent its rule needs (the action's
+    purpose and any sensitive-data purpose) is still granted at ``send_at``.
+
+    Parameters
+    ----------
+    decisions
+        Decisions about to be delivered (e.g. the deferred ones now due).
+    rules
+        The rule set that made them.
+    consent
+        The current consent ledger.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per decision.
+
+    Examples
+    --------
+    >>> from omnicore.campaigns import rule, on, message, QuietHours, Policies
+    >>> rs = RuleSet(rules=[rule("r").when(on("browse")).then(message("sms"))],
+    ...              policies=Policies(quiet_hours=QuietHours(start_hour=22, end_hour=8)))
+    >>> ledger = ConsentRecords(subject_id=[1, 1], purpose=["marketing"] * 2, granted=[True, False],
+    ...                         recorded_at=["2024-01-01", "2024-06-01T20:00"], source=["app"] * 2)
+    >>> ev = Events(customer_id=[1], event_type=["browse"], timestamp=["2024-06-01T15:00"])  # 23:00 local
+    >>> d = evaluate(rs, ev, consent=ledger).decisions
+    >>> d.status.tolist(), still_deliverable(d, rs, ledger).tolist()
+    (['deferred'], [False])
+    """
+    compiled = rules if isinstance(rules, CompiledRules) else compile_rules(rules)
+    by_id = {cr.rule.rule_id: cr for cr in compiled.rules}
+    ok = decisions.sent.copy()
+    rule_ids = decisions.rule_id
+    send = decisions.send_at.view(np.int64)
+    for rule_id in np.unique(rule_ids[ok]).tolist() if ok.any() else []:
+        cr = by_id.get(str(rule_id))
+        rows = np.flatnonzero(ok & (rule_ids == rule_id))
+        if cr is None:
+            ok[rows] = False
+            continue
+        for purpose, _ in cr.purposes:
+            if consent is None:
+                ok[rows] = False
+                break
+            ok[rows] &= consent_granted(consent, purpose, decisions.customer_id[rows], send[rows])
+    return ok
