@@ -161,7 +161,7 @@ class _Objective:
 
     def mean_loglik(self, theta: FloatArray) -> float:
         ll, _ = self.spec.loglik(theta, self.columns, False)
-        return float(np.dot(self.weights, ll)) / self.total
+        return float(np.einsum("i,i->", self.weights, ll)) / self.total
 
     def value(self, eta: FloatArray) -> float:
         theta = np.exp(eta)
@@ -177,8 +177,8 @@ class _Objective:
             ll, grad = self.spec.loglik(theta, self.columns, True)
             if grad is None:
                 return self.value(eta), self._numeric_grad(eta)
-            value = -float(np.dot(self.weights, ll)) / self.total + self.penalizer * float(theta @ theta)
-            # einsum, not BLAS gemv: BLAS threads spin on a busy machine
+            value = -float(np.einsum("i,i->", self.weights, ll)) / self.total + self.penalizer * float(theta @ theta)
+            # einsum, not BLAS (dot/gemv): BLAS threads spin and stall on a busy machine
             g_theta = -np.einsum("ij,j->i", grad, self.weights) / self.total + 2 * self.penalizer * theta
         g = g_theta * theta
         if not (math.isfinite(value) and np.isfinite(g).all()):
