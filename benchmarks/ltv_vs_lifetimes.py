@@ -17,6 +17,9 @@ this script writes the data to an ``.npz`` file and runs itself with ``--worker`
 interpreter, which reads the file, times lifetimes and writes its results back as JSON. Each model
 of the lifetimes side gets ``--lifetimes-timeout`` seconds; one that runs out is reported as such.
 
+Each side is timed once per size (lifetimes' larger fits take minutes); on a shared machine the
+wall times move with the load, so compare ratios across a couple of runs.
+
 Usage::
 
     PYTHONPATH=src /work/venv/bin/python benchmarks/ltv_vs_lifetimes.py \\
