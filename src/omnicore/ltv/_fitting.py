@@ -177,7 +177,8 @@ class _Objective:
             ll, grad = self.spec.loglik(theta, self.columns, True)
             if grad is None:
                 return self.value(eta), self._numeric_grad(eta)
-            value = -float(np.einsum("i,i->", self.weights, ll)) / self.total + self.penalizer * float(theta @ theta)
+            loglik = float(np.einsum("i,i->", self.weights, ll))
+            value = -loglik / self.total + self.penalizer * float(theta @ theta)
             # einsum, not BLAS (dot/gemv): BLAS threads spin and stall on a busy machine
             g_theta = -np.einsum("ij,j->i", grad, self.weights) / self.total + 2 * self.penalizer * theta
         g = g_theta * theta
