@@ -18,7 +18,7 @@ __all__ = ["CAPABILITY_STEPS", "render", "run_demo"]
 logger = logging.getLogger(__name__)
 
 #: Capability steps in pipeline order; each is a module ``omnicore._demo.<name>`` with ``run(ctx)``.
-CAPABILITY_STEPS: tuple[str, ...] = ("identity", "rfm", "campaigns")
+CAPABILITY_STEPS: tuple[str, ...] = ("identity", "rfm", "allocation", "campaigns")
 
 Step = Callable[[DemoContext], DemoSection]
 

@@ -1,0 +1,961 @@
+"""Batch (wave) optimisation: a MILP with the strong linking constraint, column generation over
+(order, node) pairs, LP-guided fixing, local repair, and a certified lower bound."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.optimize import LinearConstraint, linprog, milp
+
+from omnicore._progress import Progress, null_progress
+from omnicore.allocation._plan import AllocationResult
+from omnicore.allocation._problem import METHOD_PICKUP, Problem
+from omnicore.allocation._single import Router, _cat, collect
+
+__all__ = ["solve_batch"]
+
+logger = logging.getLogger(__name__)
+_CHUNK_LINES = 8192
+
+
+@attrs.define(kw_only=True, eq=False)
+class _Model:
+    """A (restricted) MILP over given (order, node) pairs, in scipy's matrix form."""
+
+    po: npt.NDArray[np.int64]  # pair -> order
+    pn: npt.NDArray[np.int64]  # pair -> node
+    e_pair: npt.NDArray[np.int64]  # entry -> pair
+    e_line: npt.NDArray[np.int64]  # entry -> line
+    e_ub: npt.NDArray[np.float64]
+    partial_lines: npt.NDArray[np.int64]  # lines with a continuous unfilled variable
+    strict_orders: npt.NDArray[np.int64]  # all-or-nothing orders with a binary "unfilled" variable
+    c: npt.NDArray[np.float64]
+    a_ub: sp.csr_array
+    b_ub: npt.NDArray[np.float64]
+    a_eq: sp.csr_array
+    b_eq: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64]
+    integrality: npt.NDArray[np.int64]
+    row_stock: npt.NDArray[np.int64]  # stock rows: key sku * N + node
+    row_cap_orders: npt.NDArray[np.int64]  # nodes
+    row_cap_units: npt.NDArray[np.int64]  # nodes
+    row_max_ship: npt.NDArray[np.int64]  # orders
+    row_pool: npt.NDArray[np.int64]  # key (pool * S + sku) * N + node
+    offsets: dict[str, int]
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.po)
+
+
+def _pair_cost(p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    from omnicore.allocation._network import distance_km
+
+    net = p.network
+    dist = distance_km(p.orders.lat[po], p.orders.lon[po], net.lat[pn], net.lon[pn])
+    d = p.cost.distance_cost(dist, net.cost_per_km[pn])
+    d = np.where(p.method[po] == METHOD_PICKUP, 0.0, d)
+    out: npt.NDArray[np.float64] = p.fixed[pn] + d
+    return out
+
+
+def _line_caps(
+    p: Problem, lines: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """min(quantity, ATP, pool ATP) per (line, node) entry."""
+    cap = np.minimum(p.line_qty[lines], p.atp[p.line_sku[lines], nodes])
+    pools = p.pool[p.line_order[lines]]
+    has = pools >= 0
+    if has.any():
+        cap[has] = np.minimum(cap[has], p.pool_cap[pools[has], p.line_sku[lines[has]], nodes[has]])
+    return cap
+
+
+def useful_pairs(
+    p: Problem, *, progress: Progress = null_progress
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Every (order, node) pair open to the order with stock for at least one of its lines.
+
+    Returns ``(order, node, cost)`` arrays sorted by order then node. Sourcing tiers are resolved
+    against the static ATP: an order may use the first tiers that can fill it.
+    """
+    out_o, out_n = [], []
+    n = p.n_orders
+    step = max(1, _CHUNK_LINES * 8 // max(p.n_nodes, 1))
+    for lo in range(0, n, step):
+        pos = np.arange(lo, min(lo + step, n), dtype=np.int64)
+        dist = p.distances(pos)
+        open_ = p.closed(pos, dist) == 0
+        open_ &= (p.cap_orders > 0)[None, :] & (p.cap_units > 0)[None, :]
+        l0, l1 = int(p.line_start[lo]), int(p.line_start[pos[-1] + 1])
+        lines = np.arange(l0, l1)
+        local_order = p.line_order[lines] - lo
+        acap = np.minimum(p.atp[p.line_sku[lines]], p.line_qty[lines, None])
+        pools = p.pool[p.line_order[lines]]
+        if (pools >= 0).any():
+            has = pools >= 0
+            acap[has] = np.minimum(acap[has], p.pool_cap[pools[has], p.line_sku[lines[has]]])
+        tiers = p.tier_masks(pos, dist)
+        if tiers:
+            union = np.zeros_like(open_)
+            settled = np.zeros(len(pos), bool)
+            allowed = np.zeros_like(open_)
+            for mask in tiers:
+                union |= mask
+                reach = (acap * (open_ & union)[local_order]).sum(axis=1) >= p.line_qty[lines]
+                full = np.bincount(local_order, weights=~reach, minlength=len(pos)) == 0
+                newly = full & ~settled
+                allowed[newly] = union[newly]
+                settled |= full
+            allowed[~settled] = union[~settled]
+            open_ &= allowed
+        has_stock = np.zeros_like(open_)
+        np.logical_or.at(has_stock, local_order, acap > 0)
+        k, m = np.nonzero(open_ & has_stock)
+        out_o.append(k + lo)
+        out_n.append(m)
+        progress(int(pos[-1]) + 1, n, "pairs")
+    po = np.concatenate(out_o).astype(np.int64) if out_o else np.empty(0, np.int64)
+    pn = np.concatenate(out_n).astype(np.int64) if out_n else np.empty(0, np.int64)
+    return po, pn, _pair_cost(p, po, pn)
+
+
+def build_model(
+    p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64], pair_cost: npt.NDArray[np.float64]
+) -> _Model:
+    """The MILP over the given pairs (sorted by order): y per pair, x per (line, node), unfilled vars."""
+    n_nodes = p.n_nodes
+    P = len(po)
+    counts = np.diff(p.line_start)[po]
+    e_pair = np.repeat(np.arange(P), counts)
+    first = p.line_start[po]
+    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(
+        int(counts.sum())
+    )
+    e_node = pn[e_pair]
+    e_cap = _line_caps(p, e_line, e_node)
+    keep = e_cap > 0
+    e_pair, e_line, e_node, e_cap = e_pair[keep], e_line[keep], e_node[keep], e_cap[keep]
+    E = len(e_pair)
+    orders_in = np.unique(po)
+    order_mask = np.zeros(p.n_orders, bool)
+    order_mask[orders_in] = True
+    strict_all = ~p.orders.allow_partial
+    lines_in = np.flatnonzero(order_mask[p.line_order])
+    partial_lines = lines_in[~strict_all[p.line_order[lines_in]]]
+    strict_orders = np.flatnonzero(order_mask & strict_all)
+    U, W = len(partial_lines), len(strict_orders)
+    off = {"y": 0, "x": P, "u": P + E, "w": P + E + U, "end": P + E + U + W}
+    pen = p.cost.unfilled_penalty_per_unit
+    c = np.concatenate(
+        [
+            pair_cost,
+            p.handling[e_node],
+            np.full(U, pen),
+            pen * p.order_units[strict_orders].astype(np.float64),
+        ]
+    )
+    upper = np.concatenate(
+        [np.ones(P), e_cap.astype(np.float64), p.line_qty[partial_lines].astype(np.float64), np.ones(W)]
+    )
+    integrality = np.concatenate([np.ones(P, np.int64), np.zeros(E + U, np.int64), np.ones(W, np.int64)])
+
+    # equality: demand per line of the included orders
+    line_row = -np.ones(len(p.line_qty), np.int64)
+    line_row[lines_in] = np.arange(len(lines_in))
+    w_index = -np.ones(p.n_orders, np.int64)
+    w_index[strict_orders] = np.arange(W)
+    strict_lines = lines_in[strict_all[p.line_order[lines_in]]]
+    eq_rows = np.concatenate([line_row[e_line], line_row[partial_lines], line_row[strict_lines]])
+    eq_cols = np.concatenate(
+        [off["x"] + np.arange(E), off["u"] + np.arange(U), off["w"] + w_index[p.line_order[strict_lines]]]
+    )
+    eq_vals = np.concatenate([np.ones(E + U), p.line_qty[strict_lines].astype(np.float64)])
+    a_eq = sp.csr_array((eq_vals, (eq_rows, eq_cols)), shape=(len(lines_in), off["end"]))
+    b_eq = p.line_qty[lines_in].astype(np.float64)
+
+    rows: list[npt.NDArray[np.int64]] = []
+    cols: list[npt.NDArray[np.int64]] = []
+    vals: list[npt.NDArray[np.float64]] = []
+    rhs: list[npt.NDArray[np.float64]] = []
+    n_rows = 0
+
+    def add(
+        r: npt.NDArray[np.int64],
+        col: npt.NDArray[np.int64],
+        v: npt.NDArray[np.float64],
+        b: npt.NDArray[np.float64],
+    ) -> None:
+        nonlocal n_rows
+        rows.append(r + n_rows)
+        cols.append(col)
+        vals.append(v)
+        rhs.append(b)
+        n_rows += len(b)
+
+    # stock per (sku, node)
+    key = p.line_sku[e_line] * n_nodes + e_node
+    row_stock, stock_row = np.unique(key, return_inverse=True)
+    stock_row = stock_row.reshape(-1)
+    add(
+        stock_row,
+        off["x"] + np.arange(E),
+        np.ones(E),
+        p.atp[row_stock // n_nodes, row_stock % n_nodes].astype(np.float64),
+    )
+    # strong linking: x <= min(q, stock) * y
+    add(np.arange(E), off["x"] + np.arange(E), np.ones(E), np.zeros(E))
+    rows[-1] = np.concatenate([rows[-1], rows[-1]])
+    cols[-1] = np.concatenate([cols[-1], off["y"] + e_pair])
+    vals[-1] = np.concatenate([vals[-1], -e_cap.astype(np.float64)])
+    # shipment capacity per node (only where it can bind)
+    per_node = np.bincount(pn, minlength=n_nodes)
+    row_cap_orders = np.flatnonzero(p.cap_orders < per_node)
+    if len(row_cap_orders):
+        r_of = -np.ones(n_nodes, np.int64)
+        r_of[row_cap_orders] = np.arange(len(row_cap_orders))
+        sel = np.flatnonzero(r_of[pn] >= 0)
+        add(r_of[pn[sel]], off["y"] + sel, np.ones(len(sel)), p.cap_orders[row_cap_orders].astype(np.float64))
+    # unit capacity per node
+    units_at = np.bincount(e_node, weights=e_cap, minlength=n_nodes)
+    row_cap_units = np.flatnonzero(p.cap_units < units_at)
+    if len(row_cap_units):
+        r_of = -np.ones(n_nodes, np.int64)
+        r_of[row_cap_units] = np.arange(len(row_cap_units))
+        sel = np.flatnonzero(r_of[e_node] >= 0)
+        add(
+            r_of[e_node[sel]],
+            off["x"] + sel,
+            np.ones(len(sel)),
+            p.cap_units[row_cap_units].astype(np.float64),
+        )
+    # shipments per order
+    pairs_of = np.bincount(po, minlength=p.n_orders)
+    limit = np.where(p.orders.allow_split, p.orders.max_shipments, 1)
+    limit = np.where(limit == 0, np.iinfo(np.int64).max, limit)
+    row_max_ship = np.flatnonzero((limit < pairs_of) & order_mask)
+    if len(row_max_ship):
+        r_of = -np.ones(p.n_orders, np.int64)
+        r_of[row_max_ship] = np.arange(len(row_max_ship))
+        sel = np.flatnonzero(r_of[po] >= 0)
+        add(r_of[po[sel]], off["y"] + sel, np.ones(len(sel)), limit[row_max_ship].astype(np.float64))
+    # channel pools
+    e_pool = p.pool[p.line_order[e_line]]
+    row_pool = np.empty(0, np.int64)
+    if (e_pool >= 0).any():
+        sel = np.flatnonzero(e_pool >= 0)
+        S = len(p.sku_values)
+        pkey = (e_pool[sel] * S + p.line_sku[e_line[sel]]) * n_nodes + e_node[sel]
+        row_pool, prow = np.unique(pkey, return_inverse=True)
+        pool_i, rest = row_pool // (S * n_nodes), row_pool % (S * n_nodes)
+        add(
+            prow.reshape(-1),
+            off["x"] + sel,
+            np.ones(len(sel)),
+            p.pool_cap[pool_i, rest // n_nodes, rest % n_nodes].astype(np.float64),
+        )
+    a_ub = sp.csr_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, off["end"])
+    )
+    return _Model(
+        po=po,
+        pn=pn,
+        e_pair=e_pair,
+        e_line=e_line,
+        e_ub=e_cap.astype(np.float64),
+        partial_lines=partial_lines,
+        strict_orders=strict_orders,
+        c=c,
+        a_ub=a_ub,
+        b_ub=np.concatenate(rhs),
+        a_eq=a_eq,
+        b_eq=b_eq,
+        upper=upper,
+        integrality=integrality,
+        row_stock=row_stock,
+        row_cap_orders=row_cap_orders,
+        row_cap_units=row_cap_units,
+        row_max_ship=row_max_ship,
+        row_pool=row_pool,
+        offsets=off,
+    )
+
+
+@attrs.define(kw_only=True, eq=False)
+class _LP:
+    value: float
+    x: npt.NDArray[np.float64]
+    dual_ub: npt.NDArray[np.float64]
+    dual_eq: npt.NDArray[np.float64]
+
+
+def solve_lp(model: _Model, *, time_limit: float | None = None) -> _LP:
+    """The LP relaxation (HiGHS dual simplex) with its duals."""
+    options: dict[str, Any] = {"presolve": True}
+    if time_limit is not None:
+        options["time_limit"] = max(time_limit, 1.0)
+    res = linprog(  # type: ignore[call-overload]
+        model.c,
+        A_ub=model.a_ub,
+        b_ub=model.b_ub,
+        A_eq=model.a_eq,
+        b_eq=model.b_eq,
+        bounds=np.column_stack([np.zeros(len(model.c)), model.upper]),
+        method="highs-ipm",
+        options=options,
+    )
+    if res.status != 0:
+        raise RuntimeError(f"LP relaxation failed: {res.message}")
+    return _LP(
+        value=float(res.fun),
+        x=np.asarray(res.x),
+        dual_ub=np.asarray(res.ineqlin.marginals),
+        dual_eq=np.asarray(res.eqlin.marginals),
+    )
+
+
+def price_pairs(
+    p: Problem,
+    model: _Model,
+    lp: _LP,
+    po: npt.NDArray[np.int64],
+    pn: npt.NDArray[np.int64],
+    pair_cost: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Reduced cost of each candidate pair's column block (y and its x entries, with linking)."""
+    n_nodes = p.n_nodes
+    off_rows = 0
+    duals = lp.dual_ub
+    n_stock = len(model.row_stock)
+    stock_dual = duals[:n_stock]
+    off_rows = n_stock + len(model.e_pair)
+    cap_o = np.zeros(n_nodes)
+    cap_o[model.row_cap_orders] = duals[off_rows : off_rows + len(model.row_cap_orders)]
+    off_rows += len(model.row_cap_orders)
+    cap_u = np.zeros(n_nodes)
+    cap_u[model.row_cap_units] = duals[off_rows : off_rows + len(model.row_cap_units)]
+    off_rows += len(model.row_cap_units)
+    ship = np.zeros(p.n_orders)
+    ship[model.row_max_ship] = duals[off_rows : off_rows + len(model.row_max_ship)]
+    off_rows += len(model.row_max_ship)
+    pool_dual = duals[off_rows : off_rows + len(model.row_pool)]
+    lines_in = np.unique(model.e_line) if False else None  # noqa: F841
+    # demand duals per line (lines of orders in the model; others have no row yet)
+    line_dual = np.zeros(len(p.line_qty))
+    orders_in = np.zeros(p.n_orders, bool)
+    orders_in[model.po] = True
+    lines_model = np.flatnonzero(orders_in[p.line_order])
+    line_dual[lines_model] = lp.dual_eq
+    counts = np.diff(p.line_start)[po]
+    e_pair = np.repeat(np.arange(len(po)), counts)
+    first = p.line_start[po]
+    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(
+        int(counts.sum())
+    )
+    e_node = pn[e_pair]
+    e_cap = _line_caps(p, e_line, e_node).astype(np.float64)
+    key = p.line_sku[e_line] * n_nodes + e_node
+    pos = np.clip(np.searchsorted(model.row_stock, key), 0, max(n_stock - 1, 0))
+    s_dual = np.where((n_stock > 0) & (model.row_stock[pos] == key), stock_dual[pos], 0.0) if n_stock else 0.0
+    rc_x = p.handling[e_node] - line_dual[e_line] - s_dual - cap_u[e_node]
+    if len(model.row_pool):
+        e_pool = p.pool[p.line_order[e_line]]
+        S = len(p.sku_values)
+        pkey = (np.maximum(e_pool, 0) * S + p.line_sku[e_line]) * n_nodes + e_node
+        ppos = np.clip(np.searchsorted(model.row_pool, pkey), 0, len(model.row_pool) - 1)
+        rc_x = rc_x - np.where((e_pool >= 0) & (model.row_pool[ppos] == pkey), pool_dual[ppos], 0.0)
+    gain = np.bincount(e_pair, weights=np.minimum(rc_x, 0.0) * e_cap, minlength=len(po))
+    out: npt.NDArray[np.float64] = pair_cost - cap_o[pn] - ship[po] + gain
+    return out
+
+
+def _milp(
+    model: _Model, *, time_limit: float, gap: float, lower: npt.NDArray[np.float64] | None = None
+) -> Any:
+    a = sp.vstack([model.a_ub, model.a_eq]).tocsr()
+    lo = np.concatenate([np.full(len(model.b_ub), -np.inf), model.b_eq])
+    hi = np.concatenate([model.b_ub, model.b_eq])
+    from scipy.optimize import Bounds
+
+    lb = np.zeros(len(model.c)) if lower is None else lower
+    return milp(
+        model.c,
+        integrality=model.integrality,
+        bounds=Bounds(lb, model.upper),
+        constraints=LinearConstraint(a, lo, hi),
+        options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": gap, "presolve": True},
+    )
+
+
+def _integral_flows(
+    model: _Model, y: npt.NDArray[np.float64], w: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Re-solve the units with shipments fixed: a network-flow LP whose vertex solutions are integral."""
+    lower = np.zeros(len(model.c))
+    upper = model.upper.copy()
+    off = model.offsets
+    lower[off["y"] : off["x"]] = upper[off["y"] : off["x"]] = np.round(y)
+    lower[off["w"] : off["end"]] = upper[off["w"] : off["end"]] = np.round(w)
+    res = linprog(  # type: ignore[call-overload]
+        model.c,
+        A_ub=model.a_ub,
+        b_ub=model.b_ub,
+        A_eq=model.a_eq,
+        b_eq=model.b_eq,
+        bounds=np.column_stack([lower, upper]),
+        method="highs-ds",
+    )
+    if res.status != 0:
+        raise RuntimeError(f"flow LP failed: {res.message}")
+    return np.asarray(res.x)
+
+
+def _triples(model: _Model, x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], ...]:
+    off = model.offsets
+    units = np.round(x[off["x"] : off["u"]]).astype(np.int64)
+    keep = units > 0
+    return model.e_line[keep], model.pn[model.e_pair[keep]], units[keep]
+
+
+def _greedy(p: Problem, order: npt.NDArray[np.int64] | None = None) -> AllocationResult:
+    """Sequential exact single-order routing in the given order (default: largest orders first)."""
+    if order is None:
+        order = np.argsort(-p.order_units, kind="stable")
+    router = Router(_reordered(p, order))
+    return router.route_all()
+
+
+def _reordered(p: Problem, order: npt.NDArray[np.int64]) -> Problem:
+    from omnicore.allocation._problem import subproblem
+
+    return subproblem(p, order)
+
+
+def _prices(
+    p: Problem, model: _Model, lp: _LP
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Non-negative prices of stock (per sku, node), shipments and units (per node) from LP duals."""
+    n_nodes = p.n_nodes
+    duals = np.maximum(-lp.dual_ub, 0.0)
+    n_stock = len(model.row_stock)
+    stock_price = np.zeros(p.atp.shape)
+    stock_price[model.row_stock // n_nodes, model.row_stock % n_nodes] = duals[:n_stock]
+    k = n_stock + len(model.e_pair)
+    ship_price = np.zeros(n_nodes)
+    ship_price[model.row_cap_orders] = duals[k : k + len(model.row_cap_orders)]
+    k += len(model.row_cap_orders)
+    unit_price = np.zeros(n_nodes)
+    unit_price[model.row_cap_units] = duals[k : k + len(model.row_cap_units)]
+    return stock_price, ship_price, unit_price
+
+
+def lagrangian_bound(p: Problem, model: _Model, lp: _LP) -> tuple[float, int]:
+    """A certified lower bound from the LP duals: price stock and capacity, solve every order exactly.
+
+    For prices ``pi >= 0`` on the coupling rows (stock per (sku, node), shipments and units per node)
+    the cost of any allocation is at least ``sum_o v_o(pi) - pi . rhs``, where ``v_o`` is the cheapest
+    plan of order ``o`` alone under the priced costs, against all of the static stock (Geoffrion,
+    1974). The single-order search supplies ``v_o`` (or a lower bound on it where it stopped early),
+    over every node, so the bound does not depend on which pairs the restricted LP held.
+
+    Returns the bound and the number of orders whose subproblem was not solved to optimality.
+    """
+    stock_price, ship_price, unit_price = _prices(p, model, lp)
+    router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
+    values, exact = router.order_bounds()
+    rhs = float((stock_price * p.atp).sum())
+    rhs += float((ship_price[model.row_cap_orders] * p.cap_orders[model.row_cap_orders]).sum())
+    rhs += float((unit_price[model.row_cap_units] * p.cap_units[model.row_cap_units]).sum())
+    return float(values.sum()) - rhs, int((~exact).sum())
+
+
+def solve_batch(
+    p: Problem,
+    *,
+    time_limit_seconds: float = 60.0,
+    mip_rel_gap: float = 1e-4,
+    pairs_per_order: int = 2,
+    full_model_pairs: int = 5_000,
+    progress: Progress = null_progress,
+) -> AllocationResult:
+    """Cost-minimising allocation of all orders at once (see :func:`omnicore.allocation.optimise`)."""
+    start = time.perf_counter()
+    deadline = start + time_limit_seconds
+    pen = p.cost.unfilled_penalty_per_unit
+    po_all, pn_all, cost_all = useful_pairs(p)
+    has_pairs = np.zeros(p.n_orders, bool)
+    has_pairs[po_all] = True
+    constant = float(pen * p.order_units[~has_pairs].sum())
+    details: dict[str, Any] = {"pairs": len(po_all)}
+    # warm start: the best of sequential exact routing in arrival order, the nearest-node rule and,
+    # for small waves, sequential routing of the largest orders first
+    from omnicore.allocation._baselines import greedy_allocation
+
+    starts = [Router(p).route_all(), greedy_allocation(p, rule="nearest")]
+    if p.n_orders <= 1_000:
+        starts.append(_greedy(p))
+    greedy = min(starts, key=lambda r: r.cost.total)
+    details["greedy_cost"] = greedy.cost.total
+    progress(1, 5, "greedy warm start")
+
+    def fallback(status: str, bound: float | None) -> AllocationResult:
+        return attrs.evolve(
+            greedy,
+            lower_bound=bound,
+            method="dual-priced" if greedy.method == "dual-priced" else "greedy",
+            status=status,
+            seconds=time.perf_counter() - start,
+            details={**greedy.details, **details},
+        )
+
+    if not len(po_all):
+        return fallback("optimal", constant)
+    full = len(po_all) <= full_model_pairs
+    # -- restricted master: every pair when small, else the best pairs per order plus the greedy plan's
+    in_rmp = np.zeros(len(po_all), bool)
+    if full:
+        in_rmp[:] = True
+    else:
+        filled = _single_node_fill(p, po_all, pn_all)
+        est = cost_all + p.handling[pn_all] * filled + pen * (p.order_units[po_all] - filled)
+        rank = np.lexsort((est, po_all))
+        first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
+        in_rmp[rank[(np.arange(len(rank)) - first_of) < pairs_per_order]] = True
+        for warm in starts:  # every warm start's pairs, so the first LP can reproduce each of them
+            in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, warm))
+    rounds = 0
+    lower_bound = -np.inf
+    converged = False
+    lp: _LP | None = None
+    model: _Model | None = None
+    rc = np.zeros(len(po_all))
+    budget_lp = 0.6 * time_limit_seconds
+    round_seconds = 0.0
+    while True:
+        rounds += 1
+        round_start = time.perf_counter()
+        sel = np.flatnonzero(in_rmp)
+        candidate = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
+        try:
+            candidate_lp = solve_lp(candidate, time_limit=max(deadline - time.perf_counter(), 1.0))
+        except RuntimeError as exc:
+            logger.warning("LP round %d stopped: %s", rounds, exc)
+            if lp is None:
+                return fallback("fallback", None)
+            in_rmp[:] = False
+            in_rmp[np.isin(po_all * p.n_nodes + pn_all, model.po * p.n_nodes + model.pn)] = True  # type: ignore[union-attr]
+            break
+        model, lp = candidate, candidate_lp
+        rc = price_pairs(p, model, lp, po_all, pn_all, cost_all)
+        outside = ~in_rmp
+        negative = outside & (rc < -1e-6)
+        lower_bound = max(lower_bound, lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant)
+        logger.info(
+            "CG round %d: %d pairs, LP %.2f, bound %.2f, %d negative",
+            rounds,
+            len(sel),
+            lp.value + constant,
+            lower_bound,
+            int(negative.sum()),
+        )
+        if not negative.any():
+            converged = True
+            lower_bound = lp.value + constant
+            break
+        round_seconds = time.perf_counter() - round_start
+        elapsed = time.perf_counter() - start
+        if elapsed + 1.2 * round_seconds > budget_lp and not (
+            rounds < 3 and elapsed < 0.55 * time_limit_seconds
+        ):
+            break
+        cand = np.flatnonzero(negative)
+        rank = cand[np.lexsort((rc[cand], po_all[cand]))]
+        first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
+        in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
+    assert lp is not None
+    assert model is not None
+    details.update(
+        cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), lp_value=lp.value + constant, cg_converged=converged
+    )
+    progress(2, 5, "LP relaxation")
+    lagrange_seconds = 0.0
+    if not converged:
+        tick = time.perf_counter()
+        lagrange, inexact = lagrangian_bound(p, model, lp)
+        lagrange_seconds = time.perf_counter() - tick
+        details.update(lagrangian_bound=lagrange, lagrangian_inexact_orders=inexact)
+        lower_bound = max(lower_bound, lagrange)
+    progress(3, 5, "lower bound")
+    # -- integer phase
+    if len(po_all) <= full_model_pairs and time.perf_counter() < deadline:
+        res = _milp(model, time_limit=max(deadline - time.perf_counter(), 1.0), gap=mip_rel_gap)
+        details["milp_status"] = str(res.message)
+        progress(4, 5, "MILP")
+        if res.x is not None:
+            off = model.offsets
+            x = _integral_flows(model, res.x[: off["x"]], res.x[off["w"] : off["end"]])
+            lines, nodes, units = _triples(model, x)
+            result = collect(
+                p,
+                lines,
+                nodes,
+                units,
+                method="milp",
+                status="feasible",
+                seconds=time.perf_counter() - start,
+                lower_bound=lower_bound,
+                details=details,
+            )
+            proven = converged and res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
+            if proven:
+                result = attrs.evolve(result, status="optimal")
+            if result.cost.total <= greedy.cost.total + 1e-9:
+                progress(5, 5, "done")
+                return attrs.evolve(result, seconds=time.perf_counter() - start)
+        return fallback("fallback", lower_bound)
+    if converged and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+        # dual-priced sequential routing: each order pays the LP's shadow prices of the stock and
+        # capacity it takes, so early orders leave the scarce units to the orders that need them
+        stock_price, ship_price, unit_price = _prices(p, model, lp)
+        priced_router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
+        priced = priced_router.route_all()
+        details["dual_priced_cost"] = priced.cost.total
+        if priced.cost.total < greedy.cost.total:
+            greedy = attrs.evolve(priced, method="dual-priced")
+    result = _fix_and_repair(
+        p,
+        model,
+        lp,
+        rc[in_rmp],
+        lower_bound=lower_bound,
+        deadline=deadline,
+        mip_rel_gap=mip_rel_gap,
+        details=details,
+        start=start,
+    )
+    # time left: tighten the bound with one more column-generation round and its Lagrangian bound
+    if not converged and deadline - time.perf_counter() > 1.5 * (round_seconds + lagrange_seconds) + 2.0:
+        cand = np.flatnonzero(~in_rmp & (rc < -1e-6))
+        rank = cand[np.lexsort((rc[cand], po_all[cand]))]
+        first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
+        in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
+        sel = np.flatnonzero(in_rmp)
+        extra = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
+        try:
+            extra_lp = solve_lp(extra, time_limit=max(deadline - time.perf_counter(), 1.0))
+        except RuntimeError as exc:
+            logger.info("extra LP round skipped: %s", exc)
+        else:
+            rc = price_pairs(p, extra, extra_lp, po_all, pn_all, cost_all)
+            outside = ~in_rmp
+            if not (outside & (rc < -1e-6)).any():
+                lower_bound = max(lower_bound, extra_lp.value + constant)
+                details["cg_converged"] = True
+            else:
+                lower_bound = max(
+                    lower_bound, extra_lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant
+                )
+                if deadline - time.perf_counter() > 1.2 * lagrange_seconds:
+                    lagrange, _ = lagrangian_bound(p, extra, extra_lp)
+                    lower_bound = max(lower_bound, lagrange)
+                    details["lagrangian_bound"] = max(details.get("lagrangian_bound", -np.inf), lagrange)
+            details["cg_rounds"] = rounds + 1
+        result = attrs.evolve(result, lower_bound=lower_bound)
+    progress(5, 5, "done")
+    if result.cost.total > greedy.cost.total + 1e-9:
+        return fallback("fallback", lower_bound)
+    return attrs.evolve(result, seconds=time.perf_counter() - start)
+
+
+def _fix_and_repair(
+    p: Problem,
+    model: _Model,
+    lp: _LP,
+    rc: npt.NDArray[np.float64],
+    *,
+    lower_bound: float,
+    deadline: float,
+    mip_rel_gap: float,
+    details: dict[str, Any],
+    start: float,
+) -> AllocationResult:
+    """LP-guided fixing: keep the orders the LP routes integrally, re-route the rest exactly against the
+    residual stock, then improve those by a MILP over their LP-suggested pairs while time remains."""
+    off = model.offsets
+    y = lp.x[: off["x"]]
+    x = lp.x[off["x"] : off["u"]]
+    w = lp.x[off["w"] : off["end"]]
+    tol = 1e-6
+    frac = np.zeros(p.n_orders, bool)
+    frac[model.po[np.abs(y - np.round(y)) > tol]] = True
+    frac[p.line_order[model.e_line[np.abs(x - np.round(x)) > tol]]] = True
+    frac[model.strict_orders[np.abs(w - np.round(w)) > tol]] = True
+    in_model = np.zeros(p.n_orders, bool)
+    in_model[model.po] = True
+    frac &= in_model
+    keep = ~frac[p.line_order[model.e_line]] & (np.round(x) > 0)
+    lines = model.e_line[keep]
+    nodes = model.pn[model.e_pair[keep]]
+    units = np.round(x[keep]).astype(np.int64)
+    router = Router(p)
+    _consume(router, p, lines, nodes, units)
+    rest = np.flatnonzero(frac)
+    rest = rest[np.argsort(-p.order_units[rest], kind="stable")]
+    r_lines, r_nodes, r_units = _route_subset(router, rest)
+    details.update(fractional_orders=len(rest))
+    all_lines = np.concatenate([lines, r_lines])
+    all_nodes = np.concatenate([nodes, r_nodes])
+    all_units = np.concatenate([units, r_units])
+    best = collect(
+        p,
+        all_lines,
+        all_nodes,
+        all_units,
+        method="decomposition",
+        status="feasible",
+        seconds=time.perf_counter() - start,
+        lower_bound=lower_bound,
+        details=details,
+    )
+    remaining = deadline - time.perf_counter()
+    if len(rest) and remaining > 2.0:
+        # MILP over the fractional orders against the stock the fixed part leaves
+        residual = attrs.evolve(
+            p,
+            atp=p.atp.copy(),
+            cap_orders=p.cap_orders.copy(),
+            cap_units=p.cap_units.copy(),
+            pool_cap=p.pool_cap.copy(),
+        )
+        fixed_router = Router(residual)
+        _consume(fixed_router, residual, lines, nodes, units)
+        residual.atp = fixed_router.atp
+        residual.cap_orders = fixed_router.cap_orders
+        residual.cap_units = fixed_router.cap_units
+        residual.pool_cap = fixed_router.pool_left
+        sel = frac[model.po] & ((y > tol) | (rc < np.maximum(0.05 * model.c[: off["x"]], 0.5)))
+        sel &= residual.cap_orders[model.pn] > 0
+        if sel.any():
+            sub = build_model(residual, model.po[sel], model.pn[sel], model.c[: off["x"]][sel])
+            # half of what is left, so the local repair below gets the rest
+            res = _milp(sub, time_limit=max(min(0.5 * remaining, 20.0), 1.0), gap=mip_rel_gap)
+            details.update(mip_pairs=int(sel.sum()), milp_status=str(res.message))
+            if res.x is not None:
+                so = sub.offsets
+                xs = _integral_flows(sub, res.x[: so["x"]], res.x[so["w"] : so["end"]])
+                m_lines, m_nodes, m_units = _triples(sub, xs)
+                # orders of the fractional set the sub-model did not cover keep their routed plan
+                covered = np.zeros(p.n_orders, bool)
+                covered[sub.po] = True
+                keep_routed = ~covered[p.line_order[r_lines]]
+                candidate = collect(
+                    p,
+                    np.concatenate([lines, m_lines, r_lines[keep_routed]]),
+                    np.concatenate([nodes, m_nodes, r_nodes[keep_routed]]),
+                    np.concatenate([units, m_units, r_units[keep_routed]]),
+                    method="decomposition",
+                    status="feasible",
+                    seconds=time.perf_counter() - start,
+                    lower_bound=lower_bound,
+                    details=details,
+                )
+                if candidate.cost.total < best.cost.total:
+                    best = candidate
+                    lines = np.concatenate([lines, m_lines, r_lines[keep_routed]])
+                    nodes = np.concatenate([nodes, m_nodes, r_nodes[keep_routed]])
+                    units = np.concatenate([units, m_units, r_units[keep_routed]])
+                    r_lines = r_nodes = r_units = np.empty(0, np.int64)
+    all_lines = np.concatenate([lines, r_lines])
+    all_nodes = np.concatenate([nodes, r_nodes])
+    all_units = np.concatenate([units, r_units])
+    repaired, moves = local_repair(p, all_lines, all_nodes, all_units, deadline=deadline)
+    details["repair_moves"] = moves
+    if moves:
+        better = collect(
+            p,
+            *repaired,
+            method="decomposition",
+            status="feasible",
+            seconds=time.perf_counter() - start,
+            lower_bound=lower_bound,
+            details=details,
+        )
+        if better.cost.total < best.cost.total:
+            best = better
+    return best
+
+
+def local_repair(
+    p: Problem,
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+    *,
+    deadline: float,
+    max_passes: int = 10,
+) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]], int]:
+    """1-opt local search: take one order out, re-route it exactly against what the others leave, keep
+    the new plan when it is cheaper. Orders with several shipments or unfilled units go first."""
+    router = Router(p)
+    _consume(router, p, lines, nodes, units)
+    order_of = p.line_order[lines]
+    plan: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
+    sort = np.argsort(order_of, kind="stable")
+    bounds = np.searchsorted(order_of[sort], np.arange(p.n_orders + 1))
+    for o in range(p.n_orders):
+        idx = sort[bounds[o] : bounds[o + 1]]
+        plan[o] = (lines[idx], nodes[idx], units[idx])
+    shipments = np.zeros(p.n_orders, np.int64)
+    pairs = np.unique(order_of * p.n_nodes + nodes)
+    np.add.at(shipments, pairs // p.n_nodes, 1)
+    filled = np.bincount(order_of, weights=units, minlength=p.n_orders)
+    focus = np.flatnonzero((shipments >= 2) | (filled < p.order_units))
+    moves = 0
+    for round_ in range(max_passes):
+        if round_ == 1 and len(focus) < p.n_orders:
+            focus = np.arange(p.n_orders)  # after a first pass over the likely ones, try every order
+        improved = 0
+        for lo in range(0, len(focus), 1024):
+            if time.perf_counter() > deadline:
+                break
+            pos = focus[lo : lo + 1024]
+            dist = p.distances(pos)
+            fixed, dcost = p.shipment_cost(pos, dist)
+            ship = fixed + dcost
+            closed = p.closed(pos, dist)
+            tiers = p.tier_masks(pos, dist)
+            for k, o in enumerate(pos.tolist()):
+                old_l, old_n, old_u = plan[o]
+                _give_back(router, p, old_l, old_n, old_u)
+                old_cost = _order_cost(p, o, ship[k], old_l, old_n, old_u)
+                ctx, _ = router._context(o, ship[k], closed[k], [m[k] for m in tiers])
+                choice = router._search(ctx, explain=False)
+                if choice.exact and choice.value < old_cost - 1e-6:
+                    router._commit(o, choice)
+                    rows, cols = np.nonzero(choice.take)
+                    plan[o] = (p.line_start[o] + rows, choice.nodes[cols], choice.take[rows, cols])
+                    improved += 1
+                else:
+                    _consume(router, p, old_l, old_n, old_u)
+        moves += improved
+        if not improved or time.perf_counter() > deadline:
+            break
+    parts = list(plan.values())
+    return (
+        _cat([x[0] for x in parts]),
+        _cat([x[1] for x in parts]),
+        _cat([x[2] for x in parts]),
+    ), moves
+
+
+def _order_cost(
+    p: Problem,
+    o: int,
+    ship: npt.NDArray[np.float64],
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+) -> float:
+    used = np.unique(nodes)
+    got = int(units.sum())
+    return float(
+        ship[used].sum()
+        + (p.handling[nodes] * units).sum()
+        + p.cost.unfilled_penalty_per_unit * (int(p.order_units[o]) - got)
+    )
+
+
+def _give_back(
+    router: Router,
+    p: Problem,
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+) -> None:
+    """Return one order's units and capacity to the router (the inverse of :func:`_consume`)."""
+    if not len(lines):
+        return
+    np.add.at(router.atp, (p.line_sku[lines], nodes), units)
+    pools = p.pool[p.line_order[lines]]
+    has = pools >= 0
+    if has.any():
+        np.add.at(router.pool_left, (pools[has], p.line_sku[lines[has]], nodes[has]), units[has])
+    used = np.unique(nodes)
+    router.cap_orders[used] += 1
+    np.add.at(router.cap_units, nodes, units)
+    router.node_open[used] = (router.cap_orders[used] > 0) & (router.cap_units[used] > 0)
+
+
+def _consume(
+    router: Router,
+    p: Problem,
+    lines: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+) -> None:
+    """Take fixed (line, node, units) out of a router's live stock and capacity."""
+    if not len(lines):
+        return
+    np.subtract.at(router.atp, (p.line_sku[lines], nodes), units)
+    pools = p.pool[p.line_order[lines]]
+    has = pools >= 0
+    if has.any():
+        np.subtract.at(router.pool_left, (pools[has], p.line_sku[lines[has]], nodes[has]), units[has])
+    pairs = np.unique(p.line_order[lines] * p.n_nodes + nodes)
+    np.subtract.at(router.cap_orders, pairs % p.n_nodes, 1)
+    np.subtract.at(router.cap_units, nodes, units)
+    router.node_open &= (router.cap_orders > 0) & (router.cap_units > 0)
+
+
+def _route_subset(router: Router, positions: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    p = router.problem
+    out_l: list[npt.NDArray[np.int64]] = []
+    out_n: list[npt.NDArray[np.int64]] = []
+    out_q: list[npt.NDArray[np.int64]] = []
+    for lo in range(0, len(positions), 2048):
+        pos = positions[lo : lo + 2048]
+        dist = p.distances(pos)
+        fixed, dcost = p.shipment_cost(pos, dist)
+        ship = fixed + dcost
+        closed = p.closed(pos, dist)
+        tiers = p.tier_masks(pos, dist)
+        for k, o in enumerate(pos.tolist()):
+            ctx, _ = router._context(o, ship[k], closed[k], [m[k] for m in tiers])
+            choice = router._search(ctx, explain=False)
+            router._commit(o, choice)
+            if len(choice.nodes):
+                rows, cols = np.nonzero(choice.take)
+                out_l.append(p.line_start[o] + rows)
+                out_n.append(choice.nodes[cols])
+                out_q.append(choice.take[rows, cols])
+    return _cat(out_l), _cat(out_n), _cat(out_q)
+
+
+def _single_node_fill(
+    p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    counts = np.diff(p.line_start)[po]
+    e_pair = np.repeat(np.arange(len(po)), counts)
+    first = p.line_start[po]
+    e_line = np.repeat(first - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(
+        int(counts.sum())
+    )
+    cap = _line_caps(p, e_line, pn[e_pair])
+    out: npt.NDArray[np.int64] = np.bincount(e_pair, weights=cap, minlength=len(po)).astype(np.int64)
+    return out
+
+
+def _pair_keys_of(p: Problem, result: AllocationResult) -> npt.NDArray[np.int64]:
+    if not len(result.allocation):
+        return np.empty(0, np.int64)
+    o_sorted = np.argsort(p.orders.order_id)
+    o_pos = o_sorted[np.searchsorted(p.orders.order_id[o_sorted], result.allocation.order_id)]
+    n_pos = p.network.index_of(result.allocation.node)
+    out: npt.NDArray[np.int64] = np.unique(o_pos * p.n_nodes + n_pos)
+    return out
