@@ -253,9 +253,10 @@ def add_records(
     Notes
     -----
     The affected region is the closure of the batch's identifiers over stored records, assignments
-    and probabilistic/manual links, stopping at blocked and shared values. Because guardrails are
-    decided per candidate component, resolving the region alone gives the same partition as a full
-    :func:`rebuild`.
+    and probabilistic/manual links, stopping at blocked values and values over the shared threshold.
+    Values shared because they bridge a limit conflict are expanded like any other: whether they are
+    shared depends on their whole candidate component. Because guardrails are decided per candidate
+    component, resolving the region alone gives the same partition as a full :func:`rebuild`.
 
     Examples
     --------
