@@ -1,8 +1,10 @@
+import attrs
 import networkx as nx
 import numpy as np
 
 from omnicore.data import IdentifierRecords
 from omnicore.identity import (
+    DEFAULT_RULES,
     Identifier,
     IdentifierRule,
     MergeRules,
@@ -39,10 +41,13 @@ ROWS = [
     ("r4", "pos", "member_card", "MC2", "2023-12-01"),
     ("r4", "pos", "phone", "13900000001", "2023-12-01"),
 ]
+# the phone of r1/r2 is also on MC2's record: by default it is a shared (household) phone; these
+# rules keep the older behaviour where it joins the side with the stronger evidence
+GREEDY = attrs.evolve(DEFAULT_RULES, shared_on_conflict=False)
 
 
 def test_explain_path_and_refusal():
-    res = resolve(_records(ROWS))
+    res = resolve(_records(ROWS), GREEDY)
     e = explain(res, Identifier("member_card", "mc1"), Identifier("wechat_openid", "o1"))
     assert e.connected
     assert e.records() == ("r1", "r2", "r3")
@@ -58,8 +63,22 @@ def test_explain_path_and_refusal():
     assert {refused.left.value, refused.right.value} == {"MC2", "+8613900000001"}
 
 
-def test_networkx_export_matches_components():
+def test_explain_shared_phone():
     res = resolve(_records(ROWS))
+    e = explain(res, Identifier("member_card", "mc1"), Identifier("wechat_openid", "o1"))
+    assert not e.connected
+    assert e.customer_a == -1 or e.customer_a != e.customer_b
+    reasons = {r.reason for r in e.refused}
+    assert reasons == {"shared: connects 2 member_card values"}
+    assert all("+8613900000001" in (r.left.value, r.right.value) for r in e.refused)
+    assert "shared" in e.summary()
+    # the e-mail and the openid still link (r3); the phone belongs to nobody
+    assert res.lookup(["email"], ["a@x.com"])[0] == res.lookup(["wechat_openid"], ["o1"])[0]
+    assert res.lookup(["phone"], ["+8613900000001"])[0] == -1
+
+
+def test_networkx_export_matches_components():
+    res = resolve(_records(ROWS), GREEDY)
     g = links_to_networkx(res.links, accepted_only=True)
     comps = [set(c) for c in nx.connected_components(g)]
     for comp in comps:
@@ -71,7 +90,7 @@ def test_networkx_export_matches_components():
 
 def test_explain_stored_agrees():
     store = FakeStore()
-    add_records(store, _records(ROWS))
+    add_records(store, _records(ROWS), GREEDY)
     e = explain_stored(store, Identifier("member_card", "mc1"), Identifier("wechat_openid", "o1"))
     assert e.connected
     assert e.records() == ("r1", "r2", "r3")

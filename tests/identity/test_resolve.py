@@ -55,19 +55,18 @@ def test_same_record_links_across_channels_and_normalises():
     assert set(res.events.kind.tolist()) == {"create"}
 
 
+FAMILY = [
+    ("r1", "member_card", "MC1"),
+    ("r1", "phone", "13911112222"),
+    ("r2", "member_card", "MC2"),
+    ("r2", "phone", "13911112222"),
+    ("r3", "member_card", "MC2"),
+    ("r3", "email", "b@x.com"),
+]
+
+
 def test_family_phone_does_not_merge_two_member_cards():
-    res = resolve(
-        _records(
-            [
-                ("r1", "member_card", "MC1"),
-                ("r1", "phone", "13911112222"),
-                ("r2", "member_card", "MC2"),
-                ("r2", "phone", "13911112222"),
-                ("r3", "member_card", "MC2"),
-                ("r3", "email", "b@x.com"),
-            ]
-        )
-    )
+    res = resolve(_records(FAMILY), attrs.evolve(DEFAULT_RULES, shared_on_conflict=False))
     assert _customer(res, "member_card", "MC1") != _customer(res, "member_card", "MC2")
     refused = res.links.take(~res.links.accepted)
     assert refused.reason.tolist() == ["limit: at most 1 member_card per customer"]
@@ -75,6 +74,55 @@ def test_family_phone_does_not_merge_two_member_cards():
     # exactly one of the cards
     phone_owner = _customer(res, "phone", "+8613911112222")
     assert phone_owner in (_customer(res, "member_card", "MC1"), _customer(res, "member_card", "MC2"))
+
+
+def test_household_phone_between_two_cards_is_shared():
+    # a household phone on the sign-ups of two member cards, and a guest order with only that phone
+    rows = [
+        *FAMILY,
+        ("guest-1", "phone", "+86 139 1111 2222"),
+        ("web-1", "account_id", "U1"),
+        ("web-1", "phone", "13911112222"),
+        ("web-1", "email", "a@x.com"),
+    ]
+    res = resolve(_records(rows))
+    mc1, mc2 = _customer(res, "member_card", "MC1"), _customer(res, "member_card", "MC2")
+    account = _customer(res, "account_id", "u1")
+    assert len({mc1, mc2, account}) == 3
+    assert min(mc1, mc2, account) >= 0
+    assert _customer(res, "email", "b@x.com") == mc2  # r3 carries MC2 and the e-mail: still linked
+    assert _customer(res, "email", "a@x.com") == account
+    # the phone belongs to nobody and the guest order is not attached to one of the card holders
+    assert _customer(res, "phone", "+8613911112222") == -1
+    record_id, customer = res.customer_of_records()
+    assert customer[record_id.tolist().index("guest-1")] == -1
+    refused = res.links.take(~res.links.accepted)
+    assert set(refused.reason.tolist()) == {"shared: connects 2 member_card values"}
+    assert len(refused) == 3  # MC1, MC2 and U1 to the phone
+    assert set(refused.left_value.tolist()) | set(refused.right_value.tolist()) >= {"+8613911112222"}
+    assert res.stats.n_shared_by_conflict == 1
+    assert res.stats.n_shared == 0
+    # two accounts (limit 1) behind one phone: the same
+    two_accounts = resolve(
+        _records(
+            [
+                ("w1", "account_id", "U1"),
+                ("w1", "phone", "13911112222"),
+                ("w2", "account_id", "U2"),
+                ("w2", "phone", "13911112222"),
+                ("g1", "phone", "13911112222"),
+            ]
+        )
+    )
+    assert _customer(two_accounts, "phone", "+8613911112222") == -1
+    assert set(two_accounts.links.reason.tolist()) == {"shared: connects 2 account_id values"}
+
+
+def test_shared_on_conflict_needs_a_weaker_bridge():
+    # one record holding two member cards: no bridge, a plain limit refusal
+    res = resolve(_records([("r1", "member_card", "MC1"), ("r1", "member_card", "MC2")]))
+    assert res.stats.refused == {"limit: at most 1 member_card per customer": 1}
+    assert res.stats.n_shared_by_conflict == 0
 
 
 def test_blocked_and_shared_values_never_link():
@@ -114,11 +162,17 @@ def test_per_type_limit_keeps_stronger_evidence():
         ("d", "email", "e@x.com"),
         ("d", "phone", "13900000003"),
     ]
-    res = resolve(_records(rows), rules)
+    res = resolve(_records(rows), attrs.evolve(rules, shared_on_conflict=False))
     e = _customer(res, "email", "e@x.com")
     members = res.assignment.take(res.assignment.customer_id == e)
     # ...03 is seen on two records: it wins; then ...01 by value order
     assert sorted(members.value.tolist()) == ["+8613900000001", "+8613900000003", "e@x.com"]
+    # by default the e-mail that joins three phones (at most two per customer) is shared instead
+    res = resolve(_records(rows), rules)
+    assert _customer(res, "email", "e@x.com") == -1
+    phones = [_customer(res, "phone", f"+861390000000{k}") for k in (1, 2, 3)]
+    assert len(set(phones)) == 3
+    assert set(res.stats.refused) == {"shared: connects 3 phone values"}
 
 
 def test_must_not_link_and_manual_links():

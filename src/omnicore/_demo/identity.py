@@ -41,12 +41,15 @@ def run(ctx: DemoContext) -> DemoSection:
         f"identifier rows in: {stats.n_rows:,} on {stats.n_records:,} records "
         f"({stats.n_invalid:,} invalid values dropped)",
         f"customers out: {stats.n_customers:,} (true persons: {by_person.n_true:,})",
-        f"blocked values: {stats.n_blocked:,}; shared values (> {DEFAULT_RULES.max_records} records): "
-        f"{stats.n_shared:,}",
+        f"blocked values: {stats.n_blocked:,}; shared values: {stats.n_shared:,} on more than "
+        f"{DEFAULT_RULES.max_records} records, {stats.n_shared_by_conflict:,} bridging a per-type "
+        "limit conflict (household phones between two member cards or accounts)",
         f"links refused by guardrails: {refused:,}",
         f"pairwise precision {by_person.pair_precision:.4f}, recall {by_person.pair_recall:.4f} "
         f"(by person); precision {by_household.pair_precision:.4f} by household (strangers merged: "
         f"{1 - by_household.pair_precision:.2%} of predicted pairs)",
+        "remaining person-level errors: household members who share a phone but never hold the same "
+        "limited identifier type, which no deterministic rule can tell apart",
         "recall is bounded by the data: records that share no identifier need probabilistic matching",
     )
     table = (

@@ -121,9 +121,12 @@ class ResolutionStats:
     n_blocked, n_shared
         Distinct identifiers that did not link because they are blocked, or shared by more than the
         threshold of records.
+    n_shared_by_conflict
+        Distinct identifiers that did not link because they bridge a per-type limit conflict
+        (:attr:`MergeRules.shared_on_conflict`).
     refused
-        Refused links by reason (``"limit:member_card"``, ``"must_not_link"``, ``"blocked"``,
-        ``"shared"``).
+        Refused links by reason (``"limit: at most 1 member_card per customer"``, ``"must not link"``,
+        ``"blocked value"``, ``"shared value"``, ``"shared: connects 2 member_card values"``).
     n_constrained_links
         Links that went through the greedy, guardrail-aware merge.
     """
@@ -137,6 +140,7 @@ class ResolutionStats:
     n_shared: int
     refused: Mapping[str, int]
     n_constrained_links: int
+    n_shared_by_conflict: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -431,62 +435,11 @@ def resolve(
     usable = linkable & ~blocked & ~shared
     progress(1, 4, "building links")
 
-    # -- one star of links per record from its strongest usable identifier ------------------------
     observed = norm.observed_at.astype(np.int64)
-    order = np.lexsort((row_ident, type_rank[ident_type[row_ident]], ~usable[row_ident], row_record))
-    rec_sorted = row_record[order]
-    is_first = np.r_[True, rec_sorted[1:] != rec_sorted[:-1]] if order.size else np.empty(0, bool)
-    anchor_of_record = np.full(n_records, -1, dtype=np.int64)
-    anchor_rows = order[is_first]
-    good_anchor = usable[row_ident[anchor_rows]]
-    anchor_of_record[row_record[anchor_rows[good_anchor]]] = row_ident[anchor_rows[good_anchor]]
-    anchor = anchor_of_record[row_record]
-    # one edge per (record, identifier): a record listing an identifier twice is one piece of evidence
-    edge_rows = np.flatnonzero((anchor >= 0) & (row_ident != anchor) & linkable[row_ident] & first_of_pair)
-    e_left, e_right = anchor[edge_rows], row_ident[edge_rows]
-    lo, hi = np.minimum(e_left, e_right), np.maximum(e_left, e_right)
-    e_pair = lo * max(n_ident, 1) + hi
-    # aggregate per distinct pair: support, first record (earliest), latest observation
-    pair_order = np.lexsort((row_record[edge_rows], observed[edge_rows], e_pair))
-    sorted_pair = e_pair[pair_order]
-    starts = (
-        np.flatnonzero(np.r_[True, sorted_pair[1:] != sorted_pair[:-1]]) if pair_order.size else pair_order
-    )
-    first_rows = edge_rows[pair_order[starts]]
-    support = np.diff(np.r_[starts, pair_order.size]).astype(np.int64)
-    latest = (
-        np.maximum.reduceat(observed[edge_rows][pair_order], starts) if starts.size else np.empty(0, np.int64)
-    )
-    d_lo, d_hi = lo[pair_order[starts]], hi[pair_order[starts]]
-    d_record = row_record[first_rows]
-    n_det = d_lo.size
-
-    # -- candidate edges: deterministic + extra links -------------------------------------------
     extra_kind = extra.kind.astype(STRING_DTYPE)
     must_not = (extra_kind == "manual") & ~extra.accepted
-    extra_use = ~must_not & (link_left != link_right)
-    x_idx = np.flatnonzero(extra_use)
-    cand_left = np.concatenate([d_lo, link_left[x_idx]])
-    cand_right = np.concatenate([d_hi, link_right[x_idx]])
-    kind_rank = np.concatenate(
-        [
-            np.full(n_det, KIND_RANK["deterministic"], np.int64),
-            np.where(extra_kind[x_idx] == "manual", 0, 2).astype(np.int64),
-        ]
-    )
-    prob = np.concatenate([np.ones(n_det), extra.probability[x_idx]])
-    cand_support = np.concatenate([support, np.ones(x_idx.size, np.int64)])
-    cand_latest = np.concatenate([latest, extra.created_at[x_idx].astype(np.int64)])
-    r_left, r_right = type_rank[ident_type[cand_left]], type_rank[ident_type[cand_right]]
-    edge_ok = usable[cand_left] & usable[cand_right]
-    edge_rank = _rank_dense(
-        -cand_latest,
-        -cand_support,
-        np.maximum(r_left, r_right),
-        np.minimum(r_left, r_right),
-        np.round((1.0 - prob) * 1e6).astype(np.int64),
-        kind_rank,
-    )
+    x_idx = np.flatnonzero(~must_not & (link_left != link_right))
+    x_kind_rank = np.where(extra_kind[x_idx] == "manual", 0, 2).astype(np.int64)
     cl = [np.empty(0, np.int64), np.empty(0, np.int64)]
     if must_not.any():
         cl = [link_left[must_not], link_right[must_not]]
@@ -494,30 +447,69 @@ def resolve(
         pos_a, pos_b = match(ident_keys, cannot_keys[0]), match(ident_keys, cannot_keys[1])
         found = (pos_a >= 0) & (pos_b >= 0)
         cl = [np.concatenate([cl[0], pos_a[found]]), np.concatenate([cl[1], pos_b[found]])]
+    cannot_link = (cl[0].astype(np.int64), cl[1].astype(np.int64))
+    ident_rank = type_rank[ident_type]
+
+    # -- components; values that bridge a limit conflict become shared and the stars are redrawn ---
     progress(2, 4, "components")
-    ok = np.flatnonzero(edge_ok)
-    comp = constrained_components(
-        cand_left[ok],
-        cand_right[ok],
-        n_nodes=n_ident,
-        node_type=ident_type,
-        type_limits=type_limit,
-        edge_rank=edge_rank[ok],
-        cannot_link=(cl[0].astype(np.int64), cl[1].astype(np.int64)),
-    )
-    refusal = np.zeros(cand_left.size, dtype=np.int8)
-    refusal[ok] = comp.refusal
-    limit_type = np.full(cand_left.size, -1, dtype=np.int64)
-    limit_type[ok] = comp.limit_type
+    conflict = np.zeros(n_ident, dtype=bool)  # shared because they bridge a limit conflict
+    conflict_type = np.full(n_ident, -1, dtype=np.int64)  # the limited type they bridge
+    conflict_count = np.zeros(n_ident, dtype=np.int64)  # how many values of that type they connect
+    while True:
+        usable_now = usable & ~conflict
+        anchor, d_lo, d_hi, d_record, support, latest = _record_stars(
+            row_record, row_ident, first_of_pair, usable_now, linkable, ident_rank, observed, n_records
+        )
+        n_det = d_lo.size
+        cand_left = np.concatenate([d_lo, link_left[x_idx]])
+        cand_right = np.concatenate([d_hi, link_right[x_idx]])
+        kind_rank = np.concatenate([np.full(n_det, KIND_RANK["deterministic"], np.int64), x_kind_rank])
+        prob = np.concatenate([np.ones(n_det), extra.probability[x_idx]])
+        cand_support = np.concatenate([support, np.ones(x_idx.size, np.int64)])
+        cand_latest = np.concatenate([latest, extra.created_at[x_idx].astype(np.int64)])
+        r_left, r_right = ident_rank[cand_left], ident_rank[cand_right]
+        edge_ok = usable_now[cand_left] & usable_now[cand_right]
+        edge_rank = _rank_dense(
+            -cand_latest,
+            -cand_support,
+            np.maximum(r_left, r_right),
+            np.minimum(r_left, r_right),
+            np.round((1.0 - prob) * 1e6).astype(np.int64),
+            kind_rank,
+        )
+        ok = np.flatnonzero(edge_ok)
+        comp = constrained_components(
+            cand_left[ok],
+            cand_right[ok],
+            n_nodes=n_ident,
+            node_type=ident_type,
+            type_limits=type_limit,
+            edge_rank=edge_rank[ok],
+            cannot_link=cannot_link,
+        )
+        refusal = np.zeros(cand_left.size, dtype=np.int8)
+        refusal[ok] = comp.refusal
+        limit_type = np.full(cand_left.size, -1, dtype=np.int64)
+        limit_type[ok] = comp.limit_type
+        if not rules.shared_on_conflict:
+            break
+        bridge, bridged_type, bridged_count = _conflict_bridges(
+            cand_left, cand_right, refusal, limit_type, comp.labels, ident_type, type_rank
+        )
+        if bridge.size == 0:
+            break
+        conflict[bridge] = True
+        conflict_type[bridge] = bridged_type
+        conflict_count[bridge] = bridged_count
 
     # -- stable ids ------------------------------------------------------------------------------
     progress(3, 4, "customer ids")
-    raw_labels = np.where(usable, comp.labels, -1)
+    raw_labels = np.where(usable_now, comp.labels, -1)
     present = np.zeros(max(comp.n_components, 1), dtype=bool)
-    present[raw_labels[usable]] = True
+    present[raw_labels[usable_now]] = True
     dense_rank = np.cumsum(present) - 1  # keeps the components' order
     labels = np.full(n_ident, -1, dtype=np.int64)
-    labels[usable] = dense_rank[raw_labels[usable]]
+    labels[usable_now] = dense_rank[raw_labels[usable_now]]
     prev = np.full(n_ident, -1, dtype=np.int64)
     if previous is not None and len(previous):
         prev = _lookup(previous.id_type, previous.value, previous.customer_id, ident_type_name, ident_value)
@@ -541,9 +533,15 @@ def resolve(
     reasons[
         either & (shared[cand_left] | shared[cand_right]) & ~(blocked[cand_left] | blocked[cand_right])
     ] = "shared value"
-    reasons[either & ~(blocked[cand_left] | blocked[cand_right] | shared[cand_left] | shared[cand_right])] = (
-        "not linkable"
+    known_reason = blocked[cand_left] | blocked[cand_right] | shared[cand_left] | shared[cand_right]
+    by_conflict = either & ~known_reason & (conflict[cand_left] | conflict[cand_right])
+    reasons[by_conflict] = _conflict_reasons(
+        np.where(conflict[cand_left[by_conflict]], cand_left[by_conflict], cand_right[by_conflict]),
+        conflict_type,
+        conflict_count,
+        type_names,
     )
+    reasons[either & ~known_reason & ~by_conflict] = "not linkable"
     accepted = edge_ok & (refusal == 0)
     record_ids = np.concatenate(
         [
@@ -577,13 +575,14 @@ def resolve(
         n_records=int(n_records),
         n_invalid=n_invalid,
         n_identifiers=int(assigned.size),
-        n_customers=int(present.sum()) if usable.any() else 0,
+        n_customers=int(present.sum()) if usable_now.any() else 0,
         n_blocked=int(blocked.sum()),
         n_shared=int(shared.sum()),
         refused={
             str(r): int(c) for r, c in zip(refused_reasons.tolist(), refused_counts.tolist(), strict=True)
         },
         n_constrained_links=comp.n_constrained_edges,
+        n_shared_by_conflict=int(conflict.sum()),
     )
     progress(4, 4, "done")
     logger.debug("resolved %d rows into %d customers", n_rows_in, stats.n_customers)
@@ -595,6 +594,115 @@ def resolve(
         record_customer=np.where(anchor >= 0, customer[np.maximum(anchor, 0)], -1),
         stats=stats,
     )
+
+
+def _record_stars(
+    row_record: npt.NDArray[np.int64],
+    row_ident: npt.NDArray[np.int64],
+    first_of_pair: npt.NDArray[np.bool_],
+    usable: npt.NDArray[np.bool_],
+    linkable: npt.NDArray[np.bool_],
+    ident_rank: npt.NDArray[np.int64],
+    observed: npt.NDArray[np.int64],
+    n_records: int,
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """One star of links per record, from its strongest usable identifier to its other linkable ones.
+
+    Returns
+    -------
+    anchor, lo, hi, record, support, latest
+        Per row: the identifier its record is anchored on (-1 when the record has no usable one).
+        Per distinct link ``lo < hi``: its first (earliest) record, the number of records behind it
+        and its latest observation.
+    """
+    n_ident = int(usable.size)
+    order = np.lexsort((row_ident, ident_rank[row_ident], ~usable[row_ident], row_record))
+    rec_sorted = row_record[order]
+    is_first = np.r_[True, rec_sorted[1:] != rec_sorted[:-1]] if order.size else np.empty(0, bool)
+    anchor_of_record = np.full(n_records, -1, dtype=np.int64)
+    anchor_rows = order[is_first]
+    good_anchor = usable[row_ident[anchor_rows]]
+    anchor_of_record[row_record[anchor_rows[good_anchor]]] = row_ident[anchor_rows[good_anchor]]
+    anchor = anchor_of_record[row_record]
+    # one edge per (record, identifier): a record listing an identifier twice is one piece of evidence
+    edge_rows = np.flatnonzero((anchor >= 0) & (row_ident != anchor) & linkable[row_ident] & first_of_pair)
+    e_left, e_right = anchor[edge_rows], row_ident[edge_rows]
+    lo, hi = np.minimum(e_left, e_right), np.maximum(e_left, e_right)
+    e_pair = lo * max(n_ident, 1) + hi
+    # aggregate per distinct pair: support, first record (earliest), latest observation
+    pair_order = np.lexsort((row_record[edge_rows], observed[edge_rows], e_pair))
+    sorted_pair = e_pair[pair_order]
+    starts = (
+        np.flatnonzero(np.r_[True, sorted_pair[1:] != sorted_pair[:-1]]) if pair_order.size else pair_order
+    )
+    first_rows = edge_rows[pair_order[starts]]
+    support = np.diff(np.r_[starts, pair_order.size]).astype(np.int64)
+    latest = (
+        np.maximum.reduceat(observed[edge_rows][pair_order], starts) if starts.size else np.empty(0, np.int64)
+    )
+    return anchor, lo[pair_order[starts]], hi[pair_order[starts]], row_record[first_rows], support, latest
+
+
+def _conflict_bridges(
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    refusal: npt.NDArray[np.int8],
+    limit_type: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int64],
+    ident_type: npt.NDArray[np.int64],
+    type_rank: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The values that bridge a limit conflict: the weaker end of each link a per-type limit refused.
+
+    A link is refused by the limit of type ``T`` when both its sides already hold values of ``T``
+    (two member cards, two accounts). Its end of strictly weaker priority than both the other end and
+    ``T`` itself (a phone between two member cards) is what connects the two sides: it is returned with
+    ``T`` and the number of ``T`` values on the two sides. Links between values of equal priority, or
+    whose weaker end is itself of ``T`` or stronger, name no bridge.
+
+    Returns
+    -------
+    bridge, bridged_type, bridged_count
+        Distinct bridging values (sorted), the strongest limited type each bridges and the largest
+        number of values of that type it connects.
+    """
+    rows = np.flatnonzero(refusal == REFUSED_LIMIT)
+    if rows.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    u, v, t = left[rows], right[rows], limit_type[rows]
+    ru, rv = type_rank[ident_type[u]], type_rank[ident_type[v]]
+    weaker = np.where(ru > rv, u, v)
+    keep = (ru != rv) & (np.maximum(ru, rv) > type_rank[t])
+    weaker, u, v, t = weaker[keep], u[keep], v[keep], t[keep]
+    if weaker.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    # values of type t on the two sides (the refused link joins two different components)
+    n_types = int(ident_type.max()) + 1
+    per_component = np.bincount(labels * n_types + ident_type, minlength=(int(labels.max()) + 1) * n_types)
+    count = per_component[labels[u] * n_types + t] + per_component[labels[v] * n_types + t]
+    order = np.lexsort((-count, type_rank[t], weaker))
+    first = np.r_[True, weaker[order][1:] != weaker[order][:-1]]
+    pick = order[first]
+    return weaker[pick], t[pick], count[pick]
+
+
+def _conflict_reasons(
+    value: npt.NDArray[np.int64],
+    conflict_type: npt.NDArray[np.int64],
+    conflict_count: npt.NDArray[np.int64],
+    type_names: npt.NDArray[Any],
+) -> npt.NDArray[Any]:
+    """``"shared: connects 2 member_card values"`` for each refused link's conflict-shared value."""
+    out = np.empty(value.size, dtype=object)
+    code = conflict_type[value] * (int(conflict_count.max(initial=0)) + 1) + conflict_count[value]
+    for c in np.unique(code).tolist():
+        hit = code == c
+        k = int(value[np.argmax(hit)])
+        name = str(type_names[conflict_type[k]])
+        out[hit] = f"shared: connects {int(conflict_count[k])} {name} values"
+    return out
 
 
 def _empty_links() -> IdentityLinks:

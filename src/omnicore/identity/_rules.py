@@ -120,6 +120,18 @@ class MergeRules:
     must_not_link
         Pairs of identifiers an operator marked as different people; they never end up in one
         customer.
+    shared_on_conflict
+        Conflict-based shared-value detection (on by default). When a link would break a per-type
+        limit, the value that bridges the two sides (a household phone on the records of two member
+        cards or two accounts) is evidence of an identifier shared by several people: it is marked
+        shared for this graph, all its links are refused (reason ``"shared: connects 2 member_card
+        values"``) and records that carry nothing else are left without a customer rather than
+        attached to one of the people. The bridge is the weaker end of the refused link, of strictly
+        lower priority than the limited type; links between two values of one priority name no
+        bridge and stay plain limit refusals. The stars of records are then redrawn without the
+        shared values and components recomputed, until no new bridge appears (each round only adds
+        shared values, so this ends). False keeps the stronger evidence and lets the bridging value
+        join that side, as the greedy merge alone does: higher recall, lower precision.
 
     Examples
     --------
@@ -136,6 +148,7 @@ class MergeRules:
     country_code: str = "86"
     unknown_types: str = attrs.field(default="link", validator=attrs.validators.in_(("link", "ignore")))
     must_not_link: tuple[tuple[Identifier, Identifier], ...] = attrs.field(default=(), converter=_pairs)
+    shared_on_conflict: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
 
     def rule(self, id_type: str) -> IdentifierRule | None:
         """The rule of one type, or None when it is not listed."""
@@ -174,8 +187,8 @@ def _make_normalizer(kind: str, country_code: str) -> Normalizer:
 #: Defaults for a Chinese omnichannel retailer, strongest type first: one member card, WeChat union
 #: id, online account and WeCom external user id per customer; at most 2 mini-program open ids, 2
 #: phones (own + household or work), 2 e-mails and 3 devices; common placeholder phones and e-mails
-#: blocked; values on more than 20 records (devices: 5) treated as shared. A household phone between
-#: two people who each have their own phone is refused by the phone limit.
+#: blocked; values on more than 20 records (devices: 5) treated as shared, and so is a value that
+#: bridges a limit conflict (a household phone on the records of two member cards or two accounts).
 DEFAULT_RULES = MergeRules(
     identifiers=(
         IdentifierRule(id_type="member_card", normalizer="upper", max_per_customer=1),

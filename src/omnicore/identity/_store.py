@@ -197,10 +197,11 @@ def _write(
     a = resolution.assignment
     if len(a):
         ident.assign(a.id_type, a.value, a.customer_id)
-    # identifiers that no longer belong to anyone (they became shared or blocked)
+    # identifiers that belong to no one now (blocked, or shared by count or by a limit conflict):
+    # cleared whatever ``previous`` says, so a stale customer cannot survive a missed lookup
     if len(previous):
         now_known = a.lookup(previous.id_type, previous.value)
-        lost = np.flatnonzero((now_known < 0) & (previous.customer_id >= 0))
+        lost = np.flatnonzero(now_known < 0)
         if lost.size:
             ident.assign(previous.id_type[lost], previous.value[lost], np.full(lost.size, -1, np.int64))
     if len(resolution.events):
@@ -252,9 +253,10 @@ def add_records(
     Notes
     -----
     The affected region is the closure of the batch's identifiers over stored records, assignments
-    and probabilistic/manual links, stopping at blocked and shared values. Because guardrails are
-    decided per candidate component, resolving the region alone gives the same partition as a full
-    :func:`rebuild`.
+    and probabilistic/manual links, stopping at blocked values and values over the shared threshold.
+    Values shared because they bridge a limit conflict are expanded like any other: whether they are
+    shared depends on their whole candidate component. Because guardrails are decided per candidate
+    component, resolving the region alone gives the same partition as a full :func:`rebuild`.
 
     Examples
     --------
@@ -330,7 +332,10 @@ def rebuild(
         ident = store.identity
         records = ident.records()
         m_type, m_value, m_customer = ident.members()
-        previous = CustomerAssignment(id_type=m_type, value=m_value, customer_id=m_customer)
+        known = np.asarray(m_customer) >= 0  # SQL stores keep identifiers that became shared as -1
+        previous = CustomerAssignment(
+            id_type=np.asarray(m_type)[known], value=np.asarray(m_value)[known], customer_id=m_customer[known]
+        )
         old_links = ident.links()
         extra = old_links.take(old_links.kind.astype(STRING_DTYPE) != "deterministic")
         resolution = resolve(
