@@ -274,3 +274,12 @@ def test_concat_events_with_different_properties() -> None:
     both = Events.concat([a, b])
     assert both.properties["text"].tolist() == ["hi", ""]
     assert np.isnan(both.properties["price"][0])
+
+
+def test_searchsorted_of_long_text() -> None:
+    from omnicore.data import searchsorted
+
+    keys = np.array(sorted(f"phone:+86139{i:08d}" for i in range(500)), dtype=np.dtypes.StringDType())
+    wanted = keys[::-1].copy()
+    assert (keys[searchsorted(keys, wanted)] == wanted).all()
+    assert searchsorted(np.arange(5), 3) == 3

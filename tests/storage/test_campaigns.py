@@ -118,3 +118,18 @@ def test_audit_log_is_append_only(store) -> None:
         with pytest.raises(StorageError, match="append-only"), store.atomic():
             db.execute(sql)
     assert len(store.audit.entries()) == 2
+
+
+def test_consent_of_long_text_subject_ids(store) -> None:
+    subjects = np.array([f"wx-openid-oX{i:020d}" for i in range(200)])
+    store.campaigns.record_consent(
+        ConsentRecords(
+            subject_id=subjects,
+            purpose=np.full(200, "marketing_push"),
+            granted=np.arange(200) % 2 == 0,
+            recorded_at=np.full(200, "2024-01-01"),
+            source=np.full(200, "mini_program"),
+        )
+    )
+    got = store.campaigns.consent(subjects[::-1].copy(), "marketing_push", at="2024-02-01")
+    assert got.tolist() == (np.arange(200) % 2 == 0)[::-1].tolist()

@@ -149,3 +149,17 @@ def test_erase_customer(store) -> None:
     last = store.identity.history()
     assert last.kind.tolist() == ["erase"]
     assert last.from_customer.tolist() == [1]
+
+
+def test_lookup_of_long_text_identifiers(store) -> None:
+    # numpy 2.4's StringDType searchsorted goes wrong past 15 bytes; lookups must not.
+    values = np.array([f"+8613900{i:06d}@household.example.cn" for i in range(300)])
+    store.identity.assign(np.full(300, "email"), values, np.arange(1, 301))
+    got = store.identity.lookup(np.full(300, "email"), values[::-1].copy())
+    assert got.tolist() == list(range(300, 0, -1))
+
+
+def test_unassigned_identifiers_are_no_ones_members(store) -> None:
+    store.identity.assign(["phone", "phone"], ["1", "2"], [5, -1])
+    assert store.identity.members()[1].tolist() == ["1"]
+    assert store.identity.lookup(["phone"], ["2"]).tolist() == [-1]

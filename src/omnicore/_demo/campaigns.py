@@ -30,7 +30,7 @@ from omnicore.campaigns import (
     segment_changed_events,
     segment_moved,
 )
-from omnicore.data import STRING_DTYPE, Events, Transactions
+from omnicore.data import STRING_DTYPE, Events, Transactions, searchsorted
 from omnicore.storage import ConsentRecords
 
 __all__ = ["demo_rules", "run"]
@@ -137,7 +137,7 @@ def _segment_moves(results: dict[str, Any], at: np.datetime64) -> Events | None:
         return None
     ids_now, ids_before = np.asarray(now.customer_id), np.asarray(before.customer_id)
     order = np.argsort(ids_before, kind="stable")
-    pos = np.minimum(np.searchsorted(ids_before[order], ids_now), max(ids_before.size - 1, 0))
+    pos = np.minimum(searchsorted(ids_before[order], ids_now), max(ids_before.size - 1, 0))
     known = ids_before.size > 0
     found = (ids_before[order][pos] == ids_now) if known else np.zeros(ids_now.size, bool)
     old = np.where(found, np.asarray(before.segment)[order][pos] if known else "", "")

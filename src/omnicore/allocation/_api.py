@@ -18,7 +18,7 @@ from omnicore.allocation._plan import Allocation, AllocationResult, RoutingPlan
 from omnicore.allocation._problem import compile_problem, subproblem
 from omnicore.allocation._rules import SourcingRules
 from omnicore.allocation._single import Router, collect
-from omnicore.data import Inventory
+from omnicore.data import Inventory, searchsorted
 
 __all__ = ["allocate_greedy", "optimise", "price_allocation", "route_order", "route_orders"]
 
@@ -178,10 +178,10 @@ def _route_in_windows(p: Any, *, window: int, seconds: float, progress: Progress
         if len(alloc):
             parts.append(alloc)
             node = p.network.index_of(alloc.node)
-            sku = np.searchsorted(p.sku_values, alloc.sku)
+            sku = searchsorted(p.sku_values, alloc.sku)
             qty = np.asarray(alloc.quantity)
             np.subtract.at(atp, (sku, node), qty)
-            order_pos = np.searchsorted(np.sort(sub_orders.order_id), alloc.order_id)
+            order_pos = searchsorted(np.sort(sub_orders.order_id), alloc.order_id)
             owner = np.argsort(sub_orders.order_id, kind="stable")[order_pos]
             pools = sub.pool[owner]
             has = pools >= 0
@@ -219,11 +219,11 @@ def _triples_of(p: Any, allocation: Allocation) -> tuple[npt.NDArray[np.int64], 
         empty = np.empty(0, np.int64)
         return empty, empty, empty
     order_sorted = np.argsort(p.orders.order_id, kind="stable")
-    o = order_sorted[np.searchsorted(p.orders.order_id[order_sorted], allocation.order_id)]
-    sku = np.searchsorted(p.sku_values, allocation.sku)
+    o = order_sorted[searchsorted(p.orders.order_id[order_sorted], allocation.order_id)]
+    sku = searchsorted(p.sku_values, allocation.sku)
     key = p.line_order * len(p.sku_values) + p.line_sku
     key_sorted = np.argsort(key, kind="stable")
-    line = key_sorted[np.searchsorted(key[key_sorted], o * len(p.sku_values) + sku)]
+    line = key_sorted[searchsorted(key[key_sorted], o * len(p.sku_values) + sku)]
     return (
         line.astype(np.int64),
         p.network.index_of(allocation.node),
@@ -396,7 +396,7 @@ def price_allocation(
     keys = np.asarray(allocation.order_id)
     if len(keys) and (keys.dtype.kind in "iu") != (orders.order_id.dtype.kind in "iu"):
         raise ValidationError("order ids differ in type from the orders'", field="order_id")
-    pos = np.clip(np.searchsorted(orders.order_id[order_sorted], keys), 0, max(len(orders) - 1, 0))
+    pos = np.clip(searchsorted(orders.order_id[order_sorted], keys), 0, max(len(orders) - 1, 0))
     found = orders.order_id[order_sorted][pos] == keys if len(keys) else np.ones(0, bool)
     if not np.all(found):
         row = int(np.flatnonzero(~found)[0])

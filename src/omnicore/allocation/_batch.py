@@ -17,6 +17,7 @@ from omnicore._progress import Progress, null_progress
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import METHOD_PICKUP, Problem
 from omnicore.allocation._single import Router, _cat, collect
+from omnicore.data import searchsorted
 
 __all__ = ["solve_batch"]
 
@@ -361,14 +362,14 @@ def price_pairs(
     e_node = pn[e_pair]
     e_cap = _line_caps(p, e_line, e_node).astype(np.float64)
     key = p.line_sku[e_line] * n_nodes + e_node
-    pos = np.clip(np.searchsorted(model.row_stock, key), 0, max(n_stock - 1, 0))
+    pos = np.clip(searchsorted(model.row_stock, key), 0, max(n_stock - 1, 0))
     s_dual = np.where((n_stock > 0) & (model.row_stock[pos] == key), stock_dual[pos], 0.0) if n_stock else 0.0
     rc_x = p.handling[e_node] - line_dual[e_line] - s_dual - cap_u[e_node]
     if len(model.row_pool):
         e_pool = p.pool[p.line_order[e_line]]
         S = len(p.sku_values)
         pkey = (np.maximum(e_pool, 0) * S + p.line_sku[e_line]) * n_nodes + e_node
-        ppos = np.clip(np.searchsorted(model.row_pool, pkey), 0, len(model.row_pool) - 1)
+        ppos = np.clip(searchsorted(model.row_pool, pkey), 0, len(model.row_pool) - 1)
         rc_x = rc_x - np.where((e_pool >= 0) & (model.row_pool[ppos] == pkey), pool_dual[ppos], 0.0)
     gain = np.bincount(e_pair, weights=np.minimum(rc_x, 0.0) * e_cap, minlength=len(po))
     out: npt.NDArray[np.float64] = pair_cost - cap_o[pn] - ship[po] + gain
@@ -525,7 +526,7 @@ def solve_batch(
         filled = _single_node_fill(p, po_all, pn_all)
         est = cost_all + p.handling[pn_all] * filled + pen * (p.order_units[po_all] - filled)
         rank = np.lexsort((est, po_all))
-        first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
+        first_of = searchsorted(po_all[rank], po_all[rank], side="left")
         in_rmp[rank[(np.arange(len(rank)) - first_of) < pairs_per_order]] = True
         for warm in starts:  # every warm start's pairs, so the first LP can reproduce each of them
             in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, warm))
@@ -576,7 +577,7 @@ def solve_batch(
             break
         cand = np.flatnonzero(negative)
         rank = cand[np.lexsort((rc[cand], po_all[cand]))]
-        first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
+        first_of = searchsorted(po_all[rank], po_all[rank], side="left")
         in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
     assert lp is not None
     assert model is not None
@@ -643,7 +644,7 @@ def solve_batch(
     if not converged and deadline - time.perf_counter() > 1.5 * (round_seconds + lagrange_seconds) + 2.0:
         cand = np.flatnonzero(~in_rmp & (rc < -1e-6))
         rank = cand[np.lexsort((rc[cand], po_all[cand]))]
-        first_of = np.searchsorted(po_all[rank], po_all[rank], side="left")
+        first_of = searchsorted(po_all[rank], po_all[rank], side="left")
         in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
         sel = np.flatnonzero(in_rmp)
         extra = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
@@ -807,7 +808,7 @@ def local_repair(
     order_of = p.line_order[lines]
     plan: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
     sort = np.argsort(order_of, kind="stable")
-    bounds = np.searchsorted(order_of[sort], np.arange(p.n_orders + 1))
+    bounds = searchsorted(order_of[sort], np.arange(p.n_orders + 1))
     for o in range(p.n_orders):
         idx = sort[bounds[o] : bounds[o + 1]]
         plan[o] = (lines[idx], nodes[idx], units[idx])
@@ -955,7 +956,7 @@ def _pair_keys_of(p: Problem, result: AllocationResult) -> npt.NDArray[np.int64]
     if not len(result.allocation):
         return np.empty(0, np.int64)
     o_sorted = np.argsort(p.orders.order_id)
-    o_pos = o_sorted[np.searchsorted(p.orders.order_id[o_sorted], result.allocation.order_id)]
+    o_pos = o_sorted[searchsorted(p.orders.order_id[o_sorted], result.allocation.order_id)]
     n_pos = p.network.index_of(result.allocation.node)
     out: npt.NDArray[np.int64] = np.unique(o_pos * p.n_nodes + n_pos)
     return out

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore.data import searchsorted
 from omnicore.data._columns import (
     as_bool_column,
     as_float_column,
@@ -143,7 +144,7 @@ class CostModel:
     ) -> npt.NDArray[np.float64]:
         """Distance part of a shipment's cost (broadcasts ``distance`` against ``cost_per_km``)."""
         if self.band_costs:
-            band = np.searchsorted(np.asarray(self.band_edges_km), distance, side="left")
+            band = searchsorted(np.asarray(self.band_edges_km), distance, side="left")
             costs: npt.NDArray[np.float64] = np.asarray(self.band_costs)[band]
             return costs + 0.0 * cost_per_km
         out: npt.NDArray[np.float64] = distance * cost_per_km
@@ -259,7 +260,7 @@ class Network(Table):
             keys = wanted.astype(self.node.dtype)
         order = np.argsort(self.node, kind="stable")
         sorted_nodes = self.node[order]
-        pos = np.searchsorted(sorted_nodes, keys)
+        pos = searchsorted(sorted_nodes, keys)
         pos = np.clip(pos, 0, len(sorted_nodes) - 1)
         found = sorted_nodes[pos] == keys
         if not np.all(found):

@@ -12,7 +12,7 @@ from omnicore._errors import ValidationError
 from omnicore.allocation._network import CostModel, Network, _text, distance_km
 from omnicore.allocation._orders import Orders
 from omnicore.allocation._rules import SafetyStock, SourcingRules
-from omnicore.data import Inventory
+from omnicore.data import Inventory, searchsorted
 
 __all__ = ["Problem", "available_to_promise", "compile_problem", "subproblem"]
 
@@ -180,7 +180,7 @@ class Problem:
 
 
 def _codes_for(values: npt.NDArray[Any], uniques: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
-    pos = np.clip(np.searchsorted(uniques, values), 0, max(len(uniques) - 1, 0))
+    pos = np.clip(searchsorted(uniques, values), 0, max(len(uniques) - 1, 0))
     if len(uniques) == 0:
         return np.full(len(values), -1, np.int64)
     found = uniques[pos] == values
@@ -222,7 +222,7 @@ def compile_problem(
     wants_pickup = orders.method == "pickup"
     if wants_pickup.any():
         labels = _text(orders.pickup_node[wants_pickup])
-        pos = np.clip(np.searchsorted(node_text[order_text], labels), 0, n_nodes - 1)
+        pos = np.clip(searchsorted(node_text[order_text], labels), 0, n_nodes - 1)
         found = node_text[order_text][pos] == labels
         if not found.all():
             row = int(np.flatnonzero(wants_pickup)[np.flatnonzero(~found)[0]])

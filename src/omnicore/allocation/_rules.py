@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore.allocation._network import _text
+from omnicore.data import searchsorted
 
 __all__ = ["ChannelPool", "SafetyStock", "SourcingRules", "SourcingTier"]
 
@@ -160,7 +161,7 @@ class SafetyStock:
                 names = _text(list(table))
                 values = np.asarray(list(table.values()), np.int64)
                 order = np.argsort(names)
-                pos = np.clip(np.searchsorted(names[order], labels), 0, len(names) - 1)
+                pos = np.clip(searchsorted(names[order], labels), 0, len(names) - 1)
                 hit = names[order][pos] == labels
                 out = np.maximum(out, np.where(hit, values[order][pos], 0))
         return out

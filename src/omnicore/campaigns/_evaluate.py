@@ -42,7 +42,7 @@ from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
 from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
-from omnicore.data import STRING_DTYPE, Events, factorize, to_datetime64
+from omnicore.data import STRING_DTYPE, Events, factorize, searchsorted, to_datetime64
 from omnicore.storage import ConsentRecords
 
 __all__ = ["CompiledRules", "compile_rules", "evaluate", "still_deliverable"]
@@ -347,7 +347,7 @@ def _profile_view(
     if wanted.dtype.kind != sorted_ids.dtype.kind:
         wanted = _id_text(wanted)
         sorted_ids = _id_text(sorted_ids)
-    pos = np.minimum(np.searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+    pos = np.minimum(searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
     found = sorted_ids[pos] == wanted
     rows = np.where(found, order[pos], -1)
     local[involved] = np.arange(involved.size)
@@ -399,8 +399,8 @@ def _skip_replays(events: Events, state: EngineState) -> tuple[Events, int]:
         return events, 0
     wm = np.int64(state.watermark.astype("datetime64[us]").view(np.int64))
     t = events.timestamp.view(np.int64)
-    start = int(np.searchsorted(t, wm, side="left"))
-    end = int(np.searchsorted(t, wm, side="right"))
+    start = int(searchsorted(t, wm, side="left"))
+    end = int(searchsorted(t, wm, side="right"))
     keep = np.ones(len(events), dtype=bool)
     keep[:start] = False
     if end > start and state.watermark_keys:
@@ -710,7 +710,7 @@ def _decide(
 
     # candidate rows of each rule, in processing order
     by_rule = np.argsort(rule_i, kind="stable")
-    bounds = np.searchsorted(rule_i[by_rule], np.arange(len(crs) + 1))
+    bounds = searchsorted(rule_i[by_rule], np.arange(len(crs) + 1))
     rows_of = [by_rule[bounds[r] : bounds[r + 1]] for r in range(len(crs))]
     # consent (action purpose and sensitive data), at the decision time
     variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
@@ -859,7 +859,7 @@ def _processing_order(
     if tm.size == 0:
         return ev
     tm = tm[np.lexsort((prank[rule_i[tm]], code[tm], seq[tm], time[tm]))]
-    at = np.searchsorted(time[ev], time[tm], side="right")
+    at = searchsorted(time[ev], time[tm], side="right")
     return np.insert(ev, at, tm)
 
 
@@ -901,7 +901,7 @@ def _next_state(
     if old_wm is not None and old_wm == wm_new:
         keys |= state.watermark_keys
     if batch.n and int(batch.time[-1]) == wm_new:
-        start = int(np.searchsorted(batch.time, wm_new, side="left"))
+        start = int(searchsorted(batch.time, wm_new, side="left"))
         keys |= set(_event_keys(events, np.arange(start, batch.n)).tolist())
     # windows: history + batch rows still inside each window
     by_slot = {slot: item for cr in compiled.rules for slot, item, _ in cr.counts}

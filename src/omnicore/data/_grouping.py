@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["factorize", "factorize_pairs", "unique_sorted"]
+__all__ = ["factorize", "factorize_pairs", "searchsorted", "unique_sorted"]
 
 # Text columns with at most this many distinct values (channels, event types, id types) are coded by
 # one equality pass per value, which beats sorting millions of strings by an order of magnitude.
@@ -130,3 +130,30 @@ def factorize_pairs(
     first_rows = np.full(int(codes.max(initial=-1)) + 1, len(codes), np.int64)
     np.minimum.at(first_rows, codes, np.arange(len(codes), dtype=np.int64))
     return codes, first_rows
+
+
+def searchsorted(
+    a: npt.NDArray[Any], v: Any, side: Literal["left", "right"] = "left", sorter: Any = None
+) -> Any:
+    """:func:`numpy.searchsorted` that is also correct for text columns.
+
+    numpy 2.4's search of one ``StringDType`` array in another can return wrong positions once strings
+    are longer than 15 bytes; text is therefore compared as Python strings. Other dtypes go straight
+    to numpy.
+
+    Examples
+    --------
+    >>> keys = np.array(["phone:+8613900000001", "phone:+8613900000002"], dtype=np.dtypes.StringDType())
+    >>> searchsorted(keys, np.array(["phone:+8613900000002"], dtype=np.dtypes.StringDType())).tolist()
+    [1]
+    """
+    haystack = np.asarray(a)
+    needles = np.asarray(v)
+    if _is_text(haystack) or _is_text(needles):
+        haystack = haystack.astype(object)
+        needles = needles.astype(object)
+    return np.searchsorted(haystack, needles, side=side, sorter=sorter)
+
+
+def _is_text(array: npt.NDArray[Any]) -> bool:
+    return array.dtype == np.dtypes.StringDType() or array.dtype.kind in "OUS"

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from omnicore.data import STRING_DTYPE, Inventory
+from omnicore.data import STRING_DTYPE, Inventory, searchsorted
 from omnicore.datasets._catalog import CategorySampler
 from omnicore.datasets._purchases import CHANNELS, DAY_US, People
 from omnicore.datasets._text import numbered, pick
@@ -158,7 +158,7 @@ def make_inventory(rng: np.random.Generator, network: FulfilmentNetwork, catalog
 
 
 def _available_per_sku(inventory: Inventory, catalog: Catalog) -> npt.NDArray[np.int64]:
-    sku_index = np.searchsorted(catalog.sku, inventory.sku)
+    sku_index = searchsorted(catalog.sku, inventory.sku)
     return np.bincount(sku_index, weights=inventory.available, minlength=len(catalog)).astype(np.int64)
 
 

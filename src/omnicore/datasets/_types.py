@@ -9,7 +9,15 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE, Events, IdentifierRecords, Inventory, Table, Transactions
+from omnicore.data import (
+    STRING_DTYPE,
+    Events,
+    IdentifierRecords,
+    Inventory,
+    Table,
+    Transactions,
+    searchsorted,
+)
 from omnicore.data._columns import (
     array_equal,
     as_bool_column,
@@ -186,7 +194,7 @@ class GroundTruth:
             at = np.zeros(len(wanted), dtype=np.int64)
             missing = np.ones(len(wanted), dtype=bool)
         else:
-            at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+            at = np.minimum(searchsorted(known, wanted), len(known) - 1)
             missing = known[at] != wanted
         if missing.any():
             row = int(np.flatnonzero(missing)[0])

@@ -170,7 +170,7 @@ class IdentityStore(Protocol):
         ...
 
     def assign(self, id_type: npt.ArrayLike, value: npt.ArrayLike, customer_id: npt.ArrayLike) -> int:
-        """Set the customer of each identifier (insert or overwrite)."""
+        """Set the customer of each identifier (insert or overwrite); -1 leaves it without one."""
         ...
 
     def lookup(self, id_type: npt.ArrayLike, value: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -180,7 +180,10 @@ class IdentityStore(Protocol):
     def members(
         self, customer_ids: npt.ArrayLike | None = None
     ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
-        """``(id_type, value, customer_id)`` of every identifier of these customers (all when None)."""
+        """``(id_type, value, customer_id)`` of every identifier of these customers (all when None).
+
+        Identifiers assigned -1 (left without a customer, e.g. shared values) belong to no customer.
+        """
         ...
 
     def append_history(self, events: MergeEvents) -> int:

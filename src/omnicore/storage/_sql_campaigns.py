@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE, TIME_DTYPE
+from omnicore.data import STRING_DTYPE, TIME_DTYPE, searchsorted
 from omnicore.storage._db import (
     Row,
     Scope,
@@ -269,7 +269,7 @@ class SqlCampaignStore:
         uniques, codes = np.unique(found, return_inverse=True)
         latest = latest_grant(codes.reshape(-1)[order], np.asarray(columns[1], bool)[order], len(uniques))
         wanted = np.asarray(encode_ids(subjects), STRING_DTYPE)
-        position = np.clip(np.searchsorted(uniques, wanted), 0, len(uniques) - 1)
+        position = np.clip(searchsorted(uniques, wanted), 0, len(uniques) - 1)
         hit = uniques[position] == wanted
         out[hit] = latest[position[hit]]
         return out

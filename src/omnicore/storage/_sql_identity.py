@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE, TIME_DTYPE, IdentifierRecords
+from omnicore.data import STRING_DTYPE, TIME_DTYPE, IdentifierRecords, searchsorted
 from omnicore.storage._db import (
     Row,
     Scope,
@@ -305,7 +305,7 @@ class SqlIdentityStore:
         found = found[order]
         customers = np.asarray(columns[2], np.int64)[order]
         wanted = _pair_keys(types, values)
-        position = np.clip(np.searchsorted(found, wanted), 0, len(found) - 1)
+        position = np.clip(searchsorted(found, wanted), 0, len(found) - 1)
         hit = found[position] == wanted
         out[hit] = customers[position[hit]]
         return out
@@ -313,13 +313,16 @@ class SqlIdentityStore:
     def members(
         self, customer_ids: npt.ArrayLike | None = None
     ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
-        """``(id_type, value, customer_id)`` of every identifier of these customers (all when None)."""
+        """``(id_type, value, customer_id)`` of every identifier of these customers (all when None).
+
+        Identifiers assigned -1 (left without a customer, e.g. shared values) belong to no customer.
+        """
         scope = self._scope
         select = "SELECT id_type, value, customer_id FROM oc_identity_assignments WHERE tenant = ?"
         rows: list[Row] = []
         with scope.read():
             if customer_ids is None:
-                rows = scope.rows(select, (scope.tenant,))
+                rows = scope.rows(f"{select} AND customer_id >= 0", (scope.tenant,))
             else:
                 wanted = np.unique(np.asarray(customer_ids, dtype=np.int64).reshape(-1)).tolist()
                 for marks, chunk in scope.chunks(wanted):

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import Transactions, to_datetime64
+from omnicore.data import Transactions, searchsorted, to_datetime64
 from omnicore.data._columns import as_float_column, column_field
 from omnicore.summary._customer_summary import CustomerSummary
 from omnicore.summary._period import Period, period_index
@@ -101,7 +101,7 @@ def calibration_holdout(
             "the holdout period has no transactions", field="observation_end", value=str(obs_end)
         )
     holdout = transactions.take(in_holdout)
-    position = np.searchsorted(calibration.customer_id, holdout.customer_id)
+    position = searchsorted(calibration.customer_id, holdout.customer_id)
     position = np.minimum(position, len(calibration) - 1)
     known = calibration.customer_id[position] == holdout.customer_id
     who = position[known]
