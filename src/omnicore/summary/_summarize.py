@@ -52,7 +52,8 @@ def summarize(
     Raises
     ------
     ValidationError
-        If ``observation_end`` is before a customer's first purchase would allow no rows, or is invalid.
+        If there are no transactions, no purchase at or before ``observation_end``, or
+        ``observation_end`` is not a valid timestamp.
 
     Notes
     -----
