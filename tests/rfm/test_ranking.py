@@ -46,3 +46,20 @@ def test_quantile_scores_equal_the_rank_formula(values: np.ndarray, bins: int) -
     best_low = 1 + (count_above(values) * bins) // n
     assert quantile_scores(values, bins, higher_is_better=True).tolist() == best_high.tolist()
     assert quantile_scores(values, bins, higher_is_better=False).tolist() == best_low.tolist()
+
+
+whole_floats = st.lists(st.integers(-40, 40), min_size=1, max_size=60).map(
+    lambda xs: np.array(xs, dtype=np.float64)
+)
+
+
+@given(whole_floats, st.integers(1, 12))
+def test_quantile_scores_of_whole_numbers_equal_the_rank_formula(values: np.ndarray, bins: int) -> None:
+    # Whole-number floats (orders) take the counting path for their cut points; shifted by a half they
+    # take the partition path, and both must match the rank formula.
+    n = len(values)
+    for column in (values, values + 0.5):
+        best_high = 1 + (count_below(column) * bins) // n
+        best_low = 1 + (count_above(column) * bins) // n
+        assert quantile_scores(column, bins, higher_is_better=True).tolist() == best_high.tolist()
+        assert quantile_scores(column, bins, higher_is_better=False).tolist() == best_low.tolist()

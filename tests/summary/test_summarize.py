@@ -151,3 +151,21 @@ def test_calibration_holdout_matches_lifetimes_definitions() -> None:
     assert ch.duration_holdout == 29.0
     with pytest.raises(ValidationError, match="calibration_end"):
         calibration_holdout(tx, calibration_end="2024-03-01", observation_end="2024-02-29")
+
+
+@given(rows=transactions_strategy, offset=st.sampled_from([-(10**6), -7, 0, 10**6, 10**12]))
+@settings(max_examples=30, deadline=None)
+def test_id_values_do_not_change_the_summary(rows: list[tuple[int, int, float]], offset: int) -> None:
+    # Small non-negative ids, negative ids and sparse large ids take different grouping paths.
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    stamps = np.datetime64("2023-01-01", "us") + np.array([r[1] for r in rows], dtype="timedelta64[h]")
+    amounts = np.array([r[2] for r in rows])
+    channel = np.array(["online", "store", "community"])[ids % 3]
+    a = summarize(Transactions(customer_id=ids, timestamp=stamps, amount=amounts, channel=channel))
+    b = summarize(Transactions(customer_id=ids + offset, timestamp=stamps, amount=amounts, channel=channel))
+    assert (a.customer_id + offset).tolist() == b.customer_id.tolist()
+    for name in ("frequency", "recency", "T", "monetary_value", "orders", "gross_spend", "days_since_last"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
+    assert a.channel_share.keys() == b.channel_share.keys()
+    for key, share in a.channel_share.items():
+        assert share.tolist() == b.channel_share[key].tolist()

@@ -150,31 +150,24 @@ def _summarize_ordered(
     is_return = rows.pop()
     codes = rows.pop()
     n = len(customers)
-    last_ts = np.full(n, np.iinfo(np.int64).min)
-    np.maximum.at(last_ts, codes, stamps)
     returned = np.zeros(n)
-    return_rows: npt.NDArray[np.intp] | None = None
     if bool(is_return.any()):
-        # Returns are not purchases: they count towards `returned` and `net_spend` only. They are few,
-        # so the last purchase is recomputed for the customers who returned something.
+        # Returns are not purchases: they count towards `returned` and `net_spend` only. From here on
+        # they belong to an extra slot n, so purchase-only passes need no filtering.
         return_rows = np.flatnonzero(is_return)
         returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n).astype(
             np.float64
         )
-        returners = np.zeros(n, bool)
-        returners[codes[return_rows]] = True
-        bought = np.flatnonzero(returners[codes] & ~is_return)
-        last_ts[returners] = np.iinfo(np.int64).min
-        np.maximum.at(last_ts, codes[bought], stamps[bought])
-    del is_return
-    if return_rows is not None:
-        # From here on returns belong to an extra slot n: purchase-only passes need no filtering.
         if not codes.flags.writeable:
             codes = codes.copy()
         codes[return_rows] = n
+    del is_return
+    # The helper thread takes passes that release the GIL (numpy's `ufunc.at` holds it, so those stay
+    # here), leaving this thread free to run the period walk's many small calls.
     pending_shares = helper.submit(_channel_shares, channel_codes, codes, amount, n)
     pending_orders = helper.submit(_count_orders, codes, stamps, order_id, n)
     walk = _walk_periods(codes, stamps, amount, n, unit)
+    last_ts = _last_purchase(codes, stamps, n)
     frequency = np.maximum(walk.periods - 1, 0)
     monetary = np.divide(walk.repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
     gross = walk.repeat_spend + walk.first_spend
@@ -215,6 +208,15 @@ def _summarize_ordered(
         period=unit,
         observation_end=end,
     )
+
+
+def _last_purchase(
+    codes: npt.NDArray[np.integer[Any]], stamps: npt.NDArray[np.int64], n: int
+) -> npt.NDArray[np.int64]:
+    """Latest purchase time per customer code (returns carry code ``n``); int64 min when none."""
+    last_ts = np.full(n + 1, np.iinfo(np.int64).min)
+    np.maximum.at(last_ts, codes, stamps)
+    return last_ts[:n]
 
 
 def _time_order(stamps: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
@@ -262,7 +264,7 @@ class _Walk(NamedTuple):
 
 
 def _walk_periods(
-    group_of: npt.NDArray[np.int64],
+    group_of: npt.NDArray[np.integer[Any]],
     stamps: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
     n: int,
@@ -295,12 +297,17 @@ def _walk_periods(
         periods_seen[group] = seen + 1
         first = np.flatnonzero(seen == 0)
         if len(first):
-            new_group = group[first]
-            np.add.at(first_spend, new_group, amount[start:stop][first])
-            np.minimum.at(first_ts, new_group, stamps[start:stop][first])
-            first_rows.append(first + start)
-    # Repeat spend sums the other rows directly (no subtraction), a chunk at a time.
+            first += start
+            first_rows.append(first)
+    # First-period rows, in row order: one accumulation each (the same sums, in the same order, as
+    # period by period).
     in_first = np.concatenate(first_rows) if first_rows else np.zeros(0, np.intp)
+    del first_rows
+    new_group = group_of[in_first]
+    np.add.at(first_spend, new_group, amount[in_first])
+    np.minimum.at(first_ts, new_group, stamps[in_first])
+    del new_group
+    # Repeat spend sums the other rows directly (no subtraction), a chunk at a time.
     cuts = np.searchsorted(in_first, np.arange(0, len(amount) + _CHUNK_ROWS, _CHUNK_ROWS))
     for index, start in enumerate(range(0, len(amount), _CHUNK_ROWS)):
         weights = amount[start : start + _CHUNK_ROWS].copy()
@@ -324,23 +331,32 @@ def _dense_span(values: npt.NDArray[Any]) -> tuple[int, int] | None:
     return low, span
 
 
-def _factorize_ids(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-    """Sorted unique ids and each row's code: O(n) by direct indexing for integer ids of modest span."""
+def _factorize_ids(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
+    """Sorted unique ids and each row's code: O(n) by direct indexing for integer ids of modest span.
+
+    Dense ids get int32 codes (half the memory traffic of int64) whenever the table fits.
+    """
     dense = _dense_span(values)
-    if dense is None:
+    if dense is None or dense[1] >= np.iinfo(np.int32).max:
         return factorize(values)
     low, span = dense
-    shifted = values.astype(np.int64, copy=False) - low
-    present = np.bincount(shifted, minlength=span) > 0
-    code_of = np.cumsum(present) - 1
+    if low >= 0 and low + span <= _DENSE_SPAN_FACTOR * len(values) + 1024:
+        # Small non-negative ids index the table as they are: no shifted copy of the column.
+        low, span, keys = 0, low + span, values
+    else:
+        keys = values.astype(np.int64, copy=False) - low
+    present = np.zeros(span, bool)
+    present[keys] = True
+    code_of = np.cumsum(present, dtype=np.int32)
+    code_of -= 1
     uniques = np.flatnonzero(present) + low
-    # Each element reads its own index before it is overwritten, so the gather can reuse the buffer.
-    np.take(code_of, shifted, out=shifted, mode="clip")
-    return uniques.astype(values.dtype, copy=False), shifted
+    codes = np.empty(len(values), np.int32)
+    np.take(code_of, keys, out=codes, mode="clip")
+    return uniques.astype(values.dtype, copy=False), codes
 
 
 def _count_orders(
-    codes: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.integer[Any]],
     stamps: npt.NDArray[np.int64],
     order_id: npt.NDArray[Any] | None,
     n: int,
@@ -367,13 +383,15 @@ def _count_orders(
     ).astype(np.int64)
 
 
-def _distinct_pairs(codes: npt.NDArray[np.int64], values: npt.NDArray[Any], n: int) -> npt.NDArray[np.int64]:
+def _distinct_pairs(
+    codes: npt.NDArray[np.integer[Any]], values: npt.NDArray[Any], n: int
+) -> npt.NDArray[np.int64]:
     """Number of distinct ``values`` per customer code by one sort of (code, value) pairs."""
     if not len(codes):
         return np.zeros(n, np.int64)
     _, value_codes = _factorize_ids(values)
     width = int(value_codes.max()) + 1
-    distinct = np.unique(codes * width + value_codes)
+    distinct = np.unique(codes.astype(np.int64) * width + value_codes)
     return np.bincount(distinct // width, minlength=n).astype(np.int64)
 
 
@@ -418,21 +436,22 @@ def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray
 
 def _channel_shares(
     factorized: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
-    codes: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.integer[Any]],
     amount: npt.NDArray[np.float64],
     n: int,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """Gross spend of each customer in each channel, accumulated in row chunks (returns: slot ``n``)."""
+    """Gross spend of each customer in each channel (returns: slot ``n``)."""
     if factorized is None:
         return {}
     channels, channel_codes = factorized.result()
     k = len(channels)
-    table = np.zeros((n + 1) * k)
-    for start in range(0, len(codes), _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, len(codes))  # channel codes may run on past the as-of cutoff
-        cell = codes[start:stop] * k
-        cell += channel_codes[start:stop]
-        np.add.at(table, cell, amount[start:stop])
+    # One `bincount` over (customer, channel) cells adds each cell's rows in row order: the same sums as
+    # accumulating them one by one, and unlike `np.add.at` it lets the main thread run meanwhile.
+    cell = codes.astype(np.intp)
+    cell *= k
+    cell += channel_codes[: len(codes)]  # channel codes may run on past the as-of cutoff
+    table = np.bincount(cell, weights=amount, minlength=(n + 1) * k).astype(np.float64, copy=False)
+    del cell
     spend = table[: n * k].reshape(n, k)
     return {str(name): spend[:, j] for j, name in enumerate(channels)}
 
