@@ -69,8 +69,10 @@ def summarize(
     as is, otherwise it is sorted once by timestamp (O(n log n)). Then everything is O(n): integer
     customer ids of modest span are grouped by direct indexing (others by one sort), per-customer
     extremes and sums are scattered into per-customer tables, and distinct purchase periods are counted
-    one period at a time (a loop over periods, never over customers or rows). The channel mix and the
-    order count run in one helper thread beside the period walk (numpy releases the GIL in its loops).
+    one period at a time (a loop over periods, never over customers or rows). One helper thread
+    factorises the channel column beside the customer ids and counts orders beside the period walk
+    (numpy releases the GIL in those loops; the ``np.add.at`` / ``np.maximum.at`` passes, which hold
+    it, stay on the calling thread).
 
     References
     ----------
