@@ -162,3 +162,16 @@ def test_score_reads_a_customer_summary() -> None:
     assert periods.monetary.tolist() == [30.0, 15.0, 30.0]
     with pytest.raises(ValidationError):
         rfm.score(summary, frequency="visits")  # type: ignore[arg-type]
+
+
+def test_large_inputs_score_as_the_rank_formula() -> None:
+    # From 200k customers recency is scored in a helper thread; the result must not depend on it.
+    rng = np.random.default_rng(11)
+    n = 250_000
+    recency = np.round(rng.exponential(120.0, n), 1)
+    frequency = rng.geometric(0.4, n).astype(np.float64)
+    monetary = np.round(rng.gamma(2.0, 80.0, n), 2)
+    scores = rfm.score_arrays(np.arange(n), recency, frequency, monetary)
+    assert scores.recency_score.tolist() == (1 + rfm.count_above(recency) * 5 // n).tolist()
+    assert scores.frequency_score.tolist() == (1 + rfm.count_below(frequency) * 5 // n).tolist()
+    assert scores.monetary_score.tolist() == (1 + rfm.count_below(monetary) * 5 // n).tolist()

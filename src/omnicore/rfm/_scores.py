@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal, Protocol
 
 import attrs
@@ -52,6 +53,10 @@ class SummaryLike(Protocol):
 
     @property
     def net_spend(self) -> npt.NDArray[Any]: ...
+
+
+# Customers from which quantile scoring uses a second thread (below it a thread costs more than it saves).
+_PARALLEL_ROWS = 200_000
 
 
 def _score_array(name: str, value: Any) -> npt.NDArray[np.int8]:
@@ -297,6 +302,13 @@ def score_arrays(
         r = _fixed_scores(recency, thresholds.recency_days, higher_is_better=False)
         f = _fixed_scores(freq, thresholds.frequency, higher_is_better=True)
         m = _fixed_scores(money, thresholds.monetary, higher_is_better=True)
+    elif n >= _PARALLEL_ROWS:
+        # Selecting cut points (numpy.partition) releases the GIL: recency is scored in a helper thread.
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            pending = helper.submit(quantile_scores, recency, bins, higher_is_better=False)
+            f = quantile_scores(freq, bins, higher_is_better=True)
+            m = quantile_scores(money, bins, higher_is_better=True)
+            r = pending.result()
     else:
         r = quantile_scores(recency, bins, higher_is_better=False)
         f = quantile_scores(freq, bins, higher_is_better=True)
