@@ -31,8 +31,11 @@ __all__ = [
     "segment_changed_events",
 ]
 
+#: Event type of a customer's RFM segment moving (properties ``from_segment``, ``to_segment``).
 SEGMENT_CHANGED: Final = "segment_changed"
+#: Event type of P(alive) crossing a threshold (properties ``previous_p_alive``, ``p_alive``).
 P_ALIVE_CHANGED: Final = "p_alive_changed"
+#: Event type of a predicted-CLV tier change (properties ``from_tier``, ``to_tier``).
 CLV_TIER_CHANGED: Final = "clv_tier_changed"
 
 

@@ -12,6 +12,7 @@ from omnicore.storage._protocols import Store
 
 __all__ = ["DEFAULT_TENANT", "check_tenant", "open_store"]
 
+#: The tenant a handle is bound to when none is given.
 DEFAULT_TENANT = "default"
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
