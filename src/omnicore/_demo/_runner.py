@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
+from omnicore._demo import allocation, campaigns, identity, ltv, rfm
 from omnicore._demo._base import DemoContext, DemoSection
 from omnicore._demo._foundation import generate_step, store_step, summary_step
 from omnicore._progress import Progress, progress_bar
@@ -17,18 +17,21 @@ __all__ = ["CAPABILITY_STEPS", "render", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
-#: Capability steps in pipeline order; each is a module ``omnicore._demo.<name>`` with ``run(ctx)``.
-CAPABILITY_STEPS: tuple[str, ...] = ("identity", "rfm", "ltv", "allocation", "campaigns")
-
 Step = Callable[[DemoContext], DemoSection]
+
+#: Capability steps in pipeline order: later steps read what earlier ones put in ``ctx.results``.
+_CAPABILITY_STEPS: tuple[tuple[str, Step], ...] = (
+    ("identity", identity.run),
+    ("rfm", rfm.run),
+    ("ltv", ltv.run),
+    ("allocation", allocation.run),
+    ("campaigns", campaigns.run),
+)
+CAPABILITY_STEPS: tuple[str, ...] = tuple(name for name, _ in _CAPABILITY_STEPS)
 
 
 def _steps() -> list[tuple[str, Step]]:
-    steps: list[tuple[str, Step]] = [("store", store_step), ("summary", summary_step)]
-    for name in CAPABILITY_STEPS:
-        module = importlib.import_module(f"omnicore._demo.{name}")
-        steps.append((name, module.run))
-    return steps
+    return [("store", store_step), ("summary", summary_step), *_CAPABILITY_STEPS]
 
 
 def run_demo(
