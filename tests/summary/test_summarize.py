@@ -169,3 +169,15 @@ def test_id_values_do_not_change_the_summary(rows: list[tuple[int, int, float]],
     assert a.channel_share.keys() == b.channel_share.keys()
     for key, share in a.channel_share.items():
         assert share.tolist() == b.channel_share[key].tolist()
+
+
+@given(micros=st.integers(0, 4_000_000_000_000_000), period=st.sampled_from(["h", "D", "W"]))
+def test_period_start_inverts_period_index(micros: int, period: str) -> None:
+    from omnicore.summary import Period, period_index
+    from omnicore.summary._period import period_start_us
+
+    unit = Period.parse(period)
+    index = int(period_index(np.array([micros], dtype="datetime64[us]"), unit)[0])
+    start = period_start_us(index, unit)
+    assert start <= micros < period_start_us(index + 1, unit)
+    assert int(period_index(np.array([start], dtype="datetime64[us]"), unit)[0]) == index

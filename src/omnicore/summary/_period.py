@@ -10,10 +10,10 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 
-__all__ = ["Period", "parse_period", "period_index"]
+__all__ = ["US_PER_DAY", "Period", "parse_period", "period_index", "period_start_us"]
 
-_US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 24 * _US_PER_HOUR
+US_PER_HOUR = 3_600_000_000
+US_PER_DAY = 24 * US_PER_HOUR
 # 1970-01-01 was a Thursday; pandas' weekly periods ("W" = "W-SUN") run Monday to Sunday.
 _MONDAY_OFFSET_DAYS = 3
 
@@ -54,8 +54,17 @@ def period_index(timestamps: npt.NDArray[np.datetime64] | Any, period: Period) -
     """Integer index of the period each timestamp falls in (consecutive periods differ by 1)."""
     micros = np.asarray(timestamps).astype("datetime64[us]").astype(np.int64)
     if period is Period.HOUR:
-        return micros // _US_PER_HOUR
-    days = micros // _US_PER_DAY
+        return micros // US_PER_HOUR
+    days = micros // US_PER_DAY
     if period is Period.DAY:
         return days
     return (days + _MONDAY_OFFSET_DAYS) // 7
+
+
+def period_start_us(index: int | npt.NDArray[np.int64], unit: Period) -> Any:
+    """First microsecond of period ``index`` (the inverse of :func:`period_index`)."""
+    if unit is Period.HOUR:
+        return index * US_PER_HOUR
+    if unit is Period.DAY:
+        return index * US_PER_DAY
+    return (index * 7 - _MONDAY_OFFSET_DAYS) * US_PER_DAY

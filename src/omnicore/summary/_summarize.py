@@ -13,16 +13,11 @@ import numpy.typing as npt
 from omnicore._errors import ValidationError
 from omnicore.data import Transactions, factorize, to_datetime64
 from omnicore.summary._customer_summary import CustomerSummary
-from omnicore.summary._period import Period, period_index
+from omnicore.summary._period import US_PER_DAY, Period, period_index, period_start_us
 
 __all__ = ["summarize"]
 
 logger = logging.getLogger(__name__)
-
-_US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 86_400_000_000
-# 1970-01-01 was a Thursday; weeks run Monday to Sunday (as in `period_index`).
-_MONDAY_OFFSET_DAYS = 3
 
 
 def summarize(
@@ -117,7 +112,7 @@ def summarize(
             codes, amount = codes[order], amount[order]
             order_id = None if order_id is None else order_id[order]
             del order  # the helper thread keeps its own reference while it needs one
-        stop = int(np.searchsorted(stamps, _period_start_us(end_period + 1, unit), side="left"))
+        stop = int(np.searchsorted(stamps, period_start_us(end_period + 1, unit), side="left"))
         stamps, codes, amount = stamps[:stop], codes[:stop], amount[:stop]
         order_id = None if order_id is None else order_id[:stop]
         is_return = amount < 0
@@ -184,7 +179,7 @@ def _summarize_ordered(
     first_period = period_index(np.where(buyers, first_ts, 0).view("datetime64[us]"), unit)
     last_period = period_index(np.where(buyers, last_ts, 0).view("datetime64[us]"), unit)
     end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
-    days_since_last = np.maximum(end_us - last_ts, 0) / _US_PER_DAY
+    days_since_last = np.maximum(end_us - last_ts, 0) / US_PER_DAY
     dropped = int(np.count_nonzero(~buyers))
     if dropped:
         logger.info("summarize: %d customers without a purchase up to observation_end left out", dropped)
@@ -227,7 +222,7 @@ def _time_order(stamps: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], np
 
     Faster than one comparison sort of all rows, and cache-friendly (each day's rows fit in cache).
     """
-    days = stamps // _US_PER_DAY
+    days = stamps // US_PER_DAY
     first = int(days.min())
     span = int(days.max()) - first + 1
     if span > np.iinfo(np.uint16).max:
@@ -246,15 +241,6 @@ def _time_order(stamps: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], np
             order[start:stop] = order[start:stop][within]
             grouped[start:stop] = grouped[start:stop][within]
     return order, grouped
-
-
-def _period_start_us(index: int | npt.NDArray[np.int64], unit: Period) -> Any:
-    """First microsecond of period ``index`` (the inverse of :func:`period_index`)."""
-    if unit is Period.HOUR:
-        return index * _US_PER_HOUR
-    if unit is Period.DAY:
-        return index * _US_PER_DAY
-    return (index * 7 - _MONDAY_OFFSET_DAYS) * _US_PER_DAY
 
 
 class _Walk(NamedTuple):
@@ -286,7 +272,7 @@ def _walk_periods(
     first_period = int(period_index(stamps[:1].view("datetime64[us]"), unit)[0])
     last_period = int(period_index(stamps[-1:].view("datetime64[us]"), unit)[0])
     bounds = np.searchsorted(
-        stamps, _period_start_us(np.arange(first_period, last_period + 2, dtype=np.int64), unit)
+        stamps, period_start_us(np.arange(first_period, last_period + 2, dtype=np.int64), unit)
     )
     first_rows: list[npt.NDArray[np.intp]] = []
     for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
