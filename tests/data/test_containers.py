@@ -207,7 +207,7 @@ def test_from_json_reports_every_bad_field() -> None:
     )
 )
 def test_factorize_matches_sorted_unique(values: list[Any]) -> None:
-    from omnicore.data import factorize, factorize_pairs, unique_sorted
+    from omnicore.data import factorize, factorize_pairs, first_occurrences, unique_sorted
 
     array = np.array(values, dtype=np.dtypes.StringDType() if isinstance(values[0], str) else np.int64)
     uniques, codes = factorize(array)
@@ -215,6 +215,7 @@ def test_factorize_matches_sorted_unique(values: list[Any]) -> None:
     assert uniques.tolist() == expected
     assert uniques[codes].tolist() == values
     assert unique_sorted(array).tolist() == expected
+    assert first_occurrences(array).tolist() == [values.index(v) for v in expected]
     pair_codes, first = factorize_pairs(array, array[::-1].copy())
     pairs = list(zip(values, values[::-1], strict=True))
     assert len(first) == len(set(pairs))

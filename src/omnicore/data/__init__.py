@@ -7,7 +7,7 @@ table (:meth:`~Transactions.from_frame`); convert back with ``to_pandas``, ``to_
 
 from omnicore.data._columns import STRING_DTYPE, TIME_DTYPE, TIME_MAX, TIME_MIN, to_datetime64
 from omnicore.data._events import Events
-from omnicore.data._grouping import factorize, factorize_pairs, searchsorted, unique_sorted
+from omnicore.data._grouping import factorize, factorize_pairs, first_occurrences, searchsorted, unique_sorted
 from omnicore.data._identifiers import IdentifierRecords
 from omnicore.data._inventory import Inventory
 from omnicore.data._table import Table
@@ -25,6 +25,7 @@ __all__ = [
     "Transactions",
     "factorize",
     "factorize_pairs",
+    "first_occurrences",
     "searchsorted",
     "to_datetime64",
     "unique_sorted",

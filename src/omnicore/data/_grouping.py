@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["factorize", "factorize_pairs", "searchsorted", "unique_sorted"]
+__all__ = ["factorize", "factorize_pairs", "first_occurrences", "searchsorted", "unique_sorted"]
 
 # Text columns with at most this many distinct values (channels, event types, id types) are coded by
 # one equality pass per value, which beats sorting millions of strings by an order of magnitude.
@@ -127,9 +127,27 @@ def factorize_pairs(
     right_uniques, right_codes = factorize(right)
     combined = left_codes * max(len(right_uniques), 1) + right_codes
     _, codes = factorize(combined)
+    return codes, _first_rows(codes)
+
+
+def first_occurrences(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Row of the first occurrence of each distinct value, in the sorted order of the values.
+
+    Like ``np.unique(values, return_index=True)[1]``, but safe for text (stable sorts only).
+
+    Examples
+    --------
+    >>> first_occurrences(np.array(["b", "a", "b", "c"])).tolist()
+    [1, 0, 3]
+    """
+    _, codes = factorize(np.asarray(values))
+    return _first_rows(codes)
+
+
+def _first_rows(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     first_rows = np.full(int(codes.max(initial=-1)) + 1, len(codes), np.int64)
     np.minimum.at(first_rows, codes, np.arange(len(codes), dtype=np.int64))
-    return codes, first_rows
+    return first_rows
 
 
 def searchsorted(

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ConflictError, StorageError, ValidationError
-from omnicore.data import STRING_DTYPE, to_datetime64
+from omnicore.data import STRING_DTYPE, to_datetime64, unique_sorted
 
 __all__ = ["Database", "Dialect", "Scope", "now_micros", "time_micros"]
 
@@ -416,4 +416,4 @@ class Scope:
         got = id_kind(array)
         if got != kind:
             raise ValidationError(f"this log holds {kind} ids; got {got} ids", field=field, value=array[0])
-        return encode_ids(np.unique(array))
+        return encode_ids(unique_sorted(array))

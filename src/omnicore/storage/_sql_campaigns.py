@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE, TIME_DTYPE, searchsorted
+from omnicore.data import STRING_DTYPE, TIME_DTYPE, first_occurrences, searchsorted
 from omnicore.storage._db import (
     Row,
     Scope,
@@ -124,7 +124,7 @@ class SqlCampaignStore:
             return new
         scope = self._scope
         keys = decisions.decision_key
-        _, first_rows = np.unique(keys, return_index=True)
+        first_rows = first_occurrences(keys)
         new[first_rows] = True
         with scope.write():
             scope.lock(_DECISIONS)

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE, TIME_DTYPE, IdentifierRecords, searchsorted
+from omnicore.data import STRING_DTYPE, TIME_DTYPE, IdentifierRecords, searchsorted, unique_sorted
 from omnicore.storage._db import (
     Row,
     Scope,
@@ -130,8 +130,8 @@ class SqlIdentityStore:
         self, type_column: str, value_column: str, types: npt.NDArray[Any], values: npt.NDArray[Any]
     ) -> Iterator[tuple[str, list[Any]]]:
         """WHERE fragments matching any of the identifiers, one per id type and chunk of values."""
-        for id_type in np.unique(types).tolist():
-            wanted = np.unique(values[types == id_type]).tolist()
+        for id_type in unique_sorted(types).tolist():
+            wanted = unique_sorted(values[types == id_type]).tolist()
             for marks, chunk in self._scope.chunks(wanted):
                 yield f"{type_column} = ? AND {value_column} IN {marks}", [id_type, *chunk]
 
@@ -301,7 +301,7 @@ class SqlIdentityStore:
             return out
         columns = list(zip(*rows, strict=True))
         found = _pair_keys(np.asarray(columns[0], STRING_DTYPE), np.asarray(columns[1], STRING_DTYPE))
-        order = np.argsort(found)
+        order = np.argsort(found, kind="stable")
         found = found[order]
         customers = np.asarray(columns[2], np.int64)[order]
         wanted = _pair_keys(types, values)
