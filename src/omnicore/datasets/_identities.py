@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from omnicore.data import STRING_DTYPE, IdentifierRecords
+from omnicore.data import STRING_DTYPE, IdentifierRecords, factorize
 from omnicore.datasets._params import IdentifierNoise
 from omnicore.datasets._purchases import People, to_timestamps
 from omnicore.datasets._text import numbered, pick, random_tokens, strings, to_text, uuids
@@ -386,7 +386,7 @@ def _render(
     value_key = np.full(n_rows, -1, dtype=np.int64)
     value_key[phone_rows] = true_phone
     if len(email_rows):
-        _, email_code = np.unique(canonical[email_rows], return_inverse=True)
+        _, email_code = factorize(canonical[email_rows])
         value_key[email_rows] = 10**12 + email_code.reshape(-1)
     shared = np.zeros(n_rows, dtype=bool)
     candidate = np.flatnonzero((row_person >= 0) & ~placeholder & (value_key >= 0))

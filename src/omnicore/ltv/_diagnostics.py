@@ -10,7 +10,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from omnicore._errors import ValidationError
-from omnicore.data import Transactions, to_datetime64
+from omnicore.data import Transactions, factorize, to_datetime64
 from omnicore.data._columns import freeze
 from omnicore.ltv._clv import PurchaseModel
 from omnicore.ltv._inputs import check_period, rfm_arrays, to_period
@@ -321,7 +321,7 @@ def track_cumulative(
     cut = calibration_end if acquired_before is None else acquired_before
     cut_index = end_index + 1 if cut is None else int(period_index(np.array([to_datetime64(cut)]), period)[0])
     idx = period_index(transactions.timestamp, period)
-    codes_unique, codes = np.unique(np.asarray(transactions.customer_id), return_inverse=True)
+    codes_unique, codes = factorize(np.asarray(transactions.customer_id))
     # distinct (customer, period) purchases
     pairs = np.unique(np.stack([codes.astype(np.int64), idx]), axis=1)
     cust, per = pairs

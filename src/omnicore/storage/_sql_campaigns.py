@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE, TIME_DTYPE, first_occurrences, searchsorted
+from omnicore.data import STRING_DTYPE, TIME_DTYPE, factorize, first_occurrences, searchsorted
 from omnicore.storage._db import (
     Row,
     Scope,
@@ -266,7 +266,7 @@ class SqlCampaignStore:
         columns = list(zip(*rows, strict=True))
         found = np.asarray(columns[0], STRING_DTYPE)
         order = np.lexsort((np.asarray(columns[3], np.int64), np.asarray(columns[2], np.int64)))
-        uniques, codes = np.unique(found, return_inverse=True)
+        uniques, codes = factorize(found)
         latest = latest_grant(codes.reshape(-1)[order], np.asarray(columns[1], bool)[order], len(uniques))
         wanted = np.asarray(encode_ids(subjects), STRING_DTYPE)
         position = np.clip(searchsorted(uniques, wanted), 0, len(uniques) - 1)
