@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, linprog, milp
 
 from omnicore._progress import Progress, null_progress
+from omnicore.allocation._lns import Incumbent, improve_by_neighbourhoods, triples_of
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import METHOD_PICKUP, Problem
 from omnicore.allocation._single import Router, _cat, collect
@@ -483,6 +484,7 @@ def solve_batch(
     mip_rel_gap: float = 1e-4,
     pairs_per_order: int = 2,
     full_model_pairs: int = 5_000,
+    lns_orders: int = 150,
     progress: Progress = null_progress,
 ) -> AllocationResult:
     """Cost-minimising allocation of all orders at once (see :func:`omnicore.allocation.optimise`)."""
@@ -536,7 +538,7 @@ def solve_batch(
     lp: _LP | None = None
     model: _Model | None = None
     rc = np.zeros(len(po_all))
-    budget_lp = 0.6 * time_limit_seconds
+    budget_lp = 0.35 * time_limit_seconds
     round_seconds = 0.0
     while True:
         rounds += 1
@@ -572,7 +574,7 @@ def solve_batch(
         round_seconds = time.perf_counter() - round_start
         elapsed = time.perf_counter() - start
         if elapsed + 1.2 * round_seconds > budget_lp and not (
-            rounds < 3 and elapsed < 0.55 * time_limit_seconds
+            rounds < 2 and elapsed < 0.3 * time_limit_seconds
         ):
             break
         cand = np.flatnonzero(negative)
@@ -585,11 +587,8 @@ def solve_batch(
         cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), lp_value=lp.value + constant, cg_converged=converged
     )
     progress(2, 5, "LP relaxation")
-    lagrange_seconds = 0.0
     if not converged:
-        tick = time.perf_counter()
         lagrange, inexact = lagrangian_bound(p, model, lp)
-        lagrange_seconds = time.perf_counter() - tick
         details.update(lagrangian_bound=lagrange, lagrangian_inexact_orders=inexact)
         lower_bound = max(lower_bound, lagrange)
     progress(3, 5, "lower bound")
@@ -620,74 +619,54 @@ def solve_batch(
                 progress(5, 5, "done")
                 return attrs.evolve(result, seconds=time.perf_counter() - start)
         return fallback("fallback", lower_bound)
-    if converged and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+    # -- primal phase: the best of the warm starts, dual-priced routing and LP-guided fixing, then
+    # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
+    plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
+    if time.perf_counter() < deadline - 0.3 * time_limit_seconds:
         # dual-priced sequential routing: each order pays the LP's shadow prices of the stock and
         # capacity it takes, so early orders leave the scarce units to the orders that need them
         stock_price, ship_price, unit_price = _prices(p, model, lp)
         priced_router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
         priced = priced_router.route_all()
         details["dual_priced_cost"] = priced.cost.total
-        if priced.cost.total < greedy.cost.total:
-            greedy = attrs.evolve(priced, method="dual-priced")
-    result = _fix_and_repair(
+        plans.append(("dual-priced", priced))
+    fixed_plan = _fix_and_route(p, model, lp, details=details)
+    details["lp_fixing_cost"] = fixed_plan.cost.total
+    plans.append(("decomposition", fixed_plan))
+    start_name, start_plan = min(plans, key=lambda item: item[1].cost.total)
+    details["lns_start"] = start_name
+    a = start_plan.allocation
+    incumbent = Incumbent.of(p, triples_of(p, a.order_id, a.sku, a.node, a.quantity))
+    sel = np.flatnonzero(in_rmp)
+    incumbent = improve_by_neighbourhoods(
         p,
-        model,
-        lp,
-        rc[in_rmp],
-        lower_bound=lower_bound,
+        incumbent,
+        po_all[sel],
+        pn_all[sel],
+        cost_all[sel],
         deadline=deadline,
-        mip_rel_gap=mip_rel_gap,
+        size=lns_orders,
         details=details,
-        start=start,
     )
-    # time left: tighten the bound with one more column-generation round and its Lagrangian bound
-    if not converged and deadline - time.perf_counter() > 1.5 * (round_seconds + lagrange_seconds) + 2.0:
-        cand = np.flatnonzero(~in_rmp & (rc < -1e-6))
-        rank = cand[np.lexsort((rc[cand], po_all[cand]))]
-        first_of = searchsorted(po_all[rank], po_all[rank], side="left")
-        in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
-        sel = np.flatnonzero(in_rmp)
-        extra = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
-        try:
-            extra_lp = solve_lp(extra, time_limit=max(deadline - time.perf_counter(), 1.0))
-        except RuntimeError as exc:
-            logger.info("extra LP round skipped: %s", exc)
-        else:
-            rc = price_pairs(p, extra, extra_lp, po_all, pn_all, cost_all)
-            outside = ~in_rmp
-            if not (outside & (rc < -1e-6)).any():
-                lower_bound = max(lower_bound, extra_lp.value + constant)
-                details["cg_converged"] = True
-            else:
-                lower_bound = max(
-                    lower_bound, extra_lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant
-                )
-                if deadline - time.perf_counter() > 1.2 * lagrange_seconds:
-                    lagrange, _ = lagrangian_bound(p, extra, extra_lp)
-                    lower_bound = max(lower_bound, lagrange)
-                    details["lagrangian_bound"] = max(details.get("lagrangian_bound", -np.inf), lagrange)
-            details["cg_rounds"] = rounds + 1
-        result = attrs.evolve(result, lower_bound=lower_bound)
+    progress(4, 5, "neighbourhood search")
+    result = collect(
+        p,
+        *incumbent.triples(),
+        method="decomposition",
+        status="feasible",
+        seconds=time.perf_counter() - start,
+        lower_bound=lower_bound,
+        details=details,
+    )
     progress(5, 5, "done")
     if result.cost.total > greedy.cost.total + 1e-9:
         return fallback("fallback", lower_bound)
     return attrs.evolve(result, seconds=time.perf_counter() - start)
 
 
-def _fix_and_repair(
-    p: Problem,
-    model: _Model,
-    lp: _LP,
-    rc: npt.NDArray[np.float64],
-    *,
-    lower_bound: float,
-    deadline: float,
-    mip_rel_gap: float,
-    details: dict[str, Any],
-    start: float,
-) -> AllocationResult:
-    """LP-guided fixing: keep the orders the LP routes integrally, re-route the rest exactly against the
-    residual stock, then improve those by a MILP over their LP-suggested pairs while time remains."""
+def _fix_and_route(p: Problem, model: _Model, lp: _LP, *, details: dict[str, Any]) -> AllocationResult:
+    """LP-guided fixing: keep the orders the LP routes integrally and re-route the rest exactly,
+    largest first, against the stock and capacity the fixed part leaves."""
     off = model.offsets
     y = lp.x[: off["x"]]
     x = lp.x[off["x"] : off["u"]]
@@ -710,187 +689,15 @@ def _fix_and_repair(
     rest = rest[np.argsort(-p.order_units[rest], kind="stable")]
     r_lines, r_nodes, r_units = _route_subset(router, rest)
     details.update(fractional_orders=len(rest))
-    all_lines = np.concatenate([lines, r_lines])
-    all_nodes = np.concatenate([nodes, r_nodes])
-    all_units = np.concatenate([units, r_units])
-    best = collect(
+    return collect(
         p,
-        all_lines,
-        all_nodes,
-        all_units,
+        np.concatenate([lines, r_lines]),
+        np.concatenate([nodes, r_nodes]),
+        np.concatenate([units, r_units]),
         method="decomposition",
         status="feasible",
-        seconds=time.perf_counter() - start,
-        lower_bound=lower_bound,
-        details=details,
+        seconds=0.0,
     )
-    remaining = deadline - time.perf_counter()
-    if len(rest) and remaining > 2.0:
-        # MILP over the fractional orders against the stock the fixed part leaves
-        residual = attrs.evolve(
-            p,
-            atp=p.atp.copy(),
-            cap_orders=p.cap_orders.copy(),
-            cap_units=p.cap_units.copy(),
-            pool_cap=p.pool_cap.copy(),
-        )
-        fixed_router = Router(residual)
-        _consume(fixed_router, residual, lines, nodes, units)
-        residual.atp = fixed_router.atp
-        residual.cap_orders = fixed_router.cap_orders
-        residual.cap_units = fixed_router.cap_units
-        residual.pool_cap = fixed_router.pool_left
-        sel = frac[model.po] & ((y > tol) | (rc < np.maximum(0.05 * model.c[: off["x"]], 0.5)))
-        sel &= residual.cap_orders[model.pn] > 0
-        if sel.any():
-            sub = build_model(residual, model.po[sel], model.pn[sel], model.c[: off["x"]][sel])
-            # half of what is left, so the local repair below gets the rest
-            res = _milp(sub, time_limit=max(min(0.5 * remaining, 20.0), 1.0), gap=mip_rel_gap)
-            details.update(mip_pairs=int(sel.sum()), milp_status=str(res.message))
-            if res.x is not None:
-                so = sub.offsets
-                xs = _integral_flows(sub, res.x[: so["x"]], res.x[so["w"] : so["end"]])
-                m_lines, m_nodes, m_units = _triples(sub, xs)
-                # orders of the fractional set the sub-model did not cover keep their routed plan
-                covered = np.zeros(p.n_orders, bool)
-                covered[sub.po] = True
-                keep_routed = ~covered[p.line_order[r_lines]]
-                candidate = collect(
-                    p,
-                    np.concatenate([lines, m_lines, r_lines[keep_routed]]),
-                    np.concatenate([nodes, m_nodes, r_nodes[keep_routed]]),
-                    np.concatenate([units, m_units, r_units[keep_routed]]),
-                    method="decomposition",
-                    status="feasible",
-                    seconds=time.perf_counter() - start,
-                    lower_bound=lower_bound,
-                    details=details,
-                )
-                if candidate.cost.total < best.cost.total:
-                    best = candidate
-                    lines = np.concatenate([lines, m_lines, r_lines[keep_routed]])
-                    nodes = np.concatenate([nodes, m_nodes, r_nodes[keep_routed]])
-                    units = np.concatenate([units, m_units, r_units[keep_routed]])
-                    r_lines = r_nodes = r_units = np.empty(0, np.int64)
-    all_lines = np.concatenate([lines, r_lines])
-    all_nodes = np.concatenate([nodes, r_nodes])
-    all_units = np.concatenate([units, r_units])
-    repaired, moves = local_repair(p, all_lines, all_nodes, all_units, deadline=deadline)
-    details["repair_moves"] = moves
-    if moves:
-        better = collect(
-            p,
-            *repaired,
-            method="decomposition",
-            status="feasible",
-            seconds=time.perf_counter() - start,
-            lower_bound=lower_bound,
-            details=details,
-        )
-        if better.cost.total < best.cost.total:
-            best = better
-    return best
-
-
-def local_repair(
-    p: Problem,
-    lines: npt.NDArray[np.int64],
-    nodes: npt.NDArray[np.int64],
-    units: npt.NDArray[np.int64],
-    *,
-    deadline: float,
-    max_passes: int = 10,
-) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]], int]:
-    """1-opt local search: take one order out, re-route it exactly against what the others leave, keep
-    the new plan when it is cheaper. Orders with several shipments or unfilled units go first."""
-    router = Router(p)
-    _consume(router, p, lines, nodes, units)
-    order_of = p.line_order[lines]
-    plan: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
-    sort = np.argsort(order_of, kind="stable")
-    bounds = searchsorted(order_of[sort], np.arange(p.n_orders + 1))
-    for o in range(p.n_orders):
-        idx = sort[bounds[o] : bounds[o + 1]]
-        plan[o] = (lines[idx], nodes[idx], units[idx])
-    shipments = np.zeros(p.n_orders, np.int64)
-    pairs = np.unique(order_of * p.n_nodes + nodes)
-    np.add.at(shipments, pairs // p.n_nodes, 1)
-    filled = np.bincount(order_of, weights=units, minlength=p.n_orders)
-    focus = np.flatnonzero((shipments >= 2) | (filled < p.order_units))
-    moves = 0
-    for round_ in range(max_passes):
-        if round_ == 1 and len(focus) < p.n_orders:
-            focus = np.arange(p.n_orders)  # after a first pass over the likely ones, try every order
-        improved = 0
-        for lo in range(0, len(focus), 1024):
-            if time.perf_counter() > deadline:
-                break
-            pos = focus[lo : lo + 1024]
-            dist = p.distances(pos)
-            fixed, dcost = p.shipment_cost(pos, dist)
-            ship = fixed + dcost
-            closed = p.closed(pos, dist)
-            tiers = p.tier_masks(pos, dist)
-            for k, o in enumerate(pos.tolist()):
-                old_l, old_n, old_u = plan[o]
-                _give_back(router, p, old_l, old_n, old_u)
-                old_cost = _order_cost(p, o, ship[k], old_l, old_n, old_u)
-                ctx, _ = router._context(o, ship[k], closed[k], [m[k] for m in tiers])
-                choice = router._search(ctx, explain=False)
-                if choice.exact and choice.value < old_cost - 1e-6:
-                    router._commit(o, choice)
-                    rows, cols = np.nonzero(choice.take)
-                    plan[o] = (p.line_start[o] + rows, choice.nodes[cols], choice.take[rows, cols])
-                    improved += 1
-                else:
-                    _consume(router, p, old_l, old_n, old_u)
-        moves += improved
-        if not improved or time.perf_counter() > deadline:
-            break
-    parts = list(plan.values())
-    return (
-        _cat([x[0] for x in parts]),
-        _cat([x[1] for x in parts]),
-        _cat([x[2] for x in parts]),
-    ), moves
-
-
-def _order_cost(
-    p: Problem,
-    o: int,
-    ship: npt.NDArray[np.float64],
-    lines: npt.NDArray[np.int64],
-    nodes: npt.NDArray[np.int64],
-    units: npt.NDArray[np.int64],
-) -> float:
-    used = np.unique(nodes)
-    got = int(units.sum())
-    return float(
-        ship[used].sum()
-        + (p.handling[nodes] * units).sum()
-        + p.cost.unfilled_penalty_per_unit * (int(p.order_units[o]) - got)
-    )
-
-
-def _give_back(
-    router: Router,
-    p: Problem,
-    lines: npt.NDArray[np.int64],
-    nodes: npt.NDArray[np.int64],
-    units: npt.NDArray[np.int64],
-) -> None:
-    """Return one order's units and capacity to the router (the inverse of :func:`_consume`)."""
-    if not len(lines):
-        return
-    np.add.at(router.atp, (p.line_sku[lines], nodes), units)
-    pools = p.pool[p.line_order[lines]]
-    has = pools >= 0
-    if has.any():
-        np.add.at(router.pool_left, (pools[has], p.line_sku[lines[has]], nodes[has]), units[has])
-    used = np.unique(nodes)
-    router.cap_orders[used] += 1
-    np.add.at(router.cap_units, nodes, units)
-    router.node_open[used] = (router.cap_orders[used] > 0) & (router.cap_units[used] > 0)
 
 
 def _consume(
