@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, linprog, milp
 
 from omnicore._progress import Progress, null_progress
+from omnicore.allocation._lagrange import Prices, optimise_bound
 from omnicore.allocation._lns import Incumbent, improve_by_neighbourhoods, triples_of
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import METHOD_PICKUP, Problem
@@ -457,26 +458,6 @@ def _prices(
     return stock_price, ship_price, unit_price
 
 
-def lagrangian_bound(p: Problem, model: _Model, lp: _LP) -> tuple[float, int]:
-    """A certified lower bound from the LP duals: price stock and capacity, solve every order exactly.
-
-    For prices ``pi >= 0`` on the coupling rows (stock per (sku, node), shipments and units per node)
-    the cost of any allocation is at least ``sum_o v_o(pi) - pi . rhs``, where ``v_o`` is the cheapest
-    plan of order ``o`` alone under the priced costs, against all of the static stock (Geoffrion,
-    1974). The single-order search supplies ``v_o`` (or a lower bound on it where it stopped early),
-    over every node, so the bound does not depend on which pairs the restricted LP held.
-
-    Returns the bound and the number of orders whose subproblem was not solved to optimality.
-    """
-    stock_price, ship_price, unit_price = _prices(p, model, lp)
-    router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
-    values, exact = router.order_bounds()
-    rhs = float((stock_price * p.atp).sum())
-    rhs += float((ship_price[model.row_cap_orders] * p.cap_orders[model.row_cap_orders]).sum())
-    rhs += float((unit_price[model.row_cap_units] * p.cap_units[model.row_cap_units]).sum())
-    return float(values.sum()) - rhs, int((~exact).sum())
-
-
 def solve_batch(
     p: Problem,
     *,
@@ -485,6 +466,7 @@ def solve_batch(
     pairs_per_order: int = 2,
     full_model_pairs: int = 5_000,
     lns_orders: int = 150,
+    bound_share: float = 0.5,
     progress: Progress = null_progress,
 ) -> AllocationResult:
     """Cost-minimising allocation of all orders at once (see :func:`omnicore.allocation.optimise`)."""
@@ -587,9 +569,18 @@ def solve_batch(
         cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), lp_value=lp.value + constant, cg_converged=converged
     )
     progress(2, 5, "LP relaxation")
+    stock_price, ship_price, unit_price = _prices(p, model, lp)
+    prices = Prices(stock=stock_price, shipment=ship_price, unit=unit_price)
     if not converged:
-        lagrange, inexact = lagrangian_bound(p, model, lp)
-        details.update(lagrangian_bound=lagrange, lagrangian_inexact_orders=inexact)
+        # Lagrangian bound from the LP duals, improved by subgradient steps up to about half the budget
+        lagrange, prices = optimise_bound(
+            p,
+            prices,
+            upper=greedy.cost.total,
+            deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
+            details=details,
+        )
+        details["lagrangian_bound"] = lagrange
         lower_bound = max(lower_bound, lagrange)
     progress(3, 5, "lower bound")
     # -- integer phase
@@ -623,10 +614,11 @@ def solve_batch(
     # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
     plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
     if time.perf_counter() < deadline - 0.3 * time_limit_seconds:
-        # dual-priced sequential routing: each order pays the LP's shadow prices of the stock and
-        # capacity it takes, so early orders leave the scarce units to the orders that need them
-        stock_price, ship_price, unit_price = _prices(p, model, lp)
-        priced_router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
+        # dual-priced sequential routing: each order pays the shadow prices (Lagrange multipliers) of
+        # the stock and capacity it takes, so early orders leave scarce units to the orders that need them
+        priced_router = Router(
+            p, stock_price=prices.stock, shipment_price=prices.shipment, unit_price=prices.unit
+        )
         priced = priced_router.route_all()
         details["dual_priced_cost"] = priced.cost.total
         plans.append(("dual-priced", priced))

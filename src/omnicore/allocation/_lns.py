@@ -241,6 +241,8 @@ def improve_by_neighbourhoods(
             np.add.at(residual.cap_units, inn, iu)
             ok = (residual.cap_orders[pn] > 0) & (residual.cap_units[pn] > 0)
             po, pn = po[ok], pn[ok]
+            if not len(po):
+                continue
             cost = _pair_cost(p, po, pn)
             sub = build_model(residual, po, pn, cost)
             remaining = deadline - time.perf_counter()
