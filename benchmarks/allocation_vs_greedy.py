@@ -12,6 +12,7 @@ cost model; the certified lower bound comes from ``optimise``.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.window > 1:
         windowed = route_orders(inst.orders, inst.network, inst.inventory, window=args.window, **common)
         rows.append((f"omnicore windows of {args.window}", windowed))
+    load_before = os.getloadavg()[0]
+    cpu = time.process_time()
     batch = optimise(inst.orders, inst.network, inst.inventory, time_limit_seconds=limit, **common)
+    batch_cpu = time.process_time() - cpu
     rows.append(("omnicore batch", batch))
     bound = batch.lower_bound
     print()
@@ -68,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     if bound is not None:
         print(f"{'certified lower bound':<28}{bound:>14,.2f}")
     print()
+    print(
+        f"batch: {batch.seconds:.1f} s wall, {batch_cpu:.1f} s CPU in this process, budget {limit:.0f} s; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores shared)"
+    )
     print(
         f"batch status: {batch.status} ({batch.method}); gap to bound {batch.gap:.3%}; "
         f"details: { ({k: v for k, v in batch.details.items() if k != 'exact_orders'}) }"

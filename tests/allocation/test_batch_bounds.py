@@ -111,3 +111,21 @@ def test_neighbourhood_search_improves_a_greedy_plan_on_a_contended_wave():
     check_feasible(better, inst.network, inst.inventory, inst.orders)
     assert better.cost.total < start.cost.total - 1.0
     assert details["lns_improved"] >= 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(instances(max_nodes=5, max_orders=8, max_skus=4))
+def test_pruned_column_pool_keeps_the_bound_certified(case):
+    # the large-wave path: two pairs per order in the pool, bound from the Lagrangian relaxation only
+    from omnicore.allocation._batch import solve_batch
+
+    network, inventory, orders, cost = case
+    problem = compile_problem(network, inventory, orders, cost=cost)
+    result = solve_batch(problem, time_limit_seconds=20, full_model_pairs=0, prune_above=0, pool_per_order=1)
+    check_feasible(result, network, inventory, orders)
+    assert result.details["pairs_pruned"]
+    if result.details["pairs"]:
+        assert result.status != "optimal"
+    exact = optimise(orders, network, inventory, cost=cost, time_limit_seconds=30)
+    assert result.lower_bound <= exact.cost.total + 1e-6
+    assert exact.cost.total <= result.cost.total + 1e-6

@@ -81,12 +81,14 @@ def _line_caps(
 
 
 def useful_pairs(
-    p: Problem, *, progress: Progress = null_progress
+    p: Problem, *, max_per_order: int | None = None, progress: Progress = null_progress
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Every (order, node) pair open to the order with stock for at least one of its lines.
 
     Returns ``(order, node, cost)`` arrays sorted by order then node. Sourcing tiers are resolved
-    against the static ATP: an order may use the first tiers that can fill it.
+    against the static ATP: an order may use the first tiers that can fill it. With
+    ``max_per_order``, only that many pairs per order are kept, the cheapest by their single-node
+    cost estimate (shipment, handling of what the node holds, penalty for the rest).
     """
     out_o, out_n = [], []
     n = p.n_orders
@@ -120,13 +122,31 @@ def useful_pairs(
             open_ &= allowed
         has_stock = np.zeros_like(open_)
         np.logical_or.at(has_stock, local_order, acap > 0)
-        k, m = np.nonzero(open_ & has_stock)
+        ok = open_ & has_stock
+        if max_per_order is not None and p.n_nodes > max_per_order:
+            ship = _pair_cost_dense(p, pos, dist)
+            held = np.zeros(open_.shape)
+            np.add.at(held, local_order, acap)
+            units = p.order_units[pos][:, None]
+            est = ship + p.handling[None, :] * held + p.cost.unfilled_penalty_per_unit * (units - held)
+            est = np.where(ok, est, np.inf)
+            cut = np.partition(est, max_per_order - 1, axis=1)[:, max_per_order - 1 : max_per_order]
+            ok &= est <= cut
+        k, m = np.nonzero(ok)
         out_o.append(k + lo)
         out_n.append(m)
         progress(int(pos[-1]) + 1, n, "pairs")
     po = np.concatenate(out_o).astype(np.int64) if out_o else np.empty(0, np.int64)
     pn = np.concatenate(out_n).astype(np.int64) if out_n else np.empty(0, np.int64)
     return po, pn, _pair_cost(p, po, pn)
+
+
+def _pair_cost_dense(
+    p: Problem, pos: npt.NDArray[np.int64], dist: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    fixed, dcost = p.shipment_cost(pos, dist)
+    out: npt.NDArray[np.float64] = fixed + dcost
+    return out
 
 
 def build_model(
@@ -467,22 +487,29 @@ def solve_batch(
     full_model_pairs: int = 5_000,
     lns_orders: int = 150,
     bound_share: float = 0.5,
+    prune_above: int = 20_000_000,
+    pool_per_order: int = 24,
     progress: Progress = null_progress,
 ) -> AllocationResult:
     """Cost-minimising allocation of all orders at once (see :func:`omnicore.allocation.optimise`)."""
     start = time.perf_counter()
     deadline = start + time_limit_seconds
     pen = p.cost.unfilled_penalty_per_unit
-    po_all, pn_all, cost_all = useful_pairs(p)
+    # very large waves keep only the most promising pairs per order as the column pool; the bound
+    # then comes from the Lagrangian relaxation alone, which prices every node
+    pruned = p.n_orders * p.n_nodes > prune_above
+    po_all, pn_all, cost_all = useful_pairs(p, max_per_order=pool_per_order if pruned else None)
     has_pairs = np.zeros(p.n_orders, bool)
     has_pairs[po_all] = True
     constant = float(pen * p.order_units[~has_pairs].sum())
-    details: dict[str, Any] = {"pairs": len(po_all)}
+    details: dict[str, Any] = {"pairs": len(po_all), "pairs_pruned": pruned}
     # warm start: the best of sequential exact routing in arrival order, the nearest-node rule and,
     # for small waves, sequential routing of the largest orders first
     from omnicore.allocation._baselines import greedy_allocation
 
-    starts = [Router(p).route_all(), greedy_allocation(p, rule="nearest")]
+    starts = [greedy_allocation(p, rule="nearest")]
+    if p.n_orders <= 20_000:  # beyond, sequential exact routing costs more time than it saves
+        starts.append(Router(p).route_all())
     if p.n_orders <= 1_000:
         starts.append(_greedy(p))
     greedy = min(starts, key=lambda r: r.cost.total)
@@ -540,7 +567,8 @@ def solve_batch(
         rc = price_pairs(p, model, lp, po_all, pn_all, cost_all)
         outside = ~in_rmp
         negative = outside & (rc < -1e-6)
-        lower_bound = max(lower_bound, lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant)
+        if not pruned:
+            lower_bound = max(lower_bound, lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant)
         logger.info(
             "CG round %d: %d pairs, LP %.2f, bound %.2f, %d negative",
             rounds,
@@ -551,7 +579,8 @@ def solve_batch(
         )
         if not negative.any():
             converged = True
-            lower_bound = lp.value + constant
+            if not pruned:
+                lower_bound = lp.value + constant
             break
         round_seconds = time.perf_counter() - round_start
         elapsed = time.perf_counter() - start
@@ -571,13 +600,14 @@ def solve_batch(
     progress(2, 5, "LP relaxation")
     stock_price, ship_price, unit_price = _prices(p, model, lp)
     prices = Prices(stock=stock_price, shipment=ship_price, unit=unit_price)
-    if not converged:
+    if not converged or pruned:
         # Lagrangian bound from the LP duals, improved by subgradient steps up to about half the budget
         lagrange, prices = optimise_bound(
             p,
             prices,
             upper=greedy.cost.total,
             deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
+            first_deadline=deadline - 0.25 * time_limit_seconds,
             details=details,
         )
         details["lagrangian_bound"] = lagrange
@@ -603,7 +633,8 @@ def solve_batch(
                 lower_bound=lower_bound,
                 details=details,
             )
-            proven = converged and res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
+            solved = res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
+            proven = converged and not pruned and solved
             if proven:
                 result = attrs.evolve(result, status="optimal")
             if result.cost.total <= greedy.cost.total + 1e-9:
@@ -613,7 +644,7 @@ def solve_batch(
     # -- primal phase: the best of the warm starts, dual-priced routing and LP-guided fixing, then
     # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
     plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
-    if time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+    if p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
         # dual-priced sequential routing: each order pays the shadow prices (Lagrange multipliers) of
         # the stock and capacity it takes, so early orders leave scarce units to the orders that need them
         priced_router = Router(

@@ -153,7 +153,10 @@ def lagrangian_value(p: Problem, prices: Prices, *, deadline: float, chunk_lines
             np.add.at(use_stock, (sku[sel], l_node), got)
             np.add.at(use_ship, node, 1.0)
             np.add.at(use_units, l_node, got)
-        for kk in np.flatnonzero(~done).tolist():
+        # the search's plan costs assume unit capacity does not bind; where it does, its value is not
+        # a bound, so such orders keep the vectorised bound
+        trusted = ~binds.any(axis=1)
+        for kk in np.flatnonzero(~done & trusted).tolist():
             hard.append((int(pos[kk]), base_ship[kk], closed[kk], [m[kk] for m in tiers]))
     # the orders whose multi-node plans may win: exact search while time allows
     # the search prices units at handling + prices, which is exact only while that is below the penalty
@@ -194,12 +197,14 @@ def optimise_bound(
     deadline: float,
     max_iterations: int = 30,
     step: float = 0.1,
+    first_deadline: float | None = None,
     details: dict[str, Any] | None = None,
 ) -> tuple[float, Prices]:
     """Projected subgradient ascent on ``L(pi)`` from ``prices``; the best bound seen and its prices.
 
     ``upper`` is the cost of a known plan (the Polyak step's target); ``step`` the first step's share
-    of the Polyak step (halved after two iterations without progress).
+    of the Polyak step (halved after two iterations without progress). The first evaluation always
+    runs, searching the hard orders until ``first_deadline`` (default ``deadline``).
     """
     ship_rows, unit_rows = _binding_rows(p)
     cur = prices.clipped(p)
@@ -212,7 +217,9 @@ def optimise_bound(
         iterations < max_iterations and time.perf_counter() + 1.2 * last_seconds < deadline
     ):
         tick = time.perf_counter()
-        ev = lagrangian_value(p, cur, deadline=deadline)
+        ev = lagrangian_value(
+            p, cur, deadline=deadline if iterations or first_deadline is None else first_deadline
+        )
         iterations += 1
         last_seconds = time.perf_counter() - tick
         if ev.value > best_value + 1e-9:

@@ -1,7 +1,8 @@
 """Large-neighbourhood search for batch allocation: free a cluster of orders, re-solve it exactly.
 
 The incumbent plan is a set of (line, node, units) triples. One step takes a neighbourhood of orders
-that compete for the same stores (customers near each other), gives their stock and capacity back,
+that compete for the same capacity (customers near each other, alternating with the orders around
+one node whose shipment capacity is used up), gives their stock and capacity back,
 and solves the MILP of just those orders over their candidate (order, node) pairs against what every
 other order leaves (HiGHS with a time limit). The step is kept when it is cheaper; the incumbent's own
 pairs are always candidates, so the sub-MILP can always reproduce the incumbent.
@@ -20,7 +21,7 @@ import numpy.typing as npt
 from omnicore.allocation._problem import Problem
 from omnicore.data import searchsorted
 
-__all__ = ["Incumbent", "improve_by_neighbourhoods", "triples_of"]
+__all__ = ["Incumbent", "improve_by_neighbourhoods", "neighbourhoods", "node_neighbourhoods", "triples_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,36 @@ def neighbourhoods(p: Problem, size: int, rng: np.random.Generator) -> list[npt.
     return [order[i : i + size] for i in range(0, n, size)]
 
 
+def node_neighbourhoods(
+    p: Problem,
+    incumbent: Incumbent,
+    cand_po: npt.NDArray[np.int64],
+    cand_pn: npt.NDArray[np.int64],
+    size: int,
+    rng: np.random.Generator,
+) -> list[npt.NDArray[np.int64]]:
+    """Per node whose shipment capacity is used up, about ``size`` orders around it: half of those it
+    ships to, half of those that could use it, so capacity can move between distant customers."""
+    n_nodes = p.n_nodes
+    used = np.unique(p.line_order[incumbent.lines] * n_nodes + incumbent.nodes)
+    u_order, u_node = used // n_nodes, used % n_nodes
+    full = np.flatnonzero(incumbent.cap_orders <= 0)
+    if not len(full):
+        full = np.flatnonzero(np.bincount(u_node, minlength=n_nodes) > 0)
+    out = []
+    for n in rng.permutation(full).tolist():
+        users = np.unique(u_order[u_node == n])
+        others = np.setdiff1d(np.unique(cand_po[cand_pn == n]), users)
+        half = max(size // 2, 1)
+        take_users = rng.choice(users, min(half, len(users)), replace=False) if len(users) else users
+        room = max(size - len(take_users), 0)
+        take_others = rng.choice(others, min(room, len(others)), replace=False) if len(others) else others
+        hood = np.union1d(take_users, take_others).astype(np.int64)
+        if len(hood) >= 2:
+            out.append(hood)
+    return out
+
+
 def improve_by_neighbourhoods(
     p: Problem,
     incumbent: Incumbent,
@@ -208,7 +239,11 @@ def improve_by_neighbourhoods(
     while time.perf_counter() < deadline - 1.0:
         passes += 1
         improved_pass = 0
-        for hood in neighbourhoods(p, sizes, rng):
+        if passes % 2:
+            hoods = neighbourhoods(p, sizes, rng)
+        else:
+            hoods = node_neighbourhoods(p, incumbent, cand_po, cand_pn, sizes, rng)
+        for hood in hoods:
             if time.perf_counter() > deadline - 1.0:
                 break
             hood = np.sort(hood)
