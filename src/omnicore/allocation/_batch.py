@@ -1,5 +1,5 @@
 """Batch (wave) optimisation: a MILP with the strong linking constraint, column generation over
-(order, node) pairs, LP-guided fixing, local repair, and a certified lower bound."""
+(order, node) pairs, a Lagrangian lower bound, LP-guided fixing and large-neighbourhood search."""
 
 from __future__ import annotations
 
