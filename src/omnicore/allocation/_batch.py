@@ -644,7 +644,7 @@ def solve_batch(
     # -- primal phase: the best of the warm starts, dual-priced routing and LP-guided fixing, then
     # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
     plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
-    if p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+    if converged and p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
         # dual-priced sequential routing: each order pays the shadow prices (Lagrange multipliers) of
         # the stock and capacity it takes, so early orders leave scarce units to the orders that need them
         priced_router = Router(

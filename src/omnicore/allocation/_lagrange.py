@@ -196,14 +196,16 @@ def optimise_bound(
     upper: float,
     deadline: float,
     max_iterations: int = 30,
-    step: float = 0.1,
+    step: float = 1.0,
+    target_gap: float = 0.02,
     first_deadline: float | None = None,
     details: dict[str, Any] | None = None,
 ) -> tuple[float, Prices]:
     """Projected subgradient ascent on ``L(pi)`` from ``prices``; the best bound seen and its prices.
 
-    ``upper`` is the cost of a known plan (the Polyak step's target); ``step`` the first step's share
-    of the Polyak step (halved after two iterations without progress). The first evaluation always
+    ``upper`` is the cost of a known plan; the Polyak step aims at the smaller of it and the best
+    bound plus ``target_gap`` of it, scaled by ``step`` (halved after two iterations without
+    progress). The first evaluation always
     runs, searching the hard orders until ``first_deadline`` (default ``deadline``).
     """
     ship_rows, unit_rows = _binding_rows(p)
@@ -243,7 +245,9 @@ def optimise_bound(
         )
         if norm <= 1e-12:
             break  # the per-order plans fit together: the bound is the optimum of the relaxation
-        t = theta * max(upper - ev.value, 0.0) / norm
+        # Polyak step towards a target a little above the best bound (the known plan is often far)
+        target = min(upper, best_value + target_gap * abs(best_value))
+        t = theta * max(target - ev.value, 0.0) / norm
         if t <= 0:
             break
         cur = Prices(
