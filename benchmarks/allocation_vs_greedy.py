@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores shared)"
     )
     print(
-        f"batch status: {batch.status} ({batch.method}); gap to bound {batch.gap:.3%}; "
+        f"batch status: {batch.status} ({batch.method}); gap to bound "
+        f"{'none' if batch.gap is None else format(batch.gap, '.3%')}; "
         f"details: { ({k: v for k, v in batch.details.items() if k != 'exact_orders'}) }"
     )
     print(f"nearest-node / batch cost: {nearest.cost.total / batch.cost.total:.3f}")

@@ -262,9 +262,9 @@ def optimise(
     stock and capacity rows, priced first with the LP duals and improved by projected subgradient
     steps up to half of the budget, whose per-order problems are solved for every order (vectorised
     single-node plans, the exact single-order search where a split could be cheaper) ([1]_, [5]_).
-    The plan starts from the cheapest of the warm start, routing priced by those multipliers (when
-    column generation converged) and LP-guided fixing (keep the orders the LP routes integrally,
-    re-route the rest exactly), and is
+    The plan starts from the cheapest of the warm start, routing priced by those multipliers (up to
+    20,000 orders) and LP-guided fixing (keep the orders the LP routes integrally, re-route the rest
+    exactly), and is
     improved by large-neighbourhood search until the deadline: clusters of about 150 orders (nearby
     customers, alternating with the orders around a node whose shipment capacity is used up) are
     freed and re-solved exactly by a small MILP over their column-pool pairs against what the other

@@ -554,12 +554,22 @@ def solve_batch(
         round_start = time.perf_counter()
         sel = np.flatnonzero(in_rmp)
         candidate = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
+        now = time.perf_counter()
+        if full:
+            lp_limit = deadline - now
+        else:  # leave the bound and the neighbourhood search their share of the budget
+            lp_limit = max(
+                start + 0.45 * time_limit_seconds - now, (0.1 if lp is None else 0.0) * time_limit_seconds
+            )
         try:
-            candidate_lp = solve_lp(candidate, time_limit=max(deadline - time.perf_counter(), 1.0))
+            candidate_lp = solve_lp(candidate, time_limit=max(lp_limit, 1.0))
         except RuntimeError as exc:
             logger.warning("LP round %d stopped: %s", rounds, exc)
             if lp is None:
-                return fallback("fallback", None)
+                if full:
+                    return fallback("fallback", None)
+                details["lp_failed"] = str(exc)
+                break
             in_rmp[:] = False
             in_rmp[np.isin(po_all * p.n_nodes + pn_all, model.po * p.n_nodes + model.pn)] = True  # type: ignore[union-attr]
             break
@@ -592,14 +602,15 @@ def solve_batch(
         rank = cand[np.lexsort((rc[cand], po_all[cand]))]
         first_of = searchsorted(po_all[rank], po_all[rank], side="left")
         in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
-    assert lp is not None
-    assert model is not None
-    details.update(
-        cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), lp_value=lp.value + constant, cg_converged=converged
-    )
+    details.update(cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), cg_converged=converged)
     progress(2, 5, "LP relaxation")
-    stock_price, ship_price, unit_price = _prices(p, model, lp)
-    prices = Prices(stock=stock_price, shipment=ship_price, unit=unit_price)
+    if lp is not None and model is not None:
+        details["lp_value"] = lp.value + constant
+        stock_price, ship_price, unit_price = _prices(p, model, lp)
+        prices = Prices(stock=stock_price, shipment=ship_price, unit=unit_price)
+    else:  # no LP in time: the subgradient starts from zero prices (the lone-order optima)
+        zero = np.zeros(p.n_nodes)
+        prices = Prices(stock=np.zeros(p.atp.shape), shipment=zero, unit=zero.copy())
     if not converged or pruned:
         # Lagrangian bound from the LP duals, improved by subgradient steps up to about half the budget
         lagrange, prices = optimise_bound(
@@ -614,7 +625,7 @@ def solve_batch(
         lower_bound = max(lower_bound, lagrange)
     progress(3, 5, "lower bound")
     # -- integer phase
-    if len(po_all) <= full_model_pairs and time.perf_counter() < deadline:
+    if full and lp is not None and model is not None and time.perf_counter() < deadline:
         res = _milp(model, time_limit=max(deadline - time.perf_counter(), 1.0), gap=mip_rel_gap)
         details["milp_status"] = str(res.message)
         progress(4, 5, "MILP")
@@ -644,7 +655,7 @@ def solve_batch(
     # -- primal phase: the best of the warm starts, dual-priced routing and LP-guided fixing, then
     # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
     plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
-    if converged and p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+    if p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
         # dual-priced sequential routing: each order pays the shadow prices (Lagrange multipliers) of
         # the stock and capacity it takes, so early orders leave scarce units to the orders that need them
         priced_router = Router(
@@ -653,9 +664,10 @@ def solve_batch(
         priced = priced_router.route_all()
         details["dual_priced_cost"] = priced.cost.total
         plans.append(("dual-priced", priced))
-    fixed_plan = _fix_and_route(p, model, lp, details=details)
-    details["lp_fixing_cost"] = fixed_plan.cost.total
-    plans.append(("decomposition", fixed_plan))
+    if lp is not None and model is not None:
+        fixed_plan = _fix_and_route(p, model, lp, details=details)
+        details["lp_fixing_cost"] = fixed_plan.cost.total
+        plans.append(("decomposition", fixed_plan))
     start_name, start_plan = min(plans, key=lambda item: item[1].cost.total)
     details["lns_start"] = start_name
     a = start_plan.allocation

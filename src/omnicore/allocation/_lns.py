@@ -259,27 +259,24 @@ def improve_by_neighbourhoods(
             po, pn = keys // n_nodes, keys % n_nodes
             if not len(po):
                 continue
-            # residual: everything the other orders leave
+            # residual: everything the other orders leave (the hood's use is given back in place
+            # while the sub-model is built, then taken again)
+            incumbent._apply(p, il, inn, iu, +1)
             residual = attrs.evolve(
                 p,
-                atp=incumbent.atp.copy(),
-                cap_orders=incumbent.cap_orders.copy(),
-                cap_units=incumbent.cap_units.copy(),
-                pool_cap=incumbent.pool_left.copy(),
+                atp=incumbent.atp,
+                cap_orders=incumbent.cap_orders,
+                cap_units=incumbent.cap_units,
+                pool_cap=incumbent.pool_left,
             )
-            np.add.at(residual.atp, (p.line_sku[il], inn), iu)
-            pools = p.pool[p.line_order[il]]
-            has = pools >= 0
-            if has.any():
-                np.add.at(residual.pool_cap, (pools[has], p.line_sku[il[has]], inn[has]), iu[has])
-            np.add.at(residual.cap_orders, inc_keys % n_nodes, 1)
-            np.add.at(residual.cap_units, inn, iu)
             ok = (residual.cap_orders[pn] > 0) & (residual.cap_units[pn] > 0)
             po, pn = po[ok], pn[ok]
             if not len(po):
+                incumbent._apply(p, il, inn, iu, -1)
                 continue
             cost = _pair_cost(p, po, pn)
             sub = build_model(residual, po, pn, cost)
+            incumbent._apply(p, il, inn, iu, -1)
             remaining = deadline - time.perf_counter()
             if remaining < 1.0:
                 break
