@@ -191,10 +191,14 @@ def node_neighbourhoods(
     full = np.flatnonzero(incumbent.cap_orders <= 0)
     if not len(full):
         full = np.flatnonzero(np.bincount(u_node, minlength=n_nodes) > 0)
+    by_cand = np.argsort(cand_pn, kind="stable")
+    cand_at = searchsorted(cand_pn[by_cand], np.arange(n_nodes + 1))
+    by_used = np.argsort(u_node, kind="stable")
+    used_at = searchsorted(u_node[by_used], np.arange(n_nodes + 1))
     out = []
     for n in rng.permutation(full).tolist():
-        users = np.unique(u_order[u_node == n])
-        others = np.setdiff1d(np.unique(cand_po[cand_pn == n]), users)
+        users = np.unique(u_order[by_used[used_at[n] : used_at[n + 1]]])
+        others = np.setdiff1d(np.unique(cand_po[by_cand[cand_at[n] : cand_at[n + 1]]]), users)
         half = max(size // 2, 1)
         take_users = rng.choice(users, min(half, len(users)), replace=False) if len(users) else users
         room = max(size - len(take_users), 0)
