@@ -270,7 +270,7 @@ def optimise(
     freed and re-solved exactly by a small MILP over their column-pool pairs against what the other
     orders leave, keeping every improvement ([6]_). The warm start and fallback, which the result
     never exceeds, is the better of the nearest-node rule and sequential exact routing in arrival
-    order (up to 2,000 orders), plus, up to 1,000 orders, sequential routing of the largest orders
+    order (up to 20,000 orders), plus, up to 1,000 orders, sequential routing of the largest orders
     first. The certified bound is the larger of the column-generation bound (restricted LP value
     plus every negative reduced cost, [4]_) and the best Lagrangian value. Waves with more than
     20 million (order, node) combinations keep only the 24 most promising pairs per order in the

@@ -508,7 +508,7 @@ def solve_batch(
     from omnicore.allocation._baselines import greedy_allocation
 
     starts = [greedy_allocation(p, rule="nearest")]
-    if p.n_orders <= 2_000:  # beyond, sequential exact routing costs more time than it saves
+    if p.n_orders <= 20_000:  # beyond, sequential exact routing costs more time than it saves
         starts.append(Router(p).route_all())
     if p.n_orders <= 1_000:
         starts.append(_greedy(p))
