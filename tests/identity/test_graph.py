@@ -101,6 +101,16 @@ def test_bad_codes_rejected():
         constrained_components(np.array([0]), np.array([5]), n_nodes=3)
     with pytest.raises(ValidationError):
         constrained_components(np.array([0, 1]), np.array([1]), n_nodes=3)
+    with pytest.raises(ValidationError):
+        constrained_components(np.array([0, -1]), np.array([1, 2]), n_nodes=3)
+    with pytest.raises(ValidationError):
+        constrained_components(
+            np.array([0]), np.array([1]), n_nodes=3, cannot_link=(np.array([0]), np.array([3]))
+        )
+    with pytest.raises(ValidationError):
+        constrained_components(
+            np.array([0]), np.array([1]), n_nodes=2, node_type=np.array([0, -1]), type_limits=np.array([1])
+        )
 
 
 @settings(max_examples=40)

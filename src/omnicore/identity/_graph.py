@@ -134,8 +134,6 @@ def constrained_components(
     if left.shape != right.shape or left.ndim != 1:
         raise ValidationError("left and right must be one-dimensional and of equal length", field="right")
     n_edges = left.size
-    if n_edges and (min(left.min(), right.min()) < 0 or max(left.max(), right.max()) >= n_nodes):
-        raise ValidationError("node code out of range", field="left", value=n_nodes)
     refusal = np.zeros(n_edges, dtype=np.int8)
     limit_type = np.full(n_edges, -1, dtype=np.int64)
     if n_nodes == 0:
@@ -146,7 +144,9 @@ def constrained_components(
             n_components=0,
             n_constrained_edges=0,
         )
-    parent = _union_all(left, right, n_nodes)
+    parent, out_of_range = _union_all(left, right, n_nodes)
+    if out_of_range >= 0:
+        raise ValidationError("node code out of range", field="left", row=out_of_range, value=n_nodes)
     labels, n_comp = _label_by_smallest(parent)
     has_limits = (
         node_type is not None and type_limits is not None and bool((np.asarray(type_limits) > 0).any())
@@ -166,11 +166,17 @@ def constrained_components(
         # slot of each type among the limited ones (-1: no limit; types beyond type_limits have none)
         slot = np.full(max(int(types.max(initial=0)) + 1, limits.size), -1, dtype=np.int64)
         slot[limited] = np.arange(limited.size, dtype=np.int64)
-        _mark_over_limit(labels, types, slot, lim, bad)
+        # counts saturate just above the limit, so one byte each holds them for limits below 255
+        counts = np.zeros((n_comp, limited.size), dtype=np.uint8 if lim.max() < 255 else np.int64)
+        _mark_over_limit(labels, types, slot, lim, counts, bad)
     cl_left = cl_right = np.empty(0, np.int64)
     if cannot_link is not None and len(cannot_link[0]):
         cl_left = np.asarray(cannot_link[0], dtype=np.int64)
         cl_right = np.asarray(cannot_link[1], dtype=np.int64)
+        if cl_left.shape != cl_right.shape or cl_left.ndim != 1:
+            raise ValidationError("cannot_link must be two arrays of equal length", field="cannot_link")
+        if min(cl_left.min(), cl_right.min()) < 0 or max(cl_left.max(), cl_right.max()) >= n_nodes:
+            raise ValidationError("node code out of range", field="cannot_link", value=n_nodes)
         same = labels[cl_left] == labels[cl_right]
         bad[labels[cl_left[same]]] = True
     if not bad.any():
@@ -233,17 +239,20 @@ def _find(parent: npt.NDArray[np.int64], x: int) -> int:
 @jit
 def _union_all(
     left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], n_nodes: int
-) -> npt.NDArray[np.int64]:
-    """Parent pointers after joining every edge."""
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Parent pointers after joining every edge, and the first edge with a code out of range (-1: none)."""
     parent = np.arange(n_nodes, dtype=np.int64)
     for e in range(left.shape[0]):
-        a = _find(parent, left[e])
-        b = _find(parent, right[e])
+        u, v = left[e], right[e]
+        if u < 0 or u >= n_nodes or v < 0 or v >= n_nodes:
+            return parent, e
+        a = _find(parent, u)
+        b = _find(parent, v)
         if a < b:
             parent[b] = a
         elif b < a:
             parent[a] = b
-    return parent
+    return parent, -1
 
 
 @jit
@@ -268,18 +277,21 @@ def _mark_over_limit(
     node_type: npt.NDArray[np.int64],
     slot: npt.NDArray[np.int64],
     lim: npt.NDArray[np.int64],
+    counts: npt.NDArray[Any],
     bad: npt.NDArray[np.bool_],
 ) -> None:
-    """Set ``bad`` for components holding more nodes of a limited type than its limit."""
-    n_limited = lim.shape[0]
-    counts = np.zeros((bad.shape[0], n_limited), dtype=np.int64)
+    """Set ``bad`` for components holding more nodes of a limited type than its limit.
+
+    ``counts`` (components x limited types, zeros) stops counting one above the limit.
+    """
     for x in range(labels.shape[0]):
         k = slot[node_type[x]]
         if k >= 0:
             c = labels[x]
-            counts[c, k] += 1
-            if counts[c, k] > lim[k]:
-                bad[c] = True
+            if counts[c, k] <= lim[k]:
+                counts[c, k] += 1
+                if counts[c, k] > lim[k]:
+                    bad[c] = True
 
 
 @jit
@@ -287,17 +299,13 @@ def _edges_of(
     left: npt.NDArray[np.int64], labels: npt.NDArray[np.int64], bad: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.int64]:
     """Indices of the edges inside a bad component, ascending."""
-    m = 0
-    for e in range(left.shape[0]):
-        if bad[labels[left[e]]]:
-            m += 1
-    out = np.empty(m, dtype=np.int64)
+    out = np.empty(left.shape[0], dtype=np.int64)  # only the pages written are ever touched
     m = 0
     for e in range(left.shape[0]):
         if bad[labels[left[e]]]:
             out[m] = e
             m += 1
-    return out
+    return out[:m]
 
 
 @jit
@@ -325,20 +333,22 @@ def _greedy_merge(
     """
     n = parent.shape[0]
     n_limited = lim.shape[0]
-    local = np.full(n, -1, dtype=np.int64)
+    local = np.empty(n, dtype=np.int64)  # set (and read) for nodes of bad components only
+    n_bad = 0
+    for x in range(n):
+        if bad[labels[x]]:
+            n_bad += 1
+    counts = np.zeros((n_bad, n_limited), dtype=np.int64)
     n_bad = 0
     for x in range(n):
         if bad[labels[x]]:
             parent[x] = x
             local[x] = n_bad
-            n_bad += 1
-    counts = np.zeros((n_bad, n_limited), dtype=np.int64)
-    if n_limited:
-        for x in range(n):
-            if local[x] >= 0:
+            if n_limited:
                 k = slot[node_type[x]]
                 if k >= 0:
-                    counts[local[x], k] = 1
+                    counts[n_bad, k] = 1
+            n_bad += 1
     # must-not-link lists: node -> partner nodes, one linked list per root
     head = np.full(n_bad, -1, dtype=np.int64)
     tail = np.full(n_bad, -1, dtype=np.int64)
@@ -348,7 +358,7 @@ def _greedy_merge(
     n_entries = 0
     for i in range(cl_left.shape[0]):
         a, b = cl_left[i], cl_right[i]
-        if a == b or local[a] < 0 or local[b] < 0:
+        if a == b or not bad[labels[a]] or not bad[labels[b]]:
             continue
         for side in range(2):
             lu = local[a] if side == 0 else local[b]
