@@ -137,18 +137,21 @@ def omnicore_guarded(
     left: np.ndarray, right: np.ndarray, n_nodes: int, node_type: np.ndarray, max_records: int
 ) -> Any:
     # shared detection: a value linked from more than max_records records does not link
-    degree = np.bincount(left, minlength=n_nodes) + np.bincount(right, minlength=n_nodes)
-    keep = (degree[left] <= max_records) & (degree[right] <= max_records)
+    degree = np.bincount(left, minlength=n_nodes)
+    degree += np.bincount(right, minlength=n_nodes)
+    shared = degree > max_records
+    keep = ~(shared[left] | shared[right])
+    kept_left, kept_right = left[keep], right[keep]
     limits = np.array([1, 3, 3, 4], dtype=np.int64)
-    # evidence strength: links from a member card first
-    rank = (node_type[left] != 0).astype(np.int64)
+    # evidence strength: links from a member card first (rank 0), then the rest (rank 1)
+    rank = node_type[kept_left] != 0
     return constrained_components(
-        left[keep],
-        right[keep],
+        kept_left,
+        kept_right,
         n_nodes=n_nodes,
         node_type=node_type,
         type_limits=limits,
-        edge_rank=rank[keep],
+        edge_rank=rank,
     )
 
 

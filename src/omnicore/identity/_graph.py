@@ -67,7 +67,7 @@ def constrained_components(
     n_nodes: int,
     node_type: npt.NDArray[np.int64] | None = None,
     type_limits: npt.NDArray[np.int64] | None = None,
-    edge_rank: npt.NDArray[np.int64] | None = None,
+    edge_rank: npt.ArrayLike | None = None,
     cannot_link: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
 ) -> ComponentResult:
     """Connected components of an undirected graph where links may not break per-type limits.
@@ -134,6 +134,9 @@ def constrained_components(
     if left.shape != right.shape or left.ndim != 1:
         raise ValidationError("left and right must be one-dimensional and of equal length", field="right")
     n_edges = left.size
+    ranks = None if edge_rank is None else np.asarray(edge_rank)
+    if ranks is not None and ranks.shape != left.shape:
+        raise ValidationError("edge_rank must have one entry per edge", field="edge_rank")
     refusal = np.zeros(n_edges, dtype=np.int8)
     limit_type = np.full(n_edges, -1, dtype=np.int64)
     if n_nodes == 0:
@@ -191,9 +194,7 @@ def constrained_components(
     edge_bad = _edges_of(left, labels, bad)
     lo = np.minimum(left[edge_bad], right[edge_bad])
     hi = np.maximum(left[edge_bad], right[edge_bad])
-    rank = (
-        np.zeros(edge_bad.size, np.int64) if edge_rank is None else np.asarray(edge_rank, np.int64)[edge_bad]
-    )
+    rank = np.zeros(edge_bad.size, np.int64) if ranks is None else ranks[edge_bad].astype(np.int64)
     order = np.lexsort((hi, lo, rank))
     _greedy_merge(
         parent,
