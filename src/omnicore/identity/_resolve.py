@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -12,7 +13,7 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
-from omnicore.data import STRING_DTYPE, IdentifierRecords, to_datetime64
+from omnicore.data import STRING_DTYPE, IdentifierRecords, factorize, to_datetime64
 from omnicore.data._columns import as_int_column, as_string_column, column_field, freeze
 from omnicore.data._table import Table
 from omnicore.identity._graph import REFUSED_LIMIT, REFUSED_MUST_NOT_LINK, constrained_components
@@ -358,7 +359,7 @@ def resolve(
 
     # -- identifiers: records, extra links, previous assignment -----------------------------------
     extra = links if links is not None else _empty_links()
-    cannot_keys: list[npt.NDArray[Any]] = [np.empty(0, STRING_DTYPE), np.empty(0, STRING_DTYPE)]
+    cannot_pairs: tuple[npt.NDArray[Any], ...] | None = None
     if rules.must_not_link:
         a_type = np.array([p[0].id_type for p in rules.must_not_link], dtype=STRING_DTYPE)
         a_val = np.array([p[0].value for p in rules.must_not_link], dtype=STRING_DTYPE)
@@ -369,31 +370,33 @@ def resolve(
         b_val = normalize_values(b_type, b_val, nm)
         if key is not None:
             a_val, b_val = pseudonymize(a_type, a_val, key), pseudonymize(b_type, b_val, key)
-        cannot_keys = [_keys(a_type, a_val), _keys(b_type, b_val)]
-    row_keys = _keys(types, values)
-    left_keys = _keys(extra.left_type, extra.left_value)
-    right_keys = _keys(extra.right_type, extra.right_value)
-    all_keys = np.concatenate([row_keys, left_keys, right_keys])
-    ident_keys, first_index, inverse, _ = unique_text_full(all_keys)
-    n_ident = ident_keys.size
-    row_ident = inverse[: row_keys.size]
-    link_left = inverse[row_keys.size : row_keys.size + left_keys.size]
-    link_right = inverse[row_keys.size + left_keys.size :]
+        cannot_pairs = (a_type, a_val, b_type, b_val)
+    # identifiers: distinct (type, value), numbered in the sorted order of (type, value); the type
+    # and the value are factorised apart (a few types; one sort of the values), then the pair codes
     all_types = np.concatenate(
         [types, extra.left_type.astype(STRING_DTYPE), extra.right_type.astype(STRING_DTYPE)]
     )
     all_values = np.concatenate(
         [values, extra.left_value.astype(STRING_DTYPE), extra.right_value.astype(STRING_DTYPE)]
     )
-    ident_type_name = all_types[first_index]
-    ident_value = all_values[first_index]
-    type_names, _, ident_type, _ = unique_text_full(ident_type_name)
+    type_names, all_type_code = factorize(all_types)
+    value_names, all_value_code = factorize(all_values)
+    n_values = max(value_names.size, 1)
+    ident_pair, inverse = factorize(all_type_code * n_values + all_value_code)
+    n_ident = ident_pair.size
+    n_rows = types.size
+    row_ident = inverse[:n_rows]
+    link_left = inverse[n_rows : n_rows + len(extra)]
+    link_right = inverse[n_rows + len(extra) :]
+    ident_type = ident_pair // n_values
+    ident_value = value_names[ident_pair % n_values]
+    ident_type_name = type_names[ident_type]
     n_types = type_names.size
     type_rank = np.array([rules.priority(str(t)) for t in type_names.tolist()], dtype=np.int64)
     type_limit = np.zeros(n_types, dtype=np.int64)
     type_max_records = np.zeros(n_types, dtype=np.int64)
     type_links = np.ones(n_types, dtype=bool)
-    blocked_keys: list[str] = []
+    blocked = np.zeros(n_ident, dtype=bool)
     for code, name in enumerate(type_names.tolist()):
         rule = rules.rule(str(name))
         threshold = rules.max_records if rule is None or rule.max_records is None else rule.max_records
@@ -410,12 +413,8 @@ def resolve(
             blocked_vals = normalize_values(tcol, raw, nm)
             if key is not None:
                 blocked_vals = pseudonymize(tcol, blocked_vals, key)
-            blocked_keys.extend(_keys(tcol, blocked_vals).tolist())
-    blocked = (
-        np.isin(ident_keys, np.array(blocked_keys, dtype=STRING_DTYPE))
-        if blocked_keys
-        else np.zeros(n_ident, dtype=bool)
-    )
+            hits = _find_identifiers(ident_pair, n_values, value_names, code, blocked_vals)
+            blocked[hits[hits >= 0]] = True
 
     # -- records and shared values ---------------------------------------------------------------
     record_uniques, _, row_record, _ = unique_text_full(norm.record_id)
@@ -443,8 +442,10 @@ def resolve(
     cl = [np.empty(0, np.int64), np.empty(0, np.int64)]
     if must_not.any():
         cl = [link_left[must_not], link_right[must_not]]
-    if cannot_keys[0].size:
-        pos_a, pos_b = match(ident_keys, cannot_keys[0]), match(ident_keys, cannot_keys[1])
+    if cannot_pairs is not None:
+        a_type, a_val, b_type, b_val = cannot_pairs
+        pos_a = _find_typed(ident_pair, n_values, value_names, type_names, a_type, a_val)
+        pos_b = _find_typed(ident_pair, n_values, value_names, type_names, b_type, b_val)
         found = (pos_a >= 0) & (pos_b >= 0)
         cl = [np.concatenate([cl[0], pos_a[found]]), np.concatenate([cl[1], pos_b[found]])]
     cannot_link = (cl[0].astype(np.int64), cl[1].astype(np.int64))
@@ -594,6 +595,47 @@ def resolve(
         record_customer=np.where(anchor >= 0, customer[np.maximum(anchor, 0)], -1),
         stats=stats,
     )
+
+
+def _find_identifiers(
+    ident_pair: npt.NDArray[np.int64],
+    n_values: int,
+    value_names: npt.NDArray[Any],
+    type_code: int,
+    wanted: npt.NDArray[Any],
+) -> npt.NDArray[np.int64]:
+    """Identifier code of each wanted value of one type (-1 where absent), by binary search.
+
+    ``value_names`` is sorted; Python's ``bisect`` compares code points, as numpy's sort does, and is
+    exact for text of any length (numpy 2.4's ``searchsorted`` on ``StringDType`` is not).
+    """
+    out = np.full(wanted.size, -1, dtype=np.int64)
+    for i, text in enumerate(wanted.tolist()):
+        k = bisect.bisect_left(value_names, text)
+        if k < value_names.size and value_names[k] == text:
+            pair = type_code * n_values + k
+            j = int(np.searchsorted(ident_pair, pair))
+            if j < ident_pair.size and ident_pair[j] == pair:
+                out[i] = j
+    return out
+
+
+def _find_typed(
+    ident_pair: npt.NDArray[np.int64],
+    n_values: int,
+    value_names: npt.NDArray[Any],
+    type_names: npt.NDArray[Any],
+    id_type: npt.NDArray[Any],
+    value: npt.NDArray[Any],
+) -> npt.NDArray[np.int64]:
+    """Identifier code of each (type, value) (-1 where absent)."""
+    out = np.full(value.size, -1, dtype=np.int64)
+    names = type_names.tolist()
+    for name in set(id_type.tolist()):
+        if name in names:
+            rows = np.flatnonzero(id_type == name)
+            out[rows] = _find_identifiers(ident_pair, n_values, value_names, names.index(name), value[rows])
+    return out
 
 
 def _record_stars(
