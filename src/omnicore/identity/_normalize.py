@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE
+from omnicore.data import STRING_DTYPE, factorize
 from omnicore.identity._text import unique_text_full
 
 __all__ = [
@@ -241,7 +241,7 @@ def normalize_values(
     fallback: Normalizer = default if default is not None else TextNormalizer()
     if values.size == 0:
         return out
-    type_uniques, _, type_codes, _ = unique_text_full(types)
+    type_uniques, type_codes = factorize(types)  # a few types: one comparison per type, no sort
     for code, name in enumerate(type_uniques.tolist()):
         rows = np.flatnonzero(type_codes == code)
         normalizer = normalizers.get(str(name), fallback)

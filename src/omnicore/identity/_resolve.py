@@ -258,8 +258,11 @@ def normalize_records(
     valid = keep & (np.strings.str_len(values) > 0)
     if key is not None:
         values = pseudonymize(types, values, key)
-    rows = np.flatnonzero(valid)
-    out = attrs.evolve(records.take(rows), value=values[rows])
+    # one new container (its columns are validated once), not a take and then an evolve
+    columns = {name: getattr(records, name) for name in records.column_names()}
+    columns = {name: column[valid] for name, column in columns.items() if column is not None}
+    columns["value"] = values[valid]
+    out = attrs.evolve(records, **columns)
     return out, int((~valid).sum())
 
 
