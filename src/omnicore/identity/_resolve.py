@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore._jit import jit
 from omnicore._progress import Progress, null_progress
 from omnicore.data import STRING_DTYPE, IdentifierRecords, factorize, to_datetime64
 from omnicore.data._columns import as_int_column, as_string_column, column_field, freeze
@@ -661,14 +662,7 @@ def _record_stars(
         and its latest observation.
     """
     n_ident = int(usable.size)
-    order = np.lexsort((row_ident, ident_rank[row_ident], ~usable[row_ident], row_record))
-    rec_sorted = row_record[order]
-    is_first = np.r_[True, rec_sorted[1:] != rec_sorted[:-1]] if order.size else np.empty(0, bool)
-    anchor_of_record = np.full(n_records, -1, dtype=np.int64)
-    anchor_rows = order[is_first]
-    good_anchor = usable[row_ident[anchor_rows]]
-    anchor_of_record[row_record[anchor_rows[good_anchor]]] = row_ident[anchor_rows[good_anchor]]
-    anchor = anchor_of_record[row_record]
+    anchor = _record_anchors(row_record, row_ident, usable, ident_rank, n_records)[row_record]
     # one edge per (record, identifier): a record listing an identifier twice is one piece of evidence
     edge_rows = np.flatnonzero((anchor >= 0) & (row_ident != anchor) & linkable[row_ident] & first_of_pair)
     e_left, e_right = anchor[edge_rows], row_ident[edge_rows]
@@ -686,6 +680,27 @@ def _record_stars(
         np.maximum.reduceat(observed[edge_rows][pair_order], starts) if starts.size else np.empty(0, np.int64)
     )
     return anchor, lo[pair_order[starts]], hi[pair_order[starts]], row_record[first_rows], support, latest
+
+
+@jit
+def _record_anchors(
+    row_record: npt.NDArray[np.int64],
+    row_ident: npt.NDArray[np.int64],
+    usable: npt.NDArray[np.bool_],
+    ident_rank: npt.NDArray[np.int64],
+    n_records: int,
+) -> npt.NDArray[np.int64]:
+    """Each record's strongest usable identifier: the least ``(rank, code)``; -1 if it has none."""
+    best = np.full(n_records, -1, dtype=np.int64)
+    for i in range(row_record.shape[0]):
+        x = row_ident[i]
+        if not usable[x]:
+            continue
+        r = row_record[i]
+        b = best[r]
+        if b < 0 or ident_rank[x] < ident_rank[b] or (ident_rank[x] == ident_rank[b] and x < b):
+            best[r] = x
+    return best
 
 
 def _conflict_bridges(
