@@ -430,22 +430,32 @@ class SqlInventoryStore:
             if not any(remaining.values()):
                 self._set_status(order_id, ReservationStatus.RELEASED)
                 return self._held(order_id, kinds)
-            for (sku, node), units in remaining.items():
-                if units == held[(sku, node)]:
-                    continue
-                if units == 0:
-                    scope.execute(
-                        "DELETE FROM oc_reservation_lines "
-                        "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
-                        (scope.tenant, order_id, sku, node),
-                    )
-                else:
-                    scope.execute(
-                        "UPDATE oc_reservation_lines SET quantity = ? "
-                        "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
-                        (units, scope.tenant, order_id, sku, node),
-                    )
+            self._rewrite_lines(order_id, held, remaining)
             return self._held(order_id, kinds)
+
+    def _rewrite_lines(
+        self, order_id: str, before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]
+    ) -> None:
+        """Write the reservation's lines that changed from ``before`` to ``after`` (units per key)."""
+        scope = self._scope
+        line = "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?"
+        for (sku, node), units in after.items():
+            held = before.get((sku, node), 0)
+            if units == held:
+                continue
+            if units == 0:
+                scope.execute(f"DELETE FROM oc_reservation_lines {line}", (scope.tenant, order_id, sku, node))
+            elif held == 0:
+                scope.execute(
+                    "INSERT INTO oc_reservation_lines (tenant, order_id, sku, node, quantity) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (scope.tenant, order_id, sku, node, units),
+                )
+            else:
+                scope.execute(
+                    f"UPDATE oc_reservation_lines SET quantity = ? {line}",
+                    (units, scope.tenant, order_id, sku, node),
+                )
 
     def amend(
         self,
@@ -498,28 +508,7 @@ class SqlInventoryStore:
             if not any(after.values()):
                 self._set_status(order_id, ReservationStatus.RELEASED)
                 return self._held(order_id, kinds)
-            for (sku, node), units in after.items():
-                before = held.get((sku, node), 0)
-                if units == before:
-                    continue
-                if units == 0:
-                    scope.execute(
-                        "DELETE FROM oc_reservation_lines "
-                        "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
-                        (scope.tenant, order_id, sku, node),
-                    )
-                elif before == 0:
-                    scope.execute(
-                        "INSERT INTO oc_reservation_lines (tenant, order_id, sku, node, quantity) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (scope.tenant, order_id, sku, node, units),
-                    )
-                else:
-                    scope.execute(
-                        "UPDATE oc_reservation_lines SET quantity = ? "
-                        "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
-                        (units, scope.tenant, order_id, sku, node),
-                    )
+            self._rewrite_lines(order_id, held, after)
             if ttl is not None:
                 scope.execute(
                     "UPDATE oc_reservations SET expires_at = ? WHERE tenant = ? AND order_id = ?",
