@@ -139,14 +139,6 @@ def constrained_components(
         raise ValidationError("edge_rank must have one entry per edge", field="edge_rank")
     refusal = np.zeros(n_edges, dtype=np.int8)
     limit_type = np.full(n_edges, -1, dtype=np.int64)
-    if n_nodes == 0:
-        return ComponentResult(
-            labels=np.empty(0, np.int64),
-            refusal=refusal,
-            limit_type=limit_type,
-            n_components=0,
-            n_constrained_edges=0,
-        )
     parent, out_of_range = _union_all(left, right, n_nodes)
     if out_of_range >= 0:
         raise ValidationError("node code out of range", field="left", row=out_of_range, value=n_nodes)
