@@ -106,7 +106,8 @@ def test_bad_codes_rejected():
     with pytest.raises(ValidationError):
         constrained_components(np.array([0]), np.array([0]), n_nodes=0)
     empty = constrained_components(np.empty(0, np.int64), np.empty(0, np.int64), n_nodes=0)
-    assert empty.labels.size == 0 and empty.n_components == 0
+    assert empty.labels.size == 0
+    assert empty.n_components == 0
     with pytest.raises(ValidationError):
         constrained_components(
             np.array([0]), np.array([1]), n_nodes=3, cannot_link=(np.array([0]), np.array([3]))
