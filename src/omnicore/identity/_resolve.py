@@ -207,6 +207,19 @@ def _rank_dense(*keys: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     return rank
 
 
+def _packed(*keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    """Small non-negative sort keys (last one primary) packed into one, ordering as their lexsort."""
+    if keys[0].size == 0 or min(int(k.min()) for k in keys) < 0:
+        return keys
+    spans = [int(k.max()) + 1 for k in keys]
+    if np.prod(np.array(spans, dtype=np.float64)) >= 2.0**62:
+        return keys
+    packed = np.zeros(keys[0].size, dtype=np.int64)
+    for key, span in zip(keys[::-1], spans[::-1], strict=True):
+        packed = packed * span + key
+    return (packed,)
+
+
 def normalize_records(
     records: IdentifierRecords,
     rules: MergeRules = DEFAULT_RULES,
@@ -477,10 +490,12 @@ def resolve(
         edge_rank = _rank_dense(
             -cand_latest,
             -cand_support,
-            np.maximum(r_left, r_right),
-            np.minimum(r_left, r_right),
-            np.round((1.0 - prob) * 1e6).astype(np.int64),
-            kind_rank,
+            *_packed(
+                np.maximum(r_left, r_right),
+                np.minimum(r_left, r_right),
+                np.round((1.0 - prob) * 1e6).astype(np.int64),
+                kind_rank,
+            ),
         )
         ok = np.flatnonzero(edge_ok)
         comp = constrained_components(
