@@ -222,15 +222,18 @@ class TextNormalizer:
 
     def __call__(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         text = np.strings.strip(np.asarray(values).astype(STRING_DTYPE, copy=False))
-        # runs of inner whitespace are rare: only those values take the per-value path
-        odd = (
-            (np.strings.find(text, "  ") >= 0)
-            | (np.strings.find(text, "\t") >= 0)
-            | (np.strings.find(text, "\n") >= 0)
-        )
-        if odd.any():
-            text = text.copy()
-            text[odd] = _per_unique(text[odd], lambda v: _SPACES.sub(" ", v))
+        # inner whitespace other than single spaces is rare: only those values take the per-value
+        # path. Letters and digits only (most identifiers) have none; of the rest, every whitespace
+        # character but " " (tab, CR, ideographic space U+3000, no-break space...) is unprintable.
+        rows = np.flatnonzero(~np.strings.isalnum(text))
+        if rows.size:
+            irregular = np.fromiter(
+                (not v.isprintable() or "  " in v for v in text[rows].tolist()), dtype=bool, count=rows.size
+            )
+            odd = rows[irregular]
+            if odd.size:
+                text = text.copy()
+                text[odd] = _per_unique(text[odd], lambda v: _SPACES.sub(" ", v))
         for char in self.remove:
             text = np.strings.replace(text, char, "")
         if self.case == "upper":
