@@ -118,7 +118,8 @@ def constrained_components(
     practice [3]_); limit checks one pass over the nodes. The greedy merge visits only the E' edges of
     constrained components, sorted by strength, in the same compiled union-find: cheap when guardrails
     bite locally (a family phone, two member cards on one record), and still a compiled loop when one
-    component holds most of the graph and breaks a limit.
+    component holds most of the graph and breaks a limit. The kernels are compiled by numba once per
+    machine (a few seconds, then cached on disk); the first call in a process loads them.
 
     References
     ----------
