@@ -242,10 +242,10 @@ def _solve(
         hmin_u = np.inf
         for r in range(n_lines):
             tot = 0
-            for n in useful:
-                tot += acap[r, n]
-                if h[r, n] < hmin_u:
-                    hmin_u = h[r, n]
+            for u in useful:
+                tot += acap[r, u]
+                if h[r, u] < hmin_u:
+                    hmin_u = h[r, u]
             q_cov[r] = q[r] if q[r] < tot else tot
         coverable = 0
         for r in range(n_lines):
@@ -254,25 +254,25 @@ def _solve(
         lbh = rate0 * coverable + penalty * (units - coverable)
         s1 = np.inf
         s2 = np.inf
-        for n in useful:
-            if ship[n] < s1:
+        for u in useful:
+            if ship[u] < s1:
                 s2 = s1
-                s1 = ship[n]
-            elif ship[n] < s2:
-                s2 = ship[n]
+                s1 = ship[u]
+            elif ship[u] < s2:
+                s2 = ship[u]
         if s1 + s2 + lbh < best - _TOL:
             # a node whose shipment alone, plus the unavoidable unit costs, reaches the incumbent is useless
             floor = lbh
             n_cand = 0
-            for n in useful:
-                if ship[n] + floor < best - _TOL:
+            for u in useful:
+                if ship[u] + floor < best - _TOL:
                     n_cand += 1
             if n_cand > 0:
                 kept = np.empty(n_cand, np.int64)
                 k = 0
-                for n in useful:
-                    if ship[n] + floor < best - _TOL:
-                        kept[k] = n
+                for u in useful:
+                    if ship[u] + floor < best - _TOL:
+                        kept[k] = u
                         k += 1
                 # candidates by (shipment cost, priority, node), as np.lexsort((priority, ship))
                 by_priority = kept[np.argsort(priority[kept], kind="mergesort")]

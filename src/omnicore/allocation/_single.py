@@ -62,7 +62,9 @@ class _Explanation:
     def evaluated(self, cap_units: npt.NDArray[np.int64]) -> list[tuple[float, tuple[int, ...], int]]:
         """Every set priced: ``(cost or inf when infeasible, nodes, units filled)``, single nodes first."""
         filled = np.minimum(self.acap.sum(axis=0), cap_units)
-        out = [(float(self.single[i]), (int(i),), int(filled[i])) for i in np.flatnonzero(filled > 0)]
+        out: list[tuple[float, tuple[int, ...], int]] = [
+            (float(self.single[i]), (int(i),), int(filled[i])) for i in np.flatnonzero(filled > 0)
+        ]
         for cost, nodes, got in zip(
             self.log_cost.tolist(), self.log_nodes.tolist(), self.log_filled.tolist(), strict=True
         ):
