@@ -29,7 +29,7 @@ from omnicore.allocation._problem import (
     CLOSED_TOO_FAR,
     Problem,
 )
-from omnicore.allocation._route_kernel import commit_order, explain_order, solve_order
+from omnicore.allocation._route_kernel import commit_order, distance_rows, explain_order, solve_order
 
 __all__ = ["Router"]
 
@@ -158,9 +158,14 @@ class Router:
         max_ship = np.where(
             orders.allow_split, np.where(orders.max_shipments != 0, orders.max_shipments, 1_000_000), 1
         ).astype(np.int64)
-        self._max_set = np.minimum(max_ship, max_set_size)
-        self._truncated = max_ship > max_set_size
-        self._allow_partial = np.asarray(orders.allow_partial, bool)
+        # per-order scalars as Python lists: the hot path reads one of each per order
+        self._line_start: list[int] = problem.line_start.tolist()
+        self._order_units: list[int] = problem.order_units.tolist()
+        self._pool: list[int] = problem.pool.tolist()
+        self._max_set: list[int] = np.minimum(max_ship, max_set_size).tolist()
+        self._truncated: list[bool] = (max_ship > max_set_size).tolist()
+        self._allow_partial: list[bool] = np.asarray(orders.allow_partial, bool).tolist()
+        self._penalty = float(problem.cost.unfilled_penalty_per_unit)
         self._handling_list: list[float] = problem.handling.tolist()
         self._label_lists: tuple[list[Any], list[Any], list[Any]] | None = None
         self._block = (-1, -1)
@@ -252,7 +257,8 @@ class Router:
             lo = o - o % _CHUNK
             hi = min(lo + _CHUNK, p.n_orders)
             pos = np.arange(lo, hi, dtype=np.int64)
-            dist = p.distances(pos)
+            net = p.network
+            dist = distance_rows(p.orders.lat[pos], p.orders.lon[pos], net.lat, net.lon)
             fixed, dcost = p.shipment_cost(pos, dist)
             ship = fixed + dcost
             self._rows = (fixed, dcost, p.closed(pos, dist), p.tier_masks(pos, dist), ship)
@@ -276,10 +282,10 @@ class Router:
         tiers: list[npt.NDArray[np.bool_]],
     ) -> tuple[_Context, int]:
         p = self.problem
-        lo, hi = int(p.line_start[o]), int(p.line_start[o + 1])
+        lo, hi = self._line_start[o], self._line_start[o + 1]
         skus = p.line_sku[lo:hi]
         q = p.line_qty[lo:hi]
-        pool = int(p.pool[o])
+        pool = self._pool[o]
         tier_used = -1
         allowed = self._all_nodes
         if tiers:
@@ -303,15 +309,15 @@ class Router:
             o=o,
             skus=skus,
             q=q,
-            units=int(p.order_units[o]),
+            units=self._order_units[o],
             closed=closed,
             allowed=allowed,
             ship=ship,
             pool=pool,
-            penalty=p.cost.unfilled_penalty_per_unit,
-            max_set=int(self._max_set[o]),
-            truncated=bool(self._truncated[o]),
-            allow_partial=bool(self._allow_partial[o]),
+            penalty=self._penalty,
+            max_set=self._max_set[o],
+            truncated=self._truncated[o],
+            allow_partial=self._allow_partial[o],
         )
         return ctx, tier_used
 
@@ -395,18 +401,18 @@ class Router:
         tier_used: int,
         explain: bool,
     ) -> RoutingPlan:
-        p = self.problem
-        lo = int(p.line_start[o])
+        lo = self._line_start[o]
         node_ids, sku_ids, order_ids = self._labels()
         nodes = choice.nodes.tolist()
         take = choice.take.tolist()
+        q = ctx.q.tolist()
         lines = []
         short = []
         for r, row in enumerate(take):
             for k, units in enumerate(row):
                 if units > 0:
                     lines.append(PlanLine(sku_ids[lo + r], node_ids[nodes[k]], units))
-            short.append(int(ctx.q[r]) - sum(row))
+            short.append(q[r] - sum(row))
         unfilled = tuple((sku_ids[lo + r], units) for r, units in enumerate(short) if units > 0)
         shipped = [sum(row[k] for row in take) for k in range(len(nodes))]
         handling = self._handling_list
@@ -414,7 +420,7 @@ class Router:
             shipment=sum(float(fixed[n]) for n in nodes),
             distance=sum(float(dcost[n]) for n in nodes),
             handling=sum(handling[n] * u for n, u in zip(nodes, shipped, strict=True)),
-            unfilled=float(p.cost.unfilled_penalty_per_unit * sum(short)),
+            unfilled=float(self._penalty * sum(short)),
         )
         if not explain or choice.explained is None:
             return RoutingPlan(
@@ -432,7 +438,7 @@ class Router:
         chosen_set = tuple(sorted(n.tolist()))
         alternatives = [
             Alternative(
-                nodes=tuple(_py(node_ids[i]) for i in n),
+                nodes=tuple(node_ids[i] for i in n.tolist()),
                 cost=total,
                 filled_units=int(got.sum()),
                 note="chosen",
@@ -444,7 +450,7 @@ class Router:
             note = "partial fill not allowed" if value == _INF else f"costlier by {value - total:.2f}"
             alternatives.append(
                 Alternative(
-                    nodes=tuple(_py(node_ids[i]) for i in members), cost=value, filled_units=filled, note=note
+                    nodes=tuple(node_ids[i] for i in members), cost=value, filled_units=filled, note=note
                 )
             )
         verdicts = self._verdicts(o, ctx, choice, explained, closed, tiers, tier_used, total)
