@@ -407,26 +407,37 @@ class Router:
         take = choice.take.tolist()
         q = ctx.q.tolist()
         lines = []
-        short = []
+        unfilled = []
+        shipped = [0] * len(nodes)
+        short = 0
         for r, row in enumerate(take):
+            sku = sku_ids[lo + r]
+            got = 0
             for k, units in enumerate(row):
                 if units > 0:
-                    lines.append(PlanLine(sku_ids[lo + r], node_ids[nodes[k]], units))
-            short.append(q[r] - sum(row))
-        unfilled = tuple((sku_ids[lo + r], units) for r, units in enumerate(short) if units > 0)
-        shipped = [sum(row[k] for row in take) for k in range(len(nodes))]
+                    lines.append(PlanLine(sku, node_ids[nodes[k]], units))
+                    got += units
+                    shipped[k] += units
+            if got < q[r]:
+                unfilled.append((sku, q[r] - got))
+                short += q[r] - got
         handling = self._handling_list
+        shipment = distance = handling_cost = 0.0
+        for n, units in zip(nodes, shipped, strict=True):
+            shipment += float(fixed[n])
+            distance += float(dcost[n])
+            handling_cost += handling[n] * units
         cost = CostBreakdown(
-            shipment=sum(float(fixed[n]) for n in nodes),
-            distance=sum(float(dcost[n]) for n in nodes),
-            handling=sum(handling[n] * u for n, u in zip(nodes, shipped, strict=True)),
-            unfilled=float(self._penalty * sum(short)),
+            shipment=shipment,
+            distance=distance,
+            handling=handling_cost,
+            unfilled=float(self._penalty * short),
         )
         if not explain or choice.explained is None:
             return RoutingPlan(
                 order_id=order_ids[o],
                 lines=tuple(lines),
-                unfilled=unfilled,
+                unfilled=tuple(unfilled),
                 cost=cost,
                 exact=choice.exact,
             )
@@ -457,7 +468,7 @@ class Router:
         return RoutingPlan(
             order_id=order_ids[o],
             lines=tuple(lines),
-            unfilled=unfilled,
+            unfilled=tuple(unfilled),
             cost=cost,
             exact=choice.exact,
             alternatives=tuple(alternatives),
