@@ -494,8 +494,9 @@ class Router:
         names = [t.name or f"tier {i}" for i, t in enumerate(p.rules.tiers)]
         out = []
         raw = np.minimum(self.atp[ctx.skus], ctx.q[:, None]).sum(axis=0)
+        node_ids = self._labels()[0]
         for n in range(p.n_nodes):
-            node = _py(p.network.node[n])
+            node = node_ids[n]
             flag = int(closed[n])
             cost_alone = float(alone[n]) if filled[n] > 0 else _INF
             if n in chosen:
