@@ -118,7 +118,7 @@ def _bound(
 
 
 @jit
-def _solve(
+def explain_order(
     skus: npt.NDArray[np.int64],
     q: npt.NDArray[np.int64],
     units: int,
@@ -568,10 +568,16 @@ def solve_order(
     truncated: bool,
     allow_partial: bool,
     max_evaluations: int,
+    record: bool,
     commit: bool,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], bool, float, float]:
-    """The hot path of :func:`_solve`: ``(nodes, take, exact, value, bound)``, nothing logged."""
-    out = _solve(
+    """The hot path of :func:`explain_order`: ``(nodes, take, exact, value, bound)`` only.
+
+    It calls the same compiled search with the same argument types (``record`` is an argument, not a
+    constant, so numba does not specialise a second copy), so the two never differ in their plans and
+    compiling this wrapper compiles (and caches) the search :func:`explain_order` uses. Pass
+    ``record=False``: the log is dropped."""
+    out = explain_order(
         skus,
         q,
         units,
@@ -592,61 +598,10 @@ def solve_order(
         truncated,
         allow_partial,
         max_evaluations,
-        False,
+        record,
         commit,
     )
     return out[0], out[1], out[2], out[3], out[4]
-
-
-@jit
-def explain_order(
-    skus: npt.NDArray[np.int64],
-    q: npt.NDArray[np.int64],
-    units: int,
-    atp: npt.NDArray[np.int64],
-    pool_left: npt.NDArray[np.int64],
-    pool: int,
-    closed: npt.NDArray[np.int8],
-    node_open: npt.NDArray[np.bool_],
-    allowed: npt.NDArray[np.bool_],
-    ship: npt.NDArray[np.float64],
-    unit_price: npt.NDArray[np.float64],
-    stock_price: npt.NDArray[np.float64],
-    cap_orders: npt.NDArray[np.int64],
-    cap_units: npt.NDArray[np.int64],
-    priority: npt.NDArray[np.int64],
-    penalty: float,
-    max_set: int,
-    truncated: bool,
-    allow_partial: bool,
-    max_evaluations: int,
-    commit: bool,
-) -> _Explained:
-    """:func:`_solve` with every multi-node set priced logged, for explanations."""
-    return _solve(
-        skus,
-        q,
-        units,
-        atp,
-        pool_left,
-        pool,
-        closed,
-        node_open,
-        allowed,
-        ship,
-        unit_price,
-        stock_price,
-        cap_orders,
-        cap_units,
-        priority,
-        penalty,
-        max_set,
-        truncated,
-        allow_partial,
-        max_evaluations,
-        True,
-        commit,
-    )
 
 
 @jit

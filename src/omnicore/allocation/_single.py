@@ -343,6 +343,7 @@ class Router:
             ctx.truncated,
             ctx.allow_partial,
             self.max_evaluations,
+            record,
             commit,
         )
         if not record:
