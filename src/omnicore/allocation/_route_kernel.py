@@ -89,7 +89,8 @@ def _bound(
     cover: npt.NDArray[np.int64],
     target: npt.NDArray[np.int64],
     banned: npt.NDArray[np.bool_],
-    holds: npt.NDArray[np.bool_],
+    holders: npt.NDArray[np.int64],
+    n_holders: npt.NDArray[np.int64],
     c: npt.NDArray[np.float64],
     units: int,
     unit_rate: float,
@@ -106,8 +107,9 @@ def _bound(
     for r in range(len(target)):
         if cover[r] < target[r]:
             cheapest = np.inf
-            for k in range(len(c)):
-                if holds[r, k] and not banned[k]:
+            for t in range(n_holders[r]):
+                k = holders[r, t]
+                if not banned[k]:
                     cheapest = c[k]
                     break
             gap = gap_rate * float(target[r] - cover[r])
@@ -297,7 +299,14 @@ def explain_order(
                     for k in range(n_cand):
                         tot += cols[r, k]
                     q3[r] = q[r] if q[r] < tot else tot
-                holds = cols > 0
+                # per line, the candidates holding it, in candidate order
+                holders = np.empty((n_lines, n_cand), np.int64)
+                n_holders = np.zeros(n_lines, np.int64)
+                for r in range(n_lines):
+                    for k in range(n_cand):
+                        if cols[r, k] > 0:
+                            holders[r, n_holders[r]] = k
+                            n_holders[r] += 1
                 unit_rate = hmin if hmin < penalty else penalty
                 gap_rate = (penalty - hmin if penalty > hmin else 0.0) if allow_partial else np.inf
                 # giving a line up bans its holders only when filling is never dearer than the penalty
@@ -323,7 +332,8 @@ def explain_order(
                     f_cover[0],
                     q3,
                     f_banned[0],
-                    holds,
+                    holders,
+                    n_holders,
                     c,
                     units,
                     unit_rate,
@@ -346,8 +356,8 @@ def explain_order(
                         for r in range(n_lines):
                             if f_cover[d, r] < f_target[d, r]:
                                 free = 0
-                                for k in range(n_cand):
-                                    if holds[r, k] and not f_banned[d, k]:
+                                for t in range(n_holders[r]):
+                                    if not f_banned[d, holders[r, t]]:
                                         free += 1
                                 if free < fewest:
                                     fewest = free
@@ -414,13 +424,14 @@ def explain_order(
                         continue
                     if phase == _SCAN:
                         row = f_row[d]
-                        k = f_next[d]
-                        while k < n_cand and not (holds[row, k] and not f_banned[d, k]):
-                            k += 1
-                        if k >= n_cand or f_lb[d] + c[k] >= best - _TOL:
+                        t = f_next[d]
+                        while t < n_holders[row] and f_banned[d, holders[row, t]]:
+                            t += 1
+                        if t >= n_holders[row] or f_lb[d] + c[holders[row, t]] >= best - _TOL:
                             f_phase[d] = _GIVE_UP
                             continue
-                        f_next[d] = k + 1
+                        k = holders[row, t]
+                        f_next[d] = t + 1
                         dominated = False
                         for t in range(f_nsib[d]):
                             j = f_sib[d, t]
@@ -453,7 +464,8 @@ def explain_order(
                                 f_cover[child],
                                 f_target[d],
                                 f_local[d],
-                                holds,
+                                holders,
+                                n_holders,
                                 c,
                                 units,
                                 unit_rate,
@@ -487,7 +499,8 @@ def explain_order(
                                     f_cover[d],
                                     f_target[child],
                                     f_banned[child],
-                                    holds,
+                                    holders,
+                                    n_holders,
                                     c,
                                     units,
                                     unit_rate,
