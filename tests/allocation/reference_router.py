@@ -1,6 +1,7 @@
-"""The pure-Python single-order search omnicore shipped before the compiled kernel (round 2), kept as
-an independent reference: the compiled :class:`omnicore.allocation._single.Router` must return the
-same plan, cost and exactness for every order."""
+"""The pure-Python single-order search omnicore shipped before the compiled kernel (numpy plus a
+recursive branch and bound, as on main before round 3), kept as an independent reference: the
+compiled :class:`omnicore.allocation._single.Router` must return the same plan, objective, bound and
+exactness for every order, and leave the same stock."""
 
 from __future__ import annotations
 
