@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnicore.allocation import ChannelPool, SourcingRules, SourcingTier, random_instance, route_orders
+from omnicore.allocation import (
+    ChannelPool,
+    CostModel,
+    SourcingRules,
+    SourcingTier,
+    random_instance,
+    route_orders,
+)
 from omnicore.allocation._problem import compile_problem
 from omnicore.allocation._single import Router
 
@@ -42,10 +49,18 @@ def _fast(router: Router, o: int) -> tuple[np.ndarray, np.ndarray, bool, float, 
     st.sampled_from([1, 2, 3, 4]),
     st.sampled_from([1, 3, 2000]),
     st.booleans(),
+    st.sampled_from(["per_km", "bands", "max_distance"]),
 )
-def test_compiled_search_matches_the_python_reference(case, rules_at, max_set_size, max_evaluations, priced):
+def test_compiled_search_matches_the_python_reference(
+    case, rules_at, max_set_size, max_evaluations, priced, tariff
+):
     """Same nodes, units, exactness, objective and bound, order after order, and the same stock left."""
     network, inventory, orders, cost = case
+    penalty = cost.unfilled_penalty_per_unit
+    if tariff == "bands":
+        cost = CostModel(unfilled_penalty_per_unit=penalty, band_edges_km=(30, 80), band_costs=(1, 2.5, 4))
+    elif tariff == "max_distance":
+        cost = CostModel(unfilled_penalty_per_unit=penalty, max_distance_km=60.0)
     problem = compile_problem(network, inventory, orders, cost=cost, rules=_RULES[rules_at])
     prices: dict[str, np.ndarray] = {}
     if priced:
