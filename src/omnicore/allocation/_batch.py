@@ -586,10 +586,10 @@ def solve_batch(
         now = time.perf_counter()
         if full:
             lp_limit = deadline - now
-        else:  # leave the bound and the neighbourhood search their share of the budget
-            lp_limit = max(
-                start + 0.45 * time_limit_seconds - now, (0.1 if lp is None else 0.0) * time_limit_seconds
-            )
+        elif lp is None:  # the first LP matters most (duals, bound, fixing): it may take 70%
+            lp_limit = start + 0.7 * time_limit_seconds - now
+        else:  # later rounds leave the bound and the neighbourhood search their share
+            lp_limit = start + 0.45 * time_limit_seconds - now
         try:
             candidate_lp = solve_lp(candidate, time_limit=max(lp_limit, 1.0))
         except RuntimeError as exc:
