@@ -154,14 +154,8 @@ def build_model(
     po: npt.NDArray[np.int64],
     pn: npt.NDArray[np.int64],
     pair_cost: npt.NDArray[np.float64],
-    *,
-    scale: float = 1.0,
 ) -> _Model:
-    """The MILP over the given pairs (sorted by order): y per pair, x per (line, node), unfilled vars.
-
-    ``scale`` multiplies the right-hand sides of the shared rows (stock, pools, node capacity): a
-    random sample of a wave's orders, priced against its share of the stock and capacity.
-    """
+    """The MILP over the given pairs (sorted by order): y per pair, x per (line, node), unfilled vars."""
     n_nodes = p.n_nodes
     P = len(po)
     counts = np.diff(p.line_start)[po]
@@ -239,7 +233,7 @@ def build_model(
         stock_row,
         off["x"] + np.arange(E),
         np.ones(E),
-        scale * p.atp[row_stock // n_nodes, row_stock % n_nodes].astype(np.float64),
+        p.atp[row_stock // n_nodes, row_stock % n_nodes].astype(np.float64),
     )
     # strong linking: x <= min(q, stock) * y
     add(np.arange(E), off["x"] + np.arange(E), np.ones(E), np.zeros(E))
@@ -248,7 +242,7 @@ def build_model(
     vals[-1] = np.concatenate([vals[-1], -e_cap.astype(np.float64)])
     # shipment capacity per node (only where it can bind)
     per_node = np.bincount(pn, minlength=n_nodes)
-    row_cap_orders = np.flatnonzero(scale * p.cap_orders < per_node)
+    row_cap_orders = np.flatnonzero(p.cap_orders < per_node)
     if len(row_cap_orders):
         r_of = -np.ones(n_nodes, np.int64)
         r_of[row_cap_orders] = np.arange(len(row_cap_orders))
@@ -257,11 +251,11 @@ def build_model(
             r_of[pn[sel]],
             off["y"] + sel,
             np.ones(len(sel)),
-            scale * p.cap_orders[row_cap_orders].astype(np.float64),
+            p.cap_orders[row_cap_orders].astype(np.float64),
         )
     # unit capacity per node
     units_at = np.bincount(e_node, weights=e_cap, minlength=n_nodes)
-    row_cap_units = np.flatnonzero(scale * p.cap_units < units_at)
+    row_cap_units = np.flatnonzero(p.cap_units < units_at)
     if len(row_cap_units):
         r_of = -np.ones(n_nodes, np.int64)
         r_of[row_cap_units] = np.arange(len(row_cap_units))
@@ -270,7 +264,7 @@ def build_model(
             r_of[e_node[sel]],
             off["x"] + sel,
             np.ones(len(sel)),
-            scale * p.cap_units[row_cap_units].astype(np.float64),
+            p.cap_units[row_cap_units].astype(np.float64),
         )
     # shipments per order
     pairs_of = np.bincount(po, minlength=p.n_orders)
@@ -295,7 +289,7 @@ def build_model(
             prow.reshape(-1),
             off["x"] + sel,
             np.ones(len(sel)),
-            scale * p.pool_cap[pool_i, rest // n_nodes, rest % n_nodes].astype(np.float64),
+            p.pool_cap[pool_i, rest // n_nodes, rest % n_nodes].astype(np.float64),
         )
     a_ub = sp.csr_array(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, off["end"])
@@ -503,7 +497,6 @@ def solve_batch(
     bound_share: float = 0.5,
     prune_above: int = 20_000_000,
     pool_per_order: int = 24,
-    sample_orders: int = 5_000,
     progress: Progress = null_progress,
 ) -> AllocationResult:
     """Cost-minimising allocation of all orders at once (see :func:`omnicore.allocation.optimise`)."""
@@ -557,19 +550,6 @@ def solve_batch(
         for warm in starts:  # every warm start's pairs, so the first LP can reproduce each of them
             in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, warm))
     lns_pool = in_rmp.copy()
-    # a pruned wave prices its shared rows from the LP of a random sample of its orders against their
-    # share of the stock and capacity: any prices give a valid Lagrangian bound, and these are close
-    # to the full LP's duals at a fraction of its cost
-    sampled = pruned and p.n_orders > sample_orders
-    in_sample = np.ones(len(po_all), bool)
-    scale = 1.0
-    if sampled:
-        chosen = np.zeros(p.n_orders, bool)
-        chosen[np.random.default_rng(0).choice(p.n_orders, sample_orders, replace=False)] = True
-        in_sample = chosen[po_all]
-        scale = sample_orders / p.n_orders
-        in_rmp &= in_sample
-        details["lp_sample_orders"] = sample_orders
     rounds = 0
     lower_bound = -np.inf
     converged = False
@@ -582,7 +562,7 @@ def solve_batch(
         rounds += 1
         round_start = time.perf_counter()
         sel = np.flatnonzero(in_rmp)
-        candidate = build_model(p, po_all[sel], pn_all[sel], cost_all[sel], scale=scale)
+        candidate = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
         now = time.perf_counter()
         if full:
             lp_limit = deadline - now
@@ -605,7 +585,7 @@ def solve_batch(
         model, lp = candidate, candidate_lp
         rc = price_pairs(p, model, lp, po_all, pn_all, cost_all)
         outside = ~in_rmp
-        negative = outside & (rc < -1e-6) & in_sample
+        negative = outside & (rc < -1e-6)
         if not pruned:
             lower_bound = max(lower_bound, lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant)
         logger.info(
@@ -634,10 +614,7 @@ def solve_batch(
     details.update(cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), cg_converged=converged)
     progress(2, 5, "LP relaxation")
     if lp is not None and model is not None:
-        if sampled:
-            details["sample_lp_value"] = lp.value
-        else:
-            details["lp_value"] = lp.value + constant
+        details["lp_value"] = lp.value + constant
         stock_price, ship_price, unit_price = _prices(p, model, lp)
         prices = Prices(stock=stock_price, shipment=ship_price, unit=unit_price)
     else:  # no LP in time: the subgradient starts from zero prices (the lone-order optima)
@@ -696,7 +673,7 @@ def solve_batch(
         priced = priced_router.route_all()
         details["dual_priced_cost"] = priced.cost.total
         plans.append(("dual-priced", priced))
-    if lp is not None and model is not None and not sampled:
+    if lp is not None and model is not None:
         fixed_plan = _fix_and_route(p, model, lp, details=details)
         details["lp_fixing_cost"] = fixed_plan.cost.total
         plans.append(("decomposition", fixed_plan))
