@@ -45,6 +45,10 @@ def test_lagrangian_value_is_below_the_exact_optimum_at_any_prices(case, seed, s
     assert vectorised_only.value <= searched.value + 1e-6  # the search only tightens order bounds
     bound, _ = optimise_bound(p, prices, upper=exact.cost.total, deadline=time.perf_counter() + 5)
     assert searched.value - 1e-6 <= bound <= exact.cost.total + 1e-6
+    from_zero, _ = optimise_bound(
+        p, prices, upper=exact.cost.total, deadline=time.perf_counter() + 5, try_zero=True
+    )
+    assert searched.value - 1e-6 <= from_zero <= exact.cost.total + 1e-6
 
 
 def test_lagrangian_at_zero_prices_is_the_sum_of_lone_order_optima():

@@ -522,6 +522,11 @@ def solve_batch(
         starts.append(_greedy(p))
     greedy = min(starts, key=lambda r: r.cost.total)
     details["greedy_cost"] = greedy.cost.total
+    if pruned and len(po_all):  # the pool must hold the warm starts' pairs, so the LP can reproduce them
+        keys = np.union1d(po_all * p.n_nodes + pn_all, np.concatenate([_pair_keys_of(p, w) for w in starts]))
+        po_all, pn_all = keys // p.n_nodes, keys % p.n_nodes
+        cost_all = _pair_cost(p, po_all, pn_all)
+        details["pairs"] = len(po_all)
     progress(1, 5, "greedy warm start")
 
     def fallback(status: str, bound: float | None) -> AllocationResult:
@@ -628,6 +633,7 @@ def solve_batch(
             upper=greedy.cost.total,
             deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
             first_deadline=deadline - 0.25 * time_limit_seconds,
+            try_zero=True,
             details=details,
         )
         details["lagrangian_bound"] = lagrange

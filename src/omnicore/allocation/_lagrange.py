@@ -199,6 +199,7 @@ def optimise_bound(
     step: float = 1.0,
     target_gap: float = 0.02,
     first_deadline: float | None = None,
+    try_zero: bool = False,
     details: dict[str, Any] | None = None,
 ) -> tuple[float, Prices]:
     """Projected subgradient ascent on ``L(pi)`` from ``prices``; the best bound seen and its prices.
@@ -206,11 +207,22 @@ def optimise_bound(
     ``upper`` is the cost of a known plan; the Polyak step aims at the smaller of it and the best
     bound plus ``target_gap`` of it, scaled by ``step`` (halved after two iterations without
     progress). The first evaluation always
-    runs, searching the hard orders until ``first_deadline`` (default ``deadline``).
+    runs, searching the hard orders until ``first_deadline`` (default ``deadline``). With
+    ``try_zero``, zero prices are tried too and the ascent starts from the better point.
     """
     ship_rows, unit_rows = _binding_rows(p)
     cur = prices.clipped(p)
     best_value, best_prices = -_INF, cur
+    if try_zero:
+        # duals of an LP far from converged can price rows far above their worth: start from zero
+        # prices (every order alone against all the stock) when those give the better bound
+        zero = Prices(stock=np.zeros(p.atp.shape), shipment=np.zeros(p.n_nodes), unit=np.zeros(p.n_nodes))
+        at_zero = lagrangian_value(p, zero, deadline=deadline if first_deadline is None else first_deadline)
+        at_given = lagrangian_value(p, cur, deadline=deadline if first_deadline is None else first_deadline)
+        if at_zero.value > at_given.value:
+            cur = zero
+        best_value = max(at_zero.value, at_given.value)
+        best_prices = cur
     theta = step
     stall = 0
     iterations = 0
