@@ -563,7 +563,7 @@ def solve_batch(
     rc = np.zeros(len(po_all))
     budget_lp = 0.35 * time_limit_seconds
     round_seconds = 0.0
-    while True:
+    while not pruned:  # a pruned (very large) wave's LP does not fit its budget: prices start at zero
         rounds += 1
         round_start = time.perf_counter()
         sel = np.flatnonzero(in_rmp)
@@ -633,7 +633,7 @@ def solve_batch(
             upper=greedy.cost.total,
             deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
             first_deadline=deadline - 0.25 * time_limit_seconds,
-            try_zero=True,
+            try_zero=lp is not None,
             details=details,
         )
         details["lagrangian_bound"] = lagrange
