@@ -36,8 +36,15 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
-from omnicore.campaigns._compile import Columns, CompiledPredicate, compile_predicate, factorize_text
-from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, quiet_hours_send_at
+from omnicore.campaigns._compile import (
+    Columns,
+    CompiledPredicate,
+    RowSelector,
+    compile_predicate,
+    factorize_text,
+)
+from omnicore.campaigns._kernels import first_in_ties, group_rows
+from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, send_after_quiet_hours
 from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
@@ -67,10 +74,10 @@ class _Cap:
 @attrs.frozen(kw_only=True)
 class _CompiledRule:
     rule: Rule
-    trigger: CompiledPredicate
+    trigger: RowSelector
     conditions: CompiledPredicate | None
-    counts: tuple[tuple[str, CountWithin, CompiledPredicate], ...]
-    absence: tuple[NotFollowedBy, CompiledPredicate] | None
+    counts: tuple[tuple[str, CountWithin, RowSelector], ...]
+    absence: tuple[NotFollowedBy, RowSelector] | None
     first_time: bool
     purposes: tuple[tuple[str, str], ...]  # (purpose, why it is needed)
     caps: tuple[_Cap, ...]
@@ -174,12 +181,12 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
     out = []
     for rule in rules.rules:
         counts = tuple(
-            (f"{rule.rule_id}#{i}", item, compile_predicate(item.where))
+            (f"{rule.rule_id}#{i}", item, RowSelector(item.where))
             for i, item in enumerate(rule.temporal)
             if isinstance(item, CountWithin)
         )
         absence_item = rule.absence
-        absence = (absence_item, compile_predicate(absence_item.where)) if absence_item is not None else None
+        absence = (absence_item, RowSelector(absence_item.where)) if absence_item is not None else None
         fields = predicate_fields(rule.trigger.where) | predicate_fields(rule.conditions)
         for item in rule.temporal:
             if not isinstance(item, FirstTime):
@@ -237,7 +244,7 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
         out.append(
             _CompiledRule(
                 rule=rule,
-                trigger=compile_predicate(rule.trigger.where),
+                trigger=RowSelector(rule.trigger.where),
                 conditions=compile_predicate(rule.conditions) if rule.conditions is not None else None,
                 counts=counts,
                 absence=absence,
@@ -275,6 +282,13 @@ def _event_keys(
     )
 
 
+def _derived_keys(customer_id: npt.NDArray[Any], event_type: str, start: I64) -> npt.NDArray[Any]:
+    """``customer|event_type|start``: the key of an event without an ``event_id`` (see
+    :attr:`Decisions.event_key`)."""
+    head = np.strings.add(np.strings.add(_id_text(customer_id), "|"), event_type)
+    return np.strings.add(np.strings.add(head, "|"), start.astype(_S))
+
+
 def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
     kind = column.dtype.kind
     if kind == "f":
@@ -289,12 +303,13 @@ def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
 class _Batch:
     """The sorted batch with per-event-type views sharing one factorisation per property column."""
 
-    def __init__(self, events: Events) -> None:
+    def __init__(self, events: Events, types: tuple[npt.NDArray[Any], npt.NDArray[np.intp]]) -> None:
         self.events = events
         self.n = len(events)
         self.time = events.timestamp.view(np.int64)
         self.props = Columns(events.properties, self.n)
-        self._type_uniques, self._type_codes = factorize_text(events.event_type)
+        self._type_uniques, self._type_codes = types
+        self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
 
@@ -302,34 +317,56 @@ class _Batch:
         hit = self._types.get(event_type)
         if hit is None:
             code = np.flatnonzero(self._type_uniques == event_type)
-            rows = np.flatnonzero(self._type_codes == code[0]) if code.size else np.zeros(0, dtype=np.intp)
+            if code.size:
+                if self._type_rows is None:
+                    self._type_rows = group_rows(
+                        self._type_codes.astype(np.int64, copy=False), int(self._type_uniques.size)
+                    )
+                order, bounds = self._type_rows
+                rows = order[bounds[code[0]] : bounds[code[0] + 1]]
+            else:
+                rows = np.zeros(0, dtype=np.intp)
             hit = (rows, self.props.select(rows))
             self._types[event_type] = hit
         return hit
 
-    def matching(self, event_type: str, predicate: CompiledPredicate) -> npt.NDArray[np.intp]:
-        key = (event_type, id(predicate))
+    def matching(self, event_type: str, selector: RowSelector) -> npt.NDArray[np.intp]:
+        key = (event_type, id(selector))
         hit = self._kmask.get(key)
         if hit is None:
             rows, cols = self.of_type(event_type)
-            hit = rows[predicate(cols)] if rows.size else rows
+            hit = rows[selector(cols)] if rows.size else rows
             self._kmask[key] = hit
         return hit
 
 
-_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp]]] = []
+_Coded = dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp], int]]
+_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp], _Coded]] = []
 
 
-def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
-    """Sorted customer ids of a profile table and their rows (cached for the last few tables)."""
-    for table, ids, order in _PROFILE_INDEX:
+def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp], _Coded]:
+    """Sorted customer ids of a profile table, their rows, and its text attributes factorised
+    (distinct values with ``''`` for a missing profile, codes, the code of ``''``); cached for the
+    last few tables."""
+    for table, ids, order, coded in _PROFILE_INDEX:
         if table is profiles:
-            return ids, order
+            return ids, order, coded
     order = np.argsort(profiles.customer_id, kind="stable")
     ids = profiles.customer_id[order]
-    _PROFILE_INDEX.insert(0, (profiles, ids, order))
+    coded: _Coded = {}
+    for name, column in profiles.attributes.items():
+        if column.dtype == _S:
+            uniques, codes = factorize_text(column)
+            blank = np.flatnonzero(uniques == "")
+            if blank.size:
+                missing = int(blank[0])
+            else:
+                missing = int(uniques.size)
+                uniques = np.concatenate([uniques, np.array([""], dtype=_S)])
+            coded[name] = (uniques, codes, missing)
+    _PROFILE_INDEX.insert(0, (profiles, ids, order, coded))
     del _PROFILE_INDEX[4:]
-    return ids, order
+    return ids, order, coded
 
 
 def _profile_view(
@@ -337,12 +374,13 @@ def _profile_view(
 ) -> tuple[I64, Columns]:
     """Per customer code, a row of a small profile view holding only the involved customers.
 
-    Customers without a profile get missing values (NaN, ``''``, False).
+    Customers without a profile get missing values (NaN, ``''``, False). Text attributes are held
+    as codes into the table's distinct values.
     """
     local = np.full(n_codes, 0, dtype=np.int64)
     if profiles is None or len(profiles) == 0 or involved.size == 0:
         return local, Columns({}, max(int(involved.size), 1))
-    sorted_ids, order = _profile_index(profiles)
+    sorted_ids, order, coded = _profile_index(profiles)
     wanted = id_of_code[involved]
     if wanted.dtype.kind != sorted_ids.dtype.kind:
         wanted = _id_text(wanted)
@@ -350,19 +388,28 @@ def _profile_view(
     pos = np.minimum(searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
     found = sorted_ids[pos] == wanted
     rows = np.where(found, order[pos], -1)
+    every = bool(found.all())
     local[involved] = np.arange(involved.size)
     columns: dict[str, npt.NDArray[Any]] = {}
+    coded_view: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}
     for name, column in profiles.attributes.items():
+        hit = coded.get(name)
+        if hit is not None:
+            uniques, codes, missing = hit
+            view_codes = codes[rows] if every else np.where(found, codes[rows], missing)
+            coded_view[name] = (uniques, view_codes)
+            continue
         out = np.empty(involved.size, dtype=column.dtype)
         out[found] = column[rows[found]]
-        if not found.all():
+        if not every:
             out[~found] = _missing_like(column)[0]
         columns[name] = out
-    return local, Columns(columns, involved.size)
+    return local, Columns(columns, involved.size, coded=coded_view)
 
 
-def _coerce_events(events: Events) -> tuple[Events, int]:
-    """Sort by time (stable) and drop repeated events; returns the events and the number dropped.
+def _coerce_events(events: Events) -> tuple[Events, int, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]]:
+    """Sort by time (stable) and drop repeated events; returns the events, the number dropped and the
+    event types factorised (distinct values, per-row codes).
 
     An event is identified by its ``event_id``, or without one by (customer, type, timestamp): two
     such events at the same microsecond are one event (and a replay of it is skipped).
@@ -377,26 +424,31 @@ def _coerce_events(events: Events) -> tuple[Events, int]:
     if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
         events = events.take(np.argsort(t, kind="stable"))
         t = events.timestamp.view(np.int64)
+    types = factorize_text(events.event_type)
     if events.event_id is None and t.size > 1:
-        tie = np.zeros(t.size, dtype=bool)
         same = t[1:] == t[:-1]
-        tie[1:] |= same
-        tie[:-1] |= same
-        rows = np.flatnonzero(tie)
-        if rows.size:
-            _, first = np.unique(_event_keys(events, rows), return_index=True)
-            if first.size < rows.size:
-                keep = np.ones(t.size, dtype=bool)
-                keep[rows] = False
-                keep[rows[first]] = True
-                dropped += int(t.size - keep.sum())
-                events = events.take(np.flatnonzero(keep))
-    return events, dropped
+        if same.any():
+            ids = events.customer_id
+            if ids.dtype.kind in "iu":
+                group = ids.astype(np.int64, copy=False)
+            else:  # text ids: code the rows that share a timestamp with a neighbour
+                rows = np.flatnonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same]))
+                group = np.zeros(t.size, dtype=np.int64)
+                group[rows] = factorize(ids[rows])[1]
+            keep = first_in_ties(t, group, types[1].astype(np.int64, copy=False))
+            if not keep.all():
+                kept = np.flatnonzero(keep)
+                dropped += int(t.size - kept.size)
+                events = events.take(kept)
+                types = (types[0], types[1][kept])
+    return events, dropped, types
 
 
-def _skip_replays(events: Events, state: EngineState) -> tuple[Events, int]:
+def _skip_replays(
+    events: Events, state: EngineState, types: tuple[npt.NDArray[Any], npt.NDArray[np.intp]]
+) -> tuple[Events, int, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]]:
     if state.watermark is None or len(events) == 0:
-        return events, 0
+        return events, 0, types
     wm = np.int64(state.watermark.astype("datetime64[us]").view(np.int64))
     t = events.timestamp.view(np.int64)
     start = int(searchsorted(t, wm, side="left"))
@@ -409,8 +461,10 @@ def _skip_replays(events: Events, state: EngineState) -> tuple[Events, int]:
         keep[start:end] = ~seen
     skipped = int((~keep).sum())
     if skipped:
-        events = events.take(np.flatnonzero(keep))
-    return events, skipped
+        kept = np.flatnonzero(keep)
+        events = events.take(kept)
+        types = (types[0], types[1][kept])
+    return events, skipped, types
 
 
 # -- the evaluation -----------------------------------------------------------------------------
@@ -489,9 +543,9 @@ def evaluate(
             field="state.fingerprint",
             value=state.fingerprint,
         )
-    events, dropped = _coerce_events(events)
-    events, skipped = _skip_replays(events, state)
-    batch = _Batch(events)
+    events, dropped, types = _coerce_events(events)
+    events, skipped, types = _skip_replays(events, state, types)
+    batch = _Batch(events, types)
     ids = events.customer_id
     old_wm = None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
     wm_candidates = [v for v in (old_wm, int(batch.time[-1]) if batch.n else None) if v is not None]
@@ -522,10 +576,16 @@ def evaluate(
         if code.size:
             id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
     # Profiles of the customers this call can touch (batch and due timers), looked up by binary search
-    involved = np.unique(np.concatenate([ev_code, t_code]))
+    touched = np.zeros(n_codes, dtype=bool)
+    touched[ev_code] = True
+    touched[t_code] = True
+    involved = np.flatnonzero(touched)
     prof_row, prof_cols = _profile_view(profiles, id_of_code, involved, n_codes)
 
-    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq", "tkey")}
+    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq")}
+    # per batch of fired timers: a function building their event keys, and whether those keys are
+    # the derivable ``customer|type|start`` ones (then no key column is needed at all)
+    timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]] = []
     new_windows: list[tuple[str, I64, I64]] = []
     new_seen: list[tuple[str, I64]] = []
     pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]] = []
@@ -544,18 +604,14 @@ def evaluate(
     if stale.size:
         logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
 
-    def add(
-        rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64, tkey: npt.NDArray[Any]
-    ) -> None:
+    def add(rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64) -> None:
         parts["rule"].append(np.full(code.size, rule_idx, dtype=np.int64))
         parts["code"].append(code)
         parts["row"].append(row)
         parts["time"].append(time)
         parts["kind"].append(np.full(code.size, kind, dtype=np.int64))
         parts["seq"].append(seq)
-        parts["tkey"].append(tkey)
 
-    empty_keys = np.empty(0, dtype=_S)
     total = len(compiled.rules)
     timer_rules = set(t_rules.tolist()) if t_rules.size else set()
     for rule_idx, cr in enumerate(compiled.rules):
@@ -613,7 +669,6 @@ def evaluate(
                     batch.time[trig],
                     0,
                     trig.astype(np.int64),
-                    empty_keys,
                 )
         else:
             absence, where = cr.absence
@@ -624,11 +679,17 @@ def evaluate(
             tc = np.concatenate([t_code[mine], ev_code[trig]])
             ts = np.concatenate([timer_start[mine], batch.time[trig]])
             td = ts + delay
-            tk = (
-                np.concatenate([state.timer_event_key[mine], _event_keys(events, trig)])
-                if tc.size
-                else empty_keys
-            )
+
+            def keys_of(
+                idx: npt.NDArray[np.intp],
+                mine: npt.NDArray[np.intp] = mine,
+                trig: npt.NDArray[np.intp] = trig,
+            ) -> npt.NDArray[Any]:
+                """Event keys of timers ``idx`` (ascending): carried ones stored, new ones built."""
+                split = int(np.searchsorted(idx, mine.size))
+                new_keys = _event_keys(events, trig[idx[split:] - mine.size])
+                return np.concatenate([state.timer_event_key[mine[idx[:split]]], new_keys])
+
             if tc.size:
                 followed = count_in_range(
                     ev_code[follow], batch.time[follow], tc, ts, td, lo_inclusive=False, hi_inclusive=True
@@ -637,13 +698,20 @@ def evaluate(
                 due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
                 wait = alive & ~due
                 fire = np.flatnonzero(due)
-                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire], tk[fire])
+                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire])
+                old = fire[: int(np.searchsorted(fire, mine.size))]
+                derived = events.event_id is None
+                if old.size:  # carried timers: is the stored key the derivable one?
+                    derived_key = _derived_keys(id_of_code[tc[old]], rule.trigger.event_type, ts[old])
+                    derived &= bool(np.all(derived_key == state.timer_event_key[mine[old]]))
+                timer_keys.append((lambda f=fire, k=keys_of: k(f), derived))
                 if wait.any():
-                    pending.append((rule.rule_id, tc[wait], tk[wait], ts[wait], td[wait]))
+                    waiting = np.flatnonzero(wait)
+                    pending.append((rule.rule_id, tc[wait], keys_of(waiting), ts[wait], td[wait]))
         progress(rule_idx + 1, total, rule.rule_id)
 
     decisions, cap_rows = _decide(
-        compiled, parts, batch, events, id_of_code, prof_row, prof_cols, consent, state, c_code
+        compiled, parts, timer_keys, events, id_of_code, prof_row, prof_cols, consent, state, c_code
     )
     new_state = _next_state(
         compiled,
@@ -669,7 +737,7 @@ def _cat(parts: list[Any], dtype: Any) -> npt.NDArray[Any]:
 def _decide(
     compiled: CompiledRules,
     parts: dict[str, list[Any]],
-    batch: _Batch,
+    timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]],
     events: Events,
     id_of_code: npt.NDArray[Any],
     prof_row: I64,
@@ -690,14 +758,14 @@ def _decide(
     order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
     raw_kind = kind
     rule_i, code, row, time, kind, seq = (a[order] for a in (rule_i, code, row, time, kind, seq))
-    tkeys = _cat(parts["tkey"], _S)
     n = rule_i.size
     cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
     # event keys are built only when they cannot be derived later (event ids, carried timers)
     timer_pos = np.flatnonzero(kind == 1)
     is_event = kind == 0
     event_key: npt.NDArray[Any] | None = None
-    if events.event_id is not None or timer_pos.size:
+    if events.event_id is not None or not all(derived for _, derived in timer_keys):
+        tkeys = _cat([build() for build, _ in timer_keys], _S)
         event_key = np.empty(n, dtype=_S)
         if is_event.any():
             event_key[is_event] = _event_keys(events, row[is_event])
@@ -769,7 +837,6 @@ def _decide(
     # holdout, then quiet hours
     held = np.zeros(n, dtype=bool)
     send = time.copy()
-    tz_col = prof_cols.get(compiled.ruleset.policies.timezone_field)
     quiet = compiled.ruleset.policies.quiet_hours
     salt = compiled.ruleset.policies.holdout_salt
     quiet_rows = []
@@ -785,12 +852,17 @@ def _decide(
     if quiet_rows and quiet is not None:
         mine = np.concatenate(quiet_rows)
         default_tz = compiled.ruleset.policies.default_timezone
-        if tz_col is not None and tz_col.dtype == _S:
-            tz = tz_col[prof_row[code[mine]]]
-            tz = np.where(tz == "", default_tz, tz)
+        tz_field = compiled.ruleset.policies.timezone_field
+        if prof_cols.dtype(tz_field) == _S:
+            tz_uniques, tz_codes = prof_cols.factorized(tz_field)
+            tz_uniques = np.where(tz_uniques == "", default_tz, tz_uniques)
+            tz_of = tz_codes[prof_row[code[mine]]]
         else:
-            tz = np.full(mine.size, default_tz, dtype=_S)
-        send[mine] = quiet_hours_send_at(time[mine], tz, start_hour=quiet.start_hour, end_hour=quiet.end_hour)
+            tz_uniques = np.array([default_tz], dtype=_S)
+            tz_of = np.zeros(mine.size, dtype=np.intp)
+        send[mine] = send_after_quiet_hours(
+            time[mine], tz_uniques, tz_of, start_hour=quiet.start_hour, end_hour=quiet.end_hour
+        )
     deferred = accepted & ~held & (send > time)
     variant[accepted & held] = 2
     variant[deferred] = 1
