@@ -82,6 +82,8 @@ class Columns:
         The view this one selects from.
     coded
         Name -> (distinct values, codes of the root's rows), for columns held as codes.
+    shared
+        Columns every view takes its codes from the root's factorisation of (a root option).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class Columns:
         rows: npt.NDArray[np.intp] | None = None,
         parent: Columns | None = None,
         coded: Mapping[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] | None = None,
+        shared: frozenset[str] = frozenset(),
     ) -> None:
         self._columns = columns
         self.n = n
@@ -99,6 +102,7 @@ class Columns:
         self._parent = parent
         self._root: Columns = self if parent is None else parent._root
         self._coded = coded if coded is not None else (parent._coded if parent is not None else {})
+        self._shared = shared
         self._taken: dict[str, npt.NDArray[Any]] = {}
         self._factorized: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}
         self._unique_masks: dict[tuple[str, Any], Mask] = {}
@@ -152,7 +156,11 @@ class Columns:
             coded = self._coded.get(name)
             if coded is not None:
                 hit = coded if self._rows is None else (coded[0], coded[1][self._rows])
-            elif self._rows is not None and 4 * self.n >= self._root.n and name in self._columns:
+            elif (
+                self._rows is not None
+                and name in self._columns
+                and (name in self._root._shared or 4 * self.n >= self._root.n)
+            ):
                 uniques, codes = self._root.factorized(name)
                 hit = (uniques, codes[self._rows])
             else:

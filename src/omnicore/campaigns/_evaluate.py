@@ -44,7 +44,13 @@ from omnicore.campaigns._compile import (
     factorize_text,
 )
 from omnicore.campaigns._kernels import first_in_ties, group_rows
-from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, send_after_quiet_hours
+from omnicore.campaigns._policies import (
+    arbitrate,
+    consent_granted,
+    granted_by_code,
+    holdout_draw,
+    send_after_quiet_hours,
+)
 from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
@@ -96,6 +102,7 @@ class _CapTable:
     key: I64
     period: I64
     limit: I64
+    key_period: I64
 
 
 def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
@@ -120,6 +127,10 @@ def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
         key=np.array(key, dtype=np.int64),
         period=np.array(period, dtype=np.int64),
         limit=np.array(limit, dtype=np.int64),
+        key_period=np.array(
+            [next(c.period_us for cr in rules for c in cr.caps if c.key == k) for k in key_names],
+            dtype=np.int64,
+        ),
     )
 
 
@@ -134,9 +145,20 @@ class CompiledRules:
     rules: tuple[_CompiledRule, ...]
     fingerprint: str
     cap_table: _CapTable = attrs.field(init=False)
+    index_fields: dict[str, frozenset[str]] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "cap_table", _cap_table(self.rules))
+        fields: dict[str, set[str]] = {}
+        for cr in self.rules:
+            uses = [(cr.rule.trigger.event_type, cr.trigger)]
+            uses += [(item.event_type, selector) for _, item, selector in cr.counts]
+            if cr.absence is not None:
+                uses.append((cr.absence[0].event_type, cr.absence[1]))
+            for event_type, selector in uses:
+                if selector.field is not None:
+                    fields.setdefault(selector.field, set()).add(event_type)
+        object.__setattr__(self, "index_fields", {k: frozenset(v) for k, v in fields.items()})
 
 
 def _describe(rule: Rule) -> str:
@@ -303,12 +325,26 @@ def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
 class _Batch:
     """The sorted batch with per-event-type views sharing one factorisation per property column."""
 
-    def __init__(self, events: Events, types: tuple[npt.NDArray[Any], npt.NDArray[np.intp]]) -> None:
+    def __init__(
+        self,
+        events: Events,
+        types: tuple[npt.NDArray[Any], npt.NDArray[np.intp]],
+        index_fields: dict[str, frozenset[str]],
+    ) -> None:
         self.events = events
         self.n = len(events)
         self.time = events.timestamp.view(np.int64)
-        self.props = Columns(events.properties, self.n)
         self._type_uniques, self._type_codes = types
+        # a text column indexed over a large share of the batch is factorised once for all views
+        shared = set()
+        if index_fields and self.n:
+            per_type = dict(
+                zip(self._type_uniques.tolist(), np.bincount(self._type_codes).tolist(), strict=False)
+            )
+            for name, event_types in index_fields.items():
+                if 4 * sum(per_type.get(t, 0) for t in event_types) >= self.n:
+                    shared.add(name)
+        self.props = Columns(events.properties, self.n, shared=frozenset(shared))
         self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
@@ -545,7 +581,7 @@ def evaluate(
         )
     events, dropped, types = _coerce_events(events)
     events, skipped, types = _skip_replays(events, state, types)
-    batch = _Batch(events, types)
+    batch = _Batch(events, types, compiled.index_fields)
     ids = events.customer_id
     old_wm = None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
     wm_candidates = [v for v in (old_wm, int(batch.time[-1]) if batch.n else None) if v is not None]
@@ -710,8 +746,9 @@ def evaluate(
                     pending.append((rule.rule_id, tc[wait], keys_of(waiting), ts[wait], td[wait]))
         progress(rule_idx + 1, total, rule.rule_id)
 
+    cap_history = _cap_history(compiled, state, c_code)
     decisions, cap_rows = _decide(
-        compiled, parts, timer_keys, events, id_of_code, prof_row, prof_cols, consent, state, c_code
+        compiled, parts, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history
     )
     new_state = _next_state(
         compiled,
@@ -725,6 +762,7 @@ def evaluate(
         new_seen,
         pending,
         cap_rows,
+        cap_history,
         s_code,
     )
     return Evaluation(decisions=decisions, state=new_state, skipped_events=dropped + skipped)
@@ -743,12 +781,11 @@ def _decide(
     prof_row: I64,
     prof_cols: Columns,
     consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None,
-    state: EngineState,
-    cap_state_code: I64,
-) -> tuple[Decisions, tuple[npt.NDArray[Any], I64, I64]]:
+    cap_history: tuple[I64, I64, I64],
+) -> tuple[Decisions, tuple[I64, I64, I64]]:
     rule_i = _cat(parts["rule"], np.int64)
     if rule_i.size == 0:
-        return Decisions.empty(), (np.empty(0, dtype=_S), np.empty(0, np.int64), np.empty(0, np.int64))
+        return Decisions.empty(), (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
     code = _cat(parts["code"], np.int64)
     row = _cat(parts["row"], np.int64)
     time = _cat(parts["time"], np.int64)
@@ -791,12 +828,14 @@ def _decide(
                 needs.setdefault(purpose, []).append(rows_of[r])
     granted_by: dict[str, Mask] = {}
     if callable(consent) and needs:
-        consent = consent(np.unique(cust))
+        present = np.zeros(id_of_code.size, dtype=bool)
+        present[code] = True
+        consent = consent(id_of_code[present])
     for purpose, chunks in needs.items():
         rows = np.concatenate(chunks)
         ok = np.ones(n, dtype=bool)
         if consent is not None:
-            ok[rows] = consent_granted(consent, purpose, cust[rows], time[rows])  # type: ignore[arg-type]
+            ok[rows] = granted_by_code(consent, purpose, id_of_code, code[rows], time[rows])  # type: ignore[arg-type]
         else:
             ok[rows] = False
         granted_by[purpose] = ok
@@ -810,7 +849,6 @@ def _decide(
 
     # caps: one membership per (candidate, cap of its rule), expanded without a loop over rules
     table = compiled.cap_table
-    key_names, key_index = table.key_names, table.key_index
     n_caps = table.count[rule_i]
     mc = np.repeat(np.arange(n, dtype=np.int64), n_caps)
     first = np.cumsum(n_caps) - n_caps
@@ -818,16 +856,7 @@ def _decide(
     entry = table.start[rule_i[mc]] + ms
     mk, mp, ml = table.key[entry], table.period[entry], table.limit[entry]
     # history rows of the caps in use
-    h_key_text = state.cap_key
-    if h_key_text.size and key_names:
-        uniq_keys, inv = np.unique(h_key_text, return_inverse=True)
-        mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv.reshape(-1)]
-        h_in = mapped >= 0
-        h_key = mapped[h_in]
-        h_cust = cap_state_code[h_in]
-        h_time = state.cap_time.view(np.int64)[h_in]
-    else:
-        h_key = h_cust = h_time = np.empty(0, np.int64)
+    h_key, h_cust, h_time = cap_history
     accepted, blocking = arbitrate(
         time, eligible, mc, mk, code[mc] if mc.size else mc, mp, ml, h_key, h_cust, h_time
     )
@@ -905,13 +934,19 @@ def _decide(
     )
     # accepted cap memberships become cap history
     acc_m = accepted[mc] if mc.size else np.zeros(0, bool)
-    names = np.array(key_names, dtype=_S)
-    cap_rows = (
-        names[mk[acc_m]] if acc_m.any() else np.empty(0, dtype=_S),
-        code[mc[acc_m]],
-        time[mc[acc_m]],
-    )
+    cap_rows = (mk[acc_m], code[mc[acc_m]], time[mc[acc_m]])
     return decisions, cap_rows
+
+
+def _cap_history(compiled: CompiledRules, state: EngineState, cust_code: I64) -> tuple[I64, I64, I64]:
+    """The state's cap rows of caps still in the rule set: key code, customer code, time."""
+    key_index = compiled.cap_table.key_index
+    if state.cap_key.size == 0 or not key_index:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+    uniq_keys, inv = factorize_text(state.cap_key)
+    mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv]
+    known = np.flatnonzero(mapped >= 0)
+    return mapped[known], cust_code[known], state.cap_time.view(np.int64)[known]
 
 
 def _processing_order(
@@ -962,10 +997,10 @@ def _next_state(
     new_windows: list[tuple[str, I64, I64]],
     new_seen: list[tuple[str, I64]],
     pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]],
-    cap_rows: tuple[npt.NDArray[Any], I64, I64],
+    cap_rows: tuple[I64, I64, I64],
+    cap_history: tuple[I64, I64, I64],
     s_code: I64,
 ) -> EngineState:
-    ids_dtype = id_of_code.dtype
     if wm_new is None:
         return state
     # watermark keys: events processed at the watermark time
@@ -993,19 +1028,12 @@ def _next_state(
     s_rule = [state.seen_rule[keep_seen]] + [np.full(c.size, r, dtype=_S) for r, c in new_seen]
     s_cust = [s_code[keep_seen]] + [c for _, c in new_seen]
     # caps: history rows still inside their period, plus accepted decisions
-    periods = {cap.key: cap.period_us for cr in compiled.rules for cap in cr.caps}
-    c_key = np.concatenate([state.cap_key, cap_rows[0]]) if state.cap_key.size else cap_rows[0]
-    c_time = np.concatenate([state.cap_time.view(np.int64), cap_rows[2]])
-    if state.cap_key.size:
-        c_cust_ids = np.concatenate([_as_ids(state.cap_customer, id_of_code), id_of_code[cap_rows[1]]])
-    else:
-        c_cust_ids = id_of_code[cap_rows[1]]
-    if c_key.size:
-        key_uniques, key_codes = factorize_text(c_key)
-        period = np.array([periods.get(k, -1) for k in key_uniques.tolist()], dtype=np.int64)[key_codes]
-        keep = (period >= 0) & (c_time > wm_new - period)
-    else:
-        keep = np.zeros(0, bool)
+    table = compiled.cap_table
+    c_key = np.concatenate([cap_history[0], cap_rows[0]])
+    c_code = np.concatenate([cap_history[1], cap_rows[1]])
+    c_time = np.concatenate([cap_history[2], cap_rows[2]])
+    keep = np.flatnonzero(c_time > wm_new - table.key_period[c_key])
+    c_key, c_code, c_time = c_key[keep], c_code[keep], c_time[keep]
     t_rule = [np.full(c.size, r, dtype=_S) for r, c, _, _, _ in pending]
     return EngineState(
         fingerprint=compiled.fingerprint,
@@ -1021,11 +1049,9 @@ def _next_state(
         timer_event_key=_cat([k for _, _, k, _, _ in pending], _S),
         timer_start=_cat([s for _, _, _, s, _ in pending], np.int64).view("datetime64[us]"),
         timer_due=_cat([d for _, _, _, _, d in pending], np.int64).view("datetime64[us]"),
-        cap_key=c_key[keep],
-        cap_customer=c_cust_ids[keep].astype(ids_dtype)
-        if c_cust_ids.dtype != ids_dtype
-        else c_cust_ids[keep],
-        cap_time=c_time[keep].view("datetime64[us]"),
+        cap_key=np.array(table.key_names, dtype=_S)[c_key] if c_key.size else np.empty(0, dtype=_S),
+        cap_customer=id_of_code[c_code],
+        cap_time=c_time.view("datetime64[us]"),
     )
 
 

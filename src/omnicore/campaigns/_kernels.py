@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from omnicore._jit import jit
 
-__all__ = ["arbitrate_caps", "factorize_words", "first_in_ties", "group_rows", "pair_codes"]
+__all__ = ["arbitrate_caps", "factorize_words", "first_in_ties", "group_rows", "latest_granted", "pair_codes"]
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -215,3 +215,24 @@ def pair_codes(a: I64, b: I64, n_a: int, n_b: int) -> tuple[I64, int]:
         for p in range(bounds[k], bounds[k + 1]):
             scratch[b[order[p]]] = -1
     return codes, n_codes
+
+
+@jit
+def latest_granted(bounds: I64, time: I64, granted: Mask, code: I64, at: I64) -> Mask:
+    """Per query, ``granted`` of the last record of its code at or before ``at`` (False if none).
+
+    Records of code ``c`` are ``bounds[c] : bounds[c + 1]``, in time order.
+    """
+    out = np.zeros(code.size, dtype=np.bool_)
+    for q in range(code.size):
+        lo, hi = bounds[code[q]], bounds[code[q] + 1]
+        t = at[q]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if time[mid] <= t:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo > bounds[code[q]]:
+            out[q] = granted[lo - 1]
+    return out
