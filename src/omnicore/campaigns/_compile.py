@@ -101,7 +101,12 @@ class Columns:
         self._rows = rows
         self._parent = parent
         self._root: Columns = self if parent is None else parent._root
-        self._coded = coded if coded is not None else (parent._coded if parent is not None else {})
+        inherited: Mapping[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = (
+            parent._coded if parent is not None else {}
+        )
+        self._coded: Mapping[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = (
+            coded if coded is not None else inherited
+        )
         self._shared = shared
         self._taken: dict[str, npt.NDArray[Any]] = {}
         self._factorized: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}

@@ -26,6 +26,7 @@ Semantics
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -384,9 +385,9 @@ def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np
     """Sorted customer ids of a profile table, their rows, and its text attributes factorised
     (distinct values with ``''`` for a missing profile, codes, the code of ``''``); cached for the
     last few tables."""
-    for table, ids, order, coded in _PROFILE_INDEX:
+    for table, cached_ids, cached_order, cached in _PROFILE_INDEX:
         if table is profiles:
-            return ids, order, coded
+            return cached_ids, cached_order, cached
     order = np.argsort(profiles.customer_id, kind="stable")
     ids = profiles.customer_id[order]
     coded: _Coded = {}
@@ -740,7 +741,7 @@ def evaluate(
                 if old.size:  # carried timers: is the stored key the derivable one?
                     derived_key = _derived_keys(id_of_code[tc[old]], rule.trigger.event_type, ts[old])
                     derived &= bool(np.all(derived_key == state.timer_event_key[mine[old]]))
-                timer_keys.append((lambda f=fire, k=keys_of: k(f), derived))
+                timer_keys.append((functools.partial(keys_of, fire), derived))
                 if wait.any():
                     waiting = np.flatnonzero(wait)
                     pending.append((rule.rule_id, tc[wait], keys_of(waiting), ts[wait], td[wait]))
@@ -1032,8 +1033,8 @@ def _next_state(
     c_key = np.concatenate([cap_history[0], cap_rows[0]])
     c_code = np.concatenate([cap_history[1], cap_rows[1]])
     c_time = np.concatenate([cap_history[2], cap_rows[2]])
-    keep = np.flatnonzero(c_time > wm_new - table.key_period[c_key])
-    c_key, c_code, c_time = c_key[keep], c_code[keep], c_time[keep]
+    live = np.flatnonzero(c_time > wm_new - table.key_period[c_key])
+    c_key, c_code, c_time = c_key[live], c_code[live], c_time[live]
     t_rule = [np.full(c.size, r, dtype=_S) for r, c, _, _, _ in pending]
     return EngineState(
         fingerprint=compiled.fingerprint,
