@@ -815,8 +815,7 @@ def _decide(
     trigger_at = np.where(kind == 1, seq, time)
 
     # candidate rows of each rule, in processing order
-    by_rule = np.argsort(rule_i, kind="stable")
-    bounds = searchsorted(rule_i[by_rule], np.arange(len(crs) + 1))
+    by_rule, bounds = group_rows(rule_i, len(crs))
     rows_of = [by_rule[bounds[r] : bounds[r + 1]] for r in range(len(crs))]
     # consent (action purpose and sensitive data), at the decision time
     variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
@@ -963,7 +962,11 @@ def _processing_order(
     prank[ranking] = np.arange(n_rules)
     ev = np.flatnonzero(kind == 0)
     tm = np.flatnonzero(kind == 1)
-    ev = ev[np.argsort(row[ev] * n_rules + prank[rule_i[ev]], kind="stable")]
+    # two stable counting sorts: by priority rank, then by row
+    by_rank, _ = group_rows(prank[rule_i[ev]], n_rules)
+    ev = ev[by_rank]
+    by_row, _ = group_rows(row[ev], int(row[ev].max()) + 1 if ev.size else 0)
+    ev = ev[by_row]
     if tm.size == 0:
         return ev
     tm = tm[np.lexsort((prank[rule_i[tm]], code[tm], seq[tm], time[tm]))]
