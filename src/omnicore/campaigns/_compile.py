@@ -111,7 +111,7 @@ class Columns:
         self._taken: dict[str, npt.NDArray[Any]] = {}
         self._factorized: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}
         self._unique_masks: dict[tuple[str, Any], Mask] = {}
-        self._groups: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]] = {}
+        self._groups: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], dict[str, int]]] = {}
 
     def select(self, rows: npt.NDArray[np.intp]) -> Columns:
         """A view of some rows of this one."""
@@ -188,16 +188,19 @@ class Columns:
         """
         if not self.is_text(name):
             return np.zeros(0, dtype=np.intp)
-        uniques, codes = self.factorized(name)
-        hit = np.flatnonzero(uniques == value)
-        if hit.size == 0:
-            return np.zeros(0, dtype=np.intp)
         grouped = self._groups.get(name)
         if grouped is None:
-            grouped = group_rows(codes.astype(np.int64, copy=False), int(uniques.size))
+            uniques, codes = self.factorized(name)
+            order, bounds = group_rows(codes.astype(np.int64, copy=False), int(uniques.size))
+            index: dict[str, int] = {}
+            for k, u in enumerate(uniques.tolist()):
+                index.setdefault(str(u), k)
+            grouped = (order, bounds, index)
             self._groups[name] = grouped
-        order, bounds = grouped
-        k = int(hit[0])
+        order, bounds, index = grouped
+        k = index.get(value)
+        if k is None:
+            return np.zeros(0, dtype=np.intp)
         return order[bounds[k] : bounds[k + 1]]
 
     def unique_mask(self, name: str, key: Any, fn: Callable[[npt.NDArray[Any]], Mask]) -> Mask:

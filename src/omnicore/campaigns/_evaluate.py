@@ -147,6 +147,7 @@ class CompiledRules:
     fingerprint: str
     cap_table: _CapTable = attrs.field(init=False)
     index_fields: dict[str, frozenset[str]] = attrs.field(init=False)
+    reason_cache: dict[int, str] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "cap_table", _cap_table(self.rules))
@@ -160,6 +161,7 @@ class CompiledRules:
                 if selector.field is not None:
                     fields.setdefault(selector.field, set()).add(event_type)
         object.__setattr__(self, "index_fields", {k: frozenset(v) for k, v in fields.items()})
+        object.__setattr__(self, "reason_cache", {})
 
 
 def _describe(rule: Rule) -> str:
@@ -907,7 +909,10 @@ def _decide(
         status_code[hit] = statuses.index(crs[r].caps[m].status.value)
     # reasons: one string per (rule, variant)
     uniq, reason_code = factorize(rule_i * 1000 + variant)
-    reasons = tuple(_reason(compiled, int(c) // 1000, int(c) % 1000) for c in uniq.tolist())
+    cache = compiled.reason_cache
+    reasons = tuple(
+        cache.get(c) or cache.setdefault(c, _reason(compiled, c // 1000, c % 1000)) for c in uniq.tolist()
+    )
     rule_table = tuple(
         (
             cr.rule.rule_id,
