@@ -193,15 +193,15 @@ class Columns:
             uniques, codes = self.factorized(name)
             order, bounds = group_rows(codes.astype(np.int64, copy=False), int(uniques.size))
             index: dict[str, int] = {}
-            for k, u in enumerate(uniques.tolist()):
-                index.setdefault(str(u), k)
+            for position, u in enumerate(uniques.tolist()):
+                index.setdefault(str(u), position)
             grouped = (order, bounds, index)
             self._groups[name] = grouped
         order, bounds, index = grouped
-        k = index.get(value)
-        if k is None:
+        code = index.get(value)
+        if code is None:
             return np.zeros(0, dtype=np.intp)
-        return order[bounds[k] : bounds[k + 1]]
+        return order[bounds[code] : bounds[code + 1]]
 
     def unique_mask(self, name: str, key: Any, fn: Callable[[npt.NDArray[Any]], Mask]) -> Mask:
         """``fn`` of the distinct values of a column (cached)."""

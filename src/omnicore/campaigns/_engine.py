@@ -24,7 +24,9 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable
+from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
@@ -313,18 +315,23 @@ class CampaignEngine:
                     values[name] = np.array(cols[name], dtype=np.int64).view("datetime64[us]")
         return EngineState(fingerprint=self._fingerprint, **values)
 
-    def _adopt(self, seg: _Segment) -> None:
-        """Make ``seg`` the latest state of its customers (in memory only)."""
+    def _adopt(self, seg: _Segment, olds: list[tuple[str, int] | None] | None = None) -> None:
+        """Make ``seg`` the latest state of its customers (in memory only); ``olds`` are their entries
+        before it (looked up here when not given)."""
         self._segments[seg.key] = seg
         where = self._where
         segments = self._segments
-        for i, (cust, has) in enumerate(zip(seg.customers.tolist(), seg.has_rows.tolist(), strict=True)):
-            old = where.get(cust)
-            if old is not None and old[0] != seg.key:
-                segments[old[0]].live -= 1
-            if has:
-                where[cust] = (seg.key, i)
-            elif old is not None:
+        customers = seg.customers.tolist()
+        if olds is None:
+            olds = list(map(where.get, customers))
+        for key, count in Counter(old[0] for old in olds if old is not None).items():
+            if key != seg.key:
+                segments[key].live -= count
+        has = seg.has_rows.tolist()
+        entries = zip(repeat(seg.key), compress(range(len(has)), has), strict=False)  # repeat: endless
+        where.update(zip(compress(customers, has), entries, strict=True))
+        for cust, keep, old in zip(customers, has, olds, strict=True):
+            if not keep and old is not None:
                 del where[cust]
         for key in [k for k, s in segments.items() if s.live <= 0 and k != seg.key]:
             del segments[key]
@@ -421,9 +428,7 @@ class CampaignEngine:
 
     def _state_of(self, customers: Iterable[Any]) -> EngineState:
         by_segment: dict[str, list[int]] = {}
-        where = self._where
-        for cust in customers:
-            hit = where.get(cust)
+        for hit in map(self._where.get, customers):
             if hit is not None:
                 by_segment.setdefault(hit[0], []).append(hit[1])
         parts = [
@@ -439,11 +444,8 @@ class CampaignEngine:
         seq = self._next_segment
         key = f"s/{seq:012d}"
         # customers this call supersedes, per segment: segments left without live customers go
-        drop: dict[str, int] = {}
-        for cust in customers.tolist():
-            hit = self._where.get(cust)
-            if hit is not None:
-                drop[hit[0]] = drop.get(hit[0], 0) + 1
+        olds = list(map(self._where.get, customers.tolist()))
+        drop = Counter(old[0] for old in olds if old is not None)
         live_after = [k for k, seg in self._segments.items() if seg.live - drop.get(k, 0) > 0]
         merge = bool(self._legacy) or len(live_after) + 1 > _MAX_SEGMENTS
         if merge:  # one segment with every customer's latest state
@@ -489,7 +491,9 @@ class CampaignEngine:
             self._where = {}
             self._timers = []
             self._legacy = []
-        self._adopt(segment)
+            self._adopt(segment)
+        else:
+            self._adopt(segment, olds)
         if len(decisions) and not new.all():
             logger.info("%d decisions were already recorded (replay); not returned again", int((~new).sum()))
             return decisions.take(np.flatnonzero(new))
