@@ -77,7 +77,7 @@ class Columns:
     n
         Number of rows of this view.
     rows
-        Row indices into the root's columns (None: this is the root).
+        Row indices into the parent's rows (None: this is the root).
     parent
         The view this one selects from.
     coded
@@ -115,8 +115,18 @@ class Columns:
 
     def select(self, rows: npt.NDArray[np.intp]) -> Columns:
         """A view of some rows of this one."""
-        root_rows = rows if self._rows is None else self._rows[rows]
-        return Columns(self._columns, rows.size, rows=root_rows, parent=self)
+        return Columns(self._columns, rows.size, rows=rows, parent=self)
+
+    def _root_rows(self) -> npt.NDArray[np.intp] | None:
+        """This view's rows as rows of the root (None for the root)."""
+        if self._parent is None or self._rows is None:
+            return None
+        hit = self._taken.get("\x00rows")
+        if hit is None:
+            above = self._parent._root_rows()
+            hit = self._rows if above is None else above[self._rows]
+            self._taken["\x00rows"] = hit
+        return hit
 
     def dtype(self, name: str) -> np.dtype[Any] | None:
         """The dtype of a column, or None when there is no such column."""
@@ -143,11 +153,12 @@ class Columns:
                 hit = uniques[codes]
                 self._taken[name] = hit
             return hit
-        if self._rows is None:
+        if self._rows is None or self._parent is None:
             return column
         hit = self._taken.get(name)
         if hit is None:
-            hit = column[self._rows]
+            above = self._parent.get(name)  # the parent's copy is taken once and shared by its views
+            hit = column[self._rows] if above is None else above[self._rows]
             self._taken[name] = hit
         return hit
 
@@ -159,14 +170,17 @@ class Columns:
         hit = self._factorized.get(name)
         if hit is None:
             coded = self._coded.get(name)
+            parent = self._parent
             if coded is not None:
-                hit = coded if self._rows is None else (coded[0], coded[1][self._rows])
+                root_rows = self._root_rows()
+                hit = coded if root_rows is None else (coded[0], coded[1][root_rows])
             elif (
-                self._rows is not None
+                parent is not None
+                and self._rows is not None
                 and name in self._columns
-                and (name in self._root._shared or 4 * self.n >= self._root.n)
+                and (name in self._root._shared or 4 * self.n >= self._root.n or name in parent._factorized)
             ):
-                uniques, codes = self._root.factorized(name)
+                uniques, codes = parent.factorized(name)
                 hit = (uniques, codes[self._rows])
             else:
                 column = self.get(name)
