@@ -92,6 +92,9 @@ class _CompiledRule:
     description: str
 
 
+_STATUS_ORDER = list(DecisionStatus)
+
+
 @attrs.frozen(kw_only=True)
 class _CapTable:
     """Every (rule, cap) pair as flat arrays: rule ``r`` owns entries ``start[r] : start[r] + count[r]``."""
@@ -104,6 +107,7 @@ class _CapTable:
     period: I64
     limit: I64
     key_period: I64
+    status: npt.NDArray[np.int32]  # DecisionStatus position of each entry's suppression
 
 
 def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
@@ -128,6 +132,7 @@ def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
         key=np.array(key, dtype=np.int64),
         period=np.array(period, dtype=np.int64),
         limit=np.array(limit, dtype=np.int64),
+        status=np.array([_STATUS_ORDER.index(cap.status) for cr in rules for cap in cr.caps], dtype=np.int32),
         key_period=np.array(
             [next(c.period_us for cr in rules for c in cr.caps if c.key == k) for k in key_names],
             dtype=np.int64,
@@ -904,9 +909,7 @@ def _decide(
     status_code[accepted & held] = statuses.index(DecisionStatus.HELD_OUT.value)
     status_code[~eligible] = statuses.index(DecisionStatus.SUPPRESSED_CONSENT.value)
     capped = np.flatnonzero(variant >= 100)
-    for r, m in set(zip(rule_i[capped].tolist(), (variant[capped] - 100).tolist(), strict=True)):
-        hit = capped[(rule_i[capped] == r) & (variant[capped] == 100 + m)]
-        status_code[hit] = statuses.index(crs[r].caps[m].status.value)
+    status_code[capped] = table.status[table.start[rule_i[capped]] + variant[capped] - 100]
     # reasons: one string per (rule, variant)
     uniq, reason_code = factorize(rule_i * 1000 + variant)
     cache = compiled.reason_cache
