@@ -856,7 +856,7 @@ def _decide(
 
     # caps: one membership per (candidate, cap of its rule), expanded without a loop over rules
     table = compiled.cap_table
-    n_caps = table.count[rule_i]
+    n_caps = table.count[rule_i] * eligible  # refused candidates take no part in the caps
     mc = np.repeat(np.arange(n, dtype=np.int64), n_caps)
     first = np.cumsum(n_caps) - n_caps
     ms = np.arange(mc.size, dtype=np.int64) - np.repeat(first, n_caps)  # cap index within the rule
