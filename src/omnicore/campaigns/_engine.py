@@ -46,7 +46,7 @@ __all__ = ["CampaignEngine"]
 logger = logging.getLogger(__name__)
 
 #: Live segments beyond which a call merges every segment into one.
-_MAX_SEGMENTS = 32
+_MAX_SEGMENTS = 16
 
 # per state table: (EngineState field of each column, kind); the customer column is implied
 _TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -87,6 +87,8 @@ class _Segment:
         for b in bounds.values():
             rows += np.diff(b)
         self.has_rows: npt.NDArray[np.bool_] = rows > 0
+        # customers whose latest state this segment holds (cleared as later segments supersede them)
+        self.alive: npt.NDArray[np.bool_] = self.has_rows.copy()
         self.live = int(self.has_rows.sum())
 
     @classmethod
@@ -324,9 +326,13 @@ class CampaignEngine:
         customers = seg.customers.tolist()
         if olds is None:
             olds = list(map(where.get, customers))
-        for key, count in Counter(old[0] for old in olds if old is not None).items():
-            if key != seg.key:
-                segments[key].live -= count
+        superseded: dict[str, list[int]] = {}
+        for old in olds:
+            if old is not None and old[0] != seg.key:
+                superseded.setdefault(old[0], []).append(old[1])
+        for key, positions in superseded.items():
+            segments[key].alive[positions] = False
+            segments[key].live -= len(positions)
         has = seg.has_rows.tolist()
         entries = zip(repeat(seg.key), compress(range(len(has)), has), strict=False)  # repeat: endless
         where.update(zip(compress(customers, has), entries, strict=True))
@@ -449,10 +455,13 @@ class CampaignEngine:
         live_after = [k for k, seg in self._segments.items() if seg.live - drop.get(k, 0) > 0]
         merge = bool(self._legacy) or len(live_after) + 1 > _MAX_SEGMENTS
         if merge:  # one segment with every customer's latest state
-            touched = set(customers.tolist())
-            others = [c for c in self._where if c not in touched]
-            rest = self._state_of(others)
-            every = _ids(others)
+            parts = []
+            for name, seg in sorted(self._segments.items()):
+                alive = seg.alive.copy()
+                alive[[old[1] for old in olds if old is not None and old[0] == name]] = False
+                parts.append((seg, np.flatnonzero(alive)))
+            rest = _gather(parts, self._fingerprint, self.watermark, self._watermark_keys)
+            every = _cat_ids([seg.customers[idx] for seg, idx in parts])
             if every.size and customers.size and every.dtype.kind != customers.dtype.kind:
                 every = every.astype(str).astype(STRING_DTYPE)
                 customers = customers.astype(str).astype(STRING_DTYPE)
@@ -498,6 +507,15 @@ class CampaignEngine:
             logger.info("%d decisions were already recorded (replay); not returned again", int((~new).sum()))
             return decisions.take(np.flatnonzero(new))
         return decisions
+
+
+def _cat_ids(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    parts = [p for p in parts if p.size]
+    if not parts:
+        return np.empty(0, np.int64)
+    if len({p.dtype.kind for p in parts}) > 1:
+        parts = [p.astype(str).astype(STRING_DTYPE) for p in parts]
+    return np.concatenate(parts)
 
 
 def _concat_states(a: EngineState, b: EngineState) -> EngineState:
