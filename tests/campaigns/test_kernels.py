@@ -30,6 +30,15 @@ def test_factorize_text_codes_reproduce_the_column(values: list[str]) -> None:
     assert len(set(uniques.tolist())) == uniques.size == len(set(values))
 
 
+def test_factorize_text_widens_past_the_sampled_rows() -> None:
+    """Longer values after the rows the width is guessed from are not cut (a fixed-width cast would)."""
+    for tail in ("y" * 15, "y" * 16, "z" * 40, "w" * 63, "v" * 64, "u" * 90):
+        values = ["ab"] * 300 + [tail, "ab" + tail, tail]
+        uniques, codes = factorize_text(np.array(values, dtype=STRING_DTYPE))
+        assert uniques[codes].tolist() == values
+        assert uniques.size == 3
+
+
 def _first_in_ties_naive(time: list[int], group: list[int], kind: list[int]) -> list[bool]:
     seen: set[tuple[int, int, int]] = set()
     out = []

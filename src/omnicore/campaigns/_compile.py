@@ -41,24 +41,36 @@ _TAG_SPLIT = re.compile(r"\s*[,|;]\s*")
 def factorize_text(column: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
     """Distinct values (in order of first appearance) and per-row codes of a text column.
 
-    ASCII text of at most 64 bytes (the usual shape of event types, categories and segments) is
+    ASCII text of less than 64 bytes (the usual shape of event types, categories and segments) is
     viewed as fixed-width bytes and coded by a compiled hash table over whole rows (every match
-    verified); anything else falls back to one sort.
+    verified); anything else falls back to :func:`omnicore.data.factorize`.
     """
     n = column.size
     if n == 0:
         return column[:0], np.zeros(0, dtype=np.intp)
-    try:
-        width = int(np.strings.str_len(column).max())
-        if width > 64:
-            raise ValueError
-        words = max(1, -(-width // 8))
-        raw = column.astype(f"S{8 * words}").view(np.uint64).reshape(n, words)
-    except (ValueError, TypeError, UnicodeError):
+    raw = _fixed_width(column)
+    if raw is None:
         uniques, codes = factorize(column)
         return uniques, codes.astype(np.intp)
     codes64, firsts = factorize_words(raw)
     return column[firsts], codes64.astype(np.intp, copy=False)
+
+
+def _fixed_width(column: npt.NDArray[Any]) -> npt.NDArray[np.uint64] | None:
+    """ASCII text as rows of uint64 words (NUL-padded), or None when it is not ASCII or longer than
+    64 bytes. The width is guessed from the first rows and widened until every row ends in a NUL
+    byte, so no value can have been cut (a cast to fixed width would silently truncate)."""
+    n = column.size
+    try:
+        words = max(1, -(-(int(np.strings.str_len(column[:256]).max()) + 1) // 8))
+        while words <= 8:
+            raw = column.astype(f"S{8 * words}")
+            if not raw.view(np.uint8).reshape(n, 8 * words)[:, -1].any():
+                return raw.view(np.uint64).reshape(n, words)
+            words = words + 1 if words < 4 else (8 if words < 8 else 9)
+    except (ValueError, TypeError, UnicodeError):
+        return None
+    return None
 
 
 class Columns:
