@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore.data import Transactions, factorize, to_datetime64
+from omnicore.summary import _kernels as _k
 from omnicore.summary._customer_summary import CustomerSummary
 from omnicore.summary._period import US_PER_DAY, Period, period_index, period_start_us
 
@@ -95,213 +96,162 @@ def summarize(
         else to_datetime64(observation_end, field="observation_end")
     )
     end_period = int(period_index(np.array([end]), unit)[0])
+    cut = int(period_start_us(end_period + 1, unit))
     stamps = transactions.timestamp.view(np.int64)
-    order = None
-    if not bool(np.all(stamps[1:] >= stamps[:-1])):
-        order, stamps = _time_order(stamps)
+    amount = transactions.amount
+    rows = len(stamps)
+    keys, low, span, uniques = _customer_keys(transactions.customer_id)
+    shift = _bucket_shift(span, rows)
+    n_buckets = ((span - 1) >> shift) + 1
+    # Two threads take half of the rows each, then half of the buckets (one thread only for small logs).
+    middle = rows // 2 if rows >= _PARALLEL_ROWS else rows
+    present = [np.zeros(span, bool), np.zeros(span, bool)]
+    sizes = [np.zeros(n_buckets, np.int64), np.zeros(n_buckets, np.int64)]
     with ThreadPoolExecutor(max_workers=1) as helper:
-        # Side work runs in one helper thread (numpy releases the GIL in its loops): first the channel
-        # column is factorised, in the caller's row order, beside the customer ids.
-        channel_codes = None
+        pending_channels = None
         if transactions.channel is not None:
-            channel_codes = helper.submit(_factorize_text, transactions.channel, order)
-        customers, codes = _factorize_ids(transactions.customer_id)
-        amount, order_id = transactions.amount, transactions.order_id
-        if order is not None:
-            # Not time-ordered: one sort by timestamp; only numeric columns are permuted.
-            codes, amount = codes[order], amount[order]
-            order_id = None if order_id is None else order_id[order]
-            del order  # the helper thread keeps its own reference while it needs one
-        stop = int(np.searchsorted(stamps, period_start_us(end_period + 1, unit), side="left"))
-        stamps, codes, amount = stamps[:stop], codes[:stop], amount[:stop]
-        order_id = None if order_id is None else order_id[:stop]
-        is_return = amount < 0
-        if not stop or bool(is_return.all()):
+            pending_channels = helper.submit(_text_codes, transactions.channel)
+        second = helper.submit(
+            _k.count_buckets, keys, low, shift, stamps, cut, middle, rows, present[1], sizes[1]
+        )
+        _k.count_buckets(keys, low, shift, stamps, cut, 0, middle, present[0], sizes[0])
+        second.result()
+        channels, channel_codes = _EMPTY_CHANNELS if pending_channels is None else pending_channels.result()
+        present[0] |= present[1]
+        is_customer = present[0]
+        del present
+        bounds = np.zeros(n_buckets + 1, np.int64)
+        np.cumsum(sizes[0] + sizes[1], out=bounds[1:])
+        kept = int(bounds[-1])
+        if not kept:
             raise ValidationError(
                 "no purchases at or before observation_end", field="observation_end", value=str(end)
             )
-        # Row-sized arrays travel in a list the body empties, so that it can free them as it goes.
-        rows: list[npt.NDArray[Any]] = [codes, is_return]
-        del codes, is_return
-        return _summarize_ordered(
-            stamps, customers, rows, amount, channel_codes, order_id, end, end_period, unit, helper
+        # Rows grouped by bucket (row order kept within a bucket): `(key - low) >> shift` ranges of
+        # customers, so a bucket's customers and rows fit in cache when it is folded.
+        key = np.empty(kept, np.uint16)
+        stamp = np.empty(kept, np.int64)
+        spent = np.empty(kept, np.float64)
+        channel = np.empty(kept if len(channel_codes) else 0, channel_codes.dtype)
+        fills = (bounds[:-1].copy(), bounds[:-1] + sizes[0])
+        del sizes
+        common = (keys, low, shift, stamps, amount, channel_codes, cut)
+        outputs = (key, stamp, spent, channel)
+        second = helper.submit(_k.scatter_buckets, *common, middle, rows, fills[1], *outputs)
+        _k.scatter_buckets(*common, 0, middle, fills[0], *outputs)
+        second.result()
+        del fills, channel_codes
+        code_of = np.cumsum(is_customer, dtype=np.int32)
+        code_of -= 1
+        customers = uniques(is_customer)
+        n = len(customers)
+        times = np.zeros((n, 2), np.int64)
+        counts = np.zeros((n, 2), np.int64)
+        spend = np.zeros((n, _k.CHANNEL0 + len(channels)))
+        split = int(np.searchsorted(bounds, kept // 2)) if middle < rows else n_buckets
+        split = min(split, n_buckets)
+        common = (bounds, shift, key, stamp, spent, channel, code_of, _k.UNIT_CODES[unit.value])
+        tables = (times, counts, spend)
+        second = helper.submit(_k.fold_buckets, bounds, split, n_buckets, *common[1:], *tables)
+        _k.fold_buckets(bounds, 0, split, *common[1:], *tables)
+        second.result()
+    del key, stamp, spent, channel, bounds
+    orders = counts[:, _k.ORDERS]
+    if transactions.order_id is not None:
+        purchase = amount >= 0
+        purchase &= stamps < cut
+        bought = np.flatnonzero(purchase)
+        del purchase
+        orders = _distinct_pairs(code_of[keys[bought] - low], transactions.order_id[bought], n)
+    periods = counts[:, _k.PERIODS]
+    if not bool(periods.any()):
+        raise ValidationError(
+            "no purchases at or before observation_end", field="observation_end", value=str(end)
         )
+    return _assemble(customers, times, periods, orders, spend, channels, end, end_period, unit)
 
 
-def _summarize_ordered(
-    stamps: npt.NDArray[np.int64],
+def _customer_keys(
+    values: npt.NDArray[Any],
+) -> tuple[npt.NDArray[np.int64], int, int, Callable[[npt.NDArray[np.bool_]], npt.NDArray[Any]]]:
+    """Integer keys ``low..low + span - 1`` of the customer ids, in id order, and a function from a mask
+    of the keys to the ids they stand for.
+
+    Integer ids of modest span are their own keys (no pass over the rows); others are factorised.
+    """
+    dense = _dense_span(values)
+    if dense is not None and values.dtype.kind == "i" and dense[1] < np.iinfo(np.int32).max:
+        low, span = dense
+
+        def dense_ids(mask: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+            return (np.flatnonzero(mask) + low).astype(values.dtype, copy=False)
+
+        return values.astype(np.int64, copy=False), low, span, dense_ids
+    distinct, codes = factorize(values)
+    return codes, 0, len(distinct), lambda mask: distinct[mask]
+
+
+def _bucket_shift(span: int, rows: int) -> int:
+    """log2 of the keys per bucket: about ``_BUCKET_ROWS`` rows per bucket, at most 2**16 keys."""
+    buckets = max(rows // _BUCKET_ROWS, 1)
+    per_bucket = -(-span // buckets)
+    return min(max(per_bucket - 1, 1).bit_length(), 16)
+
+
+def _assemble(
     customers: npt.NDArray[Any],
-    rows: list[npt.NDArray[Any]],
-    amount: npt.NDArray[np.float64],
-    channel_codes: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
-    order_id: npt.NDArray[Any] | None,
+    times: npt.NDArray[np.int64],
+    periods: npt.NDArray[np.int64],
+    orders: npt.NDArray[np.int64],
+    spend: npt.NDArray[np.float64],
+    channels: npt.NDArray[Any],
     end: np.datetime64,
     end_period: int,
     unit: Period,
-    helper: ThreadPoolExecutor,
 ) -> CustomerSummary:
-    """The body of :func:`summarize` on time-ordered columns; ``helper`` runs side work in a thread.
-
-    ``rows`` holds the customer codes and the return mask of each row; it is emptied here.
-    """
-    is_return = rows.pop()
-    codes = rows.pop()
-    n = len(customers)
-    returned = np.zeros(n)
-    if bool(is_return.any()):
-        # Returns are not purchases: they count towards `returned` and `net_spend` only. From here on
-        # they belong to an extra slot n, so purchase-only passes need no filtering.
-        return_rows = np.flatnonzero(is_return)
-        returned = -np.bincount(codes[return_rows], weights=amount[return_rows], minlength=n).astype(
-            np.float64
-        )
-        if not codes.flags.writeable:
-            codes = codes.copy()
-        codes[return_rows] = n
-    del is_return
-    # The helper thread takes passes that release the GIL (numpy's `ufunc.at` holds it, so those stay
-    # here), leaving this thread free to run the period walk's many small calls.
-    pending_orders = helper.submit(_count_orders, codes, stamps, order_id, n)
-    walk = _walk_periods(codes, stamps, amount, n, unit)
-    shares = _channel_shares(channel_codes, codes, amount, n)
-    last_ts = _last_purchase(codes, stamps, n)
-    frequency = np.maximum(walk.periods - 1, 0)
-    monetary = np.divide(walk.repeat_spend, frequency, out=np.zeros(n), where=frequency > 0)
-    gross = walk.repeat_spend + walk.first_spend
-    first_ts = walk.first_ts
-    del walk
-    orders = pending_orders.result()
-    del codes
-    for name, spent in shares.items():
-        shares[name] = np.divide(spent, gross, out=np.zeros(n), where=gross > 0)
-
-    buyers = last_ts != np.iinfo(np.int64).min
-    first_period = period_index(np.where(buyers, first_ts, 0).view("datetime64[us]"), unit)
-    last_period = period_index(np.where(buyers, last_ts, 0).view("datetime64[us]"), unit)
-    end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
-    days_since_last = np.maximum(end_us - last_ts, 0) / US_PER_DAY
+    """The summary of the customers with a purchase, from the per-customer tables of the kernels."""
+    buyers = periods > 0
     dropped = int(np.count_nonzero(~buyers))
     if dropped:
         logger.info("summarize: %d customers without a purchase up to observation_end left out", dropped)
 
     def pick(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        return values if not dropped else values[buyers]
+        return np.ascontiguousarray(values) if not dropped else values[buyers]
 
+    first_ts = pick(times[:, _k.FIRST])
+    last_ts = pick(times[:, _k.LAST])
+    frequency = pick(periods) - 1
+    repeat_spend = pick(spend[:, _k.REPEAT_SPEND])
+    gross = repeat_spend + pick(spend[:, _k.FIRST_SPEND])
+    returned = pick(spend[:, _k.RETURNED])
+    monetary = np.divide(repeat_spend, frequency, out=np.zeros(len(frequency)), where=frequency > 0)
+    shares = {
+        str(name): np.divide(
+            pick(spend[:, _k.CHANNEL0 + j]), gross, out=np.zeros(len(gross)), where=gross > 0
+        )
+        for j, name in enumerate(channels)
+    }
+    first_period = period_index(first_ts.view("datetime64[us]"), unit)
+    last_period = period_index(last_ts.view("datetime64[us]"), unit)
+    end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
+    days_since_last = np.maximum(end_us - last_ts, 0) / US_PER_DAY
     return CustomerSummary(
         customer_id=pick(customers),
-        frequency=pick(frequency),
-        recency=pick(last_period - first_period).astype(np.float64),
-        T=pick(end_period - first_period).astype(np.float64),
-        monetary_value=pick(monetary),
-        first_purchase=pick(first_ts).view("datetime64[us]"),
-        last_purchase=pick(last_ts).view("datetime64[us]"),
-        days_since_last=pick(days_since_last),
+        frequency=frequency,
+        recency=(last_period - first_period).astype(np.float64),
+        T=(end_period - first_period).astype(np.float64),
+        monetary_value=monetary,
+        first_purchase=first_ts.view("datetime64[us]"),
+        last_purchase=last_ts.view("datetime64[us]"),
+        days_since_last=days_since_last,
         orders=pick(orders),
-        gross_spend=pick(gross),
-        returned=pick(returned),
-        net_spend=pick(gross - returned),
-        channel_share={k: pick(v) for k, v in shares.items()},
+        gross_spend=gross,
+        returned=returned,
+        net_spend=gross - returned,
+        channel_share=shares,
         period=unit,
         observation_end=end,
     )
-
-
-def _last_purchase(
-    codes: npt.NDArray[np.integer[Any]], stamps: npt.NDArray[np.int64], n: int
-) -> npt.NDArray[np.int64]:
-    """Latest purchase time per customer code (returns carry code ``n``); int64 min when none."""
-    last_ts = np.full(n + 1, np.iinfo(np.int64).min)
-    np.maximum.at(last_ts, codes, stamps)
-    return last_ts[:n]
-
-
-def _time_order(stamps: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
-    """A permutation that puts ``stamps`` in time order, and the ordered stamps.
-
-    A radix sort by day, then a sort within each day.
-
-    Faster than one comparison sort of all rows, and cache-friendly (each day's rows fit in cache).
-    """
-    days = stamps // US_PER_DAY
-    first = int(days.min())
-    span = int(days.max()) - first + 1
-    if span > np.iinfo(np.uint16).max:
-        order = np.argsort(stamps)
-        return order, stamps[order]
-    days -= first
-    day_of_row = days.astype(np.uint16)
-    del days
-    order = np.argsort(day_of_row, kind="stable")  # radix sort for 16-bit keys
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(day_of_row, minlength=span))]).tolist()
-    del day_of_row
-    grouped = stamps[order]
-    for start, stop in itertools.pairwise(bounds):
-        if stop - start > 1:
-            within = np.argsort(grouped[start:stop])
-            order[start:stop] = order[start:stop][within]
-            grouped[start:stop] = grouped[start:stop][within]
-    return order, grouped
-
-
-class _Walk(NamedTuple):
-    periods: npt.NDArray[np.int64]
-    repeat_spend: npt.NDArray[np.float64]
-    first_spend: npt.NDArray[np.float64]
-    first_ts: npt.NDArray[np.int64]
-
-
-def _walk_periods(
-    group_of: npt.NDArray[np.integer[Any]],
-    stamps: npt.NDArray[np.int64],
-    amount: npt.NDArray[np.float64],
-    n: int,
-    unit: Period,
-) -> _Walk:
-    """One walk over the purchases, period by period: what needs "first period" versus "later".
-
-    ``stamps`` are time-ordered, so each period is one slice. A customer not seen in an earlier period is
-    in their first purchase period (first purchase time and first-period spend); one seen before makes a
-    repeat purchase (repeat spend). ``seen[group] = before + 1`` with repeated indices adds one per
-    customer present, which counts each purchase period once.
-    """
-    # Customer codes; returns carry code n, an extra slot that is dropped at the end.
-    periods_seen = np.zeros(n + 1, np.int32)
-    repeat_spend = np.zeros(n + 1)
-    first_spend = np.zeros(n + 1)
-    first_ts = np.full(n + 1, np.iinfo(np.int64).max)
-    first_period = int(period_index(stamps[:1].view("datetime64[us]"), unit)[0])
-    last_period = int(period_index(stamps[-1:].view("datetime64[us]"), unit)[0])
-    bounds = np.searchsorted(
-        stamps, period_start_us(np.arange(first_period, last_period + 2, dtype=np.int64), unit)
-    )
-    first_rows: list[npt.NDArray[np.intp]] = []
-    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if start == stop:
-            continue
-        # intp indices: numpy scatters with them several times faster than with int32 ones.
-        group = group_of[start:stop].astype(np.intp)
-        seen = np.take(periods_seen, group)
-        # Duplicates of a customer all write the same value: one more period per customer present.
-        periods_seen[group] = seen + 1
-        first = np.flatnonzero(seen == 0)
-        if len(first):
-            first += start
-            first_rows.append(first)
-    # First-period rows, in row order: one accumulation each (the same sums, in the same order, as
-    # period by period).
-    in_first = np.concatenate(first_rows) if first_rows else np.zeros(0, np.intp)
-    del first_rows
-    new_group = group_of[in_first]
-    np.add.at(first_spend, new_group, amount[in_first])
-    np.minimum.at(first_ts, new_group, stamps[in_first])
-    del new_group
-    # Repeat spend sums the other rows directly (no subtraction), a chunk at a time.
-    cuts = np.searchsorted(in_first, np.arange(0, len(amount) + _CHUNK_ROWS, _CHUNK_ROWS))
-    for index, start in enumerate(range(0, len(amount), _CHUNK_ROWS)):
-        weights = amount[start : start + _CHUNK_ROWS].copy()
-        weights[in_first[cuts[index] : cuts[index + 1]] - start] = 0.0
-        repeat_spend += np.bincount(group_of[start : start + _CHUNK_ROWS], weights, minlength=n + 1)
-    return _Walk(periods_seen[:n].astype(np.int64), repeat_spend[:n], first_spend[:n], first_ts[:n])
 
 
 # Integer keys whose span is at most this many times the row count are grouped by direct indexing.
@@ -319,60 +269,35 @@ def _dense_span(values: npt.NDArray[Any]) -> tuple[int, int] | None:
     return low, span
 
 
-def _factorize_ids(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
+def _factorize_ids(
+    values: npt.NDArray[Any], helper: ThreadPoolExecutor | None = None
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
     """Sorted unique ids and each row's code: O(n) by direct indexing for integer ids of modest span.
 
-    Dense ids get int32 codes (half the memory traffic of int64) whenever the table fits.
+    Dense ids get int32 codes (half the memory traffic of int64); ``helper`` codes half the rows.
     """
     dense = _dense_span(values)
-    if dense is None or dense[1] >= np.iinfo(np.int32).max:
+    if dense is None or dense[1] >= np.iinfo(np.int32).max or values.dtype.kind != "i":
         return factorize(values)
+    keys = values.astype(np.int64, copy=False)
     low, span = dense
-    if low >= 0 and low + span <= _DENSE_SPAN_FACTOR * len(values) + 1024:
-        # Small non-negative ids index the table as they are: no shifted copy of the column.
-        low, span, keys = 0, low + span, values
-    else:
-        keys = values.astype(np.int64, copy=False) - low
     present = np.zeros(span, bool)
-    present[keys] = True
+    _k.mark_present(keys, low, present)
     code_of = np.cumsum(present, dtype=np.int32)
     code_of -= 1
     uniques = np.flatnonzero(present) + low
+    del present
     codes = np.empty(len(values), np.int32)
-    np.take(code_of, keys, out=codes, mode="clip")
+    middle = len(values) // 2 if helper is not None else len(values)
+    pending = (
+        None
+        if helper is None
+        else helper.submit(_k.dense_codes, keys, low, code_of, codes, middle, len(keys))
+    )
+    _k.dense_codes(keys, low, code_of, codes, 0, middle)
+    if pending is not None:
+        pending.result()
     return uniques.astype(values.dtype, copy=False), codes
-
-
-def _count_orders(
-    codes: npt.NDArray[np.integer[Any]],
-    stamps: npt.NDArray[np.int64],
-    order_id: npt.NDArray[Any] | None,
-    n: int,
-) -> npt.NDArray[np.int64]:
-    """Distinct orders per customer among purchases (returns carry code ``n`` and are not counted).
-
-    By order id when given, else by timestamp: rows are time-ordered, so only rows that share their
-    timestamp with a neighbour can repeat an order, and only those few are sorted.
-    """
-    if order_id is not None:
-        rows = np.flatnonzero(codes < n)
-        return _distinct_pairs(codes[rows], order_id[rows], n)
-    rows_per_customer = np.zeros(n + 1, np.int64)
-    for start in range(0, len(codes), _CHUNK_ROWS):
-        # In chunks: `bincount` copies int32 codes to intp first.
-        rows_per_customer += np.bincount(codes[start : start + _CHUNK_ROWS], minlength=n + 1)
-    rows_per_customer = rows_per_customer[:n]
-    repeated = np.flatnonzero(stamps[1:] == stamps[:-1]) + 1
-    if not len(repeated):
-        return rows_per_customer.astype(np.int64)
-    involved = np.union1d(repeated, repeated - 1)
-    involved = involved[codes[involved] < n]
-    run = np.searchsorted(stamps, stamps[involved], side="left")
-    sub_codes = codes[involved]
-    distinct = np.unique(run.astype(np.int64) * n + sub_codes) % n
-    return (
-        rows_per_customer - np.bincount(sub_codes, minlength=n) + np.bincount(distinct, minlength=n)
-    ).astype(np.int64)
 
 
 def _distinct_pairs(
@@ -387,66 +312,36 @@ def _distinct_pairs(
     return np.bincount(distinct // width, minlength=n).astype(np.int64)
 
 
-def _factorize_text(
-    values: npt.NDArray[Any], order: npt.NDArray[np.intp] | None = None
-) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
-    """Sorted distinct values of a low-cardinality text column (channels), and codes in ``order``.
+def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
+    """Sorted distinct values of a low-cardinality text column (channels), and each row's small code.
 
     Equal 16-byte cells of a ``StringDType`` array hold equal strings (short strings are stored inline;
     longer ones point into the array's own arena), so rows are matched by comparing two ``uint64`` words
-    against the patterns seen in a sample, then each pattern is decoded once. Anything unexpected (many
-    patterns, a pattern the sample missed, another dtype) falls back to a sort. The codes come permuted
-    by ``order`` when given (small integers are cheap to permute; text is not).
+    against the patterns seen in a sample (one compiled pass), then each pattern is decoded once.
+    Anything unexpected (many patterns, a pattern the sample missed, another dtype) falls back to
+    :func:`omnicore.data.factorize`.
     """
-    uniques, codes = _text_codes(values)
-    return uniques, codes if order is None else codes[order]
+    if values.dtype.kind == "T" and len(values) >= 4096 and values.flags.c_contiguous:
+        try:
+            words = np.frombuffer(values, dtype=np.uint64).reshape(-1, 2)
+        except (TypeError, ValueError, BufferError):
+            words = None
+        if words is not None:
+            step = max(len(values) // 4096, 1)
+            patterns, first_row = np.unique(words[::step], axis=0, return_index=True)
+            if len(patterns) <= 16:
+                names = [str(values[i * step]) for i in first_row]
+                uniques = sorted(set(names))
+                pattern_code = np.array([uniques.index(name) for name in names], np.int8)
+                codes = np.empty(len(values), np.int8)
+                if _k.match_words(words, np.ascontiguousarray(patterns), pattern_code, codes):
+                    return np.asarray(uniques, dtype=values.dtype), codes
+    uniques, codes = factorize(values)
+    return uniques, codes.astype(np.int8 if len(uniques) <= np.iinfo(np.int8).max else np.int32)
 
 
-def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
-    if values.dtype.kind != "T" or len(values) < 4096 or not values.flags.c_contiguous:
-        return factorize(values)
-    try:
-        words = np.frombuffer(values, dtype=np.uint64).reshape(-1, 2)
-    except (TypeError, ValueError, BufferError):
-        return factorize(values)
-    low, high = words[:, 0], words[:, 1]
-    step = max(len(values) // 4096, 1)
-    patterns, first_row = np.unique(words[::step], axis=0, return_index=True)
-    if len(patterns) > 16:
-        return factorize(values)
-    names = [str(values[i * step]) for i in first_row]
-    uniques = sorted(set(names))
-    codes = np.full(len(values), -1, np.int8)
-    for (lo, hi), name in zip(patterns.tolist(), names, strict=True):
-        match = low == lo
-        match &= high == hi
-        codes[match] = uniques.index(name)
-    if bool((codes < 0).any()):
-        return factorize(values)
-    return np.asarray(uniques, dtype=values.dtype), codes
-
-
-def _channel_shares(
-    factorized: Future[tuple[npt.NDArray[Any], npt.NDArray[Any]]] | None,
-    codes: npt.NDArray[np.integer[Any]],
-    amount: npt.NDArray[np.float64],
-    n: int,
-) -> dict[str, npt.NDArray[np.float64]]:
-    """Gross spend of each customer in each channel, accumulated in row chunks (returns: slot ``n``)."""
-    if factorized is None:
-        return {}
-    channels, channel_codes = factorized.result()
-    k = len(channels)
-    table = np.zeros((n + 1) * k)
-    for start in range(0, len(codes), _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, len(codes))  # channel codes may run on past the as-of cutoff
-        cell = codes[start:stop].astype(np.intp)
-        cell *= k
-        cell += channel_codes[start:stop]
-        np.add.at(table, cell, amount[start:stop])
-    spend = table[: n * k].reshape(n, k)
-    return {str(name): spend[:, j] for j, name in enumerate(channels)}
-
-
-# Rows per chunk where a row-sized temporary would otherwise be needed.
-_CHUNK_ROWS = 1 << 20
+# Rows from which the per-row passes split their work with a helper thread.
+_PARALLEL_ROWS = 200_000
+# Rows per bucket aimed at: a bucket's rows and customers stay in cache while it is folded.
+_BUCKET_ROWS = 1 << 15
+_EMPTY_CHANNELS: tuple[npt.NDArray[Any], npt.NDArray[np.int8]] = (np.zeros(0, str), np.zeros(0, np.int8))

@@ -1,0 +1,405 @@
+"""Compiled per-row passes of :func:`omnicore.summarize` (numba, GIL released).
+
+Every pass that aggregates rows into per-customer tables runs here, one row at a time with the
+customer's state in a table row, which numpy can only do with ``ufunc.at`` scatters (several passes,
+GIL held) or a full sort. The aggregation kernels handle the customers whose code falls in
+``[lo, hi)``, so two threads can split the customers between them without sharing a table row.
+
+Per customer the kernels fill three tables (``n`` rows):
+
+- ``times[c]``: first and last purchase time (microseconds);
+- ``counts[c]``: distinct purchase periods, distinct purchase timestamps (0 when no purchase);
+- ``spend[c]``: first-period spend, later-period spend, returned (positive), then gross spend by
+  channel code.
+
+A customer's purchases are folded in time order (rows sharing a timestamp in row order), so both
+kernels give the same sums in the same order on a time-ordered log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from omnicore._jit import jit
+
+__all__ = [
+    "UNIT_CODES",
+    "count_buckets",
+    "dense_codes",
+    "fold_buckets",
+    "match_words",
+    "scatter_buckets",
+]
+
+_US_PER_HOUR = 3_600_000_000
+_US_PER_DAY = 24 * _US_PER_HOUR
+# 1970-01-01 was a Thursday: Monday-to-Sunday weeks start 3 days later (as summary._period).
+_MONDAY_OFFSET_DAYS = 3
+# Kernel code of each period unit ("h", "D", "W").
+UNIT_CODES = {"h": 0, "D": 1, "W": 2}
+# Unsorted segments up to this many rows are folded without sorting, longer ones sorted first (by
+# insertion up to _INSERTION_ROWS rows).
+_SMALL_SEGMENT = 24
+_INSERTION_ROWS = 32
+
+# Table columns.
+FIRST, LAST = 0, 1
+PERIODS, ORDERS = 0, 1
+FIRST_SPEND, REPEAT_SPEND, RETURNED, CHANNEL0 = 0, 1, 2, 3
+
+
+@jit
+def _period_of(stamp: int, unit: int) -> int:
+    """The period index of a timestamp in microseconds (floor division, as ``period_index``)."""
+    if unit == 0:
+        return stamp // _US_PER_HOUR
+    days = stamp // _US_PER_DAY
+    if unit == 1:
+        return days
+    return (days + _MONDAY_OFFSET_DAYS) // 7
+
+
+@jit
+def mark_present(keys: npt.NDArray[Any], low: int, present: npt.NDArray[np.bool_]) -> None:
+    """``present[key - low] = True`` for every key."""
+    for i in range(keys.shape[0]):
+        present[keys[i] - low] = True
+
+
+@jit
+def dense_codes(
+    keys: npt.NDArray[Any],
+    low: int,
+    code_of: npt.NDArray[np.int32],
+    out: npt.NDArray[np.int32],
+    start: int,
+    stop: int,
+) -> None:
+    """``out[i] = code_of[keys[i] - low]`` for rows ``start..stop``."""
+    for i in range(start, stop):
+        out[i] = code_of[keys[i] - low]
+
+
+@jit
+def match_words(
+    words: npt.NDArray[np.uint64],
+    patterns: npt.NDArray[np.uint64],
+    pattern_code: npt.NDArray[np.int8],
+    out: npt.NDArray[np.int8],
+) -> bool:
+    """Code of each row's pair of words among ``patterns`` (``(p, 2)``); False if a row matches none."""
+    n_patterns = patterns.shape[0]
+    for i in range(words.shape[0]):
+        lo = words[i, 0]
+        hi = words[i, 1]
+        found = False
+        for j in range(n_patterns):
+            if patterns[j, 0] == lo and patterns[j, 1] == hi:
+                out[i] = pattern_code[j]
+                found = True
+                break
+        if not found:
+            return False
+    return True
+
+
+@jit
+def count_buckets(
+    keys: npt.NDArray[np.int64],
+    low: int,
+    shift: int,
+    stamps: npt.NDArray[np.int64],
+    cut: int,
+    start: int,
+    stop: int,
+    present: npt.NDArray[np.bool_],
+    sizes: npt.NDArray[np.int64],
+) -> None:
+    """For rows ``start..stop`` before time ``cut``: mark ``present[key - low]`` and count the rows of
+    each bucket ``(key - low) >> shift``."""
+    for i in range(start, stop):
+        if stamps[i] >= cut:
+            continue
+        k = keys[i] - low
+        present[k] = True
+        sizes[k >> shift] += 1
+
+
+@jit
+def scatter_buckets(
+    keys: npt.NDArray[np.int64],
+    low: int,
+    shift: int,
+    stamps: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    channel: npt.NDArray[Any],
+    cut: int,
+    start: int,
+    stop: int,
+    fill: npt.NDArray[np.int64],
+    out_key: npt.NDArray[np.uint16],
+    out_stamp: npt.NDArray[np.int64],
+    out_amount: npt.NDArray[np.float64],
+    out_channel: npt.NDArray[Any],
+) -> None:
+    """Copy rows ``start..stop`` before ``cut`` to their bucket's next free slot ``fill[bucket]``
+    (row order is kept within a bucket), with the key's offset inside its bucket."""
+    has_channel = channel.shape[0] > 0
+    mask = (1 << shift) - 1
+    for i in range(start, stop):
+        t = stamps[i]
+        if t >= cut:
+            continue
+        k = keys[i] - low
+        b = k >> shift
+        p = fill[b]
+        fill[b] = p + 1
+        out_key[p] = k & mask
+        out_stamp[p] = t
+        out_amount[p] = amount[i]
+        if has_channel:
+            out_channel[p] = channel[i]
+
+
+@jit
+def fold_buckets(
+    bounds: npt.NDArray[np.int64],
+    first_bucket: int,
+    last_bucket: int,
+    shift: int,
+    key: npt.NDArray[np.uint16],
+    stamp: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    channel: npt.NDArray[Any],
+    code_of: npt.NDArray[np.int32],
+    unit: int,
+    times: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    spend: npt.NDArray[np.float64],
+) -> None:
+    """Fold the rows of buckets ``first_bucket..last_bucket`` (rows ``bounds[b]..bounds[b + 1]``) into
+    the tables of their customers (``code_of[(b << shift) + key]``).
+
+    Within a bucket a counting sort groups the rows by customer (stable), each customer's rows are
+    sorted by time (stable; already sorted ones in one check), then folded in time order. A bucket's
+    rows and customers fit in cache, so nothing here waits on memory.
+    """
+    has_channel = channel.shape[0] > 0
+    width = 1 << shift
+    largest = 0
+    for b in range(first_bucket, last_bucket):
+        largest = max(largest, bounds[b + 1] - bounds[b])
+    seg = np.empty(width + 1, np.int64)
+    fill = np.empty(width, np.int64)
+    s_stamp = np.empty(largest, np.int64)
+    s_amount = np.empty(largest, np.float64)
+    s_channel = np.empty(largest if has_channel else 0, channel.dtype)
+    s_period = np.empty(largest, np.int64)
+    for b in range(first_bucket, last_bucket):
+        begin = bounds[b]
+        end = bounds[b + 1]
+        if begin == end:
+            continue
+        seg[:] = 0
+        for r in range(begin, end):
+            seg[key[r] + 1] += 1
+        for j in range(width):
+            seg[j + 1] += seg[j]
+        fill[:] = seg[:width]
+        for r in range(begin, end):
+            j = key[r]
+            q = fill[j]
+            fill[j] = q + 1
+            s_stamp[q] = stamp[r]
+            s_amount[q] = amount[r]
+            if has_channel:
+                s_channel[q] = channel[r]
+        base = b << shift
+        for j in range(width):
+            lo = seg[j]
+            hi = seg[j + 1]
+            if lo == hi:
+                continue
+            c = code_of[base + j]
+            if _is_sorted(s_stamp, lo, hi):
+                _fold_customer(
+                    s_stamp, s_amount, s_channel, lo, hi, has_channel, unit, c, times, counts, spend
+                )
+            elif hi - lo <= _SMALL_SEGMENT:
+                _fold_unsorted(
+                    s_stamp, s_amount, s_channel, s_period, lo, hi, has_channel, unit, c, times, counts, spend
+                )
+            else:
+                _sort_segment(s_stamp, s_amount, s_channel, lo, hi, has_channel)
+                _fold_customer(
+                    s_stamp, s_amount, s_channel, lo, hi, has_channel, unit, c, times, counts, spend
+                )
+
+
+@jit
+def _fold_customer(
+    stamp: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    channel: npt.NDArray[Any],
+    begin: int,
+    end: int,
+    has_channel: bool,
+    unit: int,
+    c: int,
+    times: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    spend: npt.NDArray[np.float64],
+) -> None:
+    """Fold one customer's time-ordered rows ``begin..end`` into table row ``c``."""
+    periods = 0
+    orders = 0
+    last = 0
+    last_period = 0
+    first_spend = 0.0
+    repeat_spend = 0.0
+    returned = 0.0
+    for r in range(begin, end):
+        a = amount[r]
+        if a < 0:
+            returned -= a
+            continue
+        t = stamp[r]
+        if periods == 0:
+            times[c, FIRST] = t
+            periods = 1
+            orders = 1
+            last = t
+            last_period = _period_of(t, unit)
+        elif t != last:
+            orders += 1
+            last = t
+            p = _period_of(t, unit)
+            if p != last_period:
+                periods += 1
+                last_period = p
+        if periods == 1:
+            first_spend += a
+        else:
+            repeat_spend += a
+        if has_channel:
+            spend[c, CHANNEL0 + channel[r]] += a
+    times[c, LAST] = last
+    counts[c, PERIODS] = periods
+    counts[c, ORDERS] = orders
+    spend[c, FIRST_SPEND] = first_spend
+    spend[c, REPEAT_SPEND] = repeat_spend
+    spend[c, RETURNED] = returned
+
+
+@jit
+def _is_sorted(stamp: npt.NDArray[np.int64], begin: int, end: int) -> bool:
+    """Whether rows ``begin..end`` are in time order."""
+    for r in range(begin + 1, end):  # noqa: SIM110 - a loop numba compiles, with an early exit
+        if stamp[r] < stamp[r - 1]:
+            return False
+    return True
+
+
+@jit
+def _fold_unsorted(
+    stamp: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    channel: npt.NDArray[Any],
+    period: npt.NDArray[np.int64],
+    begin: int,
+    end: int,
+    has_channel: bool,
+    unit: int,
+    c: int,
+    times: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    spend: npt.NDArray[np.float64],
+) -> None:
+    """Fold one customer's few rows ``begin..end``, in any order, into table row ``c``.
+
+    Instead of sorting (whose branches a shuffled log makes unpredictable), each purchase looks back
+    over the earlier ones for its timestamp and its period: O(rows**2) comparisons that almost never
+    match, for the small segments this is used for. Spend is summed in row order.
+    """
+    first = np.iinfo(np.int64).max
+    last = np.iinfo(np.int64).min
+    for r in range(begin, end):
+        if amount[r] >= 0:
+            t = stamp[r]
+            first = min(first, t)
+            last = max(last, t)
+            period[r] = _period_of(t, unit)
+    first_period = _period_of(first, unit)
+    periods = 0
+    orders = 0
+    first_spend = 0.0
+    repeat_spend = 0.0
+    returned = 0.0
+    for r in range(begin, end):
+        a = amount[r]
+        if a < 0:
+            returned -= a
+            continue
+        t = stamp[r]
+        p = period[r]
+        new_stamp = True
+        new_period = True
+        for q in range(begin, r):
+            if amount[q] >= 0 and period[q] == p:
+                new_period = False
+                if stamp[q] == t:
+                    new_stamp = False
+                    break
+        orders += new_stamp
+        periods += new_period
+        if p == first_period:
+            first_spend += a
+        else:
+            repeat_spend += a
+        if has_channel:
+            spend[c, CHANNEL0 + channel[r]] += a
+    if periods:
+        times[c, FIRST] = first
+        times[c, LAST] = last
+    counts[c, PERIODS] = periods
+    counts[c, ORDERS] = orders
+    spend[c, FIRST_SPEND] = first_spend
+    spend[c, REPEAT_SPEND] = repeat_spend
+    spend[c, RETURNED] = returned
+
+
+@jit
+def _sort_segment(
+    stamp: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    channel: npt.NDArray[np.int8],
+    begin: int,
+    end: int,
+    has_channel: bool,
+) -> None:
+    """Stable sort of rows ``begin..end`` by ``stamp``, carrying ``amount`` and ``channel`` along."""
+    if end - begin <= _INSERTION_ROWS:
+        for r in range(begin + 1, end):
+            t = stamp[r]
+            a = amount[r]
+            ch = channel[r] if has_channel else 0
+            q = r - 1
+            while q >= begin and stamp[q] > t:
+                stamp[q + 1] = stamp[q]
+                amount[q + 1] = amount[q]
+                if has_channel:
+                    channel[q + 1] = channel[q]
+                q -= 1
+            stamp[q + 1] = t
+            amount[q + 1] = a
+            if has_channel:
+                channel[q + 1] = ch
+        return
+    order = np.argsort(stamp[begin:end], kind="mergesort")
+    stamp[begin:end] = stamp[begin:end][order]
+    amount[begin:end] = amount[begin:end][order]
+    if has_channel:
+        channel[begin:end] = channel[begin:end][order]
