@@ -1,15 +1,18 @@
 """Compiled per-row passes of :func:`omnicore.summarize` (numba, GIL released).
 
-Every pass that aggregates rows into per-customer tables runs here, one row at a time with the
-customer's state in a table row, which numpy can only do with ``ufunc.at`` scatters (several passes,
-GIL held) or a full sort. The aggregation kernels handle the customers whose code falls in
-``[lo, hi)``, so two threads can split the customers between them without sharing a table row.
+Rows are grouped by customer without a global sort and without a per-row random access into
+per-customer tables that do not fit in cache: :func:`count_buckets` and :func:`scatter_buckets` copy
+the rows into buckets of consecutive customer keys (a radix partition: each bucket's customers and
+rows fit in cache), then :func:`fold_buckets` groups each bucket's rows by customer (a counting
+sort) and folds every customer's rows in time order. Each pass takes a range of rows or buckets, so
+two threads share the work.
 
-Per customer the kernels fill three tables (``n`` rows):
+Per customer code ``c`` the kernels fill column ``c`` of three tables (a row per field, so that each
+field is a contiguous column of the summary):
 
-- ``times[c]``: first and last purchase time (microseconds);
-- ``counts[c]``: distinct purchase periods, distinct purchase timestamps (0 when no purchase);
-- ``spend[c]``: first-period spend, later-period spend, returned (positive), then gross spend by
+- ``times[:, c]``: first and last purchase time (microseconds);
+- ``counts[:, c]``: distinct purchase periods, distinct purchase timestamps (0 when no purchase);
+- ``spend[:, c]``: first-period spend, later-period spend, returned (positive), then gross spend by
   channel code.
 
 A customer's purchases are folded in time order (rows sharing a timestamp in row order), so both
@@ -28,7 +31,6 @@ from omnicore._jit import jit
 __all__ = [
     "UNIT_CODES",
     "count_buckets",
-    "dense_codes",
     "fold_buckets",
     "match_words",
     "scatter_buckets",
@@ -45,7 +47,7 @@ UNIT_CODES = {"h": 0, "D": 1, "W": 2}
 _SMALL_SEGMENT = 24
 _INSERTION_ROWS = 32
 
-# Table columns.
+# Table rows (fields).
 FIRST, LAST = 0, 1
 PERIODS, ORDERS = 0, 1
 FIRST_SPEND, REPEAT_SPEND, RETURNED, CHANNEL0 = 0, 1, 2, 3
@@ -60,27 +62,6 @@ def _period_of(stamp: int, unit: int) -> int:
     if unit == 1:
         return days
     return (days + _MONDAY_OFFSET_DAYS) // 7
-
-
-@jit
-def mark_present(keys: npt.NDArray[Any], low: int, present: npt.NDArray[np.bool_]) -> None:
-    """``present[key - low] = True`` for every key."""
-    for i in range(keys.shape[0]):
-        present[keys[i] - low] = True
-
-
-@jit
-def dense_codes(
-    keys: npt.NDArray[Any],
-    low: int,
-    code_of: npt.NDArray[np.int32],
-    out: npt.NDArray[np.int32],
-    start: int,
-    stop: int,
-) -> None:
-    """``out[i] = code_of[keys[i] - low]`` for rows ``start..stop``."""
-    for i in range(start, stop):
-        out[i] = code_of[keys[i] - low]
 
 
 @jit
@@ -139,14 +120,17 @@ def scatter_buckets(
     cut: int,
     start: int,
     stop: int,
+    first_bucket: int,
+    last_bucket: int,
     fill: npt.NDArray[np.int64],
     out_key: npt.NDArray[np.uint16],
     out_stamp: npt.NDArray[np.int64],
     out_amount: npt.NDArray[np.float64],
     out_channel: npt.NDArray[Any],
 ) -> None:
-    """Copy rows ``start..stop`` before ``cut`` to their bucket's next free slot ``fill[bucket]``
-    (row order is kept within a bucket), with the key's offset inside its bucket."""
+    """Copy the rows ``start..stop`` before ``cut`` that fall in buckets ``first_bucket..last_bucket``
+    to their bucket's next free slot ``fill[bucket - first_bucket]`` (row order is kept within a
+    bucket), with the key's offset inside its bucket."""
     has_channel = channel.shape[0] > 0
     mask = (1 << shift) - 1
     for i in range(start, stop):
@@ -154,7 +138,9 @@ def scatter_buckets(
         if t >= cut:
             continue
         k = keys[i] - low
-        b = k >> shift
+        b = (k >> shift) - first_bucket
+        if b < 0 or b >= last_bucket - first_bucket:
+            continue
         p = fill[b]
         fill[b] = p + 1
         out_key[p] = k & mask
@@ -167,6 +153,7 @@ def scatter_buckets(
 @jit
 def fold_buckets(
     bounds: npt.NDArray[np.int64],
+    bucket_offset: int,
     first_bucket: int,
     last_bucket: int,
     shift: int,
@@ -181,7 +168,7 @@ def fold_buckets(
     spend: npt.NDArray[np.float64],
 ) -> None:
     """Fold the rows of buckets ``first_bucket..last_bucket`` (rows ``bounds[b]..bounds[b + 1]``) into
-    the tables of their customers (``code_of[(b << shift) + key]``).
+    the tables of their customers (``code_of[((bucket_offset + b) << shift) + key]``).
 
     Within a bucket a counting sort groups the rows by customer (stable), each customer's rows are
     sorted by time (stable; already sorted ones in one check), then folded in time order. A bucket's
@@ -217,7 +204,7 @@ def fold_buckets(
             s_amount[q] = amount[r]
             if has_channel:
                 s_channel[q] = channel[r]
-        base = b << shift
+        base = (bucket_offset + b) << shift
         for j in range(width):
             lo = seg[j]
             hi = seg[j + 1]
@@ -268,7 +255,7 @@ def _fold_customer(
             continue
         t = stamp[r]
         if periods == 0:
-            times[c, FIRST] = t
+            times[FIRST, c] = t
             periods = 1
             orders = 1
             last = t
@@ -285,13 +272,13 @@ def _fold_customer(
         else:
             repeat_spend += a
         if has_channel:
-            spend[c, CHANNEL0 + channel[r]] += a
-    times[c, LAST] = last
-    counts[c, PERIODS] = periods
-    counts[c, ORDERS] = orders
-    spend[c, FIRST_SPEND] = first_spend
-    spend[c, REPEAT_SPEND] = repeat_spend
-    spend[c, RETURNED] = returned
+            spend[CHANNEL0 + channel[r], c] += a
+    times[LAST, c] = last
+    counts[PERIODS, c] = periods
+    counts[ORDERS, c] = orders
+    spend[FIRST_SPEND, c] = first_spend
+    spend[REPEAT_SPEND, c] = repeat_spend
+    spend[RETURNED, c] = returned
 
 
 @jit
@@ -360,15 +347,15 @@ def _fold_unsorted(
         else:
             repeat_spend += a
         if has_channel:
-            spend[c, CHANNEL0 + channel[r]] += a
+            spend[CHANNEL0 + channel[r], c] += a
     if periods:
-        times[c, FIRST] = first
-        times[c, LAST] = last
-    counts[c, PERIODS] = periods
-    counts[c, ORDERS] = orders
-    spend[c, FIRST_SPEND] = first_spend
-    spend[c, REPEAT_SPEND] = repeat_spend
-    spend[c, RETURNED] = returned
+        times[FIRST, c] = first
+        times[LAST, c] = last
+    counts[PERIODS, c] = periods
+    counts[ORDERS, c] = orders
+    spend[FIRST_SPEND, c] = first_spend
+    spend[REPEAT_SPEND, c] = repeat_spend
+    spend[RETURNED, c] = returned
 
 
 @jit

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -98,77 +99,143 @@ def summarize(
     end_period = int(period_index(np.array([end]), unit)[0])
     cut = int(period_start_us(end_period + 1, unit))
     stamps = transactions.timestamp.view(np.int64)
-    amount = transactions.amount
-    rows = len(stamps)
     keys, low, span, uniques = _customer_keys(transactions.customer_id)
-    shift = _bucket_shift(span, rows)
-    n_buckets = ((span - 1) >> shift) + 1
-    # Two threads take half of the rows each, then half of the buckets (one thread only for small logs).
-    middle = rows // 2 if rows >= _PARALLEL_ROWS else rows
-    present = [np.zeros(span, bool), np.zeros(span, bool)]
-    sizes = [np.zeros(n_buckets, np.int64), np.zeros(n_buckets, np.int64)]
     with ThreadPoolExecutor(max_workers=1) as helper:
-        pending_channels = None
-        if transactions.channel is not None:
-            pending_channels = helper.submit(_text_codes, transactions.channel)
-        second = helper.submit(
-            _k.count_buckets, keys, low, shift, stamps, cut, middle, rows, present[1], sizes[1]
-        )
-        _k.count_buckets(keys, low, shift, stamps, cut, 0, middle, present[0], sizes[0])
-        second.result()
-        channels, channel_codes = _EMPTY_CHANNELS if pending_channels is None else pending_channels.result()
-        present[0] |= present[1]
-        is_customer = present[0]
-        del present
-        bounds = np.zeros(n_buckets + 1, np.int64)
-        np.cumsum(sizes[0] + sizes[1], out=bounds[1:])
-        kept = int(bounds[-1])
-        if not kept:
+        bucketed = _bucket_rows(transactions, keys, low, span, cut, helper)
+        if bucketed is None:
             raise ValidationError(
                 "no purchases at or before observation_end", field="observation_end", value=str(end)
             )
-        # Rows grouped by bucket (row order kept within a bucket): `(key - low) >> shift` ranges of
-        # customers, so a bucket's customers and rows fit in cache when it is folded.
-        key = np.empty(kept, np.uint16)
-        stamp = np.empty(kept, np.int64)
-        spent = np.empty(kept, np.float64)
-        channel = np.empty(kept if len(channel_codes) else 0, channel_codes.dtype)
-        fills = (bounds[:-1].copy(), bounds[:-1] + sizes[0])
-        del sizes
-        common = (keys, low, shift, stamps, amount, channel_codes, cut)
-        outputs = (key, stamp, spent, channel)
-        second = helper.submit(_k.scatter_buckets, *common, middle, rows, fills[1], *outputs)
-        _k.scatter_buckets(*common, 0, middle, fills[0], *outputs)
-        second.result()
-        del fills, channel_codes
-        code_of = np.cumsum(is_customer, dtype=np.int32)
+        code_of = np.cumsum(bucketed.is_customer, dtype=np.int32)
         code_of -= 1
-        customers = uniques(is_customer)
-        n = len(customers)
-        times = np.zeros((n, 2), np.int64)
-        counts = np.zeros((n, 2), np.int64)
-        spend = np.zeros((n, _k.CHANNEL0 + len(channels)))
-        split = int(np.searchsorted(bounds, kept // 2)) if middle < rows else n_buckets
-        split = min(split, n_buckets)
-        common = (bounds, shift, key, stamp, spent, channel, code_of, _k.UNIT_CODES[unit.value])
-        tables = (times, counts, spend)
-        second = helper.submit(_k.fold_buckets, bounds, split, n_buckets, *common[1:], *tables)
-        _k.fold_buckets(bounds, 0, split, *common[1:], *tables)
-        second.result()
-    del key, stamp, spent, channel, bounds
-    orders = counts[:, _k.ORDERS]
+        customers = uniques(bucketed.is_customer)
+        times, counts, spend = _fold(bucketed, code_of, len(customers), unit, helper)
+    channels = bucketed.channels
+    del bucketed
+    orders = counts[_k.ORDERS]
     if transactions.order_id is not None:
-        purchase = amount >= 0
+        purchase = transactions.amount >= 0
         purchase &= stamps < cut
         bought = np.flatnonzero(purchase)
         del purchase
-        orders = _distinct_pairs(code_of[keys[bought] - low], transactions.order_id[bought], n)
-    periods = counts[:, _k.PERIODS]
+        orders = _distinct_pairs(code_of[keys[bought] - low], transactions.order_id[bought], len(customers))
+    periods = counts[_k.PERIODS]
     if not bool(periods.any()):
         raise ValidationError(
             "no purchases at or before observation_end", field="observation_end", value=str(end)
         )
     return _assemble(customers, times, periods, orders, spend, channels, end, end_period, unit)
+
+
+class _Bucketed(NamedTuple):
+    """How the rows before the cut fall into buckets of customer keys, ready to be copied sweep by sweep."""
+
+    transactions: Transactions
+    keys: npt.NDArray[np.int64]
+    low: int
+    shift: int  # bucket of a key: (key - low) >> shift
+    cut: int
+    middle: int  # the helper thread takes rows middle.., the caller rows ..middle
+    bounds: npt.NDArray[np.int64]  # rows of bucket b, once copied: bounds[b]..bounds[b + 1]
+    first_half: npt.NDArray[np.int64]  # rows of each bucket among rows ..middle
+    channels: npt.NDArray[Any]  # channel names
+    channel_codes: npt.NDArray[np.integer[Any]]  # per row; empty without channels
+    is_customer: npt.NDArray[np.bool_]  # keys with a row before the cut
+
+
+def _bucket_rows(
+    transactions: Transactions,
+    keys: npt.NDArray[np.int64],
+    low: int,
+    span: int,
+    cut: int,
+    helper: ThreadPoolExecutor,
+) -> _Bucketed | None:
+    """Count the rows before ``cut`` of each bucket of customer keys; None when there are none.
+
+    Two threads take half of the rows each (one thread for small logs); the helper also codes the
+    channel column.
+    """
+    stamps = transactions.timestamp.view(np.int64)
+    rows = len(stamps)
+    shift = _bucket_shift(span, rows)
+    n_buckets = ((span - 1) >> shift) + 1
+    middle = rows // 2 if rows >= _PARALLEL_ROWS else rows
+    present = [np.zeros(span, bool), np.zeros(span, bool)]
+    sizes = [np.zeros(n_buckets, np.int64), np.zeros(n_buckets, np.int64)]
+    pending_channels = None
+    if transactions.channel is not None:
+        pending_channels = helper.submit(_text_codes, transactions.channel)
+    second = helper.submit(
+        _k.count_buckets, keys, low, shift, stamps, cut, middle, rows, present[1], sizes[1]
+    )
+    _k.count_buckets(keys, low, shift, stamps, cut, 0, middle, present[0], sizes[0])
+    second.result()
+    channels, channel_codes = _EMPTY_CHANNELS if pending_channels is None else pending_channels.result()
+    present[0] |= present[1]
+    bounds = np.zeros(n_buckets + 1, np.int64)
+    np.cumsum(sizes[0] + sizes[1], out=bounds[1:])
+    if not bounds[-1]:
+        return None
+    return _Bucketed(
+        transactions, keys, low, shift, cut, middle, bounds, sizes[0], channels, channel_codes, present[0]
+    )
+
+
+def _fold(
+    bucketed: _Bucketed, code_of: npt.NDArray[np.int32], n: int, unit: Period, helper: ThreadPoolExecutor
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The per-customer tables (times, counts, spend; a row per field) from the rows, bucket by bucket.
+
+    The rows are copied into a buffer grouped by bucket (row order kept within a bucket) and folded,
+    in sweeps of consecutive buckets holding at most about ``_SWEEP_ROWS`` rows, so the buffer stays
+    a fraction of the log. In each sweep two threads copy half of the rows each, then fold about half
+    of the copied rows each, in whole buckets.
+    """
+    times = np.zeros((2, n), np.int64)
+    counts = np.zeros((2, n), np.int64)
+    spend = np.zeros((_k.CHANNEL0 + len(bucketed.channels), n))
+    bounds = bucketed.bounds
+    n_buckets = len(bounds) - 1
+    kept = int(bounds[-1])
+    sweeps = -(-kept // _SWEEP_ROWS)
+    edges = np.searchsorted(bounds, np.arange(sweeps + 1) * (kept / sweeps), side="left")
+    edges[0], edges[-1] = 0, n_buckets
+    edges = np.unique(edges)
+    room = int(np.diff(bounds[edges]).max())
+    buffer = (
+        np.empty(room, np.uint16),
+        np.empty(room, np.int64),
+        np.empty(room, np.float64),
+        np.empty(room if len(bucketed.channel_codes) else 0, bucketed.channel_codes.dtype),
+    )
+    tx, shift, middle = bucketed.transactions, bucketed.shift, bucketed.middle
+    rows = len(tx)
+    columns = (
+        bucketed.keys,
+        bucketed.low,
+        shift,
+        tx.timestamp.view(np.int64),
+        tx.amount,
+        bucketed.channel_codes,
+        bucketed.cut,
+    )
+    unit_code = _k.UNIT_CODES[unit.value]
+    for first, last in itertools.pairwise(edges.tolist()):
+        local = bounds[first : last + 1] - bounds[first]
+        fills = (local[:-1].copy(), local[:-1] + bucketed.first_half[first:last])
+        second = helper.submit(_k.scatter_buckets, *columns, middle, rows, first, last, fills[1], *buffer)
+        _k.scatter_buckets(*columns, 0, middle, first, last, fills[0], *buffer)
+        second.result()
+        copied = int(local[-1])
+        split = last - first
+        if middle < rows:
+            split = min(int(np.searchsorted(local, copied // 2)), split)
+        arguments = (shift, *buffer, code_of, unit_code, times, counts, spend)
+        second = helper.submit(_k.fold_buckets, local, first, split, last - first, *arguments)
+        _k.fold_buckets(local, first, 0, split, *arguments)
+        second.result()
+    return times, counts, spend
 
 
 def _customer_keys(
@@ -216,21 +283,22 @@ def _assemble(
         logger.info("summarize: %d customers without a purchase up to observation_end left out", dropped)
 
     def pick(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        return np.ascontiguousarray(values) if not dropped else values[buyers]
+        return values if not dropped else values[buyers]
 
-    first_ts = pick(times[:, _k.FIRST])
-    last_ts = pick(times[:, _k.LAST])
-    frequency = pick(periods) - 1
-    repeat_spend = pick(spend[:, _k.REPEAT_SPEND])
-    gross = repeat_spend + pick(spend[:, _k.FIRST_SPEND])
-    returned = pick(spend[:, _k.RETURNED])
-    monetary = np.divide(repeat_spend, frequency, out=np.zeros(len(frequency)), where=frequency > 0)
-    shares = {
-        str(name): np.divide(
-            pick(spend[:, _k.CHANNEL0 + j]), gross, out=np.zeros(len(gross)), where=gross > 0
-        )
-        for j, name in enumerate(channels)
-    }
+    first_ts = pick(times[_k.FIRST])
+    last_ts = pick(times[_k.LAST])
+    frequency = pick(periods)
+    frequency -= 1
+    gross = pick(spend[_k.FIRST_SPEND])
+    gross += spend[_k.REPEAT_SPEND] if not dropped else spend[_k.REPEAT_SPEND][buyers]
+    returned = pick(spend[_k.RETURNED])
+    # Repeat spend is 0 where frequency is 0: dividing in place leaves the mean repeat spend or 0.
+    monetary = pick(spend[_k.REPEAT_SPEND])
+    np.divide(monetary, frequency, out=monetary, where=frequency > 0)
+    shares = {}
+    for j, name in enumerate(channels):
+        share = pick(spend[_k.CHANNEL0 + j])  # 0 wherever gross spend is 0
+        shares[str(name)] = np.divide(share, gross, out=share, where=gross > 0)
     first_period = period_index(first_ts.view("datetime64[us]"), unit)
     last_period = period_index(last_ts.view("datetime64[us]"), unit)
     end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
@@ -269,44 +337,13 @@ def _dense_span(values: npt.NDArray[Any]) -> tuple[int, int] | None:
     return low, span
 
 
-def _factorize_ids(
-    values: npt.NDArray[Any], helper: ThreadPoolExecutor | None = None
-) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
-    """Sorted unique ids and each row's code: O(n) by direct indexing for integer ids of modest span.
-
-    Dense ids get int32 codes (half the memory traffic of int64); ``helper`` codes half the rows.
-    """
-    dense = _dense_span(values)
-    if dense is None or dense[1] >= np.iinfo(np.int32).max or values.dtype.kind != "i":
-        return factorize(values)
-    keys = values.astype(np.int64, copy=False)
-    low, span = dense
-    present = np.zeros(span, bool)
-    _k.mark_present(keys, low, present)
-    code_of = np.cumsum(present, dtype=np.int32)
-    code_of -= 1
-    uniques = np.flatnonzero(present) + low
-    del present
-    codes = np.empty(len(values), np.int32)
-    middle = len(values) // 2 if helper is not None else len(values)
-    pending = (
-        None
-        if helper is None
-        else helper.submit(_k.dense_codes, keys, low, code_of, codes, middle, len(keys))
-    )
-    _k.dense_codes(keys, low, code_of, codes, 0, middle)
-    if pending is not None:
-        pending.result()
-    return uniques.astype(values.dtype, copy=False), codes
-
-
 def _distinct_pairs(
     codes: npt.NDArray[np.integer[Any]], values: npt.NDArray[Any], n: int
 ) -> npt.NDArray[np.int64]:
     """Number of distinct ``values`` per customer code by one sort of (code, value) pairs."""
     if not len(codes):
         return np.zeros(n, np.int64)
-    _, value_codes = _factorize_ids(values)
+    _, value_codes = factorize(values)
     width = int(value_codes.max()) + 1
     distinct = np.unique(codes.astype(np.int64) * width + value_codes)
     return np.bincount(distinct // width, minlength=n).astype(np.int64)
@@ -344,4 +381,6 @@ def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray
 _PARALLEL_ROWS = 200_000
 # Rows per bucket aimed at: a bucket's rows and customers stay in cache while it is folded.
 _BUCKET_ROWS = 1 << 15
+# Rows copied and folded per sweep at most (about, in whole buckets): bounds the buffer (19 bytes a row).
+_SWEEP_ROWS = 4_000_000
 _EMPTY_CHANNELS: tuple[npt.NDArray[Any], npt.NDArray[np.int8]] = (np.zeros(0, str), np.zeros(0, np.int8))
