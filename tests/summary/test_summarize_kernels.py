@@ -178,3 +178,15 @@ print(json.dumps({{k: v.tolist() for k, v in s.to_dict().items() if v.dtype.kind
     compiled = summarize(transactions(frame), observation_end=END, period="W").to_dict()
     for name, values in plain.items():
         np.testing.assert_array_equal(np.asarray(values), compiled[name], err_msg=name)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_channel_the_sample_misses_is_still_counted(small_sweeps: None, shuffled: bool) -> None:
+    # 9000 rows: channels are sampled every other row, so a channel seen only on odd rows is missed
+    # by the fast coding and the column is coded again the slow way.
+    frame = make_log(13, rows=9000)
+    if shuffled:
+        frame = frame.sample(frac=1.0, random_state=6, ignore_index=True)
+    frame.loc[[1001, 4003], "channel"] = "wechat mini-program"
+    frame.loc[2001, "channel"] = "live"
+    check(frame, "D")
