@@ -32,7 +32,6 @@ __all__ = [
     "UNIT_CODES",
     "count_buckets",
     "fold_buckets",
-    "match_words",
     "scatter_buckets",
 ]
 
@@ -65,29 +64,6 @@ def _period_of(stamp: int, unit: int) -> int:
 
 
 @jit
-def match_words(
-    words: npt.NDArray[np.uint64],
-    patterns: npt.NDArray[np.uint64],
-    pattern_code: npt.NDArray[np.int8],
-    out: npt.NDArray[np.int8],
-) -> bool:
-    """Code of each row's pair of words among ``patterns`` (``(p, 2)``); False if a row matches none."""
-    n_patterns = patterns.shape[0]
-    for i in range(words.shape[0]):
-        lo = words[i, 0]
-        hi = words[i, 1]
-        found = False
-        for j in range(n_patterns):
-            if patterns[j, 0] == lo and patterns[j, 1] == hi:
-                out[i] = pattern_code[j]
-                found = True
-                break
-        if not found:
-            return False
-    return True
-
-
-@jit
 def count_buckets(
     keys: npt.NDArray[np.int64],
     low: int,
@@ -98,15 +74,38 @@ def count_buckets(
     stop: int,
     present: npt.NDArray[np.bool_],
     sizes: npt.NDArray[np.int64],
-) -> None:
-    """For rows ``start..stop`` before time ``cut``: mark ``present[key - low]`` and count the rows of
-    each bucket ``(key - low) >> shift``."""
+    words: npt.NDArray[np.uint64],
+    patterns: npt.NDArray[np.uint64],
+    pattern_code: npt.NDArray[np.int8],
+    channel: npt.NDArray[np.integer[Any]],
+) -> bool:
+    """For rows ``start..stop`` before time ``cut``: mark ``present[key - low]``, count the rows of
+    each bucket ``(key - low) >> shift`` and, unless ``words`` is empty, code the row's channel.
+
+    A channel is coded by matching the row's two 64-bit words (a ``StringDType`` cell) against
+    ``patterns`` (``(p, 2)``). Returns False if some row matches no pattern (the codes are then
+    incomplete and the caller falls back to another way of coding the channels).
+    """
+    has_words = words.shape[0] > 0
+    n_patterns = patterns.shape[0]
+    matched = True
     for i in range(start, stop):
         if stamps[i] >= cut:
             continue
         k = keys[i] - low
         present[k] = True
         sizes[k >> shift] += 1
+        if has_words:
+            lo = words[i, 0]
+            hi = words[i, 1]
+            found = False
+            for j in range(n_patterns):
+                if patterns[j, 0] == lo and patterns[j, 1] == hi:
+                    channel[i] = pattern_code[j]
+                    found = True
+                    break
+            matched &= found
+    return matched
 
 
 @jit

@@ -153,8 +153,8 @@ def _bucket_rows(
 ) -> _Bucketed | None:
     """Count the rows before ``cut`` of each bucket of customer keys; None when there are none.
 
-    Two threads take half of the rows each (one thread for small logs); the helper also codes the
-    channel column.
+    Two threads take half of the rows each (one thread for small logs), and code the channels of
+    their rows on the way.
     """
     stamps = transactions.timestamp.view(np.int64)
     rows = len(stamps)
@@ -163,15 +163,14 @@ def _bucket_rows(
     middle = rows // 2 if rows >= _PARALLEL_ROWS else rows
     present = [np.zeros(span, bool), np.zeros(span, bool)]
     sizes = [np.zeros(n_buckets, np.int64), np.zeros(n_buckets, np.int64)]
-    pending_channels = None
-    if transactions.channel is not None:
-        pending_channels = helper.submit(_text_codes, transactions.channel)
-    second = helper.submit(
-        _k.count_buckets, keys, low, shift, stamps, cut, middle, rows, present[1], sizes[1]
-    )
-    _k.count_buckets(keys, low, shift, stamps, cut, 0, middle, present[0], sizes[0])
-    second.result()
-    channels, channel_codes = _EMPTY_CHANNELS if pending_channels is None else pending_channels.result()
+    channels, channel_codes, words, patterns, pattern_code = _channel_plan(transactions.channel)
+    columns = (keys, low, shift, stamps, cut)
+    coding = (words, patterns, pattern_code, channel_codes)
+    second = helper.submit(_k.count_buckets, *columns, middle, rows, present[1], sizes[1], *coding)
+    matched = _k.count_buckets(*columns, 0, middle, present[0], sizes[0], *coding)
+    if not (second.result() and matched) and transactions.channel is not None:
+        # A channel the sample missed: code the column the slow way.
+        channels, channel_codes = _small_codes(transactions.channel)
     present[0] |= present[1]
     bounds = np.zeros(n_buckets + 1, np.int64)
     np.cumsum(sizes[0] + sizes[1], out=bounds[1:])
@@ -349,15 +348,27 @@ def _distinct_pairs(
     return np.bincount(distinct // width, minlength=n).astype(np.int64)
 
 
-def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
-    """Sorted distinct values of a low-cardinality text column (channels), and each row's small code.
+def _channel_plan(
+    values: npt.NDArray[Any] | None,
+) -> tuple[
+    npt.NDArray[Any],
+    npt.NDArray[np.integer[Any]],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.int8],
+]:
+    """How the row count codes the channels: ``(names, codes, words, patterns, pattern_code)``.
 
     Equal 16-byte cells of a ``StringDType`` array hold equal strings (short strings are stored inline;
-    longer ones point into the array's own arena), so rows are matched by comparing two ``uint64`` words
-    against the patterns seen in a sample (one compiled pass), then each pattern is decoded once.
-    Anything unexpected (many patterns, a pattern the sample missed, another dtype) falls back to
-    :func:`omnicore.data.factorize`.
+    longer ones point into the array's own arena), so a low-cardinality text column is coded by
+    matching each row's two ``uint64`` words against the patterns seen in a sample (each pattern is
+    decoded once): the codes array is then filled by :func:`_kernels.count_buckets`. Otherwise (no
+    channels, another dtype, many patterns) the codes come filled and ``words`` is empty.
     """
+    no_words = np.zeros((0, 2), np.uint64)
+    no_patterns = np.zeros(0, np.int8)
+    if values is None:
+        return np.zeros(0, str), np.zeros(0, np.int8), no_words, no_words, no_patterns
     if values.dtype.kind == "T" and len(values) >= 4096 and values.flags.c_contiguous:
         try:
             words = np.frombuffer(values, dtype=np.uint64).reshape(-1, 2)
@@ -370,9 +381,15 @@ def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray
                 names = [str(values[i * step]) for i in first_row]
                 uniques = sorted(set(names))
                 pattern_code = np.array([uniques.index(name) for name in names], np.int8)
-                codes = np.empty(len(values), np.int8)
-                if _k.match_words(words, np.ascontiguousarray(patterns), pattern_code, codes):
-                    return np.asarray(uniques, dtype=values.dtype), codes
+                codes: npt.NDArray[np.integer[Any]] = np.zeros(len(values), np.int8)
+                distinct = np.asarray(uniques, dtype=values.dtype)
+                return distinct, codes, words, np.ascontiguousarray(patterns), pattern_code
+    distinct, codes = _small_codes(values)
+    return distinct, codes, no_words, no_words, no_patterns
+
+
+def _small_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.integer[Any]]]:
+    """Sorted distinct values and each row's code, in the smallest of int8 / int32."""
     distinct, row_codes = factorize(values)
     small = np.int8 if len(distinct) <= np.iinfo(np.int8).max else np.int32
     return distinct, row_codes.astype(small)
@@ -384,4 +401,3 @@ _PARALLEL_ROWS = 200_000
 _BUCKET_ROWS = 1 << 15
 # Rows copied and folded per sweep at most (about, in whole buckets): bounds the buffer (19 bytes a row).
 _SWEEP_ROWS = 4_000_000
-_EMPTY_CHANNELS: tuple[npt.NDArray[Any], npt.NDArray[np.int8]] = (np.zeros(0, str), np.zeros(0, np.int8))
