@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._jit import jit
+from omnicore.summary._period import _MONDAY_OFFSET_DAYS, US_PER_DAY, US_PER_HOUR
 
 __all__ = [
     "UNIT_CODES",
@@ -35,10 +36,6 @@ __all__ = [
     "scatter_buckets",
 ]
 
-_US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 24 * _US_PER_HOUR
-# 1970-01-01 was a Thursday: Monday-to-Sunday weeks start 3 days later (as summary._period).
-_MONDAY_OFFSET_DAYS = 3
 # Kernel code of each period unit ("h", "D", "W").
 UNIT_CODES = {"h": 0, "D": 1, "W": 2}
 # Unsorted segments up to this many rows are folded without sorting, longer ones sorted first (by
@@ -56,8 +53,8 @@ FIRST_SPEND, REPEAT_SPEND, RETURNED, CHANNEL0 = 0, 1, 2, 3
 def _period_of(stamp: int, unit: int) -> int:
     """The period index of a timestamp in microseconds (floor division, as ``period_index``)."""
     if unit == 0:
-        return stamp // _US_PER_HOUR
-    days = stamp // _US_PER_DAY
+        return stamp // US_PER_HOUR
+    days = stamp // US_PER_DAY
     if unit == 1:
         return days
     return (days + _MONDAY_OFFSET_DAYS) // 7
@@ -278,6 +275,45 @@ def _fold_customer(
     spend[FIRST_SPEND, c] = first_spend
     spend[REPEAT_SPEND, c] = repeat_spend
     spend[RETURNED, c] = returned
+
+
+@jit
+def finish(
+    times: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    spend: npt.NDArray[np.float64],
+    end_us: int,
+    end_period: int,
+    unit: int,
+    recency: npt.NDArray[np.float64],
+    age: npt.NDArray[np.float64],
+    days_since_last: npt.NDArray[np.float64],
+    net_spend: npt.NDArray[np.float64],
+) -> None:
+    """The derived fields of every customer (with a purchase), in one pass over the tables.
+
+    Fills ``recency``, ``age`` (``T``), ``days_since_last`` and ``net_spend``, and turns the tables'
+    rows into summary columns in place: periods into ``frequency`` (periods - 1), first-period spend
+    into gross spend, later-period spend into its mean per repeat period (``monetary_value``; 0
+    without one) and channel spend into shares of gross spend (0 when gross spend is 0).
+    """
+    for c in range(times.shape[1]):
+        first_period = _period_of(times[FIRST, c], unit)
+        last = times[LAST, c]
+        recency[c] = _period_of(last, unit) - first_period
+        age[c] = end_period - first_period
+        days_since_last[c] = max(end_us - last, 0) / US_PER_DAY
+        frequency = counts[PERIODS, c] - 1
+        counts[PERIODS, c] = frequency
+        repeat = spend[REPEAT_SPEND, c]
+        gross = spend[FIRST_SPEND, c] + repeat
+        spend[FIRST_SPEND, c] = gross
+        if frequency > 0:
+            spend[REPEAT_SPEND, c] = repeat / frequency
+        net_spend[c] = gross - spend[RETURNED, c]
+        if gross > 0:
+            for j in range(CHANNEL0, spend.shape[0]):
+                spend[j, c] = spend[j, c] / gross
 
 
 @jit

@@ -15,7 +15,7 @@ from omnicore._errors import ValidationError
 from omnicore.data import Transactions, factorize, to_datetime64
 from omnicore.summary import _kernels as _k
 from omnicore.summary._customer_summary import CustomerSummary
-from omnicore.summary._period import US_PER_DAY, Period, period_index, period_start_us
+from omnicore.summary._period import Period, period_index, period_start_us
 
 __all__ = ["summarize"]
 
@@ -112,19 +112,18 @@ def summarize(
         times, counts, spend = _fold(bucketed, code_of, len(customers), unit, helper)
     channels = bucketed.channels
     del bucketed
-    orders = counts[_k.ORDERS]
     if transactions.order_id is not None:
         purchase = transactions.amount >= 0
         purchase &= stamps < cut
         bought = np.flatnonzero(purchase)
         del purchase
-        orders = _distinct_pairs(code_of[keys[bought] - low], transactions.order_id[bought], len(customers))
-    periods = counts[_k.PERIODS]
-    if not bool(periods.any()):
+        codes = code_of[keys[bought] - low]
+        counts[_k.ORDERS] = _distinct_pairs(codes, transactions.order_id[bought], len(customers))
+    if not bool(counts[_k.PERIODS].any()):
         raise ValidationError(
             "no purchases at or before observation_end", field="observation_end", value=str(end)
         )
-    return _assemble(customers, times, periods, orders, spend, channels, end, end_period, unit)
+    return _assemble(customers, times, counts, spend, channels, end, end_period, unit)
 
 
 class _Bucketed(NamedTuple):
@@ -267,8 +266,7 @@ def _bucket_shift(span: int, rows: int) -> int:
 def _assemble(
     customers: npt.NDArray[Any],
     times: npt.NDArray[np.int64],
-    periods: npt.NDArray[np.int64],
-    orders: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
     spend: npt.NDArray[np.float64],
     channels: npt.NDArray[Any],
     end: np.datetime64,
@@ -276,46 +274,33 @@ def _assemble(
     unit: Period,
 ) -> CustomerSummary:
     """The summary of the customers with a purchase, from the per-customer tables of the kernels."""
-    buyers = periods > 0
+    buyers = counts[_k.PERIODS] > 0
     dropped = int(np.count_nonzero(~buyers))
     if dropped:
         logger.info("summarize: %d customers without a purchase up to observation_end left out", dropped)
-
-    def pick(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        return values if not dropped else values[buyers]
-
-    first_ts = pick(times[_k.FIRST])
-    last_ts = pick(times[_k.LAST])
-    frequency = pick(periods)
-    frequency -= 1
-    gross = pick(spend[_k.FIRST_SPEND])
-    gross += spend[_k.REPEAT_SPEND] if not dropped else spend[_k.REPEAT_SPEND][buyers]
-    returned = pick(spend[_k.RETURNED])
-    # Repeat spend is 0 where frequency is 0: dividing in place leaves the mean repeat spend or 0.
-    monetary = pick(spend[_k.REPEAT_SPEND])
-    np.divide(monetary, frequency, out=monetary, where=frequency > 0)
-    shares = {}
-    for j, name in enumerate(channels):
-        share = pick(spend[_k.CHANNEL0 + j])  # 0 wherever gross spend is 0
-        shares[str(name)] = np.divide(share, gross, out=share, where=gross > 0)
-    first_period = period_index(first_ts.view("datetime64[us]"), unit)
-    last_period = period_index(last_ts.view("datetime64[us]"), unit)
+        customers = customers[buyers]
+        times, counts, spend = times[:, buyers], counts[:, buyers], spend[:, buyers]
+    n = len(customers)
+    recency, age, days_since_last, net_spend = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     end_us = int(np.asarray(end).astype("datetime64[us]").view(np.int64))
-    days_since_last = np.maximum(end_us - last_ts, 0) / US_PER_DAY
+    # In place: periods become frequency, first-period spend gross spend, later spend the monetary
+    # value, channel spend channel shares.
+    unit_code = _k.UNIT_CODES[unit.value]
+    _k.finish(times, counts, spend, end_us, end_period, unit_code, recency, age, days_since_last, net_spend)
     return CustomerSummary(
-        customer_id=pick(customers),
-        frequency=frequency,
-        recency=(last_period - first_period).astype(np.float64),
-        T=(end_period - first_period).astype(np.float64),
-        monetary_value=monetary,
-        first_purchase=first_ts.view("datetime64[us]"),
-        last_purchase=last_ts.view("datetime64[us]"),
+        customer_id=customers,
+        frequency=counts[_k.PERIODS],
+        recency=recency,
+        T=age,
+        monetary_value=spend[_k.REPEAT_SPEND],
+        first_purchase=times[_k.FIRST].view("datetime64[us]"),
+        last_purchase=times[_k.LAST].view("datetime64[us]"),
         days_since_last=days_since_last,
-        orders=pick(orders),
-        gross_spend=gross,
-        returned=returned,
-        net_spend=gross - returned,
-        channel_share=shares,
+        orders=counts[_k.ORDERS],
+        gross_spend=spend[_k.FIRST_SPEND],
+        returned=spend[_k.RETURNED],
+        net_spend=net_spend,
+        channel_share={str(name): spend[_k.CHANNEL0 + j] for j, name in enumerate(channels)},
         period=unit,
         observation_end=end,
     )
