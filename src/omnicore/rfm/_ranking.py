@@ -75,7 +75,8 @@ def quantile_scores(values: npt.NDArray[Any], bins: int, *, higher_is_better: bo
     -----
     O(n): a score reaches ``s + 1`` exactly when at least ``c_s = ceil(s * n / bins)`` customers are
     strictly worse, i.e. when the value beats the ``c_s``-th worst value. Those ``bins - 1`` order
-    statistics come from counting (whole numbers of modest span) or one :func:`numpy.partition`, and
+    statistics come from counting (whole numbers of modest span), a compiled histogram selection
+    (other floats; three passes) or one :func:`numpy.partition` (small or very skewed columns), and
     each value's score is one plus the number of them it beats (``bins - 1`` comparisons per value).
     This equals ``1 + bins * count_below(values) // n`` exactly.
     """
