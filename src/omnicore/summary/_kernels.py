@@ -157,14 +157,15 @@ def fold_buckets(
     stamp: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
     channel: npt.NDArray[Any],
-    code_of: npt.NDArray[np.int32],
+    first_code: npt.NDArray[np.int64],
     unit: int,
     times: npt.NDArray[np.int64],
     counts: npt.NDArray[np.int64],
     spend: npt.NDArray[np.float64],
 ) -> None:
     """Fold the rows of buckets ``first_bucket..last_bucket`` (rows ``bounds[b]..bounds[b + 1]``) into
-    the tables of their customers (``code_of[((bucket_offset + b) << shift) + key]``).
+    the tables of their customers: the customers of bucket ``bucket_offset + b`` are coded from
+    ``first_code[bucket_offset + b]`` on, in key order (a customer is a key with rows).
 
     Within a bucket a counting sort groups the rows by customer (stable), each customer's rows are
     sorted by time (stable; already sorted ones in one check), then folded in time order. A bucket's
@@ -200,13 +201,13 @@ def fold_buckets(
             s_amount[q] = amount[r]
             if has_channel:
                 s_channel[q] = channel[r]
-        base = (bucket_offset + b) << shift
+        c = first_code[bucket_offset + b] - 1
         for j in range(width):
             lo = seg[j]
             hi = seg[j + 1]
             if lo == hi:
                 continue
-            c = code_of[base + j]
+            c += 1
             if _is_sorted(s_stamp, lo, hi):
                 _fold_customer(
                     s_stamp, s_amount, s_channel, lo, hi, has_channel, unit, c, times, counts, spend

@@ -106,17 +106,17 @@ def summarize(
             raise ValidationError(
                 "no purchases at or before observation_end", field="observation_end", value=str(end)
             )
-        code_of = np.cumsum(bucketed.is_customer, dtype=np.int32)
-        code_of -= 1
         customers = uniques(bucketed.is_customer)
-        times, counts, spend = _fold(bucketed, code_of, len(customers), unit, helper)
-    channels = bucketed.channels
+        times, counts, spend = _fold(bucketed, len(customers), unit, helper)
+    channels, is_customer = bucketed.channels, bucketed.is_customer
     del bucketed
     if transactions.order_id is not None:
         purchase = transactions.amount >= 0
         purchase &= stamps < cut
         bought = np.flatnonzero(purchase)
         del purchase
+        code_of = np.cumsum(is_customer, dtype=np.int32)
+        code_of -= 1
         codes = code_of[keys[bought] - low]
         counts[_k.ORDERS] = _distinct_pairs(codes, transactions.order_id[bought], len(customers))
     if not bool(counts[_k.PERIODS].any()):
@@ -181,7 +181,7 @@ def _bucket_rows(
 
 
 def _fold(
-    bucketed: _Bucketed, code_of: npt.NDArray[np.int32], n: int, unit: Period, helper: ThreadPoolExecutor
+    bucketed: _Bucketed, n: int, unit: Period, helper: ThreadPoolExecutor
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The per-customer tables (times, counts, spend; a row per field) from the rows, bucket by bucket.
 
@@ -190,10 +190,20 @@ def _fold(
     a fraction of the log. In each sweep two threads copy half of the rows each, then fold about half
     of the copied rows each, in whole buckets.
     """
+    bounds = bucketed.bounds
+    shift = bucketed.shift
+    # Code of the first customer of each bucket (customers are coded in key order), summed by rows
+    # of a (buckets, keys per bucket) view: no key-sized temporary.
+    is_customer, width = bucketed.is_customer, 1 << shift
+    whole = len(is_customer) // width
+    per_bucket = np.zeros(len(bounds) - 1, np.int64)
+    per_bucket[:whole] = is_customer[: whole * width].reshape(whole, width).sum(axis=1, dtype=np.int64)
+    per_bucket[whole:] = np.count_nonzero(is_customer[whole * width :])
+    first_code = np.zeros(len(per_bucket), np.int64)
+    np.cumsum(per_bucket[:-1], out=first_code[1:])
     times = np.zeros((2, n), np.int64)
     counts = np.zeros((2, n), np.int64)
     spend = np.zeros((_k.CHANNEL0 + len(bucketed.channels), n))
-    bounds = bucketed.bounds
     n_buckets = len(bounds) - 1
     kept = int(bounds[-1])
     sweeps = -(-kept // _SWEEP_ROWS)
@@ -207,7 +217,7 @@ def _fold(
         np.empty(room, np.float64),
         np.empty(room if len(bucketed.channel_codes) else 0, bucketed.channel_codes.dtype),
     )
-    tx, shift, middle = bucketed.transactions, bucketed.shift, bucketed.middle
+    tx, middle = bucketed.transactions, bucketed.middle
     rows = len(tx)
     columns = (
         bucketed.keys,
@@ -229,7 +239,7 @@ def _fold(
         split = last - first
         if middle < rows:
             split = min(int(np.searchsorted(local, copied // 2)), split)
-        arguments = (shift, *buffer, code_of, unit_code, times, counts, spend)
+        arguments = (shift, *buffer, first_code, unit_code, times, counts, spend)
         second = helper.submit(_k.fold_buckets, local, first, split, last - first, *arguments)
         _k.fold_buckets(local, first, 0, split, *arguments)
         second.result()
@@ -385,4 +395,4 @@ _PARALLEL_ROWS = 200_000
 # Rows per bucket aimed at: a bucket's rows and customers stay in cache while it is folded.
 _BUCKET_ROWS = 1 << 15
 # Rows copied and folded per sweep at most (about, in whole buckets): bounds the buffer (19 bytes a row).
-_SWEEP_ROWS = 4_000_000
+_SWEEP_ROWS = 3_000_000
