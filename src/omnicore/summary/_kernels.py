@@ -15,8 +15,11 @@ field is a contiguous column of the summary):
 - ``spend[:, c]``: first-period spend, later-period spend, returned (positive), then gross spend by
   channel code.
 
-A customer's purchases are folded in time order (rows sharing a timestamp in row order), so both
-kernels give the same sums in the same order on a time-ordered log.
+A customer's rows are folded in time order when they come sorted, as they always do from a
+time-ordered log (rows sharing a timestamp in row order). Unsorted ones (a shuffled log) are folded
+in row order when there are few of them, each purchase comparing its timestamp and period with the
+earlier ones, and sorted by time first otherwise: the same counts, and the same sums up to the order
+of the additions.
 """
 
 from __future__ import annotations
@@ -237,7 +240,7 @@ def _fold_customer(
     counts: npt.NDArray[np.int64],
     spend: npt.NDArray[np.float64],
 ) -> None:
-    """Fold one customer's time-ordered rows ``begin..end`` into table row ``c``."""
+    """Fold one customer's time-ordered rows ``begin..end`` into column ``c`` of the tables."""
     periods = 0
     orders = 0
     last = 0
@@ -341,7 +344,7 @@ def _fold_unsorted(
     counts: npt.NDArray[np.int64],
     spend: npt.NDArray[np.float64],
 ) -> None:
-    """Fold one customer's few rows ``begin..end``, in any order, into table row ``c``.
+    """Fold one customer's few rows ``begin..end``, in any order, into column ``c`` of the tables.
 
     Instead of sorting (whose branches a shuffled log makes unpredictable), each purchase looks back
     over the earlier ones for its timestamp and its period: O(rows**2) comparisons that almost never
