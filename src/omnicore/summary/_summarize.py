@@ -106,10 +106,11 @@ def summarize(
             raise ValidationError(
                 "no purchases at or before observation_end", field="observation_end", value=str(end)
             )
-        customers = uniques(bucketed.is_customer)
-        times, counts, spend = _fold(bucketed, len(customers), unit, helper)
+        n = int(np.count_nonzero(bucketed.is_customer))
+        times, counts, spend = _fold(bucketed, n, unit, helper)
     channels, is_customer = bucketed.channels, bucketed.is_customer
     del bucketed
+    customers = uniques(is_customer)
     if transactions.order_id is not None:
         purchase = transactions.amount >= 0
         purchase &= stamps < cut
@@ -118,7 +119,7 @@ def summarize(
         code_of = np.cumsum(is_customer, dtype=np.int32)
         code_of -= 1
         codes = code_of[keys[bought] - low]
-        counts[_k.ORDERS] = _distinct_pairs(codes, transactions.order_id[bought], len(customers))
+        counts[_k.ORDERS] = _distinct_pairs(codes, transactions.order_id[bought], n)
     if not bool(counts[_k.PERIODS].any()):
         raise ValidationError(
             "no purchases at or before observation_end", field="observation_end", value=str(end)
