@@ -24,6 +24,7 @@ __all__ = [
     "periods_per_month",
     "rfm_arrays",
     "spend_arrays",
+    "spend_columns",
     "to_period",
     "weights_array",
 ]
@@ -68,7 +69,7 @@ def check_period(model_period: Period | None, data_period: Period | None, *, mod
         )
 
 
-def _column(name: str, value: Any, n: int | None) -> FloatArray:
+def _column(name: str, value: Any, n: int | None, *, check_finite: bool = True) -> FloatArray:
     if value is None:
         raise ValidationError("column is required (or pass a CustomerSummary)", field=name)
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
@@ -80,6 +81,8 @@ def _column(name: str, value: Any, n: int | None) -> FloatArray:
         raise ValidationError(f"expected a one-dimensional column, got shape {array.shape}", field=name)
     if n is not None and array.size != n:
         raise ValidationError(f"expected {n} values like the other columns, got {array.size}", field=name)
+    if not check_finite:
+        return array
     bad = ~np.isfinite(array)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -156,12 +159,28 @@ def rfm_arrays(
     return RFMArrays(frequency=x, recency=np.minimum(t_x, big_t), T=big_t, period=period)
 
 
-def spend_arrays(summary: Any, frequency: Any, monetary_value: Any) -> tuple[FloatArray, FloatArray]:
-    """Validate (frequency, monetary_value) for the Gamma-Gamma model, keeping every row."""
+def spend_columns(summary: Any, frequency: Any, monetary_value: Any) -> tuple[FloatArray, FloatArray]:
+    """(frequency, monetary_value) as one-dimensional float64 arrays of equal length, values unchecked.
+
+    For compiled kernels that check the values in their own pass (and fall back on
+    :func:`spend_arrays` to raise the error).
+    """
+    frequency, monetary_value = _spend_inputs(summary, frequency, monetary_value)
+    x = _column("frequency", frequency, None, check_finite=False)
+    return x, _column("monetary_value", monetary_value, x.size, check_finite=False)
+
+
+def _spend_inputs(summary: Any, frequency: Any, monetary_value: Any) -> tuple[Any, Any]:
     if summary is not None:
         if frequency is not None or monetary_value is not None:
             raise ValidationError("pass either a summary or frequency/monetary_value arrays, not both")
-        frequency, monetary_value = summary.frequency, summary.monetary_value
+        return summary.frequency, summary.monetary_value
+    return frequency, monetary_value
+
+
+def spend_arrays(summary: Any, frequency: Any, monetary_value: Any) -> tuple[FloatArray, FloatArray]:
+    """Validate (frequency, monetary_value) for the Gamma-Gamma model, keeping every row."""
+    frequency, monetary_value = _spend_inputs(summary, frequency, monetary_value)
     x = _column("frequency", frequency, None)
     m = _column("monetary_value", monetary_value, x.size)
     if (x < 0).any() or (x != np.round(x)).any():

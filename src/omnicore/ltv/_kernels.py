@@ -1,0 +1,132 @@
+"""Compiled one-pass loops of the LTV models: validation fused with the arithmetic it guards.
+
+Each kernel makes a single pass over the customers and reports the first invalid row by returning
+``False`` (or a status) instead of raising: the caller then runs the numpy validation of
+:mod:`omnicore.ltv._inputs`, which raises the :class:`~omnicore.ValidationError` naming the field,
+row and value. Results do not depend on ``NUMBA_DISABLE_JIT``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from omnicore._jit import jit
+
+__all__ = ["gg_expected_spend", "gg_prepare", "gg_sums"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@jit
+def gg_expected_spend(x: FloatArray, m: FloatArray, p: float, q: float, v: float) -> tuple[bool, FloatArray]:
+    """Gamma-Gamma ``E[M | x, m] = p (v + x m) / (p x + q - 1)`` per row (``m`` ignored where ``x = 0``).
+
+    Returns ``(ok, values)``; ``ok`` is ``False`` when a row is not finite or ``x`` is not a whole
+    number >= 0 (the values are then incomplete).
+    """
+    n = x.size
+    out = np.empty(n, dtype=np.float64)
+    qm1 = q - 1.0
+    for i in range(n):
+        xi = x[i]
+        mi = m[i]
+        if not (math.isfinite(xi) and math.isfinite(mi)) or xi < 0.0 or xi != math.floor(xi):
+            return False, out
+        spend = xi * mi if xi > 0.0 else 0.0
+        out[i] = p * (v + spend) / (p * xi + qm1)
+    return True, out
+
+
+@jit
+def gg_prepare(
+    x: FloatArray, m: FloatArray, w: FloatArray, weighted: bool, max_count: int
+) -> tuple[int, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, float]:
+    """Gamma-Gamma fit data in one pass: the repeat buyers' rows and per-count sufficient statistics.
+
+    Only the scale ``v`` enters the likelihood through each customer's total spend ``s = x m``
+    (``log(v + s)``); ``p`` and ``q`` enter through the count ``x``, for which the weight and the
+    weighted ``sum log m`` of each distinct count suffice. ``w`` is read only when ``weighted``
+    (otherwise every row has weight 1).
+
+    Returns ``(status, s, w, w x, weight by count, weighted sum of log m by count, sum of w m)`` over
+    the rows with ``x > 0`` and positive weight. ``status`` is 0 when the data are valid, 1 when a
+    row is invalid (non-finite, ``x`` not a whole number >= 0, a negative weight, or ``m <= 0`` where
+    ``x > 0``) and 2 when a count exceeds ``max_count`` (the caller then groups another way).
+    """
+    n = x.size
+    rows = 0
+    top = 0.0
+    for i in range(n):
+        xi = x[i]
+        mi = m[i]
+        wi = w[i] if weighted else 1.0
+        if not (math.isfinite(xi) and math.isfinite(mi) and math.isfinite(wi)):
+            return 1, x[:0], x[:0], x[:0], x[:0], x[:0], 0.0
+        if xi < 0.0 or xi != math.floor(xi) or wi < 0.0 or (xi > 0.0 and mi <= 0.0):
+            return 1, x[:0], x[:0], x[:0], x[:0], x[:0], 0.0
+        if xi > 0.0 and wi > 0.0:
+            rows += 1
+            top = max(top, xi)
+    if top > max_count:
+        return 2, x[:0], x[:0], x[:0], x[:0], x[:0], 0.0
+    size = int(top) + 1
+    s = np.empty(rows, dtype=np.float64)
+    ws = np.empty(rows, dtype=np.float64)
+    wxs = np.empty(rows, dtype=np.float64)
+    by_count = np.zeros(size, dtype=np.float64)
+    log_m_by_count = np.zeros(size, dtype=np.float64)
+    j = 0
+    spend = 0.0
+    for i in range(n):
+        xi = x[i]
+        wi = w[i] if weighted else 1.0
+        if xi > 0.0 and wi > 0.0:
+            mi = m[i]
+            s[j] = xi * mi
+            ws[j] = wi
+            wxs[j] = wi * xi
+            k = int(xi)
+            by_count[k] += wi
+            log_m_by_count[k] += wi * math.log(mi)
+            spend += wi * mi
+            j += 1
+    return 0, s, ws, wxs, by_count, log_m_by_count, spend
+
+
+@jit
+def gg_sums(s: FloatArray, w: FloatArray, wx: FloatArray, v: float) -> FloatArray:
+    """The six sums of the Gamma-Gamma likelihood that depend on each customer, at scale ``v``.
+
+    With ``u = v + s``: ``[sum w log u, sum w x log u, sum w / u, sum w x / u, sum w / u^2,
+    sum w x / u^2]``, i.e. ``A0, A1`` and their first and (negated) second derivatives in ``v``.
+    """
+    a0 = 0.0
+    a1 = 0.0
+    d0 = 0.0
+    d1 = 0.0
+    e0 = 0.0
+    e1 = 0.0
+    for i in range(s.size):
+        u = v + s[i]
+        inv = 1.0 / u
+        lg = math.log(u)
+        a = w[i]
+        b = wx[i]
+        a0 += a * lg
+        a1 += b * lg
+        d0 += a * inv
+        d1 += b * inv
+        inv2 = inv * inv
+        e0 += a * inv2
+        e1 += b * inv2
+    out = np.empty(6, dtype=np.float64)
+    out[0] = a0
+    out[1] = a1
+    out[2] = d0
+    out[3] = d1
+    out[4] = e0
+    out[5] = e1
+    return out
