@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore.ltv._kernels import check_rfm, dense_groups
 from omnicore.summary import Period
 
 __all__ = [
@@ -132,10 +133,19 @@ def rfm_arrays(
         period = data_period
     else:
         period = to_period(period)
-    x = _column("frequency", frequency, None)
+    x = _column("frequency", frequency, None, check_finite=False)
     n = x.size
-    t_x = _column("recency", recency, n)
-    big_t = _column("T", T, n)
+    t_x = _column("recency", recency, n, check_finite=False)
+    big_t = _column("T", T, n, check_finite=False)
+    status = check_rfm(x, t_x, big_t, integer_T)
+    if status == 0:
+        return RFMArrays(frequency=x, recency=t_x, T=big_t, period=period)
+    if status == 1:
+        return RFMArrays(frequency=x, recency=np.minimum(t_x, big_t), T=big_t, period=period)
+    # invalid: the checks below name the field, row and value
+    x = _column("frequency", x, None)
+    t_x = _column("recency", t_x, n)
+    big_t = _column("T", big_t, n)
     if (x < 0).any():
         raise _fail("frequency", "negative frequency", x, x < 0)
     whole = x != np.round(x)
@@ -228,6 +238,12 @@ def _group_codes(columns: tuple[FloatArray, ...]) -> tuple[npt.NDArray[np.intp],
     come out in lexicographic order of the rows.
     """
     n = columns[0].size
+    if 2 <= len(columns) <= 3:
+        # whole-number columns of a small range (counts, whole periods): one compiled pass
+        third = columns[2] if len(columns) == 3 else columns[0][:0]
+        ok, dense_firsts, dense_inverse = dense_groups(columns[0], columns[1], third, 8 * n + 1024)
+        if ok:
+            return dense_firsts, dense_inverse
     key = np.zeros(n, dtype=np.int64)
     span = 1
     for column in columns:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from omnicore._jit import jit
 
-__all__ = ["gg_expected_spend", "gg_prepare", "gg_sums"]
+__all__ = ["bg_scores", "check_rfm", "dense_groups", "gg_expected_spend", "gg_prepare", "gg_sums"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -130,3 +130,119 @@ def gg_sums(s: FloatArray, w: FloatArray, wx: FloatArray, v: float) -> FloatArra
     out[4] = e0
     out[5] = e1
     return out
+
+
+@jit
+def check_rfm(x: FloatArray, t_x: FloatArray, T: FloatArray, integer_T: bool) -> int:
+    """One pass over (frequency, recency, T): 0 valid, 1 valid with a recency to clip to T, 2 invalid.
+
+    Valid means what :func:`omnicore.ltv._inputs.rfm_arrays` checks: finite; ``x`` whole and >= 0;
+    ``0 <= t_x <= T (1 + 1e-12)``; ``T >= 0`` (whole when ``integer_T``); no repeat purchase at
+    ``T = 0``; ``t_x = 0`` where ``x = 0``.
+    """
+    clip = 0
+    for i in range(x.size):
+        xi = x[i]
+        ti = t_x[i]
+        big = T[i]
+        if not (math.isfinite(xi) and math.isfinite(ti) and math.isfinite(big)):
+            return 2
+        if xi < 0.0 or xi != math.floor(xi) or ti < 0.0 or big < 0.0:
+            return 2
+        if (big == 0.0 and xi > 0.0) or (xi == 0.0 and ti != 0.0) or ti > big * (1.0 + 1e-12):
+            return 2
+        if integer_T and big != math.floor(big):
+            return 2
+        if ti > big:
+            clip = 1
+    return clip
+
+
+@jit
+def bg_scores(
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    k: int,
+    head: FloatArray,
+    inverse: npt.NDArray[np.intp],
+) -> FloatArray:
+    """BG/NBD (``k = 0``) or MBG/NBD (``k = 1``) ``P(alive)`` per row, times ``head[inverse]`` if given.
+
+    ``P(alive) = 1 / (1 + a / (b + x + k - 1) ((alpha + T) / (alpha + t_x))^(r + x))`` (1 when
+    ``x + k = 0``). With ``head`` the values per distinct row of the rest of the conditional
+    expectation, gathered with ``inverse``, the result is the expected purchases instead.
+    """
+    n = x.size
+    out = np.empty(n, dtype=np.float64)
+    scaled = head.size > 0
+    for i in range(n):
+        xi = x[i]
+        if xi + k > 0.0:
+            odds = a / (b + xi + k - 1.0) * math.exp((r + xi) * math.log((alpha + T[i]) / (alpha + t_x[i])))
+            alive = 1.0 / (1.0 + odds)
+        else:
+            alive = 1.0
+        out[i] = alive * head[inverse[i]] if scaled else alive
+    return out
+
+
+@jit
+def dense_groups(
+    first: FloatArray, second: FloatArray, third: FloatArray, limit: int
+) -> tuple[bool, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Group identical rows of two or three whole-number columns (``third`` empty for two).
+
+    When every value is a whole number >= 0 and the product of the column ranges is at most
+    ``limit``, each row's values index a dense table directly. Returns ``(ok, first row of each
+    group, group of each row)`` with the groups in lexicographic order of the rows; ``ok`` is
+    ``False`` (and the arrays empty) when the columns do not qualify.
+    """
+    n = first.size
+    none = np.zeros(0, dtype=np.intp)
+    three = third.size == n and n > 0
+    top1 = 0.0
+    top2 = 0.0
+    top3 = 0.0
+    for i in range(n):
+        a = first[i]
+        b = second[i]
+        c = third[i] if three else 0.0
+        if not (a >= 0.0 and b >= 0.0 and c >= 0.0):  # also refuses NaN
+            return False, none, none
+        if a != math.floor(a) or b != math.floor(b) or c != math.floor(c):
+            return False, none, none
+        top1 = max(top1, a)
+        top2 = max(top2, b)
+        top3 = max(top3, c)
+    span2 = top2 + 1.0
+    span3 = top3 + 1.0
+    if (top1 + 1.0) * span2 * span3 > limit:
+        return False, none, none
+    s2 = int(span2)
+    s3 = int(span3)
+    size = (int(top1) + 1) * s2 * s3
+    rank = np.full(size, -1, dtype=np.intp)
+    for i in range(n):
+        c = int(third[i]) if three else 0
+        rank[(int(first[i]) * s2 + int(second[i])) * s3 + c] = 0
+    groups = 0
+    for key in range(size):
+        if rank[key] == 0:
+            rank[key] = groups
+            groups += 1
+        else:
+            rank[key] = -1
+    inverse = np.empty(n, dtype=np.intp)
+    firsts = np.full(groups, -1, dtype=np.intp)
+    for i in range(n):
+        c = int(third[i]) if three else 0
+        g = rank[(int(first[i]) * s2 + int(second[i])) * s3 + c]
+        inverse[i] = g
+        if firsts[g] < 0:
+            firsts[g] = i
+    return True, firsts, inverse
