@@ -15,7 +15,15 @@ import numpy.typing as npt
 
 from omnicore._jit import jit
 
-__all__ = ["bg_scores", "check_rfm", "dense_groups", "gg_expected_spend", "gg_prepare", "gg_sums"]
+__all__ = [
+    "bg_scores",
+    "check_rfm",
+    "dense_groups",
+    "gg_expected_spend",
+    "gg_prepare",
+    "gg_sums",
+    "pareto_log_integral",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -246,3 +254,176 @@ def dense_groups(
         if firsts[g] < 0:
             firsts[g] = i
     return True, firsts, inverse
+
+
+@jit
+def _log0(value: float) -> float:
+    """``log(value)``, ``-inf`` for ``value <= 0`` (numpy's result, without Python's exception)."""
+    return math.log(value) if value > 0.0 else -math.inf
+
+
+@jit
+def _curve(y: float, c: float, d: float, a: float) -> tuple[float, float, float, float]:
+    """``log_f(y) = c y - d log(e^a + e^y)``, its slope, ``log(e^a + e^y)`` and ``exp(-|y - a|)``.
+
+    ``a = -inf`` (``alpha == beta``) makes ``log_f`` a straight line.
+    """
+    if not math.isfinite(a):
+        return (c - d) * y, c - d, y, 0.0
+    e = math.exp(-abs(y - a))
+    soft = max(y, a) + math.log1p(e)
+    sig = (1.0 if y > a else e) / (1.0 + e)
+    return c * y - d * soft, c - d * sig, soft, e
+
+
+@jit
+def pareto_log_integral(
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    nodes_a: FloatArray,
+    weights_a: FloatArray,
+    nodes_b: FloatArray,
+    weights_b: FloatArray,
+    kappa: float,
+    w_max: float,
+    newton_steps: int,
+    want_grad: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Per row ``log I`` of the Pareto/NBD likelihood and (if asked) ``d log I / d(r, alpha, s, beta)``.
+
+    The quadrature of :func:`omnicore.ltv._pareto_nbd._log_integral` (which documents it), one row
+    at a time: each panel-B node runs its own Newton iterations until its step is below 1e-13.
+    """
+    n = x.size
+    na = nodes_a.size
+    nb = nodes_b.size
+    log_i = np.empty(n, dtype=np.float64)
+    grad = np.zeros((4, n if want_grad else 0), dtype=np.float64)
+    terms = np.empty(na + nb, dtype=np.float64)
+    ys = np.empty(na + nb, dtype=np.float64)  # node positions y = log(min(alpha, beta) + tau)
+    softs = np.empty(na + nb, dtype=np.float64)  # log(e^a + e^y) at the nodes
+    es = np.empty(na + nb, dtype=np.float64)  # exp(-|y - a|) at the nodes
+    sigma = s + 1.0
+    m = min(alpha, beta)
+    log_ca = math.log(alpha - m) if alpha > m else -math.inf
+    log_cb = math.log(beta - m) if beta > m else -math.inf
+    for i in range(n):
+        rho = r + x[i]
+        if t_x[i] >= T[i]:  # no interval to integrate over
+            log_i[i] = -math.inf
+            continue  # the gradient stays 0
+        y1 = math.log(m + t_x[i])
+        y2 = math.log(m + T[i])
+        if alpha <= beta:
+            c = 1.0 - rho
+            d = sigma
+            a = log_cb
+        else:
+            c = 1.0 - sigma
+            d = rho
+            a = log_ca
+        # y_k: where the slope of log_f is -kappa
+        if not math.isfinite(a):
+            y_k = -math.inf if c - d <= -kappa else math.inf
+        else:
+            target = (c + kappa) / d
+            if target <= 0.0:
+                y_k = -math.inf
+            elif target >= 1.0:
+                y_k = math.inf
+            else:
+                y_k = a + math.log(target / (1.0 - target))
+        split = min(max(y_k, y1), y2)
+        # panel A: Gauss-Legendre in y on [y1, split]
+        half = (split - y1) / 2.0
+        log_half = _log0(half)
+        for j in range(na):
+            y = y1 + half * (nodes_a[j] + 1.0)
+            value, _, soft, e = _curve(y, c, d, a)
+            ys[j] = y
+            softs[j] = soft
+            es[j] = e
+            terms[j] = _log0(weights_a[j]) + log_half + value
+        # panel B: w = log_f(split) - log_f(y) = omega^2 on [0, min(W, w_max)]
+        l0, slope_split, _, _ = _curve(split, c, d, a)
+        big_w = min(l0 - _curve(y2, c, d, a)[0], w_max)
+        omega_max = math.sqrt(max(big_w, 0.0))
+        slope0 = -slope_split
+        # the nodes' roots increase with w: each Newton solve starts on the tangent at the previous
+        # root, which (g convex) lies right of the new root, so Newton decreases monotonically to it
+        w_prev = 0.0
+        y_prev = split
+        s_prev = slope0
+        for j in range(nb):
+            omega = omega_max * (nodes_b[j] + 1.0) / 2.0
+            w = omega * omega
+            yb = y_prev + (w - w_prev) / max(s_prev, kappa)
+            slope = -slope0
+            y_eval = yb
+            soft = yb
+            e = 0.0
+            for _ in range(newton_steps):
+                y_eval = yb
+                value, slope, soft, e = _curve(yb, c, d, a)
+                step = (l0 - value - w) / max(-slope, kappa)
+                yb -= step
+                # converged, or (a step that is not a decrease) at the rounding noise of log_f
+                if not abs(step) > 1e-13 * (1.0 + abs(yb)) or step <= 0.0:
+                    break
+            w_prev = w
+            y_prev = yb
+            s_prev = -slope
+            # the last step was below the tolerance: the node is at the last evaluated point
+            ys[na + j] = min(y_eval, y2)
+            softs[na + j] = soft
+            es[na + j] = e
+            terms[na + j] = (
+                _log0(weights_b[j] / 2.0 * omega_max * 2.0 * omega) - w + l0 - math.log(max(-slope, kappa))
+            )
+        top = -math.inf
+        for j in range(na + nb):
+            if terms[j] != terms[j]:
+                terms[j] = -math.inf
+            top = max(top, terms[j])
+        if top == -math.inf:
+            log_i[i] = -math.inf
+            continue
+        total = 0.0
+        for j in range(na + nb):
+            scaled = math.exp(terms[j] - top)
+            terms[j] = scaled  # reused as the node's share of the integral below
+            total += scaled
+        log_i[i] = top + math.log(total)
+        if want_grad:
+            g0 = 0.0
+            g1 = 0.0
+            g2 = 0.0
+            g3 = 0.0
+            exp_neg_a = math.exp(-a) if math.isfinite(a) else 0.0
+            for j in range(na + nb):
+                pi = terms[j] / total
+                y = ys[j]
+                inv_y = math.exp(-y)  # 1 / (m + tau)
+                if math.isfinite(a):
+                    e = es[j]
+                    inv_soft = (inv_y if y > a else exp_neg_a) / (1.0 + e)
+                else:
+                    inv_soft = inv_y
+                if alpha <= beta:
+                    la, inv_a, lb, inv_b = y, inv_y, softs[j], inv_soft
+                else:
+                    la, inv_a, lb, inv_b = softs[j], inv_soft, y, inv_y
+                g0 -= pi * la
+                g1 -= pi * rho * inv_a
+                g2 -= pi * lb
+                g3 -= pi * sigma * inv_b
+            grad[0, i] = g0
+            grad[1, i] = g1
+            grad[2, i] = g2
+            grad[3, i] = g3
+    return log_i, grad
