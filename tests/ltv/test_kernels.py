@@ -71,7 +71,8 @@ def test_gamma_gamma_general_path_agrees_with_the_profile_fit(monkeypatch: pytes
     # counts above the dense-table limit take the general (compressed L-BFGS-B) path
     monkeypatch.setattr(gamma_gamma_module, "_MAX_COUNT", 2)
     general = GammaGamma.fit(frequency=x, monetary_value=m)
-    assert fast.fit_info is not None and general.fit_info is not None
+    assert fast.fit_info is not None
+    assert general.fit_info is not None
     np.testing.assert_allclose(fast.params.to_array(), general.params.to_array(), rtol=1e-7)
     assert fast.log_likelihood == pytest.approx(general.log_likelihood, rel=1e-11)
     np.testing.assert_allclose(fast.fit_info.covariance_matrix, general.fit_info.covariance_matrix, rtol=1e-4)
