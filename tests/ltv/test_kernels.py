@@ -190,3 +190,13 @@ def test_results_do_not_depend_on_compilation() -> None:
     compiled, plain = results
     for key in compiled:
         np.testing.assert_allclose(compiled[key], plain[key], rtol=1e-12, err_msg=key)
+
+
+def test_gamma_gamma_sample_start_reaches_the_same_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, m = _spend_sample(3000, seed=8)
+    w = np.arange(x.size) % 2 + 1.0
+    direct = GammaGamma.fit(frequency=x, monetary_value=m, weights=w)
+    monkeypatch.setattr(gamma_gamma_module, "_SAMPLE_ROWS", 100)  # start from a fit on every k-th row
+    sampled = GammaGamma.fit(frequency=x, monetary_value=m, weights=w)
+    np.testing.assert_allclose(sampled.params.to_array(), direct.params.to_array(), rtol=1e-9)
+    assert sampled.log_likelihood == pytest.approx(direct.log_likelihood, rel=1e-12)
