@@ -114,6 +114,36 @@ class FakeInventory:
         self.reservations[order_id] = r
         return r
 
+    def amend(self, order_id, *, release=(), hold=(), ttl_seconds=None, now=None):
+        now = _now(now)
+        r = self.reservations.get(order_id)
+        if r is None:
+            raise NotFoundError(order_id)
+        if r.status is not ReservationStatus.HELD or r.expires_at <= now:
+            raise ConflictError(f"order {order_id} is not held")
+        mine = {(x.sku, x.node): x.quantity for x in r.lines}
+        left = dict(mine)
+        for line in release:
+            left[(line.sku, line.node)] -= line.quantity
+        held = self._held(now)
+        for line in hold:
+            key = (line.sku, line.node)
+            on_hand, ss = self.positions.get(key, [0, 0])
+            free = on_hand - ss - held.get(key, 0) + mine.get(key, 0) - left.get(key, 0)
+            if line.quantity > free:
+                raise InsufficientStockError(line.sku, line.node, line.quantity, max(free, 0))
+            left[key] = left.get(key, 0) + line.quantity
+        kept = tuple(ReservationLine(s, n, q) for (s, n), q in sorted(left.items()) if q > 0)
+        expires = r.expires_at if ttl_seconds is None else now + np.timedelta64(int(ttl_seconds * 1e6), "us")
+        r = attrs.evolve(
+            r,
+            lines=kept or r.lines,
+            status=ReservationStatus.HELD if kept else ReservationStatus.RELEASED,
+            expires_at=expires,
+        )
+        self.reservations[order_id] = r
+        return r
+
     def reservation(self, order_id):
         return self.reservations.get(order_id)
 

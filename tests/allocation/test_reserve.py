@@ -164,6 +164,15 @@ def test_reroute_replans_only_the_rejected_lines(store):
     held = [line for r in store.inventory.active(now=NOW) for line in r.lines]
     assert sum(line.quantity for line in held) == new.filled_units
     assert all(line.node != rejected for line in held)
+    # one reservation under the order's own id holds the whole new plan; confirming ships all of it
+    assert [r.order_id for r in store.inventory.active(now=NOW)] == ["o1"]
+    as_held = {(line.sku, line.node): line.quantity for line in store.inventory.reservation("o1").lines}
+    planned: dict = {}
+    for line in new.lines:
+        planned[(line.sku, line.node)] = planned.get((line.sku, line.node), 0) + line.quantity
+    assert as_held == planned
+    assert confirm(store.inventory, "o1", now=NOW).status.value == "confirmed"
+    assert store.inventory.active(now=NOW) == []
 
 
 def test_reroute_prices_the_new_plan(store):

@@ -137,6 +137,71 @@ def test_partial_release_for_rerouting(store) -> None:
     assert _available(store) == {("A", "DC1"): 8, ("A", "S01"): 3, ("B", "DC1"): 5}
 
 
+def test_amend_moves_units_under_the_same_order_id(store) -> None:
+    _stock(store)
+    store.inventory.reserve("o1", [ReservationLine("A", "S01", 3)], ttl_seconds=60, now=T0)
+    moved = store.inventory.amend(
+        "o1",
+        release=[ReservationLine("A", "S01", 2)],
+        hold=[ReservationLine("A", "DC1", 2), ReservationLine("B", "DC1", 1)],
+        now=T0 + SECOND,
+    )
+    assert moved.status is ReservationStatus.HELD
+    assert set(moved.lines) == {
+        ReservationLine("A", "S01", 1),
+        ReservationLine("A", "DC1", 2),
+        ReservationLine("B", "DC1", 1),
+    }
+    assert moved.expires_at == T0 + 60 * SECOND  # kept without ttl_seconds
+    assert _available(store) == {("A", "DC1"): 6, ("A", "S01"): 2, ("B", "DC1"): 4}
+    assert store.inventory.reservation("o1") == moved
+    longer = store.inventory.amend("o1", hold=[ReservationLine("A", "DC1", 1)], ttl_seconds=120, now=T0)
+    assert longer.expires_at == T0 + 120 * SECOND
+    assert {(x.sku, x.node): x.quantity for x in longer.lines}[("A", "DC1")] == 3
+
+
+def test_amend_is_all_or_nothing(store) -> None:
+    _stock(store)
+    store.inventory.reserve("o1", [ReservationLine("A", "S01", 3)], ttl_seconds=60, now=T0)
+    before = store.inventory.reservation("o1")
+    with pytest.raises(InsufficientStockError) as info:
+        store.inventory.amend(
+            "o1",
+            release=[ReservationLine("A", "S01", 3)],
+            hold=[ReservationLine("A", "DC1", 2), ReservationLine("B", "DC1", 6)],
+            now=T0,
+        )
+    assert (info.value.sku, info.value.requested, info.value.available) == ("B", 6, 5)
+    with pytest.raises(ValidationError, match="3 are held"):
+        store.inventory.amend("o1", release=[ReservationLine("A", "S01", 4)], now=T0)
+    with pytest.raises(ValidationError):
+        store.inventory.amend("o1", now=T0)
+    assert store.inventory.reservation("o1") == before
+    assert _available(store)[("A", "S01")] == 0
+    # units released in the call are free for the same position
+    same = store.inventory.amend(
+        "o1", release=[ReservationLine("A", "S01", 3)], hold=[ReservationLine("A", "S01", 3)], now=T0
+    )
+    assert same.lines == (ReservationLine("A", "S01", 3),)
+
+
+def test_amend_needs_a_live_reservation(store) -> None:
+    _stock(store)
+    with pytest.raises(NotFoundError):
+        store.inventory.amend("nope", hold=[ReservationLine("A", "DC1", 1)], now=T0)
+    store.inventory.reserve("o1", [ReservationLine("A", "DC1", 1)], ttl_seconds=60, now=T0)
+    with pytest.raises(ConflictError, match="expired"):
+        store.inventory.amend("o1", hold=[ReservationLine("B", "DC1", 1)], now=T0 + 61 * SECOND)
+    gone = store.inventory.amend("o1", release=[ReservationLine("A", "DC1", 1)], now=T0)
+    assert gone.status is ReservationStatus.RELEASED
+    with pytest.raises(ConflictError, match="released"):
+        store.inventory.amend("o1", hold=[ReservationLine("A", "DC1", 1)], now=T0)
+    store.inventory.reserve("o2", [ReservationLine("B", "DC1", 1)], ttl_seconds=60, now=T0)
+    store.inventory.confirm("o2", now=T0)
+    with pytest.raises(ConflictError, match="confirmed"):
+        store.inventory.amend("o2", release=[ReservationLine("B", "DC1", 1)], now=T0)
+
+
 def test_bad_reservation_input(store) -> None:
     _stock(store)
     with pytest.raises(ValidationError):
@@ -281,6 +346,40 @@ class ReservationMachine(RuleBasedStateMachine):
         else:
             self.store.inventory.release(order, now=self._at())
             existing["status"] = "released"
+
+    @rule(
+        order=st.sampled_from([f"o{i}" for i in range(6)]),
+        to=st.tuples(st.sampled_from(SKUS), st.sampled_from(NODES)),
+        quantity=st.integers(1, 4),
+    )
+    def amend(self, order: str, to: tuple[str, str], quantity: int) -> None:
+        """Re-route one unit of the order's first line to ``to`` (``quantity`` units there)."""
+        existing = self.model.orders.get(order)
+        live = existing is not None and existing["status"] == "held" and existing["expires"] > self.now
+        lines: dict[tuple[str, str], int] = existing["lines"] if existing else {}  # type: ignore[assignment]
+        moved = sorted(lines)[0] if lines else to
+        try:
+            self.store.inventory.amend(
+                order,
+                release=[ReservationLine(*moved, 1)],
+                hold=[ReservationLine(*to, quantity)],
+                now=self._at(),
+            )
+        except NotFoundError:
+            assert existing is None
+            return
+        except InsufficientStockError:
+            assert live
+            assert quantity > self.model.available(to, self.now) + (1 if to == moved else 0)
+            return
+        except ConflictError:
+            assert not live
+            return
+        assert live
+        lines[moved] -= 1
+        lines[to] = lines.get(to, 0) + quantity
+        for key in [k for k, q in lines.items() if q == 0]:
+            del lines[key]
 
     @rule()
     def expire(self) -> None:

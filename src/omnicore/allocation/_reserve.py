@@ -112,43 +112,26 @@ def reserve(
     return ReservationOutcome(held=tuple(held), failed=tuple(failed))
 
 
-def _reroute_id(order_id: str, attempt: int) -> str:
-    return f"{order_id}~r{attempt}"
-
-
-def _reservation_ids(inventory: InventoryStore, order_id: str) -> list[str]:
-    ids = [order_id]
-    attempt = 1
-    while inventory.reservation(_reroute_id(order_id, attempt)) is not None:
-        ids.append(_reroute_id(order_id, attempt))
-        attempt += 1
-    return ids
-
-
-def confirm(inventory: InventoryStore, order_id: str, *, now: Any = None) -> list[Reservation]:
-    """Confirm every reservation of an order (the original and any re-routed part): stock ships.
+def confirm(inventory: InventoryStore, order_id: str, *, now: Any = None) -> Reservation:
+    """Confirm an order's reservation, re-routed parts included (one per order): the stock ships.
 
     Returns
     -------
-    list of Reservation
-        The confirmed reservations.
+    Reservation
+        The confirmed reservation.
     """
-    out = []
-    for rid in _reservation_ids(inventory, str(order_id)):
-        current = inventory.reservation(rid)
-        if current is not None and current.lines:
-            out.append(inventory.confirm(rid, now=now))
-    return out
+    return inventory.confirm(str(order_id), now=now)
 
 
-def release(inventory: InventoryStore, order_id: str, *, now: Any = None) -> list[Reservation]:
-    """Release every reservation of an order (cancelled, or paid too late): the stock is free again."""
-    out = []
-    for rid in _reservation_ids(inventory, str(order_id)):
-        current = inventory.reservation(rid)
-        if current is not None and current.lines:
-            out.append(inventory.release(rid, now=now))
-    return out
+def release(inventory: InventoryStore, order_id: str, *, now: Any = None) -> Reservation:
+    """Release an order's reservation (cancelled, or paid too late): the stock is free again.
+
+    Returns
+    -------
+    Reservation
+        The released reservation.
+    """
+    return inventory.release(str(order_id), now=now)
 
 
 def reroute(
@@ -165,9 +148,10 @@ def reroute(
 ) -> RoutingPlan:
     """Re-plan only the lines a node rejected (e.g. a store cannot pick), and hold the new stock.
 
-    In one transaction: give back the rejected node's lines, read live ATP from the store, route those
-    lines alone with the rejected node excluded, and hold the result under ``"<order_id>~r<k>"``
-    (:func:`confirm` and :func:`release` cover every part of an order).
+    In one transaction: read live ATP from the store, route the rejected node's lines alone with that
+    node excluded, and amend the order's reservation so it gives those
+    units back and holds the new ones (:meth:`~omnicore.storage.InventoryStore.amend`): the order
+    keeps one reservation under its own id.
 
     Parameters
     ----------
@@ -207,42 +191,34 @@ def reroute(
     rules = attrs.evolve(rules, excluded_nodes=(*rules.excluded_nodes, str(rejected_node)))
     position = int(np.flatnonzero(orders.order_id == plan.order_id)[0])
     one = orders.take([position])
+    give_back = [ReservationLine(line.sku, line.node, line.quantity) for line in moved]
+    need: dict[Any, int] = defaultdict(int)
+    for line in moved:
+        need[line.sku] += line.quantity
+    sub = Orders.from_lines(
+        order_id=[one.order_id[0]] * len(need),
+        sku=list(need),
+        quantity=list(need.values()),
+        lat=[one.lat[0]] * len(need),
+        lon=[one.lon[0]] * len(need),
+        method=[one.method[0]] * len(need),
+        pickup_node=[one.pickup_node[0]] * len(need),
+        channel=[one.channel[0]] * len(need),
+        allow_split=[bool(one.allow_split[0])] * len(need),
+        max_shipments=[int(one.max_shipments[0])] * len(need),
+        allow_partial=[bool(one.allow_partial[0])] * len(need),
+    )
     with store.atomic():
         inventory = store.inventory
-        give_back = [ReservationLine(line.sku, line.node, line.quantity) for line in moved]
-        for rid in _reservation_ids(inventory, order_id):
-            current = inventory.reservation(rid)
-            if current is None:
-                continue
-            mine = [g for g in give_back if any(c.sku == g.sku and c.node == g.node for c in current.lines)]
-            if mine:
-                inventory.release(rid, mine, now=now)
-        need: dict[Any, int] = defaultdict(int)
-        for line in moved:
-            need[line.sku] += line.quantity
-        sub = Orders.from_lines(
-            order_id=[one.order_id[0]] * len(need),
-            sku=list(need),
-            quantity=list(need.values()),
-            lat=[one.lat[0]] * len(need),
-            lon=[one.lon[0]] * len(need),
-            method=[one.method[0]] * len(need),
-            pickup_node=[one.pickup_node[0]] * len(need),
-            channel=[one.channel[0]] * len(need),
-            allow_split=[bool(one.allow_split[0])] * len(need),
-            max_shipments=[int(one.max_shipments[0])] * len(need),
-            allow_partial=[bool(one.allow_partial[0])] * len(need),
-        )
         live = inventory.get(skus=np.asarray(list(need)), now=now)
         new = route_order(sub, network, live, cost=cost, rules=rules, explain=False)
-        if new.lines:
-            attempt = len(_reservation_ids(inventory, order_id))
-            inventory.reserve(
-                _reroute_id(order_id, attempt),
-                [ReservationLine(line.sku, line.node, line.quantity) for line in new.lines],
-                ttl_seconds=ttl_seconds,
-                now=now,
-            )
+        inventory.amend(
+            order_id,
+            release=give_back,
+            hold=[ReservationLine(line.sku, line.node, line.quantity) for line in new.lines],
+            ttl_seconds=ttl_seconds,
+            now=now,
+        )
     lines = tuple(kept) + new.lines
     priced = price_allocation(
         Allocation(

@@ -29,6 +29,7 @@ from omnicore.allocation._problem import (
     CLOSED_TOO_FAR,
     Problem,
 )
+from omnicore.allocation._route_kernel import commit_order, distance_rows, explain_order, solve_order
 
 __all__ = ["Router"]
 
@@ -44,19 +45,45 @@ class _Choice:
     exact: bool
     value: float  # objective of the plan under the (possibly priced) costs
     bound: float  # a lower bound on the order's optimum (== value when exact)
-    evaluated: list[tuple[float, tuple[int, ...], int]]
+    explained: _Explanation | None = None
+
+
+@attrs.define(kw_only=True, eq=False)
+class _Explanation:
+    """What the search saw, kept only when explaining."""
+
+    acap: npt.NDArray[np.int64]  # [lines, nodes] units each node can give each line, zero where closed
+    handling: npt.NDArray[np.float64]  # [lines, nodes] cost per unit (handling, plus prices)
+    single: npt.NDArray[np.float64]  # [nodes] cost of the node alone, inf where infeasible
+    log_cost: npt.NDArray[np.float64]  # multi-node sets priced: cost (inf when infeasible)
+    log_nodes: npt.NDArray[np.int64]  # their shipping nodes, -1 padded
+    log_filled: npt.NDArray[np.int64]  # units they fill
+
+    def evaluated(self, cap_units: npt.NDArray[np.int64]) -> list[tuple[float, tuple[int, ...], int]]:
+        """Every set priced: ``(cost or inf when infeasible, nodes, units filled)``, single nodes first."""
+        filled = np.minimum(self.acap.sum(axis=0), cap_units)
+        out: list[tuple[float, tuple[int, ...], int]] = [
+            (float(self.single[i]), (int(i),), int(filled[i])) for i in np.flatnonzero(filled > 0)
+        ]
+        for cost, nodes, got in zip(
+            self.log_cost.tolist(), self.log_nodes.tolist(), self.log_filled.tolist(), strict=True
+        ):
+            out.append((cost, tuple(n for n in nodes if n >= 0), got))
+        return out
 
 
 @attrs.define(kw_only=True, eq=False)
 class _Context:
     """What the search needs about one order."""
 
+    o: int
+    skus: npt.NDArray[np.int64]
     q: npt.NDArray[np.int64]
     units: int
-    acap: npt.NDArray[np.int64]  # [lines, nodes], zero where closed
-    ship: npt.NDArray[np.float64]  # [nodes] fixed + distance
-    handling: npt.NDArray[np.float64]  # [lines, nodes] cost per unit (handling, plus prices)
-    cap_units: npt.NDArray[np.int64]
+    closed: npt.NDArray[np.int8]  # [nodes] closure flags
+    allowed: npt.NDArray[np.bool_]  # [nodes] opened by the sourcing tiers reached
+    ship: npt.NDArray[np.float64]  # [nodes] fixed + distance (+ shipment price)
+    pool: int
     penalty: float
     max_set: int
     truncated: bool  # max_set is the search bound, below the order's own limit
@@ -68,7 +95,9 @@ class Router:
 
     Each routed order consumes available-to-promise, shipment capacity and unit capacity, so later
     orders see what is left, as an order-management system would. Build it once per wave or day
-    (:func:`route_order` and :func:`route_orders` do that for you).
+    (:func:`route_order` and :func:`route_orders` do that for you): it keeps the live stock and
+    capacity as dense arrays and computes the orders' distance, shipment-cost and closure rows
+    vectorised, a block of orders at a time, the first time an order of the block is routed.
 
     Parameters
     ----------
@@ -84,14 +113,15 @@ class Router:
     -----
     For one order the problem is a small facility-location / set-cover problem: pick the set of
     shipping nodes ``S`` minimising ``sum_{n in S} (f_n + d_n) + sum h_n x_n + p * unfilled``. Single
-    nodes are priced in one vectorised pass. Larger sets are searched by set-cover branch and bound:
+    nodes are priced in one pass. Larger sets are searched by set-cover branch and bound:
     branch on the uncovered line with the fewest holders (or, when partial fill is allowed, on giving
     it up), bound by ``cost(S) + min(h, p) * units + max over open lines of min(cheapest holder,
     penalty gap)``, and skip a holder that an earlier sibling covers at no higher cost. The search is
     exact up to ``max_set_size`` shipments and ``max_evaluations`` priced sets; beyond either bound the
     best plan found is returned with ``exact=False``. Within a set, each line takes units from its
     cheapest node first, which is optimal for the set when unit capacities do not bind (when they do,
-    the excess is cut and left unfilled, so such plans may be suboptimal).
+    the excess is cut and left unfilled, so such plans may be suboptimal). The whole per-order search,
+    and the stock update after it, is one compiled call (``omnicore.allocation._route_kernel``).
     """
 
     def __init__(
@@ -115,24 +145,47 @@ class Router:
         self.cap_units = problem.cap_units.copy()
         self.pool_left = problem.pool_cap.copy()
         self.node_open = (self.cap_orders > 0) & (self.cap_units > 0)
+        n_nodes = problem.n_nodes
+        self._unit_price = np.ascontiguousarray(self.unit_price, np.float64)
+        self._stock_price = (
+            np.zeros((0, 0), np.float64)
+            if stock_price is None
+            else np.ascontiguousarray(stock_price, np.float64)
+        )
+        self._priority = np.ascontiguousarray(problem.network.priority, np.int64)
+        self._all_nodes = np.ones(n_nodes, bool)
+        orders = problem.orders
+        max_ship = np.where(
+            orders.allow_split, np.where(orders.max_shipments != 0, orders.max_shipments, 1_000_000), 1
+        ).astype(np.int64)
+        # per-order scalars as Python lists: the hot path reads one of each per order
+        self._line_start: list[int] = problem.line_start.tolist()
+        self._order_units: list[int] = problem.order_units.tolist()
+        self._pool: list[int] = problem.pool.tolist()
+        self._max_set: list[int] = np.minimum(max_ship, max_set_size).tolist()
+        self._truncated: list[bool] = (max_ship > max_set_size).tolist()
+        self._allow_partial: list[bool] = np.asarray(orders.allow_partial, bool).tolist()
+        self._penalty = float(problem.cost.unfilled_penalty_per_unit)
+        self._handling_list: list[float] = problem.handling.tolist()
+        self._label_lists: tuple[list[Any], list[Any], list[Any]] | None = None
+        self._block = (-1, -1)
+        self._rows: tuple[Any, ...] = ()
 
     # -- public ----------------------------------------------------------------------------------
     def route(self, position: int, *, explain: bool = True, commit: bool = True) -> RoutingPlan:
         """Route the order at ``position`` of the problem's orders and (by default) consume its stock."""
-        pos = np.array([position], np.int64)
-        p = self.problem
-        dist = p.distances(pos)
-        fixed, dcost = p.shipment_cost(pos, dist)
-        closed = p.closed(pos, dist)[0]
-        tiers = [m[0] for m in p.tier_masks(pos, dist)]
-        ctx, tier_used = self._context(position, fixed[0] + dcost[0], closed, tiers)
-        choice = self._search(ctx, explain=explain)
-        if commit:
-            self._commit(position, choice)
-        return self._plan(position, ctx, choice, fixed[0], dcost[0], closed, tiers, tier_used, explain)
+        fixed, dcost, closed, tiers, ship = self._order_rows(position)
+        ctx, tier_used = self._context(position, ship, closed, tiers)
+        choice = self._solve(ctx, record=explain, commit=commit)
+        return self._plan(position, ctx, choice, fixed, dcost, closed, tiers, tier_used, explain)
 
     def route_all(self, *, progress: Progress = null_progress) -> AllocationResult:
-        """Route every order of the problem in sequence (input order) and collect the allocation."""
+        """Route every order of the problem in sequence (input order) and collect the allocation.
+
+        ``details`` reports ``exact_orders`` and the wall time of each order's routing call
+        (``latency_p50_us``, ``latency_p99_us``, ``orders_per_second``), including the share of the
+        vectorised per-block setup that falls on the order that triggers it.
+        """
         p = self.problem
         start = time.perf_counter()
         n = p.n_orders
@@ -141,28 +194,21 @@ class Router:
         out_qty: list[npt.NDArray[np.int64]] = []
         exact = 0
         latency = np.zeros(n)
-        for lo in range(0, n, _CHUNK):
-            chunk_start = time.perf_counter()
-            pos = np.arange(lo, min(lo + _CHUNK, n), dtype=np.int64)
-            dist = p.distances(pos)
-            fixed, dcost = p.shipment_cost(pos, dist)
-            ship = fixed + dcost
-            closed = p.closed(pos, dist)
-            tiers = p.tier_masks(pos, dist)
-            chunk_setup = (time.perf_counter() - chunk_start) / len(pos)
-            for k, o in enumerate(pos.tolist()):
-                tick = time.perf_counter()
-                ctx, _ = self._context(o, ship[k], closed[k], [m[k] for m in tiers])
-                choice = self._search(ctx, explain=False)
-                exact += choice.exact
-                self._commit(o, choice)
-                latency[o] = time.perf_counter() - tick + chunk_setup
-                if len(choice.nodes):
-                    rows, cols = np.nonzero(choice.take)
-                    out_lines.append(p.line_start[o] + rows)
-                    out_nodes.append(choice.nodes[cols])
-                    out_qty.append(choice.take[rows, cols])
-            progress(int(pos[-1]) + 1, n, "routing")
+        line_start = p.line_start
+        for o in range(n):
+            tick = time.perf_counter()
+            _, _, closed, tiers, ship = self._order_rows(o)
+            ctx, _ = self._context(o, ship, closed, tiers)
+            choice = self._solve(ctx, record=False, commit=True)
+            latency[o] = time.perf_counter() - tick
+            exact += choice.exact
+            if len(choice.nodes):
+                rows, cols = np.nonzero(choice.take)
+                out_lines.append(line_start[o] + rows)
+                out_nodes.append(choice.nodes[cols])
+                out_qty.append(choice.take[rows, cols])
+            if (o + 1) % _CHUNK == 0 or o + 1 == n:
+                progress(o + 1, n, "routing")
         result = collect(
             p,
             _cat(out_lines),
@@ -182,25 +228,52 @@ class Router:
     def order_bounds(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """Per order, a lower bound on its cheapest plan against the router's stock (nothing consumed),
         under the router's prices, and whether that bound is exact (the search finished)."""
-        p = self.problem
-        n = p.n_orders
+        n = self.problem.n_orders
         out = np.empty(n)
         exact = np.empty(n, bool)
-        for lo in range(0, n, _CHUNK):
-            pos = np.arange(lo, min(lo + _CHUNK, n), dtype=np.int64)
-            dist = p.distances(pos)
-            fixed, dcost = p.shipment_cost(pos, dist)
-            ship = fixed + dcost
-            closed = p.closed(pos, dist)
-            tiers = p.tier_masks(pos, dist)
-            for k, o in enumerate(pos.tolist()):
-                ctx, _ = self._context(o, ship[k], closed[k], [m[k] for m in tiers])
-                choice = self._search(ctx, explain=False)
-                out[o] = choice.bound
-                exact[o] = choice.exact
+        for o in range(n):
+            _, _, closed, tiers, ship = self._order_rows(o)
+            ctx, _ = self._context(o, ship, closed, tiers)
+            choice = self._solve(ctx, record=False, commit=False)
+            out[o] = choice.bound
+            exact[o] = choice.exact
         return out, exact
 
     # -- internals -------------------------------------------------------------------------------
+    def _order_rows(
+        self, o: int
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int8],
+        list[npt.NDArray[np.bool_]],
+        npt.NDArray[np.float64],
+    ]:
+        """``(fixed, distance cost, closure flags, tier masks, fixed + distance)`` of order ``o`` per
+        node, from the block of :data:`_CHUNK` orders holding it (computed vectorised on first use)."""
+        lo, hi = self._block
+        if not lo <= o < hi:
+            p = self.problem
+            lo = o - o % _CHUNK
+            hi = min(lo + _CHUNK, p.n_orders)
+            pos = np.arange(lo, hi, dtype=np.int64)
+            net = p.network
+            dist = distance_rows(p.orders.lat[pos], p.orders.lon[pos], net.lat, net.lon)
+            fixed, dcost = p.shipment_cost(pos, dist)
+            ship = fixed + dcost
+            self._rows = (fixed, dcost, p.closed(pos, dist), p.tier_masks(pos, dist), ship)
+            self._block = (lo, hi)
+        k = o - lo
+        fixed, dcost, closed, tiers, ship = self._rows
+        return fixed[k], dcost[k], closed[k], [m[k] for m in tiers], ship[k]
+
+    def _labels(self) -> tuple[list[Any], list[Any], list[Any]]:
+        """Node, line sku and order ids as Python values (converted once, on first use)."""
+        if self._label_lists is None:
+            p = self.problem
+            self._label_lists = (p.network.node.tolist(), p.orders.sku.tolist(), p.orders.order_id.tolist())
+        return self._label_lists
+
     def _context(
         self,
         o: int,
@@ -209,17 +282,19 @@ class Router:
         tiers: list[npt.NDArray[np.bool_]],
     ) -> tuple[_Context, int]:
         p = self.problem
-        lo, hi = int(p.line_start[o]), int(p.line_start[o + 1])
+        lo, hi = self._line_start[o], self._line_start[o + 1]
         skus = p.line_sku[lo:hi]
         q = p.line_qty[lo:hi]
-        avail = self.atp[skus]
-        pool = int(p.pool[o])
-        if pool >= 0:
-            avail = np.minimum(avail, self.pool_left[pool][skus])
-        open_ = (closed == 0) & self.node_open
-        acap = np.minimum(avail, q[:, None])
+        pool = self._pool[o]
         tier_used = -1
+        allowed = self._all_nodes
         if tiers:
+            # the first tier (with the ones before it) that can fill every line opens its nodes
+            avail = self.atp[skus]
+            if pool >= 0:
+                avail = np.minimum(avail, self.pool_left[pool][skus])
+            open_ = (closed == 0) & self.node_open
+            acap = np.minimum(avail, q[:, None])
             union = np.zeros(len(open_), bool)
             tier_used = len(tiers) - 1
             for t, mask in enumerate(tiers):
@@ -227,215 +302,93 @@ class Router:
                 if np.all((acap * (open_ & union)).sum(axis=1) >= q):
                     tier_used = t
                     break
-            open_ &= union
-        acap = acap * open_
+            allowed = union
         if self.shipment_price is not None:
             ship = ship + self.shipment_price
-        max_ship = int(p.orders.max_shipments[o]) or 1_000_000
-        if not p.orders.allow_split[o]:
-            max_ship = 1
         ctx = _Context(
+            o=o,
+            skus=skus,
             q=q,
-            units=int(p.order_units[o]),
-            acap=acap,
+            units=self._order_units[o],
+            closed=closed,
+            allowed=allowed,
             ship=ship,
-            handling=self._unit_costs(skus),
-            cap_units=self.cap_units,
-            penalty=p.cost.unfilled_penalty_per_unit,
-            max_set=min(max_ship, self.max_set_size),
-            truncated=max_ship > self.max_set_size,
-            allow_partial=bool(p.orders.allow_partial[o]),
+            pool=pool,
+            penalty=self._penalty,
+            max_set=self._max_set[o],
+            truncated=self._truncated[o],
+            allow_partial=self._allow_partial[o],
         )
         return ctx, tier_used
 
-    def _unit_costs(self, skus: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        if self.stock_price is None:
-            return np.broadcast_to(self.unit_price, (len(skus), len(self.unit_price)))
-        out: npt.NDArray[np.float64] = self.unit_price[None, :] + self.stock_price[skus]
-        return out
+    def _solve(self, ctx: _Context, *, record: bool, commit: bool) -> _Choice:
+        args = (
+            ctx.skus,
+            ctx.q,
+            ctx.units,
+            self.atp,
+            self.pool_left,
+            ctx.pool,
+            ctx.closed,
+            self.node_open,
+            ctx.allowed,
+            ctx.ship,
+            self._unit_price,
+            self._stock_price,
+            self.cap_orders,
+            self.cap_units,
+            self._priority,
+            ctx.penalty,
+            ctx.max_set,
+            ctx.truncated,
+            ctx.allow_partial,
+            self.max_evaluations,
+            record,
+            commit,
+        )
+        if not record:
+            nodes, take, exact, value, bound = solve_order(*args)
+            return _Choice(nodes=nodes, take=take, exact=exact, value=value, bound=bound)
+        nodes, take, exact, value, bound, acap, h, single, log_cost, log_nodes, log_filled = explain_order(
+            *args
+        )
+        return _Choice(
+            nodes=nodes,
+            take=take,
+            exact=exact,
+            value=value,
+            bound=bound,
+            explained=_Explanation(
+                acap=acap,
+                handling=h,
+                single=single,
+                log_cost=log_cost,
+                log_nodes=log_nodes,
+                log_filled=log_filled,
+            ),
+        )
 
     def _search(self, ctx: _Context, *, explain: bool) -> _Choice:
-        q, units, acap, ship, h = ctx.q, ctx.units, ctx.acap, ctx.ship, ctx.handling
-        pen = ctx.penalty
-        raw = acap.sum(axis=0)
-        filled = np.minimum(raw, ctx.cap_units)
-        unit_part = (h * acap).sum(axis=0)
-        if (filled < raw).any():
-            unit_part = unit_part * np.where(raw > 0, filled / np.maximum(raw, 1), 0.0)
-        cost1 = ship + unit_part + pen * (units - filled)
-        feasible1 = filled > 0
-        if not ctx.allow_partial:
-            feasible1 &= filled >= units
-        best_cost = pen * units
-        best_nodes: tuple[int, ...] = ()
-        masked = np.where(feasible1, cost1, _INF)
-        j = int(np.argmin(masked))
-        if masked[j] < best_cost - 1e-9:
-            best_cost, best_nodes = float(masked[j]), (j,)
-        evaluated: list[tuple[float, tuple[int, ...], int]] = []
-        if explain:
-            evaluated = [
-                (float(cost1[i]) if feasible1[i] else _INF, (int(i),), int(filled[i]))
-                for i in np.flatnonzero(filled > 0)
-            ]
-        exact = True
-        bound = best_cost
-        if ctx.max_set >= 2:
-            useful = np.flatnonzero(filled > 0)
-            if len(useful) >= 2:
-                coverable = int(np.minimum(q, acap[:, useful].sum(axis=1)).sum())
-                lbh = min(float(h[:, useful].min()), pen) * coverable + pen * (units - coverable)
-                c = ship[useful]
-                two = np.partition(c, 1)[:2].sum() if len(c) > 2 else c.sum()
-                if two + lbh < best_cost - 1e-9:
-                    best_cost, best_nodes, exact, root = self._deep(
-                        ctx, useful, best_cost, best_nodes, evaluated if explain else None
-                    )
-                    bound = best_cost if exact else min(root, best_cost)
-        if best_nodes:
-            nodes = np.asarray(best_nodes, np.int64)
-            take = _assign(acap[:, nodes], h[:, nodes], q, ctx.cap_units[nodes])
-            keep = take.sum(axis=0) > 0
-            nodes, take = nodes[keep], take[:, keep]
-        else:
-            nodes, take = np.empty(0, np.int64), np.zeros((len(q), 0), np.int64)
-        return _Choice(nodes=nodes, take=take, exact=exact, value=best_cost, bound=bound, evaluated=evaluated)
-
-    def _deep(
-        self,
-        ctx: _Context,
-        useful: npt.NDArray[np.intp],
-        best_cost: float,
-        best_nodes: tuple[int, ...],
-        evaluated: list[tuple[float, tuple[int, ...], int]] | None,
-    ) -> tuple[float, tuple[int, ...], bool, float]:
-        """Exact search over node sets by set-cover branching (see the class Notes)."""
-        units, acap, ship, h, pen = ctx.units, ctx.acap, ctx.ship, ctx.handling, ctx.penalty
-        # units no node set can fill cost the penalty whatever we choose: target the coverable part
-        q = np.minimum(ctx.q, acap[:, useful].sum(axis=1))
-        # a node whose shipment alone, plus the unavoidable unit costs, reaches the incumbent is useless
-        floor = min(float(h[:, useful].min()), pen) * int(q.sum()) + pen * (units - int(q.sum()))
-        useful = useful[ship[useful] + floor < best_cost - 1e-9]
-        if len(useful) == 0:
-            return best_cost, best_nodes, True, best_cost
-        q = np.minimum(ctx.q, acap[:, useful].sum(axis=1))
-        order = useful[np.lexsort((self.problem.network.priority[useful], ship[useful]))]
-        cand = order.tolist()
-        c_arr = ship[order]
-        c = c_arr.tolist()
-        cols = acap[:, order]
-        hs = h[:, order]
-        capu = ctx.cap_units[order]
-        n_cand = len(cand)
-        hmin = float(hs.min())
-        unit_rate = min(hmin, pen)
-        gap_rate = max(pen - hmin, 0.0) if ctx.allow_partial else _INF
-        # giving a line up bans its holders only when filling is never dearer than the penalty
-        ban_on_give_up = pen >= float(hs.max())
-        holds = cols > 0
-        # dominates[j, i]: j (cheaper, earlier) can stand in for i in any set, at no extra cost
-        covers = np.all(cols[:, :, None] >= cols[:, None, :], axis=0)
-        worse = np.maximum(np.max(hs[:, :, None] - hs[:, None, :], axis=0), 0.0)
-        dearer = c_arr[:, None] + worse * units <= c_arr[None, :]
-        dominates = np.triu(covers & dearer, k=1)
-        state: dict[str, Any] = {"evals": 0, "exact": True, "best": best_cost, "nodes": best_nodes}
-
-        def price(members: list[int]) -> None:
-            state["evals"] += 1
-            idx = np.asarray(members)
-            take = _assign(cols[:, idx], hs[:, idx], q, capu[idx])
-            used = take.sum(axis=0) > 0
-            got = int(take.sum())
-            cost = float(c_arr[idx][used].sum() + (take * hs[:, idx]).sum() + pen * (units - got))
-            ok = ctx.allow_partial or got >= units
-            chosen = tuple(cand[k] for k in idx[used].tolist())
-            if evaluated is not None:
-                evaluated.append((cost if ok else _INF, chosen, got))
-            if ok and cost < state["best"] - 1e-9:
-                state["best"], state["nodes"] = cost, chosen
-
-        def bound(
-            csum: float,
-            cover: npt.NDArray[np.int64],
-            target: npt.NDArray[np.int64],
-            banned: npt.NDArray[np.bool_],
-        ) -> float:
-            tsum = int(target.sum())
-            lb = csum + unit_rate * tsum + pen * (units - tsum)
-            extra = 0.0
-            for r in np.flatnonzero(cover < target).tolist():
-                free = np.flatnonzero(holds[r] & ~banned)
-                cheapest = c[int(free[0])] if len(free) else _INF
-                extra = max(extra, min(cheapest, gap_rate * float(target[r] - cover[r])))
-            return lb + extra
-
-        def branch(
-            members: list[int],
-            csum: float,
-            cover: npt.NDArray[np.int64],
-            target: npt.NDArray[np.int64],
-            banned: npt.NDArray[np.bool_],
-        ) -> None:
-            if state["evals"] >= self.max_evaluations:
-                state["exact"] = False
-                return
-            open_lines = np.flatnonzero(cover < target)
-            if len(open_lines) == 0:
-                if len(members) >= 2:
-                    price(members)
-                return
-            if len(members) >= ctx.max_set:
-                if len(members) >= 2 and ctx.allow_partial:
-                    price(members)
-                if ctx.truncated:
-                    state["exact"] = False
-                return
-            free_counts = (holds[open_lines] & ~banned).sum(axis=1)
-            r = int(open_lines[int(np.argmin(free_counts))])
-            lb_here = csum + unit_rate * int(target.sum()) + pen * (units - int(target.sum()))
-            local = banned.copy()
-            siblings: list[int] = []
-            for k in np.flatnonzero(holds[r] & ~banned).tolist():
-                if lb_here + c[k] >= state["best"] - 1e-9:
-                    break
-                if siblings and dominates[siblings, k].any():
-                    local[k] = True
-                    continue
-                new_cover = np.minimum(cover + cols[:, k], target)
-                local[k] = True
-                if bound(csum + c[k], new_cover, target, local) < state["best"] - 1e-9:
-                    branch([*members, k], csum + c[k], new_cover, target, local.copy())
-                siblings.append(k)
-            if ctx.allow_partial:
-                given_up = target.copy()
-                given_up[r] = cover[r]
-                after = local if ban_on_give_up else banned
-                if bound(csum, cover, given_up, after) < state["best"] - 1e-9:
-                    branch(members, csum, cover, given_up, after)
-
-        zero = np.zeros(len(q), np.int64)
-        root = bound(0.0, zero, q, np.zeros(n_cand, bool))
-        branch([], 0.0, zero, q.copy(), np.zeros(n_cand, bool))
-        return float(state["best"]), tuple(state["nodes"]), bool(state["exact"]), root
+        """The cheapest plan for the order of ``ctx`` against the live stock, nothing consumed."""
+        return self._solve(ctx, record=explain, commit=False)
 
     def _commit(self, o: int, choice: _Choice) -> None:
+        """Consume a plan of order ``o`` (from :meth:`_search`) from the live stock and capacity."""
         if not len(choice.nodes):
             return
         p = self.problem
         lo, hi = int(p.line_start[o]), int(p.line_start[o + 1])
-        skus = p.line_sku[lo:hi]
-        rows, cols = np.nonzero(choice.take)
-        nodes = choice.nodes[cols]
-        qty = choice.take[rows, cols]
-        np.subtract.at(self.atp, (skus[rows], nodes), qty)
-        pool = int(p.pool[o])
-        if pool >= 0:
-            np.subtract.at(self.pool_left[pool], (skus[rows], nodes), qty)
-        self.cap_orders[choice.nodes] -= 1
-        self.cap_units[choice.nodes] -= choice.take.sum(axis=0)
-        shut = (self.cap_orders[choice.nodes] <= 0) | (self.cap_units[choice.nodes] <= 0)
-        if shut.any():
-            self.node_open[choice.nodes[shut]] = False
+        commit_order(
+            p.line_sku[lo:hi],
+            choice.take,
+            choice.nodes,
+            self.atp,
+            self.pool_left,
+            int(p.pool[o]),
+            self.cap_orders,
+            self.cap_units,
+            self.node_open,
+        )
 
     def _plan(
         self,
@@ -449,40 +402,55 @@ class Router:
         tier_used: int,
         explain: bool,
     ) -> RoutingPlan:
-        p = self.problem
-        lo = int(p.line_start[o])
-        node_ids = p.network.node
+        lo = self._line_start[o]
+        node_ids, sku_ids, order_ids = self._labels()
+        nodes = choice.nodes.tolist()
+        take = choice.take.tolist()
+        q = ctx.q.tolist()
         lines = []
-        rows, cols = np.nonzero(choice.take)
-        for r, k in zip(rows.tolist(), cols.tolist(), strict=True):
-            lines.append(
-                PlanLine(_py(p.orders.sku[lo + r]), _py(node_ids[choice.nodes[k]]), int(choice.take[r, k]))
-            )
-        got = choice.take.sum(axis=1)
-        short = ctx.q - got
-        unfilled = tuple((_py(p.orders.sku[lo + r]), int(short[r])) for r in np.flatnonzero(short > 0))
-        n = choice.nodes
-        h_units = choice.take.sum(axis=0)
+        unfilled = []
+        shipped = [0] * len(nodes)
+        short = 0
+        for r, row in enumerate(take):
+            sku = sku_ids[lo + r]
+            got = 0
+            for k, units in enumerate(row):
+                if units > 0:
+                    lines.append(PlanLine(sku, node_ids[nodes[k]], units))
+                    got += units
+                    shipped[k] += units
+            if got < q[r]:
+                unfilled.append((sku, q[r] - got))
+                short += q[r] - got
+        handling = self._handling_list
+        shipment = distance = handling_cost = 0.0
+        for n, units in zip(nodes, shipped, strict=True):
+            shipment += float(fixed[n])
+            distance += float(dcost[n])
+            handling_cost += handling[n] * units
         cost = CostBreakdown(
-            shipment=float(fixed[n].sum()),
-            distance=float(dcost[n].sum()),
-            handling=float((p.handling[n] * h_units).sum()),
-            unfilled=float(p.cost.unfilled_penalty_per_unit * short.sum()),
+            shipment=shipment,
+            distance=distance,
+            handling=handling_cost,
+            unfilled=float(self._penalty * short),
         )
-        if not explain:
+        if not explain or choice.explained is None:
             return RoutingPlan(
-                order_id=_py(p.orders.order_id[o]),
+                order_id=order_ids[o],
                 lines=tuple(lines),
-                unfilled=unfilled,
+                unfilled=tuple(unfilled),
                 cost=cost,
                 exact=choice.exact,
             )
+        n = choice.nodes
+        got = choice.take.sum(axis=1)
         total = cost.total
-        ranked = heapq.nsmallest(10, choice.evaluated, key=lambda e: (e[0], len(e[1])))
+        explained = choice.explained
+        ranked = heapq.nsmallest(10, explained.evaluated(self.cap_units), key=lambda e: (e[0], len(e[1])))
         chosen_set = tuple(sorted(n.tolist()))
         alternatives = [
             Alternative(
-                nodes=tuple(_py(node_ids[i]) for i in n),
+                nodes=tuple(node_ids[i] for i in n.tolist()),
                 cost=total,
                 filled_units=int(got.sum()),
                 note="chosen",
@@ -494,14 +462,14 @@ class Router:
             note = "partial fill not allowed" if value == _INF else f"costlier by {value - total:.2f}"
             alternatives.append(
                 Alternative(
-                    nodes=tuple(_py(node_ids[i]) for i in members), cost=value, filled_units=filled, note=note
+                    nodes=tuple(node_ids[i] for i in members), cost=value, filled_units=filled, note=note
                 )
             )
-        verdicts = self._verdicts(o, ctx, choice, closed, tiers, tier_used, total)
+        verdicts = self._verdicts(o, ctx, choice, explained, closed, tiers, tier_used, total)
         return RoutingPlan(
-            order_id=_py(p.orders.order_id[o]),
+            order_id=order_ids[o],
             lines=tuple(lines),
-            unfilled=unfilled,
+            unfilled=tuple(unfilled),
             cost=cost,
             exact=choice.exact,
             alternatives=tuple(alternatives),
@@ -513,21 +481,23 @@ class Router:
         o: int,
         ctx: _Context,
         choice: _Choice,
+        explained: _Explanation,
         closed: npt.NDArray[np.int8],
         tiers: list[npt.NDArray[np.bool_]],
         tier_used: int,
         total: float,
     ) -> tuple[NodeVerdict, ...]:
         p = self.problem
-        filled = np.minimum(ctx.acap.sum(axis=0), ctx.cap_units)
-        alone = ctx.ship + (ctx.handling * ctx.acap).sum(axis=0) + ctx.penalty * (ctx.units - filled)
+        acap = explained.acap
+        filled = np.minimum(acap.sum(axis=0), self.cap_units)
+        alone = ctx.ship + (explained.handling * acap).sum(axis=0) + ctx.penalty * (ctx.units - filled)
         chosen = set(choice.nodes.tolist())
         names = [t.name or f"tier {i}" for i, t in enumerate(p.rules.tiers)]
         out = []
-        lo, hi = int(p.line_start[o]), int(p.line_start[o + 1])
-        raw = np.minimum(self.atp[p.line_sku[lo:hi]], ctx.q[:, None]).sum(axis=0)
+        raw = np.minimum(self.atp[ctx.skus], ctx.q[:, None]).sum(axis=0)
+        node_ids = self._labels()[0]
         for n in range(p.n_nodes):
-            node = _py(p.network.node[n])
+            node = node_ids[n]
             flag = int(closed[n])
             cost_alone = float(alone[n]) if filled[n] > 0 else _INF
             if n in chosen:
@@ -563,32 +533,6 @@ class Router:
                     reason = f"alone costs {cost_alone:.2f} vs {total:.2f}"
             out.append(NodeVerdict(node=node, status=status, reason=reason, cost_alone=cost_alone))
         return tuple(out)
-
-
-def _assign(
-    acap: npt.NDArray[np.int64],
-    h: npt.NDArray[np.float64],
-    q: npt.NDArray[np.int64],
-    capu: npt.NDArray[np.int64],
-) -> npt.NDArray[np.int64]:
-    """Units per (line, node) for a fixed node set: cheapest unit cost first per line, within capacity."""
-    order = np.argsort(h, axis=1, kind="stable")
-    a = np.take_along_axis(acap, order, axis=1)
-    before = np.cumsum(a, axis=1) - a
-    sorted_take = np.minimum(a, np.maximum(q[:, None] - before, 0))
-    take = np.empty_like(sorted_take)
-    np.put_along_axis(take, order, sorted_take, axis=1)
-    over = take.sum(axis=0) - capu
-    if (over > 0).any():
-        for k in np.flatnonzero(over > 0).tolist():
-            excess = int(over[k])
-            for r in range(take.shape[0] - 1, -1, -1):
-                cut = min(excess, int(take[r, k]))
-                take[r, k] -= cut
-                excess -= cut
-                if excess == 0:
-                    break
-    return take
 
 
 def _py(value: Any) -> Any:

@@ -265,6 +265,28 @@ class InventoryStore(Protocol):
         """
         ...
 
+    def amend(
+        self,
+        order_id: str,
+        *,
+        release: Sequence[ReservationLine] = (),
+        hold: Sequence[ReservationLine] = (),
+        ttl_seconds: float | None = None,
+        now: TimeLike | None = None,
+    ) -> Reservation:
+        """Re-route part of a held reservation in one step: give back ``release``, hold ``hold``.
+
+        The order keeps one reservation (and one id) however often it is re-routed. Held lines add to a
+        (sku, node) the reservation already holds; units released in the same call are free for them.
+        ``ttl_seconds`` restarts the expiry from ``now``; without it the expiry is kept. All or nothing:
+        raises :class:`~omnicore.storage.InsufficientStockError` when a held line does not fit,
+        :class:`~omnicore.ValidationError` when releasing units the reservation does not hold,
+        :class:`~omnicore.NotFoundError` for an unknown order and :class:`~omnicore.ConflictError`
+        unless the reservation is held and unexpired. Releasing every unit marks it released. Not
+        idempotent: call it inside ``store.atomic()`` with the read that decided it.
+        """
+        ...
+
     def reservation(self, order_id: str) -> Reservation | None:
         """The reservation of an order, or None."""
         ...

@@ -88,6 +88,13 @@ def _encode_one(value: Any, kind: str | None, field: str, row: int) -> str:
     return value if isinstance(value, str) else str(int(value))
 
 
+def _encoded_key(line: ReservationLine, kinds: dict[str, str], row: int) -> tuple[str, str]:
+    return (
+        _encode_one(line.sku, kinds.get("sku"), "sku", row),
+        _encode_one(line.node, kinds.get("node"), "node", row),
+    )
+
+
 def _time(micros: int) -> np.datetime64:
     return np.datetime64(micros, "us")
 
@@ -423,21 +430,90 @@ class SqlInventoryStore:
             if not any(remaining.values()):
                 self._set_status(order_id, ReservationStatus.RELEASED)
                 return self._held(order_id, kinds)
-            for (sku, node), units in remaining.items():
-                if units == held[(sku, node)]:
-                    continue
-                if units == 0:
-                    scope.execute(
-                        "DELETE FROM oc_reservation_lines "
-                        "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
-                        (scope.tenant, order_id, sku, node),
+            self._rewrite_lines(order_id, held, remaining)
+            return self._held(order_id, kinds)
+
+    def _rewrite_lines(
+        self, order_id: str, before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]
+    ) -> None:
+        """Write the reservation's lines that changed from ``before`` to ``after`` (units per key)."""
+        scope = self._scope
+        line = "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?"
+        for (sku, node), units in after.items():
+            held = before.get((sku, node), 0)
+            if units == held:
+                continue
+            if units == 0:
+                scope.execute(f"DELETE FROM oc_reservation_lines {line}", (scope.tenant, order_id, sku, node))
+            elif held == 0:
+                scope.execute(
+                    "INSERT INTO oc_reservation_lines (tenant, order_id, sku, node, quantity) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (scope.tenant, order_id, sku, node, units),
+                )
+            else:
+                scope.execute(
+                    f"UPDATE oc_reservation_lines SET quantity = ? {line}",
+                    (units, scope.tenant, order_id, sku, node),
+                )
+
+    def amend(
+        self,
+        order_id: str,
+        *,
+        release: Sequence[ReservationLine] = (),
+        hold: Sequence[ReservationLine] = (),
+        ttl_seconds: float | None = None,
+        now: Any = None,
+    ) -> Reservation:
+        """Give back some units of a held reservation and hold others under the same order id, at once.
+
+        See :meth:`~omnicore.storage.InventoryStore.amend`. The released units are available to the
+        held ones in the same call; nothing is written unless every held line fits.
+        """
+        check_order_id(order_id)
+        giving = check_lines(release, allow_empty=True)
+        taking = check_lines(hold, allow_empty=True)
+        if not giving and not taking:
+            raise ValidationError("an amendment releases or holds at least one line", field="lines")
+        ttl = None if ttl_seconds is None else check_ttl(ttl_seconds)
+        at = now_micros(now)
+        scope = self._scope
+        with scope.write():
+            kinds, found = self._lock_and_load(order_id)
+            if found.status is not ReservationStatus.HELD or int(found.expires_at.astype(np.int64)) <= at:
+                status = "expired" if found.status is ReservationStatus.HELD else found.status.value
+                raise ConflictError(f"reservation of order {order_id!r} is {status}; it cannot be amended")
+            held = {_encoded_key(x, kinds, 0): x.quantity for x in found.lines}
+            after = dict(held)
+            for row, line in enumerate(giving):
+                key = _encoded_key(line, kinds, row)
+                if line.quantity > held.get(key, 0):
+                    raise ValidationError(
+                        f"releasing {line.quantity} units but {held.get(key, 0)} are held",
+                        field="release",
+                        row=row,
+                        value=(line.sku, line.node, line.quantity),
                     )
-                else:
-                    scope.execute(
-                        "UPDATE oc_reservation_lines SET quantity = ? "
-                        "WHERE tenant = ? AND order_id = ? AND sku = ? AND node = ?",
-                        (units, scope.tenant, order_id, sku, node),
-                    )
+                after[key] -= line.quantity
+            wanted = [(_encoded_key(line, kinds, row), line) for row, line in enumerate(taking)]
+            if wanted:
+                keys = [key for key, _ in wanted]
+                available = self._available(keys, at)
+                for (key, line), units in zip(wanted, available, strict=True):
+                    free = units + held.get(key, 0) - after.get(key, 0)  # units released here are free
+                    if line.quantity > free:
+                        raise InsufficientStockError(line.sku, line.node, line.quantity, max(free, 0))
+                    after[key] = after.get(key, 0) + line.quantity
+            if not any(after.values()):
+                self._set_status(order_id, ReservationStatus.RELEASED)
+                return self._held(order_id, kinds)
+            self._rewrite_lines(order_id, held, after)
+            if ttl is not None:
+                scope.execute(
+                    "UPDATE oc_reservations SET expires_at = ? WHERE tenant = ? AND order_id = ?",
+                    (at + ttl, scope.tenant, order_id),
+                )
             return self._held(order_id, kinds)
 
     def active(self, *, now: Any = None) -> list[Reservation]:
