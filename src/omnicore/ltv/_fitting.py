@@ -76,7 +76,8 @@ class FitInfo:
     n_customers
         Number of customers fitted (sum of the weights).
     n_rows
-        Number of distinct data rows the likelihood was evaluated on after compression.
+        Number of data rows the likelihood was evaluated on: distinct rows after compression (for
+        :class:`~omnicore.ltv.GammaGamma`, whose fit needs no compression, the repeat buyers).
     converged
         Whether the optimiser met its tolerance (a fit that did not raises instead, so this is ``True``
         unless the fit was built by hand).
