@@ -191,8 +191,13 @@ def bg_scores(
     for i in range(n):
         xi = x[i]
         if xi + k > 0.0:
-            odds = a / (b + xi + k - 1.0) * math.exp((r + xi) * math.log((alpha + T[i]) / (alpha + t_x[i])))
-            alive = 1.0 / (1.0 + odds)
+            growth = math.log((alpha + T[i]) / (alpha + t_x[i]))
+            log_odds = math.log(a / (b + xi + k - 1.0)) + (r + xi) * growth
+            if log_odds <= 30.0:
+                alive = 1.0 / (1.0 + math.exp(log_odds))
+            else:  # the same value, without overflowing exp
+                tiny = math.exp(-log_odds)
+                alive = tiny / (1.0 + tiny)
         else:
             alive = 1.0
         out[i] = alive * head[inverse[i]] if scaled else alive
