@@ -9,15 +9,24 @@ Measures, on seeded synthetic events:
    sensitive-data consent, caps, exclusion, re-eligibility, holdout, quiet hours), 100 and 1,000 rules;
 3. omnicore streaming with state in SQLite (micro-batches committed atomically, and single events).
 
+omnicore's compiled kernels (numba) are warmed up on a small batch before anything is timed (the first
+call compiles them or loads them from the on-disk cache). Each omnicore measurement is repeated
+(``--repeat``) and reported as best and median; the machine's load average is printed with the
+results, since timings on a shared machine are noisy. Targets (issue #7): batch with 100 rules,
+windows and policies >= 5M events/s; streaming with state in SQLite >= 50k events/s.
+
 Run: ``PYTHONPATH=src python benchmarks/campaigns_vs_rule_engine.py [--events 1000000] [--rules 100 1000]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import statistics
 import tempfile
 import time
+import uuid as _uuid
 from pathlib import Path
 from typing import Any
 
@@ -177,13 +186,29 @@ def run_rule_engine(
     return time.perf_counter() - start, matches
 
 
-def best_of(fn: Any, repeat: int = 3) -> tuple[float, Any]:
-    best, out = float("inf"), None
+CPU: dict[str, float] = {}  # label|rules -> best process CPU seconds (the run's cost without waiting)
+
+
+def timed(fn: Any, repeat: int, label: str = "") -> tuple[float, float, Any]:
+    """Best and median wall time of ``repeat`` calls, and the last result (best CPU time kept in CPU)."""
+    times, cpu, out = [], [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    if label:
+        CPU[label] = min(cpu)
+    return min(times), statistics.median(times), out
+
+
+def uuid() -> str:
+    return _uuid.uuid4().hex[:8]
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -198,6 +223,7 @@ def main() -> None:
         "--stream-events", type=int, default=200_000, help="events for the SQLite streaming run"
     )
     parser.add_argument("--micro-batch", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--repeat", type=int, default=3, help="timed repeats of each omnicore run")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -205,7 +231,14 @@ def main() -> None:
     profiles = profiles_for(args.customers, args.seed)
     ledger = ledger_for(args.customers, args.seed)
     rows: list[tuple[str, int, int, float, float]] = []
-    print(f"{args.events:,} events, {args.customers:,} customers, 30 days, seed {args.seed}\n")
+    print(f"{args.events:,} events, {args.customers:,} customers, 30 days, seed {args.seed}")
+    print(f"before: {load()}")
+    # warm-up: compile (or load from numba's cache) every kernel before timing anything
+    warm = events.take(np.arange(min(20_000, len(events))))
+    evaluate(
+        compile_rules(full_ruleset(simple_rules(10, args.seed))), warm, profiles=profiles, consent=ledger
+    )
+    print("warmed up (numba kernels compiled or loaded from cache)\n")
 
     for n_rules in args.rules:
         specs = simple_rules(n_rules, args.seed)
@@ -231,9 +264,11 @@ def main() -> None:
             for r, k in zip(ours.rule_id.tolist(), ours.event_key.tolist(), strict=True)
         }
         identical = our_matches == peer_matches
-        rows.append(("rule-engine, predicates", n_rules, len(sample), peer_s, len(sample) / peer_s))
-        pred_s, _ = best_of(lambda c=compiled_p: evaluate(c, events), repeat=2)
-        rows.append(("omnicore batch, predicates", n_rules, len(events), pred_s, len(events) / pred_s))
+        rows.append(("rule-engine, predicates", n_rules, len(sample), peer_s, peer_s))
+        pred_s, pred_med, _ = timed(
+            lambda c=compiled_p: evaluate(c, events), args.repeat, f"omnicore batch, predicates|{n_rules}"
+        )
+        rows.append(("omnicore batch, predicates", n_rules, len(events), pred_s, pred_med))
         print(
             f"[{n_rules} rules] decisions identical to rule-engine on {len(sample):,} events "
             f"({len(peer_matches):,} matches): {identical}"
@@ -242,18 +277,19 @@ def main() -> None:
             raise SystemExit("decisions differ from rule-engine")
         # 2. batch with windows and policies
         compiled = compile_rules(full_ruleset(specs))
-        full_s, result = best_of(
+        full_s, full_med, result = timed(
             lambda c=compiled: evaluate(
                 c, events, profiles=profiles, consent=ledger, now=T0 + np.timedelta64(31, "D")
             ),
-            repeat=2,
+            args.repeat,
+            f"omnicore batch, windows+policies|{n_rules}",
         )
         counts: dict[str, int] = {}
         for status in result.decisions.status.tolist():
             counts[status] = counts.get(status, 0) + 1
         summary = dict(sorted(counts.items()))
         print(f"[{n_rules} rules] full batch decisions: {len(result.decisions):,} {summary}")
-        rows.append(("omnicore batch, windows+policies", n_rules, len(events), full_s, len(events) / full_s))
+        rows.append(("omnicore batch, windows+policies", n_rules, len(events), full_s, full_med))
         # 3. streaming with state in SQLite
         stream = _stream(
             compiled,
@@ -261,51 +297,102 @@ def main() -> None:
             profiles,
             ledger,
             args.micro_batch,
+            max(1, min(args.repeat, 2)),
+            n_rules,
         )
         if stream is not None:
-            rows.extend((label, n_rules, n, s, n / s) for label, n, s in stream)
+            rows.extend((label, n_rules, n, best, med) for label, n, best, med in stream)
 
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"\n{'what':<40} {'rules':>6} {'events':>10} {'seconds':>9} {'events/s':>13}")
-    for label, n_rules, n, s, rate in rows:
-        print(f"{label:<40} {n_rules:>6} {n:>10,} {s:>9.3f} {rate:>13,.0f}")
+    print(f"\nafter: {load()}")
+    print(
+        f"\n{'what':<40} {'rules':>6} {'events':>10} {'best s':>8} {'median s':>9} "
+        f"{'events/s best':>14} {'events/s median':>16} {'CPU s':>7} {'events/CPU s':>13}"
+    )
+    for label, n_rules, n, best, med in rows:
+        cpu = CPU.get(f"{label}|{n_rules}")
+        cpu_cols = f" {cpu:>7.3f} {n / cpu:>13,.0f}" if cpu else ""
+        print(
+            f"{label:<40} {n_rules:>6} {n:>10,} {best:>8.3f} {med:>9.3f} {n / best:>14,.0f} {n / med:>16,.0f}"
+            + cpu_cols
+        )
+    print(
+        "(targets are judged on wall time; CPU s is this process's best CPU time, "
+        "which a loaded machine inflates less)"
+    )
     for n_rules in args.rules:
-        peer = next(r[4] for r in rows if r[0].startswith("rule-engine") and r[1] == n_rules)
-        for label, nr, _, _, rate in rows:
+        peer_row = next(r for r in rows if r[0].startswith("rule-engine") and r[1] == n_rules)
+        peer = peer_row[2] / peer_row[3]
+        for label, nr, n, best, _ in rows:
             if nr == n_rules and not label.startswith("rule-engine"):
-                print(f"ratio {label} / rule-engine ({n_rules} rules): {rate / peer:,.0f}x")
+                print(f"ratio {label} / rule-engine ({n_rules} rules): {n / best / peer:,.0f}x (best)")
+    for label, n_rules, n, best, med in rows:
+        target = 5_000_000 if label == "omnicore batch, windows+policies" else 50_000
+        micro = "/commit" in label and not label.endswith(" 1/commit")  # single events: latency only
+        if n_rules == 100 and (label.startswith("omnicore batch, windows") or micro):
+            verdict = "met" if n / best >= target else "NOT met"
+            print(
+                f"target {label} >= {target:,} events/s: {verdict} "
+                f"(best {n / best:,.0f}, median {n / med:,.0f})"
+            )
     print(f"peak memory: {peak_gb:.2f} GB")
 
 
 def _stream(
-    compiled: Any, events: Events, profiles: Profiles, ledger: ConsentRecords, micro_batch: list[int]
-) -> list[tuple[str, int, float]] | None:
+    compiled: Any,
+    events: Events,
+    profiles: Profiles,
+    ledger: ConsentRecords,
+    micro_batch: list[int],
+    repeat: int,
+    n_rules: int,
+) -> list[tuple[str, int, float, float]] | None:
+    """(label, events, best seconds, median seconds) per streaming mode.
+
+    Every timed run streams into a fresh SQLite file holding only the consent ledger (opened and
+    filled before the clock starts), so runs do not pay for each other's decisions: inserts slow
+    down once the decisions table outgrows SQLite's page cache, whatever the engine does.
+    """
     from omnicore import StorageError, open_store
     from omnicore.campaigns import CampaignEngine
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
+
+        def fresh_store() -> Any:
+            store = open_store(f"sqlite:///{Path(tmp) / f'bench-{uuid()}.db'}", tenant="bench")
+            store.campaigns.record_consent(ledger)
+            return store
+
         try:
-            store = open_store(f"sqlite:///{Path(tmp) / 'bench.db'}", tenant="bench")
+            fresh_store().close()
         except (ImportError, StorageError) as exc:
             print(f"streaming skipped: SQLite store unavailable ({exc})")
             return None
-        with store:
-            store.campaigns.record_consent(ledger)
-            for size in micro_batch:
-                engine = CampaignEngine(store, compiled, profiles=profiles, name=f"micro{size}")
-                start = time.perf_counter()
-                for a in range(0, len(events), size):
-                    engine.process(events.take(np.arange(a, min(a + size, len(events)))))
-                s = time.perf_counter() - start
-                out.append((f"omnicore stream SQLite, {size}/commit", len(events), s))
-            single = events.take(np.arange(min(1_000, len(events))))
-            engine = CampaignEngine(store, compiled, profiles=profiles, name="single")
-            start = time.perf_counter()
-            for i in range(len(single)):
-                engine.process(single.take([i]))
-            s = time.perf_counter() - start
-            out.append(("omnicore stream SQLite, 1/commit", len(single), s))
+
+        def stream(chunks: list[Events], label: str) -> tuple[float, float]:
+            stores = [fresh_store() for _ in range(repeat)]
+            runs = iter(stores)
+
+            def run() -> None:
+                engine = CampaignEngine(next(runs), compiled, profiles=profiles, name="bench")
+                for chunk in chunks:
+                    engine.process(chunk)
+
+            best, med, _ = timed(run, repeat, f"{label}|{n_rules}")
+            for store in stores:
+                store.close()
+            return best, med
+
+        for size in micro_batch:
+            label = f"omnicore stream SQLite, {size}/commit"
+            chunks = [
+                events.take(np.arange(a, min(a + size, len(events)))) for a in range(0, len(events), size)
+            ]
+            out.append((label, len(events), *stream(chunks, label)))
+        single = events.take(np.arange(min(1_000, len(events))))
+        label = "omnicore stream SQLite, 1/commit"
+        out.append((label, len(single), *stream([single.take([i]) for i in range(len(single))], label)))
     return out
 
 

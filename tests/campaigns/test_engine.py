@@ -122,3 +122,76 @@ def test_state_of_another_ruleset_conflicts(store: Any) -> None:
     CampaignEngine(store, other, name="y")  # another name is fine
     engine.reset()
     CampaignEngine(store, other, name="x")
+
+
+def test_state_segments_are_merged_and_nothing_is_orphaned(store: Any) -> None:
+    import json
+
+    from omnicore.campaigns._engine import _MAX_SEGMENTS
+
+    events = random_events(np.random.default_rng(21), 120)
+    whole = evaluate(COMPILED, events, profiles=profiles(), consent=ledger(), now=NOW).decisions
+    store.campaigns.record_consent(ledger())
+    engine = CampaignEngine(store, COMPILED, profiles=profiles(), name="seg")
+    parts = []
+    for a in range(0, len(events), 2):  # 60 commits: more than the segments kept before a merge
+        parts.append(engine.process(events.take(np.arange(a, min(a + 2, len(events))))))
+        if a % 50 == 48:
+            engine = CampaignEngine(store, COMPILED, profiles=profiles(), name="seg")
+        stored = store.campaigns.scan_state("campaigns/seg")
+        meta = json.loads(stored["meta"])
+        assert sorted(stored) == sorted(["meta", *meta["segments"]])  # every segment is live and listed
+        assert len(meta["segments"]) <= _MAX_SEGMENTS
+    parts.append(engine.advance(NOW))
+    assert _keys(parts) == _keys([whole])
+    assert engine.state().pending_timers == 0
+
+
+def test_state_of_the_per_customer_layout_is_migrated(store: Any) -> None:
+    """Stores written by the earlier layout (one JSON row per customer under ``c/``) carry on exactly."""
+    import json
+
+    events = random_events(np.random.default_rng(8), 160)
+    first, second = events.take(np.arange(80)), events.take(np.arange(80, 160))
+    done = evaluate(COMPILED, first, profiles=profiles(), consent=ledger())
+    rest = evaluate(COMPILED, second, profiles=profiles(), consent=ledger(), state=done.state, now=NOW)
+    st = done.state
+    rows: dict[str, dict[str, list[Any]]] = {}
+
+    def put(customers: Any, kind: str, values: list[Any]) -> None:
+        for cust, value in zip(customers.tolist(), values, strict=True):
+            rows.setdefault(f"c/i:{cust}", {}).setdefault(kind, []).append(value)
+
+    put(
+        st.window_customer,
+        "w",
+        [list(x) for x in zip(st.window_slot.tolist(), st.window_time.view(np.int64).tolist(), strict=True)],
+    )
+    put(st.seen_customer, "s", st.seen_rule.tolist())
+    timers = zip(
+        st.timer_rule.tolist(),
+        st.timer_event_key.tolist(),
+        st.timer_start.view(np.int64).tolist(),
+        st.timer_due.view(np.int64).tolist(),
+        strict=True,
+    )
+    put(st.timer_customer, "t", [list(x) for x in timers])
+    put(
+        st.cap_customer,
+        "c",
+        [list(x) for x in zip(st.cap_key.tolist(), st.cap_time.view(np.int64).tolist(), strict=True)],
+    )
+    meta = {
+        "fingerprint": COMPILED.fingerprint,
+        "watermark": int(st.watermark.astype("datetime64[us]").view(np.int64)),
+        "watermark_keys": sorted(st.watermark_keys),
+    }
+    items = {k: json.dumps(v).encode() for k, v in rows.items()}
+    items["meta"] = json.dumps(meta).encode()
+    with store.atomic():
+        store.campaigns.put_state("campaigns/default", items)
+    store.campaigns.record_consent(ledger())
+    engine = CampaignEngine(store, COMPILED, profiles=profiles())
+    got = Decisions.concat([engine.process(second), engine.advance(NOW)])
+    assert _keys([got]) == _keys([rest.decisions])
+    assert not any(k.startswith("c/") for k in store.campaigns.scan_state("campaigns/default"))

@@ -74,7 +74,12 @@ def test_pseudonymize_is_hmac_sha256_of_type_and_value():
         pseudonymize(np.array(["phone"]), np.array(["x"]), b"short")
 
 
-@given(st.lists(st.text(alphabet="0123456789 -+()abc@.\t", max_size=16), max_size=30))
+@given(
+    st.lists(
+        st.text(alphabet="0123456789 -+()abc@./\t\r\n\u3000\u00a0\u200b\u0663\u00b2", max_size=16),
+        max_size=30,
+    )
+)
 def test_vectorised_paths_agree_with_one_value_rules(values):
     array = (
         np.array(values, dtype=object).astype(np.dtypes.StringDType()) if values else np.array([], dtype=str)
@@ -82,3 +87,28 @@ def test_vectorised_paths_agree_with_one_value_rules(values):
     for normalizer in (PhoneNormalizer(), EmailNormalizer(), TextNormalizer(case="upper", remove=" -")):
         expected = [normalizer.one(v) for v in values]
         assert normalizer(array).tolist() == expected
+
+
+@pytest.mark.parametrize(("country_code", "national_digits"), [("86", 11), ("1", 10), ("44", 10)])
+@given(values=st.lists(st.text(alphabet="0123456789 -+()./\t\u0663\u00b2x", max_size=16), max_size=30))
+def test_phone_separators_vectorised_like_one(country_code, national_digits, values):
+    # arabic-indic three is a decimal digit (kept), superscript two only a digit (dropped), as in one()
+    normalizer = PhoneNormalizer(country_code=country_code, national_digits=national_digits)
+    array = np.array(values, dtype=object).astype(np.dtypes.StringDType()) if values else np.array([], str)
+    assert normalizer(array).tolist() == [normalizer.one(v) for v in values]
+
+
+def test_phone_superscript_digit_is_dropped_as_in_one():
+    # "²".isdigit() is True but it is no decimal digit: one() drops it, so must the fast path
+    normalizer = PhoneNormalizer(country_code="1", national_digits=10)
+    raw = "968470\u00b2782"
+    assert normalizer(np.array([raw], dtype=np.dtypes.StringDType())).tolist() == [normalizer.one(raw)]
+    assert normalizer.one(raw) == "+1968470782"
+
+
+def test_text_inner_whitespace_of_any_kind_collapses_as_in_one():
+    # ideographic (U+3000) and no-break spaces, CR and tabs inside a value: one space, then removed
+    normalizer = TextNormalizer(case="upper", remove=" -")
+    raw = ["mc\u30000001", "mc\xa00001", "mc\r0001", "mc \t 0001", "mc-0001"]
+    out = normalizer(np.array(raw, dtype=np.dtypes.StringDType())).tolist()
+    assert out == [normalizer.one(v) for v in raw] == ["MC0001"] * 5

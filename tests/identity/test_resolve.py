@@ -267,3 +267,28 @@ def test_duplicate_rule_rejected():
 
     with pytest.raises(ValidationError):
         MergeRules(identifiers=(IdentifierRule(id_type="phone"), IdentifierRule(id_type="phone")))
+
+
+@settings(max_examples=50)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), max_size=40),
+    st.lists(st.booleans(), min_size=10, max_size=10),
+    st.lists(st.integers(0, 3), min_size=10, max_size=10),
+)
+def test_record_anchor_is_the_strongest_usable_identifier(rows, usable, rank):
+    from omnicore.identity._resolve import _record_anchors
+
+    row_record = np.array([r for r, _ in rows], dtype=np.int64)
+    row_ident = np.array([i for _, i in rows], dtype=np.int64)
+    usable_a, rank_a = np.array(usable), np.array(rank, dtype=np.int64)
+    expected = [
+        min(
+            ((rank[i], i) for r, i in rows if r == record and usable[i]),
+            default=(None, -1),
+        )[1]
+        for record in range(6)
+    ]
+    got = _record_anchors(row_record, row_ident, usable_a, rank_a, 6)
+    assert got.tolist() == expected
+    plain = getattr(_record_anchors, "py_func", _record_anchors)
+    assert plain(row_record, row_ident, usable_a, rank_a, 6).tolist() == expected

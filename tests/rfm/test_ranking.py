@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,3 +64,23 @@ def test_quantile_scores_of_whole_numbers_equal_the_rank_formula(values: np.ndar
         best_low = 1 + (count_above(column) * bins) // n
         assert quantile_scores(column, bins, higher_is_better=True).tolist() == best_high.tolist()
         assert quantile_scores(column, bins, higher_is_better=False).tolist() == best_low.tolist()
+
+
+@pytest.mark.parametrize("shape", ["uniform", "skewed", "ties", "outlier", "constant"])
+@pytest.mark.parametrize("bins", [3, 5, 10])
+def test_large_float_columns_equal_the_rank_formula(shape: str, bins: int) -> None:
+    # From 4096 values, float cut points come from a histogram (an outlier that crowds every value
+    # into one bin falls back to a partition); every path must match the rank formula.
+    rng = np.random.default_rng(len(shape) * 100 + bins)
+    n = 20_011
+    values = {
+        "uniform": rng.random(n),
+        "skewed": rng.gamma(0.2, 100.0, n),
+        "ties": np.round(rng.normal(0.0, 2.0, n), 1) + 0.25,
+        "outlier": np.concatenate([rng.random(n - 1), [1e12]]),
+        "constant": np.full(n, -3.5),
+    }[shape]
+    best_high = 1 + (count_below(values) * bins) // n
+    best_low = 1 + (count_above(values) * bins) // n
+    assert quantile_scores(values, bins, higher_is_better=True).tolist() == best_high.tolist()
+    assert quantile_scores(values, bins, higher_is_better=False).tolist() == best_low.tolist()

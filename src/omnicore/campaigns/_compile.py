@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from omnicore.campaigns._kernels import factorize_words, group_rows
 from omnicore.campaigns._keywords import compile_keywords, match_unique
 from omnicore.campaigns._rules import (
     AllOf,
@@ -27,9 +28,9 @@ from omnicore.campaigns._rules import (
     Not,
     Predicate,
 )
-from omnicore.data import STRING_DTYPE
+from omnicore.data import STRING_DTYPE, factorize
 
-__all__ = ["Columns", "CompiledPredicate", "compile_predicate", "factorize_text"]
+__all__ = ["Columns", "CompiledPredicate", "RowSelector", "compile_predicate", "factorize_text"]
 
 Mask = npt.NDArray[np.bool_]
 CompiledPredicate = Callable[["Columns"], Mask]
@@ -37,59 +38,64 @@ CompiledPredicate = Callable[["Columns"], Mask]
 _TAG_SPLIT = re.compile(r"\s*[,|;]\s*")
 
 
-def _is_text(array: npt.NDArray[Any]) -> bool:
-    return array.dtype == STRING_DTYPE or array.dtype.kind in "UO"
-
-
 def factorize_text(column: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
-    """Distinct values (in no particular order) and per-row codes of a text column.
+    """Distinct values (in order of first appearance) and per-row codes of a text column.
 
-    Short ASCII text (at most 32 bytes, the usual shape of event types, categories and segments) is
-    viewed as fixed-width bytes, hashed word by word and coded by binary search against the distinct
-    values of a probe, with every row verified exactly; anything else falls back to one sort.
+    ASCII text of less than 64 bytes (the usual shape of event types, categories and segments) is
+    viewed as fixed-width bytes and coded by a compiled hash table over whole rows (every match
+    verified); anything else falls back to :func:`omnicore.data.factorize`.
     """
     n = column.size
     if n == 0:
         return column[:0], np.zeros(0, dtype=np.intp)
+    raw = _fixed_width(column)
+    if raw is None:
+        uniques, codes = factorize(column)
+        return uniques, codes.astype(np.intp)
+    codes64, firsts = factorize_words(raw)
+    return column[firsts], codes64.astype(np.intp, copy=False)
+
+
+def _fixed_width(column: npt.NDArray[Any]) -> npt.NDArray[np.uint64] | None:
+    """ASCII text as rows of uint64 words (NUL-padded), or None when it is not ASCII or longer than
+    64 bytes. The width is guessed from the first rows and widened until every row ends in a NUL
+    byte, so no value can have been cut (a cast to fixed width would silently truncate)."""
+    n = column.size
     try:
-        width = int(np.strings.str_len(column).max())
-        if width > 32:
-            raise ValueError
-        words = max(1, -(-width // 8))
-        raw = column.astype(f"S{8 * words}").view(np.uint64).reshape(n, words)
+        words = max(1, -(-(int(np.strings.str_len(column[:256]).max()) + 1) // 8))
+        while words <= 8:
+            raw = column.astype(f"S{8 * words}")
+            if not raw.view(np.uint8).reshape(n, 8 * words)[:, -1].any():
+                return raw.view(np.uint64).reshape(n, words)
+            words = words + 1 if words < 4 else (8 if words < 8 else 9)
     except (ValueError, TypeError, UnicodeError):
-        uniques, codes = np.unique(column, return_inverse=True)
-        return uniques, codes.reshape(-1).astype(np.intp)
-    with np.errstate(over="ignore"):
-        h = raw[:, 0].copy()
-        for w in range(1, words):
-            h = h * np.uint64(0x9E3779B97F4A7C15) + raw[:, w]
-    probe_h, probe_rows = np.unique(h[:4096], return_index=True)
-    codes = np.searchsorted(probe_h, h)
-    np.minimum(codes, probe_h.size - 1, out=codes)
-    probe_raw = raw[:4096][probe_rows]
-    if probe_raw.shape[0] and (probe_raw[codes] == raw).all():
-        return column[:4096][probe_rows], codes.astype(np.intp)
-    uniques, codes = np.unique(column, return_inverse=True)
-    return uniques, codes.reshape(-1).astype(np.intp)
+        return None
+    return None
 
 
 class Columns:
     """A read-only view of named columns of equal length, with per-column caches.
 
-    A view may select ``rows`` of a parent view (e.g. the events of one type); each view factorises
-    the columns it reads once and shares that among every predicate evaluated on it.
+    A view may select ``rows`` of the root view (e.g. the events of one type). A text column is
+    factorised once: by the root when the view covers a large share of it (every view then shares
+    those codes), else by the view itself; equality tests, keywords and tags then run once per
+    distinct value. Columns may also be given already coded (``coded``: name -> (distinct values,
+    per-row codes)), so a text column need not be materialised at all.
 
     Parameters
     ----------
     columns
-        Name -> column (all of length ``n``, or of the parent's length when ``rows`` is given).
+        Name -> column (all of the root's length).
     n
         Number of rows of this view.
     rows
-        Row indices into the parent's columns.
+        Row indices into the parent's rows (None: this is the root).
     parent
         The view this one selects from.
+    coded
+        Name -> (distinct values, codes of the root's rows), for columns held as codes.
+    shared
+        Columns every view takes its codes from the root's factorisation of (a root option).
     """
 
     def __init__(
@@ -99,44 +105,129 @@ class Columns:
         *,
         rows: npt.NDArray[np.intp] | None = None,
         parent: Columns | None = None,
+        coded: Mapping[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] | None = None,
+        shared: frozenset[str] = frozenset(),
     ) -> None:
         self._columns = columns
         self.n = n
         self._rows = rows
         self._parent = parent
+        self._root: Columns = self if parent is None else parent._root
+        inherited: Mapping[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = (
+            parent._coded if parent is not None else {}
+        )
+        self._coded: Mapping[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = (
+            coded if coded is not None else inherited
+        )
+        self._shared = shared
         self._taken: dict[str, npt.NDArray[Any]] = {}
         self._factorized: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}
         self._unique_masks: dict[tuple[str, Any], Mask] = {}
+        self._groups: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], dict[str, int]]] = {}
 
     def select(self, rows: npt.NDArray[np.intp]) -> Columns:
         """A view of some rows of this one."""
         return Columns(self._columns, rows.size, rows=rows, parent=self)
 
+    def _root_rows(self) -> npt.NDArray[np.intp] | None:
+        """This view's rows as rows of the root (None for the root)."""
+        if self._parent is None or self._rows is None:
+            return None
+        hit = self._taken.get("\x00rows")
+        if hit is None:
+            above = self._parent._root_rows()
+            hit = self._rows if above is None else above[self._rows]
+            self._taken["\x00rows"] = hit
+        return hit
+
+    def dtype(self, name: str) -> np.dtype[Any] | None:
+        """The dtype of a column, or None when there is no such column."""
+        column = self._columns.get(name)
+        if column is not None:
+            return column.dtype
+        coded = self._coded.get(name)
+        return None if coded is None else coded[0].dtype
+
+    def is_text(self, name: str) -> bool:
+        """Whether the column exists and holds text."""
+        dtype = self.dtype(name)
+        return dtype is not None and (dtype == STRING_DTYPE or dtype.kind in "UO")
+
     def get(self, name: str) -> npt.NDArray[Any] | None:
         """The column, or None when there is no such column."""
         column = self._columns.get(name)
-        if column is None or self._rows is None:
+        if column is None:
+            if name not in self._coded:
+                return None
+            hit = self._taken.get(name)
+            if hit is None:
+                uniques, codes = self.factorized(name)
+                hit = uniques[codes]
+                self._taken[name] = hit
+            return hit
+        if self._rows is None or self._parent is None:
             return column
         hit = self._taken.get(name)
         if hit is None:
-            hit = column[self._rows]
+            above = self._parent.get(name)  # the parent's copy is taken once and shared by its views
+            hit = column[self._rows] if above is None else above[self._rows]
             self._taken[name] = hit
         return hit
 
     def factorized(self, name: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
-        """Distinct values of a column and the code of each row (cached)."""
+        """Distinct values of a column and the code of each row (cached).
+
+        The distinct values may include values no row of this view holds.
+        """
         hit = self._factorized.get(name)
         if hit is None:
-            column = self.get(name)
-            if column is None:
-                raise KeyError(name)
-            if column.dtype == STRING_DTYPE:
-                hit = factorize_text(column)
+            coded = self._coded.get(name)
+            parent = self._parent
+            if coded is not None:
+                root_rows = self._root_rows()
+                hit = coded if root_rows is None else (coded[0], coded[1][root_rows])
+            elif (
+                parent is not None
+                and self._rows is not None
+                and name in self._columns
+                and (name in self._root._shared or 4 * self.n >= self._root.n or name in parent._factorized)
+            ):
+                uniques, codes = parent.factorized(name)
+                hit = (uniques, codes[self._rows])
             else:
-                uniques, codes = np.unique(column, return_inverse=True)
-                hit = (uniques, codes.reshape(-1).astype(np.intp))
+                column = self.get(name)
+                if column is None:
+                    raise KeyError(name)
+                if column.dtype == STRING_DTYPE:
+                    hit = factorize_text(column)
+                else:
+                    uniques, codes = np.unique(column, return_inverse=True)
+                    hit = (uniques, codes.reshape(-1).astype(np.intp))
             self._factorized[name] = hit
         return hit
+
+    def rows_equal(self, name: str, value: str) -> npt.NDArray[np.intp]:
+        """Rows (ascending) whose text column ``name`` equals ``value``; none if it is not text.
+
+        The rows of every value come from one counting sort of the column's codes (cached), so many
+        equality tests on one column cost one pass over it.
+        """
+        if not self.is_text(name):
+            return np.zeros(0, dtype=np.intp)
+        grouped = self._groups.get(name)
+        if grouped is None:
+            uniques, codes = self.factorized(name)
+            order, bounds = group_rows(codes.astype(np.int64, copy=False), int(uniques.size))
+            index: dict[str, int] = {}
+            for position, u in enumerate(uniques.tolist()):
+                index.setdefault(str(u), position)
+            grouped = (order, bounds, index)
+            self._groups[name] = grouped
+        order, bounds, index = grouped
+        code = index.get(value)
+        if code is None:
+            return np.zeros(0, dtype=np.intp)
+        return order[bounds[code] : bounds[code + 1]]
 
     def unique_mask(self, name: str, key: Any, fn: Callable[[npt.NDArray[Any]], Mask]) -> Mask:
         """``fn`` of the distinct values of a column (cached)."""
@@ -175,14 +266,16 @@ def _compile_compare(p: Compare) -> CompiledPredicate:
     negate = op == "ne"
 
     def run(cols: Columns) -> Mask:
-        column = cols.get(field)
-        if column is None:
+        if cols.dtype(field) is None:
             return np.full(cols.n, negate, dtype=bool)
         if isinstance(value, str):
-            if not _is_text(column):
+            if not cols.is_text(field):
                 return np.full(cols.n, negate, dtype=bool)
             equal = cols.per_unique(field, ("eq", value), lambda u: u == value)
             return ~equal if negate else equal
+        column = cols.get(field)
+        if column is None:
+            return np.full(cols.n, negate, dtype=bool)
         if isinstance(value, bool):
             if column.dtype.kind != "b":
                 return np.full(cols.n, negate, dtype=bool)
@@ -202,13 +295,13 @@ def _compile_in(p: IsIn) -> CompiledPredicate:
     wanted = np.array(values, dtype=STRING_DTYPE if text else None)
 
     def run(cols: Columns) -> Mask:
+        if text:
+            if not cols.is_text(field):
+                return np.zeros(cols.n, dtype=bool)
+            return cols.per_unique(field, ("in", values), lambda u: np.isin(u, wanted))
         column = cols.get(field)
         if column is None:
             return np.zeros(cols.n, dtype=bool)
-        if text:
-            if not _is_text(column):
-                return np.zeros(cols.n, dtype=bool)
-            return cols.per_unique(field, ("in", values), lambda u: np.isin(u, wanted))
         if isinstance(values[0], bool):
             if column.dtype.kind != "b":
                 return np.zeros(cols.n, dtype=bool)
@@ -224,6 +317,8 @@ def _compile_exists(p: Exists) -> CompiledPredicate:
     field = p.field
 
     def run(cols: Columns) -> Mask:
+        if cols.is_text(field):
+            return cols.per_unique(field, "exists", lambda u: np.strings.str_len(u.astype(STRING_DTYPE)) > 0)
         column = cols.get(field)
         if column is None:
             return np.zeros(cols.n, dtype=bool)
@@ -234,8 +329,6 @@ def _compile_exists(p: Exists) -> CompiledPredicate:
         if column.dtype.kind == "M":
             present = ~np.isnat(column)
             return present
-        if _is_text(column):
-            return cols.per_unique(field, "exists", lambda u: np.strings.str_len(u.astype(STRING_DTYPE)) > 0)
         return np.ones(cols.n, dtype=bool)
 
     return run
@@ -246,8 +339,7 @@ def _compile_keywords(p: Keywords) -> CompiledPredicate:
     pattern = compile_keywords(p.keywords)
 
     def run(cols: Columns) -> Mask:
-        column = cols.get(field)
-        if column is None or not _is_text(column):
+        if not cols.is_text(field):
             return np.zeros(cols.n, dtype=bool)
         return cols.per_unique(field, ("kw", pattern.pattern), lambda u: match_unique(u, pattern))
 
@@ -265,8 +357,7 @@ def _compile_has_tag(p: HasTag) -> CompiledPredicate:
         )
 
     def run(cols: Columns) -> Mask:
-        column = cols.get(field)
-        if column is None or not _is_text(column):
+        if not cols.is_text(field):
             return np.zeros(cols.n, dtype=bool)
         return cols.per_unique(field, ("tag", tag), has)
 
@@ -328,3 +419,55 @@ def compile_predicate(predicate: Predicate | None) -> CompiledPredicate:
 
         return run_not
     raise TypeError(f"not a predicate: {predicate!r}")
+
+
+def _text_equality(predicate: Predicate | None) -> Compare | None:
+    if isinstance(predicate, Compare) and predicate.op == "eq" and isinstance(predicate.value, str):
+        return predicate
+    return None
+
+
+class RowSelector:
+    """The rows of a view matching a predicate, answered from an index where the predicate allows.
+
+    A predicate that is (or is a conjunction containing) an equality on a text column is split: the
+    equality picks its rows from the column's value index (:meth:`Columns.rows_equal`), and only
+    those rows are tested against the rest. Rules that test one category among many thus touch
+    only that category's events.
+
+    Examples
+    --------
+    >>> from omnicore.campaigns._rules import AllOf, Compare
+    >>> cols = Columns({"category": np.array(["a", "b", "a"], dtype=STRING_DTYPE),
+    ...                 "price": np.array([5.0, 50.0, 60.0])}, 3)
+    >>> RowSelector(AllOf((Compare("price", "gt", 10), Compare("category", "eq", "a"))))(cols).tolist()
+    [2]
+    """
+
+    def __init__(self, predicate: Predicate | None) -> None:
+        self.field: str | None = None
+        self.value = ""
+        rest: Predicate | None = predicate
+        equality = _text_equality(predicate)
+        if equality is not None:
+            self.field, self.value, rest = equality.field, str(equality.value), None
+        elif isinstance(predicate, AllOf):
+            for i, arg in enumerate(predicate.args):
+                equality = _text_equality(arg)
+                if equality is not None:
+                    others = predicate.args[:i] + predicate.args[i + 1 :]
+                    self.field, self.value = equality.field, str(equality.value)
+                    rest = None if not others else others[0] if len(others) == 1 else AllOf(others)
+                    break
+        self.rest = None if rest is None else compile_predicate(rest)
+
+    def __call__(self, cols: Columns) -> npt.NDArray[np.intp]:
+        """Ascending row numbers (of ``cols``) where the predicate holds."""
+        if self.field is not None:
+            local = cols.rows_equal(self.field, self.value)
+            if self.rest is None or local.size == 0:
+                return local
+            return local[self.rest(cols.select(local))]
+        if self.rest is None:
+            return np.arange(cols.n, dtype=np.intp)
+        return np.flatnonzero(self.rest(cols))

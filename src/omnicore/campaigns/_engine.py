@@ -1,16 +1,22 @@
 """The store-aware shell: streaming (and batch) evaluation with state in the campaign store.
 
-Each call to :meth:`CampaignEngine.process` or :meth:`CampaignEngine.advance` loads the state of the
-customers it touches, runs the pure :func:`~omnicore.campaigns.evaluate`, and writes the new decisions,
-their state and the checkpoint (watermark) in **one** store transaction. A crash before the commit
-leaves the store as it was, so re-sending the same events gives the same decisions; a crash after it
-makes a re-send a replay, which the watermark skips and the decision keys deduplicate. Either way no
-firing is lost or duplicated.
+Each call to :meth:`CampaignEngine.process` or :meth:`CampaignEngine.advance` takes the state of the
+customers it touches from the engine's in-memory copy, runs the pure
+:func:`~omnicore.campaigns.evaluate`, and writes the new decisions, the changed state and the
+checkpoint (watermark) in **one** store transaction; the in-memory copy is updated only after the
+commit. A crash before the commit leaves the store as it was, so re-sending the same events gives the
+same decisions; a crash after it makes a re-send a replay, which the watermark skips and the decision
+keys deduplicate. Either way no firing is lost or duplicated.
 
 State layout in the key-value store (namespace ``campaigns/<name>``): ``meta`` holds the rule set
-fingerprint, the watermark and the keys of the events at the watermark; ``c/<i|s>:<customer>`` holds
-one customer's window rows, first-time flags, pending absence timers and recent accepted decisions
-as compact JSON.
+fingerprint, the watermark, the keys of the events at the watermark and the list of live state
+segments; each ``s/<sequence>`` is one columnar segment written by one call: the customers that call
+touched (sorted) and their window rows, first-time flags, pending absence timers and recent accepted
+decisions, as numpy buffers with a JSON header. A customer's state is the one in the latest segment
+that lists it, so a call writes only what it touched (write-behind, one blob per call); when more
+than :data:`_MAX_SEGMENTS` segments are live they are merged into one in that call's transaction.
+Stores written by earlier versions (one JSON row per customer under ``c/``) are read and migrated
+at the first commit.
 """
 
 from __future__ import annotations
@@ -18,13 +24,16 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable
+from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from omnicore._errors import ConflictError
+from omnicore._errors import ConflictError, StorageError
+from omnicore.campaigns._compile import factorize_text
 from omnicore.campaigns._evaluate import CompiledRules, compile_rules, evaluate
 from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import RuleSet
@@ -36,18 +45,154 @@ __all__ = ["CampaignEngine"]
 
 logger = logging.getLogger(__name__)
 
-_Row = dict[str, list[Any]]
+#: Live segments beyond which a call merges every segment into one.
+_MAX_SEGMENTS = 16
+
+# per state table: (EngineState field of each column, kind); the customer column is implied
+_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "w": (("window_slot", "text"), ("window_time", "time")),
+    "s": (("seen_rule", "text"),),
+    "t": (
+        ("timer_rule", "text"),
+        ("timer_event_key", "text"),
+        ("timer_start", "time"),
+        ("timer_due", "time"),
+    ),
+    "c": (("cap_key", "text"), ("cap_time", "time")),
+}
+_CUSTOMER_FIELD = {"w": "window_customer", "s": "seen_customer", "t": "timer_customer", "c": "cap_customer"}
 
 
-def _customer_key(customer: Any) -> str:
-    if isinstance(customer, int | np.integer):
-        return f"c/i:{int(customer)}"
-    return f"c/s:{customer}"
+def _ids(values: list[Any]) -> npt.NDArray[Any]:
+    if values and not all(isinstance(v, int) for v in values):
+        return np.array([str(v) for v in values], dtype=STRING_DTYPE)
+    return np.array(values, dtype=np.int64)
 
 
-def _customer_of(key: str) -> Any:
-    kind, _, value = key[2:].partition(":")
-    return int(value) if kind == "i" else value
+class _Segment:
+    """One call's state: its customers (sorted) and, per table, their rows grouped by customer."""
+
+    def __init__(
+        self,
+        key: str,
+        customers: npt.NDArray[Any],
+        columns: dict[str, dict[str, npt.NDArray[Any]]],
+        bounds: dict[str, npt.NDArray[np.int64]],
+    ) -> None:
+        self.key = key
+        self.customers = customers
+        self.columns = columns
+        self.bounds = bounds
+        rows = np.zeros(customers.size, dtype=np.int64)
+        for b in bounds.values():
+            rows += np.diff(b)
+        self.has_rows: npt.NDArray[np.bool_] = rows > 0
+        # customers whose latest state this segment holds (cleared as later segments supersede them)
+        self.alive: npt.NDArray[np.bool_] = self.has_rows.copy()
+        self.live = int(self.has_rows.sum())
+
+    @classmethod
+    def from_state(cls, key: str, customers: npt.NDArray[Any], state: EngineState) -> _Segment:
+        """The rows of ``state`` grouped by their customer's position in ``customers`` (sorted)."""
+        columns: dict[str, dict[str, npt.NDArray[Any]]] = {}
+        bounds: dict[str, npt.NDArray[np.int64]] = {}
+        for table, fields in _TABLES.items():
+            cust = getattr(state, _CUSTOMER_FIELD[table])
+            if cust.size and cust.dtype.kind != customers.dtype.kind:
+                cust = cust.astype(str).astype(customers.dtype)
+            pos = np.searchsorted(customers, cust) if cust.size else np.zeros(0, np.int64)
+            order = np.argsort(pos, kind="stable")
+            columns[table] = {name: getattr(state, name)[order] for name, _ in fields}
+            counts = np.bincount(pos, minlength=customers.size) if customers.size else np.zeros(0, np.int64)
+            bounds[table] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return cls(key, customers, columns, bounds)
+
+    def to_bytes(self) -> bytes:
+        """A JSON header (text vocabularies, array layout) followed by the numeric buffers."""
+        arrays: list[npt.NDArray[Any]] = []
+        layout: list[list[Any]] = []
+        vocab: dict[str, list[str]] = {}
+
+        def add(name: str, array: npt.NDArray[Any]) -> None:
+            array = np.ascontiguousarray(array)
+            layout.append([name, array.dtype.str, int(array.size)])
+            arrays.append(array)
+
+        if self.customers.dtype.kind in "iu":
+            add("customers", self.customers.astype(np.int64))
+        else:
+            vocab["customers"] = self.customers.tolist()
+        for table, fields in _TABLES.items():
+            add(f"{table}.bounds", self.bounds[table])
+            for name, kind in fields:
+                column = self.columns[table][name]
+                if kind == "text":
+                    uniques, codes = factorize_text(column)
+                    vocab[name] = uniques.tolist()
+                    add(name, codes.astype(np.int32))
+                else:
+                    add(name, column.view(np.int64))
+        head = json.dumps({"layout": layout, "vocab": vocab}, ensure_ascii=False, separators=(",", ":"))
+        encoded = head.encode()
+        return len(encoded).to_bytes(8, "little") + encoded + b"".join(a.tobytes() for a in arrays)
+
+    @classmethod
+    def from_bytes(cls, key: str, blob: bytes) -> _Segment:
+        size = int.from_bytes(blob[:8], "little")
+        head = json.loads(blob[8 : 8 + size].decode())
+        vocab: dict[str, list[str]] = head["vocab"]
+        offset = 8 + size
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        for name, dtype, count in head["layout"]:
+            dt = np.dtype(dtype)
+            arrays[name] = np.frombuffer(blob, dtype=dt, count=count, offset=offset).copy()
+            offset += dt.itemsize * count
+        if "customers" in vocab:
+            customers = np.array(vocab["customers"], dtype=STRING_DTYPE)
+        else:
+            customers = arrays["customers"]
+        columns: dict[str, dict[str, npt.NDArray[Any]]] = {}
+        bounds: dict[str, npt.NDArray[np.int64]] = {}
+        for table, fields in _TABLES.items():
+            bounds[table] = arrays[f"{table}.bounds"]
+            columns[table] = {}
+            for name, kind in fields:
+                if kind == "text":
+                    words = np.array(vocab[name], dtype=STRING_DTYPE)
+                    columns[table][name] = words[arrays[name]] if words.size else np.empty(0, STRING_DTYPE)
+                else:
+                    columns[table][name] = arrays[name].view("datetime64[us]")
+        return cls(key, customers, columns, bounds)
+
+
+def _gather(
+    parts: list[tuple[_Segment, npt.NDArray[np.int64]]], fingerprint: str, watermark: Any, keys: Any
+) -> EngineState:
+    """The state rows of customers ``idx`` of each segment, as one :class:`EngineState`."""
+    fields: dict[str, list[npt.NDArray[Any]]] = {
+        name: [] for table, cols in _TABLES.items() for name in (_CUSTOMER_FIELD[table], *dict(cols))
+    }
+    for seg, idx in parts:
+        for table, cols in _TABLES.items():
+            lo = seg.bounds[table][idx]
+            length = seg.bounds[table][idx + 1] - lo
+            total = int(length.sum())
+            starts = np.repeat(lo - (np.cumsum(length) - length), length)
+            rows = starts + np.arange(total, dtype=np.int64)
+            fields.setdefault(_CUSTOMER_FIELD[table], []).append(seg.customers[np.repeat(idx, length)])
+            for name, _ in cols:
+                fields.setdefault(name, []).append(seg.columns[table][name][rows])
+    empty = EngineState.empty(fingerprint)
+    values: dict[str, Any] = {}
+    for name, chunks in fields.items():
+        chunks = [c for c in chunks if c.size]
+        if not chunks:
+            values[name] = getattr(empty, name)
+        elif len({c.dtype for c in chunks}) > 1:
+            values[name] = np.concatenate([c.astype(str).astype(STRING_DTYPE) for c in chunks])
+        else:
+            values[name] = np.concatenate(chunks)
+    return EngineState(fingerprint=fingerprint, watermark=watermark, watermark_keys=keys, **values)
 
 
 class CampaignEngine:
@@ -108,22 +253,101 @@ class CampaignEngine:
         self._fingerprint = self._compiled.fingerprint
         self._watermark: int | None = None
         self._watermark_keys: frozenset[str] = frozenset()
-        if meta_raw is not None:
-            meta = json.loads(meta_raw)
-            if meta["fingerprint"] != self._fingerprint:
-                raise ConflictError(
-                    f"state {self._namespace!r} belongs to rule set {meta['fingerprint']}, not "
-                    f"{self._fingerprint}; use another name or reset()"
-                )
-            self._watermark = meta["watermark"]
-            self._watermark_keys = frozenset(meta["watermark_keys"])
-        self._customers: dict[str, _Row] = {}
-        self._timers: list[tuple[int, str]] = []
-        for key, value in kv.scan_state(self._namespace, prefix="c/").items():
+        self._segments: dict[str, _Segment] = {}
+        self._where: dict[Any, tuple[str, int]] = {}
+        self._timers: list[tuple[int, Any]] = []
+        self._next_segment = 0
+        self._legacy: list[str] = []
+        if meta_raw is None:
+            return
+        meta = json.loads(meta_raw)
+        if meta["fingerprint"] != self._fingerprint:
+            raise ConflictError(
+                f"state {self._namespace!r} belongs to rule set {meta['fingerprint']}, not "
+                f"{self._fingerprint}; use another name or reset()"
+            )
+        self._watermark = meta["watermark"]
+        self._watermark_keys = frozenset(meta["watermark_keys"])
+        self._next_segment = int(meta.get("next_segment", 0))
+        names = list(meta.get("segments", []))
+        blobs = kv.get_state(self._namespace, names) if names else {}
+        for name in names:
+            if name not in blobs:
+                raise StorageError(f"campaign state {self._namespace!r} lost its segment {name!r}")
+            self._adopt(_Segment.from_bytes(name, blobs[name]))
+        legacy = kv.scan_state(self._namespace, prefix="c/")
+        if legacy:  # one JSON row per customer (earlier versions): one segment, rewritten at the next commit
+            self._legacy = sorted(legacy)
+            state = self._legacy_state(legacy)
+            customers = np.unique(state.customers())
+            self._adopt(_Segment.from_state("legacy", customers, state))
+
+    def _legacy_state(self, rows: dict[str, bytes]) -> EngineState:
+        cols: dict[str, list[Any]] = {
+            name: [] for table, fields in _TABLES.items() for name in (_CUSTOMER_FIELD[table], *dict(fields))
+        }
+        for key, value in rows.items():
+            kind, _, raw = key[2:].partition(":")
+            cust: Any = int(raw) if kind == "i" else raw
             row = json.loads(value)
-            self._customers[key] = row
-            for _, _, _, due in row.get("t", ()):
-                heapq.heappush(self._timers, (due, key))
+            for slot, t in row.get("w", ()):
+                cols["window_slot"].append(slot)
+                cols["window_customer"].append(cust)
+                cols["window_time"].append(t)
+            for r in row.get("s", ()):
+                cols["seen_rule"].append(r)
+                cols["seen_customer"].append(cust)
+            for r, k, start, due in row.get("t", ()):
+                cols["timer_rule"].append(r)
+                cols["timer_customer"].append(cust)
+                cols["timer_event_key"].append(k)
+                cols["timer_start"].append(start)
+                cols["timer_due"].append(due)
+            for k, t in row.get("c", ()):
+                cols["cap_key"].append(k)
+                cols["cap_customer"].append(cust)
+                cols["cap_time"].append(t)
+        values: dict[str, Any] = {}
+        for table, fields in _TABLES.items():
+            values[_CUSTOMER_FIELD[table]] = _ids(cols[_CUSTOMER_FIELD[table]])
+            for name, kind in fields:
+                if kind == "text":
+                    values[name] = np.array(cols[name], dtype=STRING_DTYPE)
+                else:
+                    values[name] = np.array(cols[name], dtype=np.int64).view("datetime64[us]")
+        return EngineState(fingerprint=self._fingerprint, **values)
+
+    def _adopt(self, seg: _Segment, olds: list[tuple[str, int] | None] | None = None) -> None:
+        """Make ``seg`` the latest state of its customers (in memory only); ``olds`` are their entries
+        before it (looked up here when not given)."""
+        self._segments[seg.key] = seg
+        where = self._where
+        segments = self._segments
+        customers = seg.customers.tolist()
+        if olds is None:
+            olds = list(map(where.get, customers))
+        superseded: dict[str, list[int]] = {}
+        for old in olds:
+            if old is not None and old[0] != seg.key:
+                superseded.setdefault(old[0], []).append(old[1])
+        for key, positions in superseded.items():
+            segments[key].alive[positions] = False
+            segments[key].live -= len(positions)
+        has = seg.has_rows.tolist()
+        entries = zip(repeat(seg.key), compress(range(len(has)), has), strict=False)  # repeat: endless
+        where.update(zip(compress(customers, has), entries, strict=True))
+        for cust, keep, old in zip(customers, has, olds, strict=True):
+            if not keep and old is not None:
+                del where[cust]
+        for key in [k for k, s in segments.items() if s.live <= 0 and k != seg.key]:
+            del segments[key]
+        if seg.live <= 0:
+            del segments[seg.key]
+        timers = seg.columns["t"]["timer_due"]
+        if timers.size:
+            owners = seg.customers[np.repeat(np.arange(seg.customers.size), np.diff(seg.bounds["t"]))]
+            for due, cust in zip(timers.view(np.int64).tolist(), owners.tolist(), strict=True):
+                heapq.heappush(self._timers, (due, cust))
 
     def reset(self) -> None:
         """Delete this engine's state (not its decisions) and start afresh."""
@@ -145,11 +369,11 @@ class CampaignEngine:
     @property
     def pending_timers(self) -> int:
         """Absence timers waiting to fire or be cancelled."""
-        return sum(len(row.get("t", ())) for row in self._customers.values())
+        return self.state().pending_timers
 
     def state(self) -> EngineState:
         """The full engine state as one :class:`EngineState` (e.g. for inspection or export)."""
-        return self._state_of(list(self._customers))
+        return self._state_of(list(self._where))
 
     # -- evaluation ----------------------------------------------------------------------------
     def process(self, events: Events, *, now: Any = None) -> Decisions:
@@ -173,18 +397,28 @@ class CampaignEngine:
         if now is not None:
             now_us = int(to_datetime64(now, field="now").view(np.int64))
             horizon = now_us if horizon is None else max(horizon, now_us)
-        involved = set()
-        if len(events):
-            involved = {_customer_key(c) for c in np.unique(events.customer_id).tolist()}
+        popped: list[tuple[int, Any]] = []
         if horizon is not None:
             while self._timers and self._timers[0][0] < horizon:
-                involved.add(heapq.heappop(self._timers)[1])
-        keys = sorted(involved)
-        state = self._state_of(keys)
-        result = evaluate(
-            self._compiled, events, profiles=self._profiles, consent=self._ledger, state=state, now=now
-        )
-        return self._commit(keys, result.state, result.decisions)
+                popped.append(heapq.heappop(self._timers))
+        due = [cust for _, cust in popped]
+        customers = np.unique(events.customer_id) if len(events) else np.empty(0, np.int64)
+        if due:
+            extra = _ids(due)
+            if customers.size and extra.dtype.kind != customers.dtype.kind:
+                extra = extra.astype(str).astype(STRING_DTYPE)
+                customers = customers.astype(str).astype(STRING_DTYPE)
+            customers = np.unique(np.concatenate([customers, extra]) if customers.size else extra)
+        state = self._state_of(customers.tolist())
+        try:
+            result = evaluate(
+                self._compiled, events, profiles=self._profiles, consent=self._ledger, state=state, now=now
+            )
+            return self._commit(customers, result.state, result.decisions)
+        except BaseException:
+            for item in popped:  # nothing was committed: the due timers are still pending
+                heapq.heappush(self._timers, item)
+            raise
 
     def advance(self, now: Any) -> Decisions:
         """Move the clock to ``now`` without events: absence timers due before it fire.
@@ -198,149 +432,100 @@ class CampaignEngine:
         recorded a moment ago is honoured)."""
         return self._store.campaigns.consent_ledger(subject_ids=customer_ids)
 
-    def _state_of(self, keys: Iterable[str]) -> EngineState:
-        w_slot: list[str] = []
-        w_cust: list[Any] = []
-        w_time: list[int] = []
-        s_rule: list[str] = []
-        s_cust: list[Any] = []
-        t_rule: list[str] = []
-        t_cust: list[Any] = []
-        t_key: list[str] = []
-        t_start: list[int] = []
-        t_due: list[int] = []
-        c_key: list[str] = []
-        c_cust: list[Any] = []
-        c_time: list[int] = []
-        for key in keys:
-            row = self._customers.get(key)
-            if row is None:
-                continue
-            cust = _customer_of(key)
-            for slot, t in row.get("w", ()):
-                w_slot.append(slot)
-                w_cust.append(cust)
-                w_time.append(t)
-            for r in row.get("s", ()):
-                s_rule.append(r)
-                s_cust.append(cust)
-            for r, k, start, due in row.get("t", ()):
-                t_rule.append(r)
-                t_cust.append(cust)
-                t_key.append(k)
-                t_start.append(start)
-                t_due.append(due)
-            for k, t in row.get("c", ()):
-                c_key.append(k)
-                c_cust.append(cust)
-                c_time.append(t)
+    def _state_of(self, customers: Iterable[Any]) -> EngineState:
+        by_segment: dict[str, list[int]] = {}
+        for hit in map(self._where.get, customers):
+            if hit is not None:
+                by_segment.setdefault(hit[0], []).append(hit[1])
+        parts = [
+            (self._segments[key], np.array(idx, dtype=np.int64)) for key, idx in sorted(by_segment.items())
+        ]
+        return _gather(parts, self._fingerprint, self.watermark, self._watermark_keys)
 
-        def ids(values: list[Any]) -> npt.NDArray[Any]:
-            if values and not all(isinstance(v, int) for v in values):
-                return np.array([str(v) for v in values], dtype=STRING_DTYPE)
-            return np.array(values, dtype=np.int64)
-
-        def text(values: list[str]) -> npt.NDArray[Any]:
-            return np.array(values, dtype=STRING_DTYPE)
-
-        def time(values: list[int]) -> npt.NDArray[np.datetime64]:
-            return np.array(values, dtype=np.int64).view("datetime64[us]")
-
-        return EngineState(
-            fingerprint=self._fingerprint,
-            watermark=self.watermark,
-            watermark_keys=self._watermark_keys,
-            window_slot=text(w_slot),
-            window_customer=ids(w_cust),
-            window_time=time(w_time),
-            seen_rule=text(s_rule),
-            seen_customer=ids(s_cust),
-            timer_rule=text(t_rule),
-            timer_customer=ids(t_cust),
-            timer_event_key=text(t_key),
-            timer_start=time(t_start),
-            timer_due=time(t_due),
-            cap_key=text(c_key),
-            cap_customer=ids(c_cust),
-            cap_time=time(c_time),
-        )
-
-    def _split(self, state: EngineState, keys: list[str]) -> dict[str, _Row]:
-        rows: dict[str, _Row] = {k: {} for k in keys}
-
-        def put(customers: npt.NDArray[Any], kind: str, values: list[Any]) -> None:
-            for cust, value in zip(customers.tolist(), values, strict=True):
-                rows.setdefault(_customer_key(cust), {}).setdefault(kind, []).append(value)
-
-        put(
-            state.window_customer,
-            "w",
-            [
-                list(x)
-                for x in zip(
-                    state.window_slot.tolist(), state.window_time.view(np.int64).tolist(), strict=True
-                )
-            ],
-        )
-        put(state.seen_customer, "s", state.seen_rule.tolist())
-        put(
-            state.timer_customer,
-            "t",
-            [
-                list(x)
-                for x in zip(
-                    state.timer_rule.tolist(),
-                    state.timer_event_key.tolist(),
-                    state.timer_start.view(np.int64).tolist(),
-                    state.timer_due.view(np.int64).tolist(),
-                    strict=True,
-                )
-            ],
-        )
-        put(
-            state.cap_customer,
-            "c",
-            [
-                list(x)
-                for x in zip(state.cap_key.tolist(), state.cap_time.view(np.int64).tolist(), strict=True)
-            ],
-        )
-        return rows
-
-    def _commit(self, keys: list[str], state: EngineState, decisions: Decisions) -> Decisions:
-        rows = self._split(state, keys)
+    def _commit(self, customers: npt.NDArray[Any], state: EngineState, decisions: Decisions) -> Decisions:
         watermark = (
             None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
         )
+        kv = self._store.campaigns
+        seq = self._next_segment
+        key = f"s/{seq:012d}"
+        # customers this call supersedes, per segment: segments left without live customers go
+        olds = list(map(self._where.get, customers.tolist()))
+        drop = Counter(old[0] for old in olds if old is not None)
+        live_after = [k for k, seg in self._segments.items() if seg.live - drop.get(k, 0) > 0]
+        merge = bool(self._legacy) or len(live_after) + 1 > _MAX_SEGMENTS
+        if merge:  # one segment with every customer's latest state
+            parts = []
+            for name, seg in sorted(self._segments.items()):
+                alive = seg.alive.copy()
+                alive[[old[1] for old in olds if old is not None and old[0] == name]] = False
+                parts.append((seg, np.flatnonzero(alive)))
+            rest = _gather(parts, self._fingerprint, self.watermark, self._watermark_keys)
+            every = _cat_ids([seg.customers[idx] for seg, idx in parts])
+            if every.size and customers.size and every.dtype.kind != customers.dtype.kind:
+                every = every.astype(str).astype(STRING_DTYPE)
+                customers = customers.astype(str).astype(STRING_DTYPE)
+            merged_customers = np.unique(np.concatenate([every, customers]) if every.size else customers)
+            segment = _Segment.from_state(key, merged_customers, _concat_states(rest, state))
+            deleted = sorted(self._segments) + self._legacy
+            live_after = []
+        else:
+            segment = _Segment.from_state(key, customers, state)
+            deleted = sorted(k for k in self._segments if k not in live_after)
+        deleted = [k for k in deleted if k != "legacy"]
+        segments_after = sorted(live_after) + ([key] if segment.live else [])
         meta = {
             "fingerprint": self._fingerprint,
             "watermark": watermark,
             "watermark_keys": sorted(state.watermark_keys),
+            "segments": segments_after,
+            "next_segment": seq + 1,
         }
-        kv = self._store.campaigns
-        put = {
-            k: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode() for k, v in rows.items() if v
-        }
-        gone = [k for k, v in rows.items() if not v and k in self._customers]
-        put["meta"] = json.dumps(meta, separators=(",", ":")).encode()
+        put = {"meta": json.dumps(meta, separators=(",", ":")).encode()}
+        if segment.live:
+            put[key] = segment.to_bytes()
         with self._store.atomic():
             new = (
                 kv.record_decisions(decisions.to_decision_records()) if len(decisions) else np.zeros(0, bool)
             )
             kv.put_state(self._namespace, put)
-            if gone:
-                kv.delete_state(self._namespace, gone)
-        # committed: update the cache
+            if deleted:
+                kv.delete_state(self._namespace, deleted)
+        # committed: update the in-memory copy
         self._watermark = watermark
         self._watermark_keys = frozenset(state.watermark_keys)
-        for key, row in rows.items():
-            if row:
-                self._customers[key] = row
-                for _, _, _, due in row.get("t", ()):
-                    heapq.heappush(self._timers, (due, key))
-            else:
-                self._customers.pop(key, None)
+        self._next_segment = seq + 1
+        if merge:
+            self._segments = {}
+            self._where = {}
+            self._timers = []
+            self._legacy = []
+            self._adopt(segment)
+        else:
+            self._adopt(segment, olds)
         if len(decisions) and not new.all():
             logger.info("%d decisions were already recorded (replay); not returned again", int((~new).sum()))
             return decisions.take(np.flatnonzero(new))
         return decisions
+
+
+def _cat_ids(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    parts = [p for p in parts if p.size]
+    if not parts:
+        return np.empty(0, np.int64)
+    if len({p.dtype.kind for p in parts}) > 1:
+        parts = [p.astype(str).astype(STRING_DTYPE) for p in parts]
+    return np.concatenate(parts)
+
+
+def _concat_states(a: EngineState, b: EngineState) -> EngineState:
+    values: dict[str, Any] = {}
+    for table, fields in _TABLES.items():
+        for name in (_CUSTOMER_FIELD[table], *(f for f, _ in fields)):
+            x, y = getattr(a, name), getattr(b, name)
+            if x.size and y.size and x.dtype != y.dtype:
+                x, y = x.astype(str).astype(STRING_DTYPE), y.astype(str).astype(STRING_DTYPE)
+            values[name] = np.concatenate([x, y]) if x.size else y
+    return EngineState(
+        fingerprint=b.fingerprint, watermark=b.watermark, watermark_keys=b.watermark_keys, **values
+    )

@@ -26,6 +26,7 @@ Semantics
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -36,8 +37,21 @@ import numpy.typing as npt
 
 from omnicore._errors import ValidationError
 from omnicore._progress import Progress, null_progress
-from omnicore.campaigns._compile import Columns, CompiledPredicate, compile_predicate, factorize_text
-from omnicore.campaigns._policies import arbitrate, consent_granted, holdout_draw, quiet_hours_send_at
+from omnicore.campaigns._compile import (
+    Columns,
+    CompiledPredicate,
+    RowSelector,
+    compile_predicate,
+    factorize_text,
+)
+from omnicore.campaigns._kernels import first_in_ties, group_rows
+from omnicore.campaigns._policies import (
+    arbitrate,
+    consent_granted,
+    granted_by_code,
+    holdout_draw,
+    send_after_quiet_hours,
+)
 from omnicore.campaigns._profiles import Profiles
 from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
@@ -67,15 +81,18 @@ class _Cap:
 @attrs.frozen(kw_only=True)
 class _CompiledRule:
     rule: Rule
-    trigger: CompiledPredicate
+    trigger: RowSelector
     conditions: CompiledPredicate | None
-    counts: tuple[tuple[str, CountWithin, CompiledPredicate], ...]
-    absence: tuple[NotFollowedBy, CompiledPredicate] | None
+    counts: tuple[tuple[str, CountWithin, RowSelector], ...]
+    absence: tuple[NotFollowedBy, RowSelector] | None
     first_time: bool
     purposes: tuple[tuple[str, str], ...]  # (purpose, why it is needed)
     caps: tuple[_Cap, ...]
     quiet: bool
     description: str
+
+
+_STATUS_ORDER = list(DecisionStatus)
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +106,8 @@ class _CapTable:
     key: I64
     period: I64
     limit: I64
+    key_period: I64
+    status: npt.NDArray[np.int32]  # DecisionStatus position of each entry's suppression
 
 
 def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
@@ -113,6 +132,11 @@ def _cap_table(rules: tuple[_CompiledRule, ...]) -> _CapTable:
         key=np.array(key, dtype=np.int64),
         period=np.array(period, dtype=np.int64),
         limit=np.array(limit, dtype=np.int64),
+        status=np.array([_STATUS_ORDER.index(cap.status) for cr in rules for cap in cr.caps], dtype=np.int32),
+        key_period=np.array(
+            [next(c.period_us for cr in rules for c in cr.caps if c.key == k) for k in key_names],
+            dtype=np.int64,
+        ),
     )
 
 
@@ -127,9 +151,22 @@ class CompiledRules:
     rules: tuple[_CompiledRule, ...]
     fingerprint: str
     cap_table: _CapTable = attrs.field(init=False)
+    index_fields: dict[str, frozenset[str]] = attrs.field(init=False)
+    reason_cache: dict[int, str] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "cap_table", _cap_table(self.rules))
+        fields: dict[str, set[str]] = {}
+        for cr in self.rules:
+            uses = [(cr.rule.trigger.event_type, cr.trigger)]
+            uses += [(item.event_type, selector) for _, item, selector in cr.counts]
+            if cr.absence is not None:
+                uses.append((cr.absence[0].event_type, cr.absence[1]))
+            for event_type, selector in uses:
+                if selector.field is not None:
+                    fields.setdefault(selector.field, set()).add(event_type)
+        object.__setattr__(self, "index_fields", {k: frozenset(v) for k, v in fields.items()})
+        object.__setattr__(self, "reason_cache", {})
 
 
 def _describe(rule: Rule) -> str:
@@ -174,12 +211,12 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
     out = []
     for rule in rules.rules:
         counts = tuple(
-            (f"{rule.rule_id}#{i}", item, compile_predicate(item.where))
+            (f"{rule.rule_id}#{i}", item, RowSelector(item.where))
             for i, item in enumerate(rule.temporal)
             if isinstance(item, CountWithin)
         )
         absence_item = rule.absence
-        absence = (absence_item, compile_predicate(absence_item.where)) if absence_item is not None else None
+        absence = (absence_item, RowSelector(absence_item.where)) if absence_item is not None else None
         fields = predicate_fields(rule.trigger.where) | predicate_fields(rule.conditions)
         for item in rule.temporal:
             if not isinstance(item, FirstTime):
@@ -237,7 +274,7 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
         out.append(
             _CompiledRule(
                 rule=rule,
-                trigger=compile_predicate(rule.trigger.where),
+                trigger=RowSelector(rule.trigger.where),
                 conditions=compile_predicate(rule.conditions) if rule.conditions is not None else None,
                 counts=counts,
                 absence=absence,
@@ -275,6 +312,13 @@ def _event_keys(
     )
 
 
+def _derived_keys(customer_id: npt.NDArray[Any], event_type: str, start: I64) -> npt.NDArray[Any]:
+    """``customer|event_type|start``: the key of an event without an ``event_id`` (see
+    :attr:`Decisions.event_key`)."""
+    head = np.strings.add(np.strings.add(_id_text(customer_id), "|"), event_type)
+    return np.strings.add(np.strings.add(head, "|"), start.astype(_S))
+
+
 def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
     kind = column.dtype.kind
     if kind == "f":
@@ -289,12 +333,27 @@ def _missing_like(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
 class _Batch:
     """The sorted batch with per-event-type views sharing one factorisation per property column."""
 
-    def __init__(self, events: Events) -> None:
+    def __init__(
+        self,
+        events: Events,
+        types: tuple[npt.NDArray[Any], npt.NDArray[np.intp]],
+        index_fields: dict[str, frozenset[str]],
+    ) -> None:
         self.events = events
         self.n = len(events)
         self.time = events.timestamp.view(np.int64)
-        self.props = Columns(events.properties, self.n)
-        self._type_uniques, self._type_codes = factorize_text(events.event_type)
+        self._type_uniques, self._type_codes = types
+        # a text column indexed over a large share of the batch is factorised once for all views
+        shared = set()
+        if index_fields and self.n:
+            per_type = dict(
+                zip(self._type_uniques.tolist(), np.bincount(self._type_codes).tolist(), strict=False)
+            )
+            for name, event_types in index_fields.items():
+                if 4 * sum(per_type.get(t, 0) for t in event_types) >= self.n:
+                    shared.add(name)
+        self.props = Columns(events.properties, self.n, shared=frozenset(shared))
+        self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
 
@@ -302,34 +361,56 @@ class _Batch:
         hit = self._types.get(event_type)
         if hit is None:
             code = np.flatnonzero(self._type_uniques == event_type)
-            rows = np.flatnonzero(self._type_codes == code[0]) if code.size else np.zeros(0, dtype=np.intp)
+            if code.size:
+                if self._type_rows is None:
+                    self._type_rows = group_rows(
+                        self._type_codes.astype(np.int64, copy=False), int(self._type_uniques.size)
+                    )
+                order, bounds = self._type_rows
+                rows = order[bounds[code[0]] : bounds[code[0] + 1]]
+            else:
+                rows = np.zeros(0, dtype=np.intp)
             hit = (rows, self.props.select(rows))
             self._types[event_type] = hit
         return hit
 
-    def matching(self, event_type: str, predicate: CompiledPredicate) -> npt.NDArray[np.intp]:
-        key = (event_type, id(predicate))
+    def matching(self, event_type: str, selector: RowSelector) -> npt.NDArray[np.intp]:
+        key = (event_type, id(selector))
         hit = self._kmask.get(key)
         if hit is None:
             rows, cols = self.of_type(event_type)
-            hit = rows[predicate(cols)] if rows.size else rows
+            hit = rows[selector(cols)] if rows.size else rows
             self._kmask[key] = hit
         return hit
 
 
-_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp]]] = []
+_Coded = dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp], int]]
+_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp], _Coded]] = []
 
 
-def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
-    """Sorted customer ids of a profile table and their rows (cached for the last few tables)."""
-    for table, ids, order in _PROFILE_INDEX:
+def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp], _Coded]:
+    """Sorted customer ids of a profile table, their rows, and its text attributes factorised
+    (distinct values with ``''`` for a missing profile, codes, the code of ``''``); cached for the
+    last few tables."""
+    for table, cached_ids, cached_order, cached in _PROFILE_INDEX:
         if table is profiles:
-            return ids, order
+            return cached_ids, cached_order, cached
     order = np.argsort(profiles.customer_id, kind="stable")
     ids = profiles.customer_id[order]
-    _PROFILE_INDEX.insert(0, (profiles, ids, order))
+    coded: _Coded = {}
+    for name, column in profiles.attributes.items():
+        if column.dtype == _S:
+            uniques, codes = factorize_text(column)
+            blank = np.flatnonzero(uniques == "")
+            if blank.size:
+                missing = int(blank[0])
+            else:
+                missing = int(uniques.size)
+                uniques = np.concatenate([uniques, np.array([""], dtype=_S)])
+            coded[name] = (uniques, codes, missing)
+    _PROFILE_INDEX.insert(0, (profiles, ids, order, coded))
     del _PROFILE_INDEX[4:]
-    return ids, order
+    return ids, order, coded
 
 
 def _profile_view(
@@ -337,12 +418,13 @@ def _profile_view(
 ) -> tuple[I64, Columns]:
     """Per customer code, a row of a small profile view holding only the involved customers.
 
-    Customers without a profile get missing values (NaN, ``''``, False).
+    Customers without a profile get missing values (NaN, ``''``, False). Text attributes are held
+    as codes into the table's distinct values.
     """
     local = np.full(n_codes, 0, dtype=np.int64)
     if profiles is None or len(profiles) == 0 or involved.size == 0:
         return local, Columns({}, max(int(involved.size), 1))
-    sorted_ids, order = _profile_index(profiles)
+    sorted_ids, order, coded = _profile_index(profiles)
     wanted = id_of_code[involved]
     if wanted.dtype.kind != sorted_ids.dtype.kind:
         wanted = _id_text(wanted)
@@ -350,19 +432,28 @@ def _profile_view(
     pos = np.minimum(searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
     found = sorted_ids[pos] == wanted
     rows = np.where(found, order[pos], -1)
+    every = bool(found.all())
     local[involved] = np.arange(involved.size)
     columns: dict[str, npt.NDArray[Any]] = {}
+    coded_view: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]] = {}
     for name, column in profiles.attributes.items():
+        hit = coded.get(name)
+        if hit is not None:
+            uniques, codes, missing = hit
+            view_codes = codes[rows] if every else np.where(found, codes[rows], missing)
+            coded_view[name] = (uniques, view_codes)
+            continue
         out = np.empty(involved.size, dtype=column.dtype)
         out[found] = column[rows[found]]
-        if not found.all():
+        if not every:
             out[~found] = _missing_like(column)[0]
         columns[name] = out
-    return local, Columns(columns, involved.size)
+    return local, Columns(columns, involved.size, coded=coded_view)
 
 
-def _coerce_events(events: Events) -> tuple[Events, int]:
-    """Sort by time (stable) and drop repeated events; returns the events and the number dropped.
+def _coerce_events(events: Events) -> tuple[Events, int, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]]:
+    """Sort by time (stable) and drop repeated events; returns the events, the number dropped and the
+    event types factorised (distinct values, per-row codes).
 
     An event is identified by its ``event_id``, or without one by (customer, type, timestamp): two
     such events at the same microsecond are one event (and a replay of it is skipped).
@@ -377,26 +468,31 @@ def _coerce_events(events: Events) -> tuple[Events, int]:
     if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
         events = events.take(np.argsort(t, kind="stable"))
         t = events.timestamp.view(np.int64)
+    types = factorize_text(events.event_type)
     if events.event_id is None and t.size > 1:
-        tie = np.zeros(t.size, dtype=bool)
         same = t[1:] == t[:-1]
-        tie[1:] |= same
-        tie[:-1] |= same
-        rows = np.flatnonzero(tie)
-        if rows.size:
-            _, first = np.unique(_event_keys(events, rows), return_index=True)
-            if first.size < rows.size:
-                keep = np.ones(t.size, dtype=bool)
-                keep[rows] = False
-                keep[rows[first]] = True
-                dropped += int(t.size - keep.sum())
-                events = events.take(np.flatnonzero(keep))
-    return events, dropped
+        if same.any():
+            ids = events.customer_id
+            if ids.dtype.kind in "iu":
+                group = ids.astype(np.int64, copy=False)
+            else:  # text ids: code the rows that share a timestamp with a neighbour
+                rows = np.flatnonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same]))
+                group = np.zeros(t.size, dtype=np.int64)
+                group[rows] = factorize(ids[rows])[1]
+            keep = first_in_ties(t, group, types[1].astype(np.int64, copy=False))
+            if not keep.all():
+                kept = np.flatnonzero(keep)
+                dropped += int(t.size - kept.size)
+                events = events.take(kept)
+                types = (types[0], types[1][kept])
+    return events, dropped, types
 
 
-def _skip_replays(events: Events, state: EngineState) -> tuple[Events, int]:
+def _skip_replays(
+    events: Events, state: EngineState, types: tuple[npt.NDArray[Any], npt.NDArray[np.intp]]
+) -> tuple[Events, int, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]]:
     if state.watermark is None or len(events) == 0:
-        return events, 0
+        return events, 0, types
     wm = np.int64(state.watermark.astype("datetime64[us]").view(np.int64))
     t = events.timestamp.view(np.int64)
     start = int(searchsorted(t, wm, side="left"))
@@ -409,8 +505,10 @@ def _skip_replays(events: Events, state: EngineState) -> tuple[Events, int]:
         keep[start:end] = ~seen
     skipped = int((~keep).sum())
     if skipped:
-        events = events.take(np.flatnonzero(keep))
-    return events, skipped
+        kept = np.flatnonzero(keep)
+        events = events.take(kept)
+        types = (types[0], types[1][kept])
+    return events, skipped, types
 
 
 # -- the evaluation -----------------------------------------------------------------------------
@@ -489,9 +587,9 @@ def evaluate(
             field="state.fingerprint",
             value=state.fingerprint,
         )
-    events, dropped = _coerce_events(events)
-    events, skipped = _skip_replays(events, state)
-    batch = _Batch(events)
+    events, dropped, types = _coerce_events(events)
+    events, skipped, types = _skip_replays(events, state, types)
+    batch = _Batch(events, types, compiled.index_fields)
     ids = events.customer_id
     old_wm = None if state.watermark is None else int(state.watermark.astype("datetime64[us]").view(np.int64))
     wm_candidates = [v for v in (old_wm, int(batch.time[-1]) if batch.n else None) if v is not None]
@@ -522,10 +620,16 @@ def evaluate(
         if code.size:
             id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
     # Profiles of the customers this call can touch (batch and due timers), looked up by binary search
-    involved = np.unique(np.concatenate([ev_code, t_code]))
+    touched = np.zeros(n_codes, dtype=bool)
+    touched[ev_code] = True
+    touched[t_code] = True
+    involved = np.flatnonzero(touched)
     prof_row, prof_cols = _profile_view(profiles, id_of_code, involved, n_codes)
 
-    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq", "tkey")}
+    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq")}
+    # per batch of fired timers: a function building their event keys, and whether those keys are
+    # the derivable ``customer|type|start`` ones (then no key column is needed at all)
+    timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]] = []
     new_windows: list[tuple[str, I64, I64]] = []
     new_seen: list[tuple[str, I64]] = []
     pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]] = []
@@ -544,18 +648,14 @@ def evaluate(
     if stale.size:
         logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
 
-    def add(
-        rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64, tkey: npt.NDArray[Any]
-    ) -> None:
+    def add(rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64) -> None:
         parts["rule"].append(np.full(code.size, rule_idx, dtype=np.int64))
         parts["code"].append(code)
         parts["row"].append(row)
         parts["time"].append(time)
         parts["kind"].append(np.full(code.size, kind, dtype=np.int64))
         parts["seq"].append(seq)
-        parts["tkey"].append(tkey)
 
-    empty_keys = np.empty(0, dtype=_S)
     total = len(compiled.rules)
     timer_rules = set(t_rules.tolist()) if t_rules.size else set()
     for rule_idx, cr in enumerate(compiled.rules):
@@ -613,7 +713,6 @@ def evaluate(
                     batch.time[trig],
                     0,
                     trig.astype(np.int64),
-                    empty_keys,
                 )
         else:
             absence, where = cr.absence
@@ -624,11 +723,17 @@ def evaluate(
             tc = np.concatenate([t_code[mine], ev_code[trig]])
             ts = np.concatenate([timer_start[mine], batch.time[trig]])
             td = ts + delay
-            tk = (
-                np.concatenate([state.timer_event_key[mine], _event_keys(events, trig)])
-                if tc.size
-                else empty_keys
-            )
+
+            def keys_of(
+                idx: npt.NDArray[np.intp],
+                mine: npt.NDArray[np.intp] = mine,
+                trig: npt.NDArray[np.intp] = trig,
+            ) -> npt.NDArray[Any]:
+                """Event keys of timers ``idx`` (ascending): carried ones stored, new ones built."""
+                split = int(np.searchsorted(idx, mine.size))
+                new_keys = _event_keys(events, trig[idx[split:] - mine.size])
+                return np.concatenate([state.timer_event_key[mine[idx[:split]]], new_keys])
+
             if tc.size:
                 followed = count_in_range(
                     ev_code[follow], batch.time[follow], tc, ts, td, lo_inclusive=False, hi_inclusive=True
@@ -637,13 +742,21 @@ def evaluate(
                 due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
                 wait = alive & ~due
                 fire = np.flatnonzero(due)
-                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire], tk[fire])
+                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire])
+                old = fire[: int(np.searchsorted(fire, mine.size))]
+                derived = events.event_id is None
+                if old.size:  # carried timers: is the stored key the derivable one?
+                    derived_key = _derived_keys(id_of_code[tc[old]], rule.trigger.event_type, ts[old])
+                    derived &= bool(np.all(derived_key == state.timer_event_key[mine[old]]))
+                timer_keys.append((functools.partial(keys_of, fire), derived))
                 if wait.any():
-                    pending.append((rule.rule_id, tc[wait], tk[wait], ts[wait], td[wait]))
+                    waiting = np.flatnonzero(wait)
+                    pending.append((rule.rule_id, tc[wait], keys_of(waiting), ts[wait], td[wait]))
         progress(rule_idx + 1, total, rule.rule_id)
 
+    cap_history = _cap_history(compiled, state, c_code)
     decisions, cap_rows = _decide(
-        compiled, parts, batch, events, id_of_code, prof_row, prof_cols, consent, state, c_code
+        compiled, parts, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history
     )
     new_state = _next_state(
         compiled,
@@ -657,6 +770,7 @@ def evaluate(
         new_seen,
         pending,
         cap_rows,
+        cap_history,
         s_code,
     )
     return Evaluation(decisions=decisions, state=new_state, skipped_events=dropped + skipped)
@@ -669,18 +783,17 @@ def _cat(parts: list[Any], dtype: Any) -> npt.NDArray[Any]:
 def _decide(
     compiled: CompiledRules,
     parts: dict[str, list[Any]],
-    batch: _Batch,
+    timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]],
     events: Events,
     id_of_code: npt.NDArray[Any],
     prof_row: I64,
     prof_cols: Columns,
     consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None,
-    state: EngineState,
-    cap_state_code: I64,
-) -> tuple[Decisions, tuple[npt.NDArray[Any], I64, I64]]:
+    cap_history: tuple[I64, I64, I64],
+) -> tuple[Decisions, tuple[I64, I64, I64]]:
     rule_i = _cat(parts["rule"], np.int64)
     if rule_i.size == 0:
-        return Decisions.empty(), (np.empty(0, dtype=_S), np.empty(0, np.int64), np.empty(0, np.int64))
+        return Decisions.empty(), (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
     code = _cat(parts["code"], np.int64)
     row = _cat(parts["row"], np.int64)
     time = _cat(parts["time"], np.int64)
@@ -690,14 +803,14 @@ def _decide(
     order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
     raw_kind = kind
     rule_i, code, row, time, kind, seq = (a[order] for a in (rule_i, code, row, time, kind, seq))
-    tkeys = _cat(parts["tkey"], _S)
     n = rule_i.size
     cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
     # event keys are built only when they cannot be derived later (event ids, carried timers)
     timer_pos = np.flatnonzero(kind == 1)
     is_event = kind == 0
     event_key: npt.NDArray[Any] | None = None
-    if events.event_id is not None or timer_pos.size:
+    if events.event_id is not None or not all(derived for _, derived in timer_keys):
+        tkeys = _cat([build() for build, _ in timer_keys], _S)
         event_key = np.empty(n, dtype=_S)
         if is_event.any():
             event_key[is_event] = _event_keys(events, row[is_event])
@@ -709,8 +822,7 @@ def _decide(
     trigger_at = np.where(kind == 1, seq, time)
 
     # candidate rows of each rule, in processing order
-    by_rule = np.argsort(rule_i, kind="stable")
-    bounds = searchsorted(rule_i[by_rule], np.arange(len(crs) + 1))
+    by_rule, bounds = group_rows(rule_i, len(crs))
     rows_of = [by_rule[bounds[r] : bounds[r + 1]] for r in range(len(crs))]
     # consent (action purpose and sensitive data), at the decision time
     variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
@@ -723,12 +835,14 @@ def _decide(
                 needs.setdefault(purpose, []).append(rows_of[r])
     granted_by: dict[str, Mask] = {}
     if callable(consent) and needs:
-        consent = consent(np.unique(cust))
+        present = np.zeros(id_of_code.size, dtype=bool)
+        present[code] = True
+        consent = consent(id_of_code[present])
     for purpose, chunks in needs.items():
         rows = np.concatenate(chunks)
         ok = np.ones(n, dtype=bool)
         if consent is not None:
-            ok[rows] = consent_granted(consent, purpose, cust[rows], time[rows])  # type: ignore[arg-type]
+            ok[rows] = granted_by_code(consent, purpose, id_of_code, code[rows], time[rows])  # type: ignore[arg-type]
         else:
             ok[rows] = False
         granted_by[purpose] = ok
@@ -742,24 +856,14 @@ def _decide(
 
     # caps: one membership per (candidate, cap of its rule), expanded without a loop over rules
     table = compiled.cap_table
-    key_names, key_index = table.key_names, table.key_index
-    n_caps = table.count[rule_i]
+    n_caps = table.count[rule_i] * eligible  # refused candidates take no part in the caps
     mc = np.repeat(np.arange(n, dtype=np.int64), n_caps)
     first = np.cumsum(n_caps) - n_caps
     ms = np.arange(mc.size, dtype=np.int64) - np.repeat(first, n_caps)  # cap index within the rule
     entry = table.start[rule_i[mc]] + ms
     mk, mp, ml = table.key[entry], table.period[entry], table.limit[entry]
     # history rows of the caps in use
-    h_key_text = state.cap_key
-    if h_key_text.size and key_names:
-        uniq_keys, inv = np.unique(h_key_text, return_inverse=True)
-        mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv.reshape(-1)]
-        h_in = mapped >= 0
-        h_key = mapped[h_in]
-        h_cust = cap_state_code[h_in]
-        h_time = state.cap_time.view(np.int64)[h_in]
-    else:
-        h_key = h_cust = h_time = np.empty(0, np.int64)
+    h_key, h_cust, h_time = cap_history
     accepted, blocking = arbitrate(
         time, eligible, mc, mk, code[mc] if mc.size else mc, mp, ml, h_key, h_cust, h_time
     )
@@ -769,7 +873,6 @@ def _decide(
     # holdout, then quiet hours
     held = np.zeros(n, dtype=bool)
     send = time.copy()
-    tz_col = prof_cols.get(compiled.ruleset.policies.timezone_field)
     quiet = compiled.ruleset.policies.quiet_hours
     salt = compiled.ruleset.policies.holdout_salt
     quiet_rows = []
@@ -785,12 +888,17 @@ def _decide(
     if quiet_rows and quiet is not None:
         mine = np.concatenate(quiet_rows)
         default_tz = compiled.ruleset.policies.default_timezone
-        if tz_col is not None and tz_col.dtype == _S:
-            tz = tz_col[prof_row[code[mine]]]
-            tz = np.where(tz == "", default_tz, tz)
+        tz_field = compiled.ruleset.policies.timezone_field
+        if prof_cols.dtype(tz_field) == _S:
+            tz_uniques, tz_codes = prof_cols.factorized(tz_field)
+            tz_uniques = np.where(tz_uniques == "", default_tz, tz_uniques)
+            tz_of = tz_codes[prof_row[code[mine]]]
         else:
-            tz = np.full(mine.size, default_tz, dtype=_S)
-        send[mine] = quiet_hours_send_at(time[mine], tz, start_hour=quiet.start_hour, end_hour=quiet.end_hour)
+            tz_uniques = np.array([default_tz], dtype=_S)
+            tz_of = np.zeros(mine.size, dtype=np.intp)
+        send[mine] = send_after_quiet_hours(
+            time[mine], tz_uniques, tz_of, start_hour=quiet.start_hour, end_hour=quiet.end_hour
+        )
     deferred = accepted & ~held & (send > time)
     variant[accepted & held] = 2
     variant[deferred] = 1
@@ -801,12 +909,13 @@ def _decide(
     status_code[accepted & held] = statuses.index(DecisionStatus.HELD_OUT.value)
     status_code[~eligible] = statuses.index(DecisionStatus.SUPPRESSED_CONSENT.value)
     capped = np.flatnonzero(variant >= 100)
-    for r, m in set(zip(rule_i[capped].tolist(), (variant[capped] - 100).tolist(), strict=True)):
-        hit = capped[(rule_i[capped] == r) & (variant[capped] == 100 + m)]
-        status_code[hit] = statuses.index(crs[r].caps[m].status.value)
+    status_code[capped] = table.status[table.start[rule_i[capped]] + variant[capped] - 100]
     # reasons: one string per (rule, variant)
     uniq, reason_code = factorize(rule_i * 1000 + variant)
-    reasons = tuple(_reason(compiled, int(c) // 1000, int(c) % 1000) for c in uniq.tolist())
+    cache = compiled.reason_cache
+    reasons = tuple(
+        cache.get(c) or cache.setdefault(c, _reason(compiled, c // 1000, c % 1000)) for c in uniq.tolist()
+    )
     rule_table = tuple(
         (
             cr.rule.rule_id,
@@ -833,13 +942,19 @@ def _decide(
     )
     # accepted cap memberships become cap history
     acc_m = accepted[mc] if mc.size else np.zeros(0, bool)
-    names = np.array(key_names, dtype=_S)
-    cap_rows = (
-        names[mk[acc_m]] if acc_m.any() else np.empty(0, dtype=_S),
-        code[mc[acc_m]],
-        time[mc[acc_m]],
-    )
+    cap_rows = (mk[acc_m], code[mc[acc_m]], time[mc[acc_m]])
     return decisions, cap_rows
+
+
+def _cap_history(compiled: CompiledRules, state: EngineState, cust_code: I64) -> tuple[I64, I64, I64]:
+    """The state's cap rows of caps still in the rule set: key code, customer code, time."""
+    key_index = compiled.cap_table.key_index
+    if state.cap_key.size == 0 or not key_index:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+    uniq_keys, inv = factorize_text(state.cap_key)
+    mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv]
+    known = np.flatnonzero(mapped >= 0)
+    return mapped[known], cust_code[known], state.cap_time.view(np.int64)[known]
 
 
 def _processing_order(
@@ -855,7 +970,11 @@ def _processing_order(
     prank[ranking] = np.arange(n_rules)
     ev = np.flatnonzero(kind == 0)
     tm = np.flatnonzero(kind == 1)
-    ev = ev[np.argsort(row[ev] * n_rules + prank[rule_i[ev]], kind="stable")]
+    # two stable counting sorts: by priority rank, then by row
+    by_rank, _ = group_rows(prank[rule_i[ev]], n_rules)
+    ev = ev[by_rank]
+    by_row, _ = group_rows(row[ev], int(row[ev].max()) + 1 if ev.size else 0)
+    ev = ev[by_row]
     if tm.size == 0:
         return ev
     tm = tm[np.lexsort((prank[rule_i[tm]], code[tm], seq[tm], time[tm]))]
@@ -890,10 +1009,10 @@ def _next_state(
     new_windows: list[tuple[str, I64, I64]],
     new_seen: list[tuple[str, I64]],
     pending: list[tuple[str, I64, npt.NDArray[Any], I64, I64]],
-    cap_rows: tuple[npt.NDArray[Any], I64, I64],
+    cap_rows: tuple[I64, I64, I64],
+    cap_history: tuple[I64, I64, I64],
     s_code: I64,
 ) -> EngineState:
-    ids_dtype = id_of_code.dtype
     if wm_new is None:
         return state
     # watermark keys: events processed at the watermark time
@@ -921,19 +1040,12 @@ def _next_state(
     s_rule = [state.seen_rule[keep_seen]] + [np.full(c.size, r, dtype=_S) for r, c in new_seen]
     s_cust = [s_code[keep_seen]] + [c for _, c in new_seen]
     # caps: history rows still inside their period, plus accepted decisions
-    periods = {cap.key: cap.period_us for cr in compiled.rules for cap in cr.caps}
-    c_key = np.concatenate([state.cap_key, cap_rows[0]]) if state.cap_key.size else cap_rows[0]
-    c_time = np.concatenate([state.cap_time.view(np.int64), cap_rows[2]])
-    if state.cap_key.size:
-        c_cust_ids = np.concatenate([_as_ids(state.cap_customer, id_of_code), id_of_code[cap_rows[1]]])
-    else:
-        c_cust_ids = id_of_code[cap_rows[1]]
-    if c_key.size:
-        key_uniques, key_codes = factorize_text(c_key)
-        period = np.array([periods.get(k, -1) for k in key_uniques.tolist()], dtype=np.int64)[key_codes]
-        keep = (period >= 0) & (c_time > wm_new - period)
-    else:
-        keep = np.zeros(0, bool)
+    table = compiled.cap_table
+    c_key = np.concatenate([cap_history[0], cap_rows[0]])
+    c_code = np.concatenate([cap_history[1], cap_rows[1]])
+    c_time = np.concatenate([cap_history[2], cap_rows[2]])
+    live = np.flatnonzero(c_time > wm_new - table.key_period[c_key])
+    c_key, c_code, c_time = c_key[live], c_code[live], c_time[live]
     t_rule = [np.full(c.size, r, dtype=_S) for r, c, _, _, _ in pending]
     return EngineState(
         fingerprint=compiled.fingerprint,
@@ -949,11 +1061,9 @@ def _next_state(
         timer_event_key=_cat([k for _, _, k, _, _ in pending], _S),
         timer_start=_cat([s for _, _, _, s, _ in pending], np.int64).view("datetime64[us]"),
         timer_due=_cat([d for _, _, _, _, d in pending], np.int64).view("datetime64[us]"),
-        cap_key=c_key[keep],
-        cap_customer=c_cust_ids[keep].astype(ids_dtype)
-        if c_cust_ids.dtype != ids_dtype
-        else c_cust_ids[keep],
-        cap_time=c_time[keep].view("datetime64[us]"),
+        cap_key=np.array(table.key_names, dtype=_S)[c_key] if c_key.size else np.empty(0, dtype=_S),
+        cap_customer=id_of_code[c_code],
+        cap_time=c_time.view("datetime64[us]"),
     )
 
 

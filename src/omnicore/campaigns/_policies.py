@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from bisect import bisect_right
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,10 +12,25 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore.campaigns._compile import factorize_text
-from omnicore.campaigns._windows import codes_for, latest_at_or_before, pack
+from omnicore.campaigns._kernels import (
+    arbitrate_caps,
+    factorize_words,
+    group_rows,
+    latest_granted,
+    pair_codes,
+)
+from omnicore.campaigns._windows import codes_for, latest_at_or_before
 from omnicore.storage import ConsentRecords
 
-__all__ = ["arbitrate", "consent_granted", "holdout_draw", "quiet_hours_send_at"]
+__all__ = [
+    "arbitrate",
+    "consent_granted",
+    "granted_by_code",
+    "holdout_draw",
+    "quiet_hours_send_at",
+    "send_after_quiet_hours",
+    "utc_offsets",
+]
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -59,6 +73,35 @@ def consent_granted(ledger: ConsentRecords, purpose: str, customer_id: npt.NDArr
     found = hit >= 0
     granted[found] = ledger.granted[rows][hit[found]]
     return granted
+
+
+def granted_by_code(
+    ledger: ConsentRecords, purpose: str, id_of_code: npt.NDArray[Any], code: I64, at: I64
+) -> Mask:
+    """:func:`consent_granted` for customers given as codes into sorted distinct ids ``id_of_code``.
+
+    The ledger's subjects are coded by binary search in ``id_of_code`` and grouped by one counting
+    sort; each query is then a binary search in its customer's few records.
+    """
+    if code.size == 0:
+        return np.zeros(0, dtype=bool)
+    ids = id_of_code
+    rows = np.flatnonzero(ledger.purpose == purpose)
+    subjects = ledger.subject_id[rows]
+    int_ids = ids.dtype.kind in "iu" and subjects.dtype.kind in "iu"
+    if not int_ids or (ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1]))):
+        return consent_granted(ledger, purpose, ids[code], at)
+    if rows.size == 0:
+        return np.zeros(code.size, dtype=bool)
+    pos = np.minimum(np.searchsorted(ids, subjects), ids.size - 1)
+    known = np.flatnonzero(ids[pos] == subjects)
+    rows, s_code = rows[known], pos[known].astype(np.int64)
+    times = ledger.recorded_at.view(np.int64)[rows]
+    if times.size > 1 and not bool(np.all(times[1:] >= times[:-1])):
+        order = np.lexsort((np.arange(rows.size), times, s_code))
+        rows, s_code, times = rows[order], s_code[order], times[order]
+    order, bounds = group_rows(s_code, int(ids.size))  # stable: time (then ledger) order within a code
+    return latest_granted(bounds, times[order], ledger.granted[rows][order], code.astype(np.int64), at)
 
 
 def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -133,10 +176,22 @@ def utc_offsets(timezones: npt.NDArray[Any], at: I64) -> I64:
     if at.size == 0:
         return np.zeros(0, np.int64)
     tz_uniques, tz_codes = factorize_text(timezones.astype(np.dtypes.StringDType()))
+    return _coded_utc_offsets(tz_uniques, tz_codes, at)
+
+
+def _coded_utc_offsets(tz_uniques: npt.NDArray[Any], tz_codes: npt.NDArray[np.intp], at: I64) -> I64:
+    """:func:`utc_offsets` of time zones given as codes into distinct names."""
     out = np.empty(at.size, dtype=np.int64)
     hours_all = at // _US_PER_HOUR
-    for k, name in enumerate(tz_uniques.tolist()):
-        rows = np.flatnonzero(tz_codes == k) if tz_uniques.size > 1 else np.arange(at.size)
+    present = np.flatnonzero(np.bincount(tz_codes, minlength=tz_uniques.size))
+    if present.size == 1:
+        grouped: tuple[npt.NDArray[np.intp], I64] | None = None
+    else:
+        grouped = group_rows(tz_codes.astype(np.int64, copy=False), int(tz_uniques.size))
+    names = tz_uniques.tolist()
+    for k in present.tolist():
+        name = names[k]
+        rows = np.arange(at.size) if grouped is None else grouped[0][grouped[1][k] : grouped[1][k + 1]]
         hours = hours_all[rows]
         days = np.unique(hours // 24)
         day_offsets = {_offset_us(str(name), int(d) * 24 + 12) for d in days.tolist()}
@@ -166,13 +221,42 @@ def quiet_hours_send_at(
     >>> out.view("datetime64[us]").astype("datetime64[m]").tolist()
     [datetime.datetime(2024, 6, 2, 0, 0), datetime.datetime(2024, 6, 1, 3, 0)]
     """
-    local = decided_at + utc_offsets(timezones, decided_at)
+    if decided_at.size == 0:
+        return decided_at.copy()
+    tz_uniques, tz_codes = factorize_text(timezones.astype(np.dtypes.StringDType()))
+    return send_after_quiet_hours(decided_at, tz_uniques, tz_codes, start_hour=start_hour, end_hour=end_hour)
+
+
+def send_after_quiet_hours(
+    decided_at: I64,
+    tz_uniques: npt.NDArray[Any],
+    tz_codes: npt.NDArray[np.intp],
+    *,
+    start_hour: float,
+    end_hour: float,
+) -> I64:
+    """:func:`quiet_hours_send_at` with time zones given as codes into distinct zone names."""
+    local = decided_at + _coded_utc_offsets(tz_uniques, tz_codes, decided_at)
     tod = np.mod(local, _US_PER_DAY)
     start = round(start_hour * _US_PER_HOUR)
     end = round(end_hour * _US_PER_HOUR)
     quiet = (tod >= start) & (tod < end) if start <= end else (tod >= start) | (tod < end)
     wait = np.mod(end - tod, _US_PER_DAY)
-    return np.where(quiet, decided_at + wait, decided_at)
+    result: I64 = np.where(quiet, decided_at + wait, decided_at)
+    return result
+
+
+def _small_codes(values: I64) -> tuple[I64, int]:
+    """Integer values as codes in ``[0, n)``: the values themselves when they are small non-negative
+    integers (codes already), else dense codes in order of first appearance."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    if values.size == 0:
+        return values, 0
+    lo, hi = int(values.min()), int(values.max())
+    if lo >= 0 and hi < 4 * values.size + 1024:
+        return values, hi + 1
+    codes, firsts = factorize_words(values.view(np.uint64).reshape(-1, 1))
+    return codes, int(firsts.size)
 
 
 def arbitrate(
@@ -187,13 +271,12 @@ def arbitrate(
     history_customer: I64,
     history_time: I64,
 ) -> tuple[Mask, I64]:
-    """Greedy cap arbitration in processing order, vectorised except where caps actually bind.
+    """Greedy cap arbitration in processing order (a compiled loop over the candidates).
 
     Candidates are in processing order (``order_time`` non-decreasing). A candidate is accepted when
     it is eligible and, for every cap it is a member of, fewer than ``limit`` accepted candidates (or
-    history rows) of the same (cap key, customer) fall in ``(t - period, t]`` before it. A candidate is
-    *surely* accepted when even counting every eligible earlier candidate it stays under every limit;
-    only the others are decided one by one, in order.
+    history rows) of the same (cap key, customer) fall in ``(t - period, t]`` before it. History times
+    must not be later than the candidates'.
 
     Returns
     -------
@@ -212,116 +295,35 @@ def arbitrate(
     [True, False, True]
     """
     n = order_time.size
-    accepted = eligible.copy()
     blocking = np.full(n, -1, dtype=np.int64)
-    keep = eligible[member_cand]
-    m_idx = np.flatnonzero(keep)
-    if m_idx.size == 0:
-        return accepted, blocking
-    m_cand = member_cand[m_idx]
-    m_key, m_cust = member_key[m_idx], member_customer[m_idx]
-    # group = (cap key, customer); rows = history rows then member rows, ordered by position
-    all_key = np.concatenate([history_key, m_key])
-    all_cust = np.concatenate([history_customer, m_cust])
-    kc, cc = codes_for(all_key)[0], codes_for(all_cust)[0]
-    group = kc * (int(cc.max()) + 1 if cc.size else 1) + cc
-    g_codes = codes_for(group)[0]
+    if member_cand.size == 0:
+        return eligible.copy(), blocking
+    perm: npt.NDArray[np.intp] | None = None
+    if member_cand.size > 1 and not bool(np.all(member_cand[1:] >= member_cand[:-1])):
+        perm = np.argsort(member_cand, kind="stable")
+        member_cand, member_key, member_customer = member_cand[perm], member_key[perm], member_customer[perm]
+        member_period, member_limit = member_period[perm], member_limit[perm]
+    # group = (cap key, customer), coded densely over history and member rows
     n_hist = history_key.size
-    pos = np.concatenate([np.arange(-n_hist, 0, dtype=np.int64), m_cand.astype(np.int64)])
-    time = np.concatenate([history_time, order_time[m_cand]])
-    sort = np.lexsort((pos, g_codes))
-    s_group, s_time = g_codes[sort], time[sort]
-    m_period = member_period[m_idx]
-    m_limit = member_limit[m_idx]
-    m_group = g_codes[n_hist:]
-    lo_time = order_time[m_cand] - m_period
-    n_groups = int(s_group.max()) + 1
-    tmin = min(int(s_time.min()), int(lo_time.min()))
-    span = max(int(s_time.max()), int(lo_time.max())) - tmin + 2
-    if n_groups * span >= 2**62:  # long histories: rank-transform the times (order is all that matters)
-        times = np.unique(np.concatenate([s_time, lo_time]))
-        s_time = np.searchsorted(times, s_time).astype(np.int64)
-        lo_time = np.searchsorted(times, lo_time).astype(np.int64)
-        tmin, span = 0, times.size + 1
-    keys = pack(s_group, s_time, value_min=tmin, value_span=span)
-    # inverse permutation: where each member row sits in the sorted arrays
-    where = np.empty(sort.size, dtype=np.int64)
-    where[sort] = np.arange(sort.size)
-    m_where = where[n_hist:]
-    lo = np.searchsorted(keys, pack(m_group, lo_time, value_min=tmin, value_span=span), side="right")
-    # Bound the number of accepted rows before each member in its window from below (decided
-    # accepted rows only) and above (decided accepted and undecided rows), decide every candidate the
-    # bounds settle, and repeat; only what stays undecided is resolved one by one below.
-    n_m = m_cand.size
-    member_pos = np.arange(n_m, dtype=np.int64)
-    decided = np.zeros(n, dtype=np.int8)  # 1 accepted, -1 rejected, 0 undecided (eligible only)
-    has_members = np.zeros(n, dtype=bool)
-    has_members[m_cand] = True
-    decided[eligible & ~has_members] = 1
-    hist_rows = np.concatenate([np.ones(n_hist, bool), np.zeros(n_m, bool)])[sort]
-    sorted_cand = np.concatenate([np.full(n_hist, -1, np.int64), m_cand.astype(np.int64)])[sort]
-    in_members = sorted_cand >= 0
-    for _ in range(16):
-        state_rows = np.zeros(sorted_cand.size, dtype=np.int8)
-        state_rows[in_members] = decided[sorted_cand[in_members]]
-        acc_rows = hist_rows | (state_rows == 1)
-        up_rows = hist_rows | (state_rows >= 0)
-        prefix_acc = np.concatenate([[0], np.cumsum(acc_rows)])
-        prefix_up = np.concatenate([[0], np.cumsum(up_rows)])
-        lower = prefix_acc[m_where] - prefix_acc[lo]
-        upper = prefix_up[m_where] - prefix_up[lo]
-        not_ok = upper >= m_limit
-        first = np.full(n, n_m, dtype=np.int64)
-        np.minimum.at(first, m_cand[not_ok], member_pos[not_ok])
-        open_ = decided == 0
-        accept = open_ & has_members & (first == n_m)
-        hit = open_ & has_members & (first < n_m)
-        hit_rows = np.flatnonzero(hit)
-        reject_rows = hit_rows[lower[first[hit_rows]] >= m_limit[first[hit_rows]]]
-        if not accept.any() and reject_rows.size == 0:
-            break
-        decided[accept] = 1
-        decided[reject_rows] = -1
-        accepted[reject_rows] = False
-        blocking[reject_rows] = m_idx[first[reject_rows]]
-    unsure_members = decided[m_cand] == 0
-    if not unsure_members.any():
-        return accepted, blocking
-    state_rows = np.zeros(sorted_cand.size, dtype=np.int8)
-    state_rows[in_members] = decided[sorted_cand[in_members]]
-    prefix_acc = np.concatenate([[0], np.cumsum(hist_rows | (state_rows == 1))])
-    fixed_prior = prefix_acc[m_where] - prefix_acc[lo]  # decided-accepted rows before each member
-    # Decide the unsure candidates one by one, in processing order.
-    u_rows = np.flatnonzero(unsure_members)
-    u_rows = u_rows[np.lexsort((u_rows, m_cand[u_rows]))]
-    dyn: dict[int, list[int]] = {}
-    cand_list = m_cand[u_rows].tolist()
-    group_list = m_group[u_rows].tolist()
-    time_list = order_time[m_cand[u_rows]].tolist()
-    period_list = m_period[u_rows].tolist()
-    limit_list = m_limit[u_rows].tolist()
-    fixed_list = fixed_prior[u_rows].tolist()
-    member_list = m_idx[u_rows].tolist()
-    i, total = 0, len(u_rows)
-    while i < total:
-        cand = cand_list[i]
-        j = i
-        while j < total and cand_list[j] == cand:
-            j += 1
-        block = -1
-        for k in range(i, j):
-            seen = dyn.get(group_list[k])
-            recent = 0
-            if seen:
-                recent = len(seen) - bisect_right(seen, time_list[k] - period_list[k])
-            if fixed_list[k] + recent >= limit_list[k]:
-                block = member_list[k]
-                break
-        if block < 0:
-            for k in range(i, j):
-                dyn.setdefault(group_list[k], []).append(time_list[k])
-        else:
-            accepted[cand] = False
-            blocking[cand] = block
-        i = j
+    key_codes, n_keys = _small_codes(np.concatenate([history_key, member_key]))
+    cust_codes, n_custs = _small_codes(np.concatenate([history_customer, member_customer]))
+    groups, _ = pair_codes(key_codes, cust_codes, n_keys, n_custs)
+    sizes = np.bincount(groups).astype(np.int64)
+    h_group = groups[:n_hist]
+    h_order = np.lexsort((history_time, h_group))
+    count = np.bincount(member_cand, minlength=n).astype(np.int64)
+    accepted, blocking = arbitrate_caps(
+        order_time.astype(np.int64, copy=False),
+        eligible,
+        np.cumsum(count) - count,
+        count,
+        groups[n_hist:],
+        member_period.astype(np.int64, copy=False),
+        member_limit.astype(np.int64, copy=False),
+        sizes,
+        h_group[h_order],
+        history_time.astype(np.int64, copy=False)[h_order],
+    )
+    if perm is not None:
+        blocking = np.where(blocking >= 0, perm[np.maximum(blocking, 0)], -1)
     return accepted, blocking

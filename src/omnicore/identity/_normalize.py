@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
-from omnicore.data import STRING_DTYPE
+from omnicore.data import STRING_DTYPE, factorize
 from omnicore.identity._text import unique_text_full
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
 
 _NON_DIGITS = re.compile(r"\D+")
 _SPACES = re.compile(r"\s+")
+_SEPARATORS = (" ", "-", ".", "(", ")", "+", "/")
 
 
 @runtime_checkable
@@ -104,19 +105,54 @@ class PhoneNormalizer:
             return ""
         return "+" + full
 
+    def _separated(self, text: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """:meth:`one` over stripped values, vectorised where only common separators are in the way."""
+        digits = text
+        for char in _SEPARATORS:
+            digits = np.strings.replace(digits, char, "")
+        # one() drops every non-digit; where only these separators stood between the digits (left
+        # decimal digits, which is what ``\D`` keeps) its rules apply column-wise, else per value
+        simple = np.strings.isdecimal(digits)
+        cc = self.country_code
+        n_digits = np.strings.str_len(digits)
+        full = np.where(
+            np.strings.startswith(text, "+"),
+            digits,
+            np.where(
+                np.strings.startswith(digits, "00"),
+                np.strings.slice(digits, 2, None),
+                np.where(
+                    np.strings.startswith(digits, "0"),
+                    np.strings.add(cc, np.strings.slice(digits, 1, None)),
+                    np.where(
+                        (n_digits == len(cc) + self.national_digits) & np.strings.startswith(digits, cc),
+                        digits,
+                        np.strings.add(cc, digits),
+                    ),
+                ),
+            ),
+        ).astype(STRING_DTYPE)
+        n_full = np.strings.str_len(full)
+        valid = (n_full >= 8) & (n_full <= 15) & ~np.strings.startswith(full, "0")
+        out = np.where(valid, np.strings.add("+", full), "").astype(STRING_DTYPE)
+        odd = np.flatnonzero(~simple)
+        if odd.size:
+            out[odd] = _per_unique(text[odd], self.one)
+        return out
+
     def __call__(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         text = np.strings.strip(np.asarray(values).astype(STRING_DTYPE, copy=False))
         # fast path: a bare national number (the common case) just gains the country code
         plain = (
-            np.strings.isdigit(text)
+            np.strings.isdecimal(text)  # what one() keeps: "²" is a digit but not a decimal digit
             & (np.strings.str_len(text) == self.national_digits)
             & ~np.strings.startswith(text, "0")
         )
         out = np.empty(text.size, dtype=STRING_DTYPE)
         out[plain] = np.strings.add("+" + self.country_code, text[plain])
-        rest = ~plain
-        if rest.any():
-            out[rest] = _per_unique(text[rest], self.one)
+        rest = np.flatnonzero(~plain)
+        if rest.size:
+            out[rest] = self._separated(text[rest])
         # the fast path must agree with one(): E.164 allows at most 15 digits
         if len(self.country_code) + self.national_digits > 15:
             out[plain] = ""
@@ -186,15 +222,18 @@ class TextNormalizer:
 
     def __call__(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         text = np.strings.strip(np.asarray(values).astype(STRING_DTYPE, copy=False))
-        # runs of inner whitespace are rare: only those values take the per-value path
-        odd = (
-            (np.strings.find(text, "  ") >= 0)
-            | (np.strings.find(text, "\t") >= 0)
-            | (np.strings.find(text, "\n") >= 0)
-        )
-        if odd.any():
-            text = text.copy()
-            text[odd] = _per_unique(text[odd], lambda v: _SPACES.sub(" ", v))
+        # inner whitespace other than single spaces is rare: only those values take the per-value
+        # path. Letters and digits only (most identifiers) have none; of the rest, every whitespace
+        # character but " " (tab, CR, ideographic space U+3000, no-break space...) is unprintable.
+        rows = np.flatnonzero(~np.strings.isalnum(text))
+        if rows.size:
+            irregular = np.fromiter(
+                (not v.isprintable() or "  " in v for v in text[rows].tolist()), dtype=bool, count=rows.size
+            )
+            odd = rows[irregular]
+            if odd.size:
+                text = text.copy()
+                text[odd] = _per_unique(text[odd], lambda v: _SPACES.sub(" ", v))
         for char in self.remove:
             text = np.strings.replace(text, char, "")
         if self.case == "upper":
@@ -241,7 +280,7 @@ def normalize_values(
     fallback: Normalizer = default if default is not None else TextNormalizer()
     if values.size == 0:
         return out
-    type_uniques, _, type_codes, _ = unique_text_full(types)
+    type_uniques, type_codes = factorize(types)  # a few types: one comparison per type, no sort
     for code, name in enumerate(type_uniques.tolist()):
         rows = np.flatnonzero(type_codes == code)
         normalizer = normalizers.get(str(name), fallback)

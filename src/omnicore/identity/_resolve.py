@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -11,8 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore._jit import jit
 from omnicore._progress import Progress, null_progress
-from omnicore.data import STRING_DTYPE, IdentifierRecords, to_datetime64
+from omnicore.data import STRING_DTYPE, IdentifierRecords, factorize, to_datetime64
 from omnicore.data._columns import as_int_column, as_string_column, column_field, freeze
 from omnicore.data._table import Table
 from omnicore.identity._graph import REFUSED_LIMIT, REFUSED_MUST_NOT_LINK, constrained_components
@@ -205,6 +207,19 @@ def _rank_dense(*keys: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     return rank
 
 
+def _packed(*keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    """Small non-negative sort keys (last one primary) packed into one, ordering as their lexsort."""
+    if keys[0].size == 0 or min(int(k.min()) for k in keys) < 0:
+        return keys
+    spans = [int(k.max()) + 1 for k in keys]
+    if np.prod(np.array(spans, dtype=np.float64)) >= 2.0**62:
+        return keys
+    packed = np.zeros(keys[0].size, dtype=np.int64)
+    for key, span in zip(keys[::-1], spans[::-1], strict=True):
+        packed = packed * span + key
+    return (packed,)
+
+
 def normalize_records(
     records: IdentifierRecords,
     rules: MergeRules = DEFAULT_RULES,
@@ -257,8 +272,11 @@ def normalize_records(
     valid = keep & (np.strings.str_len(values) > 0)
     if key is not None:
         values = pseudonymize(types, values, key)
-    rows = np.flatnonzero(valid)
-    out = attrs.evolve(records.take(rows), value=values[rows])
+    # one new container (its columns are validated once), not a take and then an evolve
+    columns = {name: getattr(records, name) for name in records.column_names()}
+    columns = {name: column[valid] for name, column in columns.items() if column is not None}
+    columns["value"] = values[valid]
+    out = attrs.evolve(records, **columns)
     return out, int((~valid).sum())
 
 
@@ -358,7 +376,7 @@ def resolve(
 
     # -- identifiers: records, extra links, previous assignment -----------------------------------
     extra = links if links is not None else _empty_links()
-    cannot_keys: list[npt.NDArray[Any]] = [np.empty(0, STRING_DTYPE), np.empty(0, STRING_DTYPE)]
+    cannot_pairs: tuple[npt.NDArray[Any], ...] | None = None
     if rules.must_not_link:
         a_type = np.array([p[0].id_type for p in rules.must_not_link], dtype=STRING_DTYPE)
         a_val = np.array([p[0].value for p in rules.must_not_link], dtype=STRING_DTYPE)
@@ -369,31 +387,33 @@ def resolve(
         b_val = normalize_values(b_type, b_val, nm)
         if key is not None:
             a_val, b_val = pseudonymize(a_type, a_val, key), pseudonymize(b_type, b_val, key)
-        cannot_keys = [_keys(a_type, a_val), _keys(b_type, b_val)]
-    row_keys = _keys(types, values)
-    left_keys = _keys(extra.left_type, extra.left_value)
-    right_keys = _keys(extra.right_type, extra.right_value)
-    all_keys = np.concatenate([row_keys, left_keys, right_keys])
-    ident_keys, first_index, inverse, _ = unique_text_full(all_keys)
-    n_ident = ident_keys.size
-    row_ident = inverse[: row_keys.size]
-    link_left = inverse[row_keys.size : row_keys.size + left_keys.size]
-    link_right = inverse[row_keys.size + left_keys.size :]
+        cannot_pairs = (a_type, a_val, b_type, b_val)
+    # identifiers: distinct (type, value), numbered in the sorted order of (type, value); the type
+    # and the value are factorised apart (a few types; one sort of the values), then the pair codes
     all_types = np.concatenate(
         [types, extra.left_type.astype(STRING_DTYPE), extra.right_type.astype(STRING_DTYPE)]
     )
     all_values = np.concatenate(
         [values, extra.left_value.astype(STRING_DTYPE), extra.right_value.astype(STRING_DTYPE)]
     )
-    ident_type_name = all_types[first_index]
-    ident_value = all_values[first_index]
-    type_names, _, ident_type, _ = unique_text_full(ident_type_name)
+    type_names, all_type_code = factorize(all_types)
+    value_names, all_value_code = factorize(all_values)
+    n_values = max(value_names.size, 1)
+    ident_pair, inverse = factorize(all_type_code * n_values + all_value_code)
+    n_ident = ident_pair.size
+    n_rows = types.size
+    row_ident = inverse[:n_rows]
+    link_left = inverse[n_rows : n_rows + len(extra)]
+    link_right = inverse[n_rows + len(extra) :]
+    ident_type = ident_pair // n_values
+    ident_value = value_names[ident_pair % n_values]
+    ident_type_name = type_names[ident_type]
     n_types = type_names.size
     type_rank = np.array([rules.priority(str(t)) for t in type_names.tolist()], dtype=np.int64)
     type_limit = np.zeros(n_types, dtype=np.int64)
     type_max_records = np.zeros(n_types, dtype=np.int64)
     type_links = np.ones(n_types, dtype=bool)
-    blocked_keys: list[str] = []
+    blocked = np.zeros(n_ident, dtype=bool)
     for code, name in enumerate(type_names.tolist()):
         rule = rules.rule(str(name))
         threshold = rules.max_records if rule is None or rule.max_records is None else rule.max_records
@@ -410,12 +430,8 @@ def resolve(
             blocked_vals = normalize_values(tcol, raw, nm)
             if key is not None:
                 blocked_vals = pseudonymize(tcol, blocked_vals, key)
-            blocked_keys.extend(_keys(tcol, blocked_vals).tolist())
-    blocked = (
-        np.isin(ident_keys, np.array(blocked_keys, dtype=STRING_DTYPE))
-        if blocked_keys
-        else np.zeros(n_ident, dtype=bool)
-    )
+            hits = _find_identifiers(ident_pair, n_values, value_names, code, blocked_vals)
+            blocked[hits[hits >= 0]] = True
 
     # -- records and shared values ---------------------------------------------------------------
     record_uniques, _, row_record, _ = unique_text_full(norm.record_id)
@@ -443,8 +459,10 @@ def resolve(
     cl = [np.empty(0, np.int64), np.empty(0, np.int64)]
     if must_not.any():
         cl = [link_left[must_not], link_right[must_not]]
-    if cannot_keys[0].size:
-        pos_a, pos_b = match(ident_keys, cannot_keys[0]), match(ident_keys, cannot_keys[1])
+    if cannot_pairs is not None:
+        a_type, a_val, b_type, b_val = cannot_pairs
+        pos_a = _find_typed(ident_pair, n_values, value_names, type_names, a_type, a_val)
+        pos_b = _find_typed(ident_pair, n_values, value_names, type_names, b_type, b_val)
         found = (pos_a >= 0) & (pos_b >= 0)
         cl = [np.concatenate([cl[0], pos_a[found]]), np.concatenate([cl[1], pos_b[found]])]
     cannot_link = (cl[0].astype(np.int64), cl[1].astype(np.int64))
@@ -472,10 +490,12 @@ def resolve(
         edge_rank = _rank_dense(
             -cand_latest,
             -cand_support,
-            np.maximum(r_left, r_right),
-            np.minimum(r_left, r_right),
-            np.round((1.0 - prob) * 1e6).astype(np.int64),
-            kind_rank,
+            *_packed(
+                np.maximum(r_left, r_right),
+                np.minimum(r_left, r_right),
+                np.round((1.0 - prob) * 1e6).astype(np.int64),
+                kind_rank,
+            ),
         )
         ok = np.flatnonzero(edge_ok)
         comp = constrained_components(
@@ -596,6 +616,47 @@ def resolve(
     )
 
 
+def _find_identifiers(
+    ident_pair: npt.NDArray[np.int64],
+    n_values: int,
+    value_names: npt.NDArray[Any],
+    type_code: int,
+    wanted: npt.NDArray[Any],
+) -> npt.NDArray[np.int64]:
+    """Identifier code of each wanted value of one type (-1 where absent), by binary search.
+
+    ``value_names`` is sorted; Python's ``bisect`` compares code points, as numpy's sort does, and is
+    exact for text of any length (numpy 2.4's ``searchsorted`` on ``StringDType`` is not).
+    """
+    out = np.full(wanted.size, -1, dtype=np.int64)
+    for i, text in enumerate(wanted.tolist()):
+        k = bisect.bisect_left(value_names, text)
+        if k < value_names.size and value_names[k] == text:
+            pair = type_code * n_values + k
+            j = int(np.searchsorted(ident_pair, pair))
+            if j < ident_pair.size and ident_pair[j] == pair:
+                out[i] = j
+    return out
+
+
+def _find_typed(
+    ident_pair: npt.NDArray[np.int64],
+    n_values: int,
+    value_names: npt.NDArray[Any],
+    type_names: npt.NDArray[Any],
+    id_type: npt.NDArray[Any],
+    value: npt.NDArray[Any],
+) -> npt.NDArray[np.int64]:
+    """Identifier code of each (type, value) (-1 where absent)."""
+    out = np.full(value.size, -1, dtype=np.int64)
+    names = type_names.tolist()
+    for name in set(id_type.tolist()):
+        if name in names:
+            rows = np.flatnonzero(id_type == name)
+            out[rows] = _find_identifiers(ident_pair, n_values, value_names, names.index(name), value[rows])
+    return out
+
+
 def _record_stars(
     row_record: npt.NDArray[np.int64],
     row_ident: npt.NDArray[np.int64],
@@ -616,14 +677,7 @@ def _record_stars(
         and its latest observation.
     """
     n_ident = int(usable.size)
-    order = np.lexsort((row_ident, ident_rank[row_ident], ~usable[row_ident], row_record))
-    rec_sorted = row_record[order]
-    is_first = np.r_[True, rec_sorted[1:] != rec_sorted[:-1]] if order.size else np.empty(0, bool)
-    anchor_of_record = np.full(n_records, -1, dtype=np.int64)
-    anchor_rows = order[is_first]
-    good_anchor = usable[row_ident[anchor_rows]]
-    anchor_of_record[row_record[anchor_rows[good_anchor]]] = row_ident[anchor_rows[good_anchor]]
-    anchor = anchor_of_record[row_record]
+    anchor = _record_anchors(row_record, row_ident, usable, ident_rank, n_records)[row_record]
     # one edge per (record, identifier): a record listing an identifier twice is one piece of evidence
     edge_rows = np.flatnonzero((anchor >= 0) & (row_ident != anchor) & linkable[row_ident] & first_of_pair)
     e_left, e_right = anchor[edge_rows], row_ident[edge_rows]
@@ -641,6 +695,27 @@ def _record_stars(
         np.maximum.reduceat(observed[edge_rows][pair_order], starts) if starts.size else np.empty(0, np.int64)
     )
     return anchor, lo[pair_order[starts]], hi[pair_order[starts]], row_record[first_rows], support, latest
+
+
+@jit
+def _record_anchors(
+    row_record: npt.NDArray[np.int64],
+    row_ident: npt.NDArray[np.int64],
+    usable: npt.NDArray[np.bool_],
+    ident_rank: npt.NDArray[np.int64],
+    n_records: int,
+) -> npt.NDArray[np.int64]:
+    """Each record's strongest usable identifier: the least ``(rank, code)``; -1 if it has none."""
+    best = np.full(n_records, -1, dtype=np.int64)
+    for i in range(row_record.shape[0]):
+        x = row_ident[i]
+        if not usable[x]:
+            continue
+        r = row_record[i]
+        b = best[r]
+        if b < 0 or ident_rank[x] < ident_rank[b] or (ident_rank[x] == ident_rank[b] and x < b):
+            best[r] = x
+    return best
 
 
 def _conflict_bridges(

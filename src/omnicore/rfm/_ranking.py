@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from omnicore._jit import jit
+
 __all__ = ["count_above", "count_below", "quantile_scores"]
 
 # Integer inputs whose span is at most this many times the row count are ranked by counting (O(n)).
@@ -73,7 +75,8 @@ def quantile_scores(values: npt.NDArray[Any], bins: int, *, higher_is_better: bo
     -----
     O(n): a score reaches ``s + 1`` exactly when at least ``c_s = ceil(s * n / bins)`` customers are
     strictly worse, i.e. when the value beats the ``c_s``-th worst value. Those ``bins - 1`` order
-    statistics come from counting (whole numbers of modest span) or one :func:`numpy.partition`, and
+    statistics come from counting (whole numbers of modest span), a compiled histogram selection
+    (other floats; three passes) or one :func:`numpy.partition` (small or very skewed columns), and
     each value's score is one plus the number of them it beats (``bins - 1`` comparisons per value).
     This equals ``1 + bins * count_below(values) // n`` exactly.
     """
@@ -112,4 +115,71 @@ def _order_statistics(values: npt.NDArray[Any], kth: npt.NDArray[np.int64]) -> n
             # The k-th smallest (0-based) is the first value with more than k values at or below it.
             picked = np.searchsorted(below_or_at, kth, side="right") + low
             return picked.astype(values.dtype)
+    if values.dtype == np.float64 and len(values) >= _HISTOGRAM_ROWS:
+        chosen = np.empty(len(kth), np.float64)
+        if _select_by_histogram(values, np.sort(kth), chosen):
+            return chosen
     return np.sort(np.partition(values, kth)[kth])
+
+
+@jit
+def _select_by_histogram(
+    values: npt.NDArray[np.float64], kth: npt.NDArray[np.int64], out: npt.NDArray[np.float64]
+) -> bool:
+    """The ``kth`` smallest of finite ``values`` (``kth`` sorted) into ``out``, in three passes.
+
+    A histogram of equal-width bins between the extremes finds the bin of each order statistic (the
+    bin of a value is monotone in the value); the values of those few bins are gathered and sorted.
+    Returns False, leaving the work to a partition, when those bins hold more than an eighth of the
+    values (a very skewed column).
+    """
+    n = values.shape[0]
+    low = values[0]
+    high = values[0]
+    for i in range(n):
+        v = values[i]
+        low = min(low, v)
+        high = max(high, v)
+    if low == high:
+        out[:] = low
+        return True
+    bins = n // 16 + 1
+    scale = bins / (high - low)
+    counts = np.zeros(bins, np.int64)
+    for i in range(n):
+        counts[min(int((values[i] - low) * scale), bins - 1)] += 1
+    # The bin of each order statistic, and how many values lie in earlier bins.
+    wanted = np.full(bins, -1, np.int64)
+    target = np.empty(len(kth), np.int64)
+    before = np.empty(len(kth), np.int64)
+    seen = 0
+    j = 0
+    gathered = 0
+    for b in range(bins):
+        while j < len(kth) and kth[j] < seen + counts[b]:
+            if wanted[b] < 0:
+                wanted[b] = gathered
+                gathered += counts[b]
+            target[j] = b
+            before[j] = seen
+            j += 1
+        seen += counts[b]
+    if gathered * 8 > n:
+        return False
+    pool = np.empty(gathered, np.float64)
+    fill = np.zeros(bins, np.int64)
+    for i in range(n):
+        b = min(int((values[i] - low) * scale), bins - 1)
+        if wanted[b] >= 0:
+            pool[wanted[b] + fill[b]] = values[i]
+            fill[b] += 1
+    for j in range(len(kth)):
+        b = target[j]
+        start = wanted[b]
+        segment = np.sort(pool[start : start + counts[b]])
+        out[j] = segment[kth[j] - before[j]]
+    return True
+
+
+# Float columns from which order statistics come from a histogram instead of a partition.
+_HISTOGRAM_ROWS = 4096

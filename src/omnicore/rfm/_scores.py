@@ -384,8 +384,8 @@ def score(
     Notes
     -----
     Degenerate inputs are defined: with one customer, or when every customer has the same value, every
-    score on that dimension is 1. Quantile scoring is O(n) for integer inputs of modest span and
-    O(n log n) otherwise.
+    score on that dimension is 1. Quantile scoring is O(n): the ``bins - 1`` cut points are order
+    statistics (found by counting, a histogram or a partition), then each value is compared with them.
 
     Examples
     --------

@@ -293,14 +293,15 @@ class SqlCampaignStore:
                     rows += scope.rows(f"{select} AND subject_id IN {marks}", (scope.tenant, *chunk))
         if not rows:
             return _empty_consent(kind)
-        rows.sort(key=lambda row: (int(row[3]), int(row[5])))
         columns = list(zip(*rows, strict=True))
+        recorded = np.asarray(columns[3], np.int64)
+        order = np.lexsort((np.asarray(columns[5], np.int64), recorded))  # by time, then append order
         return ConsentRecords(
-            subject_id=decode_ids(columns[0], kind),
-            purpose=np.asarray(columns[1], STRING_DTYPE),
-            granted=np.asarray(columns[2], bool),
-            recorded_at=micros_to_times(columns[3]),
-            source=np.asarray(columns[4], STRING_DTYPE),
+            subject_id=decode_ids(columns[0], kind)[order],
+            purpose=np.asarray(columns[1], STRING_DTYPE)[order],
+            granted=np.asarray(columns[2], bool)[order],
+            recorded_at=recorded[order].view(TIME_DTYPE),
+            source=np.asarray(columns[4], STRING_DTYPE)[order],
         )
 
     # -- key-value state -----------------------------------------------------------------------

@@ -1,0 +1,238 @@
+"""Compiled loops for the sequential parts of evaluation (numba through :func:`omnicore._jit.jit`).
+
+Each kernel is a plain function of numpy arrays and scalars; with ``NUMBA_DISABLE_JIT=1`` it runs
+as Python and gives the same results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from omnicore._jit import jit
+
+__all__ = ["arbitrate_caps", "factorize_words", "first_in_ties", "group_rows", "latest_granted", "pair_codes"]
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+Mask = npt.NDArray[np.bool_]
+
+
+@jit
+def factorize_words(raw: U64) -> tuple[I64, I64]:
+    """Codes (in order of first appearance) of the rows of a 2-d uint64 array, and each code's first row.
+
+    An open-addressing hash table over whole rows; every match is verified word by word.
+    """
+    n, words = raw.shape
+    size = 64
+    mask = size - 1
+    table = np.full(size, -1, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int64)
+    firsts = np.empty(n, dtype=np.int64)
+    n_codes = 0
+    for i in range(n):
+        h = np.uint64(0)
+        for w in range(words):
+            h = (h ^ raw[i, w]) * np.uint64(0x9E3779B97F4A7C15)
+        slot = np.int64((h >> np.uint64(40)) & np.uint64(mask))
+        while True:
+            code = table[slot]
+            if code < 0:
+                table[slot] = n_codes
+                firsts[n_codes] = i
+                codes[i] = n_codes
+                n_codes += 1
+                break
+            row = firsts[code]
+            same = True
+            for w in range(words):
+                if raw[row, w] != raw[i, w]:
+                    same = False
+                    break
+            if same:
+                codes[i] = code
+                break
+            slot = (slot + 1) & mask
+        if n_codes * 2 > size:
+            # grow and rehash (only reached for columns with very many distinct values)
+            size *= 2
+            mask = size - 1
+            table = np.full(size, -1, dtype=np.int64)
+            for c in range(n_codes):
+                r = firsts[c]
+                h = np.uint64(0)
+                for w in range(words):
+                    h = (h ^ raw[r, w]) * np.uint64(0x9E3779B97F4A7C15)
+                s = np.int64((h >> np.uint64(40)) & np.uint64(mask))
+                while table[s] >= 0:
+                    s = (s + 1) & mask
+                table[s] = c
+    return codes, firsts[:n_codes].copy()
+
+
+@jit
+def first_in_ties(time: I64, group: I64, kind: I64) -> Mask:
+    """Keep the first of rows with equal (time, group, kind); ``time`` is sorted, so repeats are in runs.
+
+    Short runs of equal times are checked pairwise; long ones are sorted by (group, kind) first.
+    """
+    n = time.size
+    keep = np.ones(n, dtype=np.bool_)
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and time[end] == time[start]:
+            end += 1
+        k = end - start
+        if 1 < k <= 32:
+            for i in range(start + 1, end):
+                for j in range(start, i):
+                    if keep[j] and group[j] == group[i] and kind[j] == kind[i]:
+                        keep[i] = False
+                        break
+        elif k > 32:
+            order = np.argsort(kind[start:end], kind="mergesort")
+            order = order[np.argsort(group[start:end][order], kind="mergesort")]
+            for a in range(1, k):
+                i = start + order[a]
+                j = start + order[a - 1]
+                if group[i] == group[j] and kind[i] == kind[j]:
+                    keep[i] = False
+        start = end
+    return keep
+
+
+@jit
+def arbitrate_caps(
+    time: I64,
+    eligible: Mask,
+    member_start: I64,
+    member_count: I64,
+    member_group: I64,
+    member_period: I64,
+    member_limit: I64,
+    group_size: I64,
+    history_group: I64,
+    history_time: I64,
+) -> tuple[Mask, I64]:
+    """Greedy cap arbitration in processing order.
+
+    Candidate ``c`` (``time`` non-decreasing) owns memberships ``member_start[c] : + member_count[c]``,
+    each a (cap key, customer) group with a period and a limit. It is accepted when eligible and, for
+    each membership, fewer than ``limit`` accepted rows of the group (history rows, then earlier
+    accepted candidates) have a time in ``(t - period, t]``. Returns ``accepted`` and, per candidate,
+    the first membership that blocked it (-1 if none). ``history_*`` must be sorted by (group, time);
+    ``group_size[g]`` bounds the rows group ``g`` can hold.
+    """
+    n = time.size
+    n_groups = group_size.size
+    offset = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        offset[g + 1] = offset[g] + group_size[g]
+    fill = offset[:-1].copy()
+    slots = np.empty(offset[n_groups], dtype=np.int64)
+    for h in range(history_group.size):
+        g = history_group[h]
+        slots[fill[g]] = history_time[h]
+        fill[g] += 1
+    accepted = eligible.copy()
+    blocking = np.full(n, -1, dtype=np.int64)
+    for c in range(n):
+        if not eligible[c]:
+            continue
+        t = time[c]
+        first = member_start[c]
+        last = first + member_count[c]
+        for m in range(first, last):
+            g = member_group[m]
+            lo, hi = offset[g], fill[g]
+            bound = t - member_period[m]
+            # accepted times of a group never decrease: binary search the first one > bound
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if slots[mid] > bound:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if fill[g] - lo >= member_limit[m]:
+                accepted[c] = False
+                blocking[c] = m
+                break
+        if accepted[c]:
+            for m in range(first, last):
+                g = member_group[m]
+                slots[fill[g]] = t
+                fill[g] += 1
+    return accepted, blocking
+
+
+@jit
+def group_rows(codes: I64, n_groups: int) -> tuple[npt.NDArray[np.intp], I64]:
+    """Counting sort: row numbers ordered by code (ascending within a code) and each code's bounds."""
+    bounds = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(codes.size):
+        bounds[codes[i] + 1] += 1
+    for g in range(n_groups):
+        bounds[g + 1] += bounds[g]
+    fill = bounds[:-1].copy()
+    order = np.empty(codes.size, dtype=np.intp)
+    for i in range(codes.size):
+        c = codes[i]
+        order[fill[c]] = i
+        fill[c] += 1
+    return order, bounds
+
+
+@jit
+def pair_codes(a: I64, b: I64, n_a: int, n_b: int) -> tuple[I64, int]:
+    """Dense codes of the pairs ``(a, b)`` with ``0 <= a < n_a`` and ``0 <= b < n_b``, and their number.
+
+    Pairs are coded in order of ``a``, then first appearance; one counting sort by ``a`` and a scratch
+    table over ``b`` (reset after each ``a``), so the cost is O(n + n_a + n_b) with no hashing.
+    """
+    n = a.size
+    bounds = np.zeros(n_a + 1, dtype=np.int64)
+    for i in range(n):
+        bounds[a[i] + 1] += 1
+    for k in range(n_a):
+        bounds[k + 1] += bounds[k]
+    fill = bounds[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[fill[a[i]]] = i
+        fill[a[i]] += 1
+    scratch = np.full(n_b, -1, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int64)
+    n_codes = 0
+    for k in range(n_a):
+        for p in range(bounds[k], bounds[k + 1]):
+            j = b[order[p]]
+            if scratch[j] < 0:
+                scratch[j] = n_codes
+                n_codes += 1
+            codes[order[p]] = scratch[j]
+        for p in range(bounds[k], bounds[k + 1]):
+            scratch[b[order[p]]] = -1
+    return codes, n_codes
+
+
+@jit
+def latest_granted(bounds: I64, time: I64, granted: Mask, code: I64, at: I64) -> Mask:
+    """Per query, ``granted`` of the last record of its code at or before ``at`` (False if none).
+
+    Records of code ``c`` are ``bounds[c] : bounds[c + 1]``, in time order.
+    """
+    out = np.zeros(code.size, dtype=np.bool_)
+    for q in range(code.size):
+        lo, hi = bounds[code[q]], bounds[code[q] + 1]
+        t = at[q]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if time[mid] <= t:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo > bounds[code[q]]:
+            out[q] = granted[lo - 1]
+    return out

@@ -1,0 +1,208 @@
+"""The compiled kernels and indexed selection against plain, independent computations."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omnicore.campaigns._compile import Columns, RowSelector, compile_predicate, factorize_text
+from omnicore.campaigns._kernels import first_in_ties, pair_codes
+from omnicore.campaigns._policies import arbitrate, consent_granted, granted_by_code
+from omnicore.campaigns._rules import AllOf, Compare, IsIn, Not
+from omnicore.data import STRING_DTYPE
+from omnicore.storage import ConsentRecords
+
+WORDS = ["", "a", "browse", "add_to_cart", "x" * 70, "有防晒霜吗", "purchase", "a\u00e9", "cat07"]
+
+
+@settings(max_examples=30)
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=300))
+def test_factorize_text_codes_reproduce_the_column(values: list[str]) -> None:
+    column = np.array(values, dtype=STRING_DTYPE)
+    uniques, codes = factorize_text(column)
+    assert uniques[codes].tolist() == values
+    assert len(set(uniques.tolist())) == uniques.size == len(set(values))
+
+
+def test_factorize_text_widens_past_the_sampled_rows() -> None:
+    """Longer values after the rows the width is guessed from are not cut (a fixed-width cast would)."""
+    for tail in ("y" * 15, "y" * 16, "z" * 40, "w" * 63, "v" * 64, "u" * 90):
+        values = ["ab"] * 300 + [tail, "ab" + tail, tail]
+        uniques, codes = factorize_text(np.array(values, dtype=STRING_DTYPE))
+        assert uniques[codes].tolist() == values
+        assert uniques.size == 3
+
+
+def _first_in_ties_naive(time: list[int], group: list[int], kind: list[int]) -> list[bool]:
+    seen: set[tuple[int, int, int]] = set()
+    out = []
+    for key in zip(time, group, kind, strict=True):
+        out.append(key not in seen)
+        seen.add(key)
+    return out
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.integers(1, 50))
+def test_first_in_ties_keeps_the_first_of_each_repeat(seed: int, n: int, n_times: int) -> None:
+    rng = np.random.default_rng(seed)
+    time = np.sort(rng.integers(0, n_times, n)).astype(np.int64)  # long runs of equal times too
+    group = rng.integers(0, 6, n).astype(np.int64)
+    kind = rng.integers(0, 3, n).astype(np.int64)
+    got = first_in_ties(time, group, kind).tolist()
+    assert got == _first_in_ties_naive(time.tolist(), group.tolist(), kind.tolist())
+
+
+def _arbitrate_naive(
+    time: list[int],
+    eligible: list[bool],
+    members: list[list[tuple[int, int, int, int]]],
+    history: list[tuple[int, int, int]],
+) -> tuple[list[bool], list[int]]:
+    """Candidates in order; a membership (key, customer, period, limit) blocks when ``limit`` accepted
+    rows of its (key, customer) lie in (t - period, t]."""
+    accepted_rows = list(history)  # (key, customer, time)
+    accepted, blocking = [], []
+    flat = 0
+    for c, t in enumerate(time):
+        block = -1
+        if eligible[c]:
+            for m, (key, cust, period, limit) in enumerate(members[c]):
+                recent = sum(1 for k, u, s in accepted_rows if k == key and u == cust and t - period < s <= t)
+                if recent >= limit:
+                    block = flat + m
+                    break
+            if block < 0:
+                accepted_rows.extend((key, cust, t) for key, cust, _, _ in members[c])
+        accepted.append(bool(eligible[c] and block < 0))
+        blocking.append(block)
+        flat += len(members[c])
+    return accepted, blocking
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 120))
+def test_arbitrate_matches_a_naive_greedy_pass(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    time = np.sort(rng.integers(100, 200, n)).astype(np.int64)
+    eligible = rng.random(n) < 0.85
+    members = []
+    for _ in range(n):
+        keys = rng.choice(4, rng.integers(0, 4), replace=False)
+        cust = int(rng.integers(0, 5))
+        members.append([(int(k), cust, int(5 + 7 * k), int(1 + k % 3)) for k in keys])
+    history = [
+        (int(rng.integers(0, 4)), int(rng.integers(0, 5)), int(rng.integers(80, 100))) for _ in range(10)
+    ]
+    flat = [m for ms in members for m in ms]
+    cand = np.repeat(np.arange(n), [len(ms) for ms in members]).astype(np.int64)
+    col = lambda i: np.array([m[i] for m in flat], dtype=np.int64)  # noqa: E731
+    hcol = lambda i: np.array([h[i] for h in history], dtype=np.int64)  # noqa: E731
+    # customer ids far from 0 exercise the re-coding of large values
+    acc, block = arbitrate(
+        time, eligible, cand, col(0), col(1) * 10**12, col(2), col(3), hcol(0), hcol(1) * 10**12, hcol(2)
+    )
+    want_acc, want_block = _arbitrate_naive(time.tolist(), eligible.tolist(), members, history)
+    assert acc.tolist() == want_acc
+    assert block.tolist() == want_block
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1))
+def test_pair_codes_are_equal_exactly_for_equal_pairs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 5, 200).astype(np.int64)
+    b = rng.integers(0, 9, 200).astype(np.int64)
+    codes, n = pair_codes(a, b, 5, 9)
+    pairs = list(zip(a.tolist(), b.tolist(), strict=True))
+    assert n == len(set(pairs))
+    for i in range(0, 200, 7):
+        for j in range(200):
+            assert (codes[i] == codes[j]) == (pairs[i] == pairs[j])
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_consent_by_code_matches_the_ledger_lookup(seed: int, shuffled: bool) -> None:
+    rng = np.random.default_rng(seed)
+    m = 60
+    times = np.sort(rng.integers(0, 50, m))
+    order = rng.permutation(m) if shuffled else np.arange(m)  # a ledger out of time order too
+    ledger = ConsentRecords(
+        subject_id=rng.integers(0, 12, m)[order],
+        purpose=rng.choice(["marketing", "sms"], m)[order],
+        granted=(rng.random(m) < 0.6)[order],
+        recorded_at=(np.datetime64("2024-01-01", "us") + times.astype("timedelta64[h]"))[order],
+        source=np.full(m, "app"),
+    )
+    ids = np.arange(0, 15, dtype=np.int64)  # sorted distinct ids, some without any record
+    code = rng.integers(0, ids.size, 80).astype(np.int64)
+    at = (np.datetime64("2024-01-01", "us") + rng.integers(0, 55, 80).astype("timedelta64[h]")).view(np.int64)
+    for purpose in ("marketing", "sms", "push"):
+        got = granted_by_code(ledger, purpose, ids, code, at)
+        assert got.tolist() == consent_granted(ledger, purpose, ids[code], at).tolist()
+
+
+CATS = np.array(["baby", "beauty", "food", ""], dtype=STRING_DTYPE)
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 5))
+def test_indexed_selection_equals_the_plain_mask(seed: int, which: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 300
+    columns = {
+        "category": CATS[rng.integers(0, CATS.size, n)],
+        "price": np.round(rng.gamma(2.0, 40.0, n), 1),
+    }
+    predicate = [
+        Compare("category", "eq", "baby"),
+        AllOf((Compare("price", "gt", 50.0), Compare("category", "eq", "food"))),
+        AllOf((Compare("price", "le", 80.0), Compare("category", "eq", ""), IsIn("category", ("", "x")))),
+        Compare("price", "eq", "baby"),  # text equality on a number column: nothing
+        AllOf((Compare("missing", "eq", "baby"), Compare("price", "gt", 1.0))),
+        AllOf((Not(Compare("category", "eq", "baby")), Compare("category", "eq", "beauty"))),
+    ][which]
+    view_rows = np.flatnonzero(rng.random(n) < 0.4)
+    views = [
+        lambda: Columns(columns, n),
+        lambda: Columns(columns, n).select(view_rows),
+        lambda: Columns(columns, n).select(view_rows).select(np.arange(0, view_rows.size, 2)),
+    ]
+    for view in views:  # fresh views: no cache shared between the two evaluations
+        want = np.flatnonzero(compile_predicate(predicate)(view()))
+        assert RowSelector(predicate)(view()).tolist() == want.tolist()
+
+
+def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
+    """NUMBA_DISABLE_JIT=1 runs the kernels as Python: same results (a small case, in a subprocess)."""
+    script = tmp_path / "kernels.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from omnicore.campaigns._kernels import arbitrate_caps, factorize_words, first_in_ties, group_rows\n"
+        "rng = np.random.default_rng(3)\n"
+        "t = np.sort(rng.integers(0, 20, 200)).astype(np.int64)\n"
+        "g = rng.integers(0, 4, 200).astype(np.int64)\n"
+        "print(first_in_ties(t, g, g % 2).tolist())\n"
+        "print([a.tolist() for a in factorize_words(rng.integers(0, 9, (50, 2)).astype(np.uint64))])\n"
+        "print([a.tolist() for a in group_rows(g, 4)])\n"
+        "cnt = np.ones(200, np.int64)\n"
+        "print([a.tolist() for a in arbitrate_caps(t, np.ones(200, bool), np.arange(200), cnt, g,"
+        " np.full(200, 5), np.full(200, 2), np.bincount(g), np.zeros(0, np.int64), np.zeros(0, np.int64))])\n"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    outputs = []
+    for disable in ("0", "1"):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, "PYTHONPATH": src}
+        done = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("\n") == 4
