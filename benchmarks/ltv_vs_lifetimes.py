@@ -17,8 +17,19 @@ this script writes the data to an ``.npz`` file and runs itself with ``--worker`
 interpreter, which reads the file, times lifetimes and writes its results back as JSON. Each model
 of the lifetimes side gets ``--lifetimes-timeout`` seconds; one that runs out is reported as such.
 
-Each side is timed once per size (lifetimes' larger fits take minutes); on a shared machine the
-wall times move with the load, so compare ratios across a couple of runs.
+Timing: omnicore is warmed up once on a small data set first (its compiled kernels are built or
+loaded from numba's on-disk cache on the first call), then each side fits and scores ``--repeats``
+times per size (lifetimes: ``--lifetimes-repeats``, default the same; its Pareto/NBD fit takes many
+minutes at 1M customers, so pass 1 there if short of time); the table shows the best and the median
+wall time of each side and the ratio of the medians (lifetimes / omnicore). The machine's load
+(``uptime``) is printed before and after each size: on a shared machine wall times move with it.
+
+Agreement: the largest relative parameter difference against lifetimes' default fit, and the
+log-likelihood of both estimates (each evaluated with omnicore's likelihood on the same data). For
+Pareto/NBD lifetimes stops early by default (Nelder-Mead with ``tol=1e-4``), so it is also run to
+convergence: warm-started from its own default estimate on the same customers given as weighted
+distinct ``(frequency, recency, T)`` rows (the same likelihood, lifetimes' ``weights`` argument),
+with ``tol=1e-10`` and ``maxiter=20000``; that optimum is compared too ("converged" rows).
 
 Usage::
 
@@ -31,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -66,71 +78,125 @@ def make_data(n: int, seed: int) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 # omnicore side
 # --------------------------------------------------------------------------------------------
-def run_omnicore(data: dict[str, np.ndarray], models: tuple[str, ...]) -> dict[str, Any]:
+def run_omnicore(data: dict[str, np.ndarray], models: tuple[str, ...], repeats: int) -> dict[str, Any]:
     from omnicore.ltv import BetaGeo, GammaGamma, ParetoNBD
 
     out: dict[str, Any] = {}
     x, t_x, T, m = data["frequency"], data["recency"], data["T"], data["monetary_value"]
     for name in models:
-        started = time.perf_counter()
-        if name == "gg":
-            gg = GammaGamma.fit(frequency=x, monetary_value=m)
-            fit_s = time.perf_counter() - started
+        fit_times: list[float] = []
+        score_times: list[float] = []
+        for _ in range(repeats):
             started = time.perf_counter()
-            gg.expected_average_spend(frequency=x, monetary_value=m)
-            score_s = time.perf_counter() - started
-            params = gg.params.to_array().tolist()
-            rows = gg.fit_info.n_rows if gg.fit_info else 0
-        else:
-            cls = BetaGeo if name == "bgnbd" else ParetoNBD
-            model = cls.fit(frequency=x, recency=t_x, T=T, period="W")
-            fit_s = time.perf_counter() - started
-            started = time.perf_counter()
-            model.expected_purchases(HORIZON, frequency=x, recency=t_x, T=T)
-            model.p_alive(frequency=x, recency=t_x, T=T)
-            score_s = time.perf_counter() - started
-            params = model.params.to_array().tolist()
-            rows = model.fit_info.n_rows if model.fit_info else 0
-        out[name] = {"fit_s": fit_s, "score_s": score_s, "params": params, "rows": rows}
+            if name == "gg":
+                gg = GammaGamma.fit(frequency=x, monetary_value=m)
+                fit_times.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                gg.expected_average_spend(frequency=x, monetary_value=m)
+                score_times.append(time.perf_counter() - started)
+                model: Any = gg
+            else:
+                cls = BetaGeo if name == "bgnbd" else ParetoNBD
+                model = cls.fit(frequency=x, recency=t_x, T=T, period="W")
+                fit_times.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                model.expected_purchases(HORIZON, frequency=x, recency=t_x, T=T)
+                model.p_alive(frequency=x, recency=t_x, T=T)
+                score_times.append(time.perf_counter() - started)
+        out[name] = {
+            "fit_s": fit_times,
+            "score_s": score_times,
+            "params": model.params.to_array().tolist(),
+            "loglik": model.fit_info.log_likelihood if model.fit_info else float("nan"),
+            "rows": model.fit_info.n_rows if model.fit_info else 0,
+        }
     return out
+
+
+def log_likelihood(name: str, params: list[float], data: dict[str, np.ndarray]) -> float:
+    """omnicore's log-likelihood of ``params`` on the benchmark's customers (for any estimate)."""
+    from omnicore.ltv import BetaGeo, GammaGamma, ParetoNBD
+
+    x, t_x, T, m = data["frequency"], data["recency"], data["T"], data["monetary_value"]
+    theta = np.asarray(params, dtype=np.float64)
+    if name == "gg":
+        keep = x > 0
+        columns: tuple[np.ndarray, ...] = (x[keep], m[keep])
+        ll, _ = GammaGamma.spec.loglik(theta, columns, False)
+    else:
+        spec = (BetaGeo if name == "bgnbd" else ParetoNBD).spec
+        ll, _ = spec.loglik(theta, (x, t_x, T), False)
+    return float(ll.sum())
+
+
+def warm_up(models: tuple[str, ...]) -> None:
+    """Run omnicore once on a small data set so that compilation is not timed."""
+    run_omnicore(make_data(2_000, 1), models, 1)
 
 
 # --------------------------------------------------------------------------------------------
 # lifetimes side (runs under --lifetimes-python)
 # --------------------------------------------------------------------------------------------
-def worker(data_path: str, model: str, result_path: str) -> None:
+def worker(data_path: str, model: str, result_path: str, repeats: str) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
     import pandas as pd
     from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
 
+    np.random.seed(0)  # noqa: NPY002 (lifetimes' Pareto/NBD draws its start from the global state)
     raw = np.load(data_path)
     df = pd.DataFrame({k: raw[k] for k in raw.files})
-    started = time.perf_counter()
-    if model == "gg":
-        rep = df[df.frequency > 0]
-        fitter = GammaGammaFitter().fit(rep.frequency, rep.monetary_value)
-        fit_s = time.perf_counter() - started
+    fit_times: list[float] = []
+    score_times: list[float] = []
+    result: dict[str, Any] = {}
+    for _ in range(int(repeats)):
         started = time.perf_counter()
-        fitter.conditional_expected_average_profit(df.frequency, df.monetary_value)
-        score_s = time.perf_counter() - started
-        params = [float(fitter.params_[k]) for k in ("p", "q", "v")]
-    else:
-        fitter = BetaGeoFitter() if model == "bgnbd" else ParetoNBDFitter()
-        fitter.fit(df.frequency, df.recency, df["T"])
-        fit_s = time.perf_counter() - started
+        if model == "gg":
+            rep = df[df.frequency > 0]
+            fitter = GammaGammaFitter().fit(rep.frequency, rep.monetary_value)
+            fit_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            fitter.conditional_expected_average_profit(df.frequency, df.monetary_value)
+            score_times.append(time.perf_counter() - started)
+            result["params"] = [float(fitter.params_[k]) for k in ("p", "q", "v")]
+        else:
+            fitter = BetaGeoFitter() if model == "bgnbd" else ParetoNBDFitter()
+            fitter.fit(df.frequency, df.recency, df["T"])
+            fit_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            fitter.conditional_expected_number_of_purchases_up_to_time(
+                HORIZON, df.frequency, df.recency, df["T"]
+            )
+            fitter.conditional_probability_alive(df.frequency, df.recency, df["T"])
+            score_times.append(time.perf_counter() - started)
+            names = ("r", "alpha", "a", "b") if model == "bgnbd" else ("r", "alpha", "s", "beta")
+            result["params"] = [float(fitter.params_[k]) for k in names]
+    if model == "pareto":
+        # to convergence: warm start from the default estimate (lifetimes optimises on time scaled
+        # by 1 / max(T)), weighted distinct rows, tight tolerance
+        rows = df.groupby(["frequency", "recency", "T"]).size().reset_index(name="weights")
+        scale = 1.0 / float(df["T"].max())
+        r, alpha, s, beta = result["params"]
         started = time.perf_counter()
-        fitter.conditional_expected_number_of_purchases_up_to_time(HORIZON, df.frequency, df.recency, df["T"])
-        fitter.conditional_probability_alive(df.frequency, df.recency, df["T"])
-        score_s = time.perf_counter() - started
-        names = ("r", "alpha", "a", "b") if model == "bgnbd" else ("r", "alpha", "s", "beta")
-        params = [float(fitter.params_[k]) for k in names]
-    Path(result_path).write_text(json.dumps({"fit_s": fit_s, "score_s": score_s, "params": params}))
+        converged = ParetoNBDFitter().fit(
+            rows.frequency,
+            rows.recency,
+            rows["T"],
+            weights=rows.weights,
+            initial_params=[r, alpha * scale, s, beta * scale],
+            tol=1e-10,
+            maxiter=20_000,
+        )
+        result["converged_s"] = time.perf_counter() - started
+        result["converged_params"] = [float(converged.params_[k]) for k in ("r", "alpha", "s", "beta")]
+    result["fit_s"] = fit_times
+    result["score_s"] = score_times
+    Path(result_path).write_text(json.dumps(result))
 
 
 def run_lifetimes(
-    python: str, data: dict[str, np.ndarray], models: tuple[str, ...], timeout: float
+    python: str, data: dict[str, np.ndarray], models: tuple[str, ...], timeout: float, repeats: int
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,11 +204,11 @@ def run_lifetimes(
         np.savez(data_path, **data)
         for name in models:
             result_path = os.path.join(tmp, f"{name}.json")
-            cmd = [python, os.path.abspath(__file__), "--worker", data_path, name, result_path]
+            cmd = [python, os.path.abspath(__file__), "--worker", data_path, name, result_path, str(repeats)]
             try:
                 done = subprocess.run(cmd, timeout=timeout, capture_output=True, text=True, check=False)
             except subprocess.TimeoutExpired:
-                out[name] = {"error": f"> {timeout:.0f} s (timed out)"}
+                out[name] = {"error": f">{timeout:.0f}s timeout"}
                 continue
             if done.returncode != 0 or not os.path.exists(result_path):
                 tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["failed"]
@@ -152,8 +218,27 @@ def run_lifetimes(
     return out
 
 
-def _ratio(theirs: Any, ours: float) -> str:
-    return f"{theirs / ours:8.1f}x" if isinstance(theirs, float) and ours > 0 else "       -"
+def _times(values: Any) -> str:
+    if not isinstance(values, list):
+        return f"{str(values)[:17]:>17}"
+    return f"{min(values):8.3f} {statistics.median(values):8.3f}"
+
+
+def _ratio(theirs: Any, ours: list[float]) -> str:
+    if not isinstance(theirs, list):
+        return f"{'-':>7}"
+    return f"{statistics.median(theirs) / statistics.median(ours):6.1f}x"
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "uptime unavailable"
+
+
+def _rel(a: list[float], b: list[float]) -> float:
+    return float(np.max(np.abs(np.array(a) - np.array(b)) / np.abs(np.array(b))))
 
 
 def main() -> None:
@@ -163,52 +248,67 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--lifetimes-python", default=None, help="interpreter with lifetimes 0.11.3")
-    parser.add_argument("--lifetimes-timeout", type=float, default=1800.0)
+    parser.add_argument("--lifetimes-timeout", type=float, default=3600.0)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (best, median)")
+    parser.add_argument("--lifetimes-repeats", type=int, default=None, help="default: --repeats")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
         return
     models = tuple(args.models)
-    header = (
-        f"{'model':<7} {'customers':>10} {'rows':>7} | "
-        f"{'omnicore fit':>12} {'lifetimes fit':>14} {'ratio':>9} | "
-        f"{'omni score':>10} {'lt score':>10} {'ratio':>9} | max rel param diff"
+    lt_repeats = args.lifetimes_repeats or args.repeats
+    print(
+        f"omnicore warmed up once on 2,000 customers before timing; {args.repeats} timed runs "
+        f"(lifetimes {lt_repeats}); times in seconds, best and median; ratio = lifetimes median / "
+        "omnicore median"
     )
-    print(header)
-    print("-" * len(header))
+    warm_up(models)
+    header = (
+        f"{'model':<7} {'customers':>10} {'rows':>7} | {'omni fit':>17} {'lifetimes fit':>17} "
+        f"{'ratio':>7} | {'omni score':>17} {'lt score':>17} {'ratio':>7}"
+    )
     for n in args.sizes:
         data = make_data(n, args.seed)
-        ours = run_omnicore(data, models)
+        print(f"\nload before: {_uptime()}")
+        print(header)
+        print("-" * len(header), flush=True)
+        ours = run_omnicore(data, models, args.repeats)
         theirs = (
-            run_lifetimes(args.lifetimes_python, data, models, args.lifetimes_timeout)
+            run_lifetimes(args.lifetimes_python, data, models, args.lifetimes_timeout, lt_repeats)
             if args.lifetimes_python
             else {}
         )
         for name in models:
             o = ours[name]
-            t = theirs.get(name, {"error": "not run (no --lifetimes-python)"})
-            if "error" in t:
-                lt_fit = lt_score = t["error"]
-                diff = "-"
-            else:
-                lt_fit, lt_score = t["fit_s"], t["score_s"]
-                rel = np.abs(np.array(o["params"]) - np.array(t["params"])) / np.abs(np.array(t["params"]))
-                diff = f"{rel.max():.2e}"
-            fit_text = f"{lt_fit:14.3f}" if isinstance(lt_fit, float) else f"{str(lt_fit)[:14]:>14}"
-            score_text = f"{lt_score:10.3f}" if isinstance(lt_score, float) else f"{'-':>10}"
+            t = theirs.get(name, {"error": "not run"})
+            lt_fit = t.get("fit_s", t.get("error"))
+            lt_score = t.get("score_s", "-")
             print(
-                f"{name:<7} {n:>10,} {o['rows']:>7,} | "
-                f"{o['fit_s']:12.3f} {fit_text} {_ratio(lt_fit, o['fit_s'])} | "
-                f"{o['score_s']:10.3f} {score_text} {_ratio(lt_score, o['score_s'])} | {diff}",
+                f"{name:<7} {n:>10,} {o['rows']:>7,} | {_times(o['fit_s'])} {_times(lt_fit)} "
+                f"{_ratio(lt_fit, o['fit_s'])} | {_times(o['score_s'])} {_times(lt_score)} "
+                f"{_ratio(lt_score, o['score_s'])}",
                 flush=True,
             )
-            if "error" not in t:
+            ours_ll = log_likelihood(name, o["params"], data)
+            print(f"        omnicore            {np.round(o['params'], 5).tolist()}  logL {ours_ll:.6f}")
+            if "params" in t:
+                ll = log_likelihood(name, t["params"], data)
                 print(
-                    f"        omnicore {np.round(o['params'], 5).tolist()}  "
-                    f"lifetimes {np.round(t['params'], 5).tolist()}"
+                    f"        lifetimes default   {np.round(t['params'], 5).tolist()}  logL {ll:.6f}  "
+                    f"max rel param diff {_rel(o['params'], t['params']):.2e}  "
+                    f"omnicore logL - lifetimes logL {ours_ll - ll:+.6f}"
                 )
+            if "converged_params" in t:
+                ll = log_likelihood(name, t["converged_params"], data)
+                print(
+                    f"        lifetimes converged {np.round(t['converged_params'], 5).tolist()}  "
+                    f"logL {ll:.6f}  max rel param diff {_rel(o['params'], t['converged_params']):.2e}  "
+                    f"omnicore logL - lifetimes logL {ours_ll - ll:+.6f}  "
+                    f"(tol=1e-10, warm start, weighted distinct rows, {t['converged_s']:.1f} s)"
+                )
+        print(f"load after: {_uptime()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Customer lifetime value: the buy-till-you-die models, spend, uncertainty, validation and CLV.
 
-Models (each fitted by maximum likelihood on customers compressed to distinct rows, each an
+Models (each fitted by maximum likelihood, on customers compressed to distinct rows or, for
+Gamma-Gamma, by Newton's method on the profile likelihood with one compiled pass per step; each an
 immutable result with the literature's parameter names, standard errors and intervals):
 :class:`BetaGeo` (BG/NBD), :class:`ParetoNBD`, :class:`ModifiedBetaGeo` (MBG/NBD),
 :class:`BetaGeoBetaBinom` (BG/BB), :class:`ShiftedBetaGeometric` (sBG) and :class:`GammaGamma`.

@@ -13,6 +13,7 @@ from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
 from omnicore.ltv._inputs import compress, distinct_rows, rfm_arrays, to_period, weights_array
+from omnicore.ltv._kernels import bg_scores
 from omnicore.ltv._special import betaln, by_value, digamma, gammaln, hyp2f1
 from omnicore.summary import Period
 
@@ -171,7 +172,10 @@ class BetaGeoFamily(FittedModel):
             ``P(alive | x, t_x, T)`` per customer.
         """
         d = self._data(summary, frequency, recency, T)
-        return _p_alive(self.params.to_array(), d.frequency, d.recency, d.T, self._k)
+        r, alpha, a, b = (float(v) for v in self.params.to_array())
+        no_head = np.zeros(0, dtype=np.float64)
+        no_index = np.zeros(0, dtype=np.intp)
+        return bg_scores(d.frequency, d.recency, d.T, r, alpha, a, b, self._k, no_head, no_index)
 
     def expected_purchases(
         self,
@@ -201,10 +205,12 @@ class BetaGeoFamily(FittedModel):
         d = self._data(summary, frequency, recency, T)
         horizon = as_time(t)
         if horizon.ndim == 0:
-            # one evaluation per distinct history, gathered back
-            (x, t_x, big_t), inverse = distinct_rows((d.frequency, d.recency, d.T))
-            values = _conditional_expected(self.params.to_array(), horizon, x, t_x, big_t, self._k)
-            return np.asarray(values[inverse], dtype=np.float64)
+            # the hypergeometric part once per distinct (x, T), P(alive) per customer in one pass
+            (x, big_t), inverse = distinct_rows((d.frequency, d.T))
+            theta = self.params.to_array()
+            head = _expected_if_alive(theta, horizon, x, big_t, self._k)
+            r, alpha, a, b = (float(v) for v in theta)
+            return bg_scores(d.frequency, d.recency, d.T, r, alpha, a, b, self._k, head, inverse)
         return _conditional_expected(self.params.to_array(), horizon, d.frequency, d.recency, d.T, self._k)
 
     def probability_of_purchases(self, n: Any, t: Any) -> FloatArray:
@@ -422,13 +428,18 @@ def _p_alive(theta: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, k
     return np.asarray(special.expit(-_log_odds_dead(theta, x, t_x, T, k)), dtype=np.float64)
 
 
-def _conditional_expected(
-    theta: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, k: int
-) -> FloatArray:
+def _expected_if_alive(theta: FloatArray, t: FloatArray, x: FloatArray, T: FloatArray, k: int) -> FloatArray:
+    """``E[Y(t) | x, t_x, T] / P(alive | x, t_x, T)``: depends on ``x`` and ``T`` only."""
     r, alpha, a, b = theta
     z = t / (alpha + T + t)
     # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+k; a+b+x+k-1; z) by Euler's transformation:
     # (1-z)^(a-1) 2F1(a+b+k-1-r, a-1; a+b+x+k-1; z), well conditioned for large x.
     tail = (1 - z) ** (a - 1) * hyp2f1(a + b + k - 1 - r, a - 1, a + b + x + k - 1, z)
-    head = (a + b + x + k - 1) / (a - 1) * (1 - tail)
+    return np.asarray((a + b + x + k - 1) / (a - 1) * (1 - tail), dtype=np.float64)
+
+
+def _conditional_expected(
+    theta: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, k: int
+) -> FloatArray:
+    head = _expected_if_alive(theta, t, x, T, k)
     return np.asarray(head * _p_alive(theta, x, t_x, T, k), dtype=np.float64)

@@ -22,7 +22,7 @@ from omnicore._errors import ConvergenceError, ValidationError
 from omnicore._progress import Progress, null_progress
 from omnicore.data._columns import freeze
 
-__all__ = ["FitInfo", "ModelSpec", "fit_mle"]
+__all__ = ["FitInfo", "ModelSpec", "finish_fit", "fit_mle"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ class FitInfo:
     n_customers
         Number of customers fitted (sum of the weights).
     n_rows
-        Number of distinct data rows the likelihood was evaluated on after compression.
+        Number of data rows the likelihood was evaluated on: distinct rows after compression (for
+        :class:`~omnicore.ltv.GammaGamma`, whose fit needs no compression, the repeat buyers).
     converged
         Whether the optimiser met its tolerance (a fit that did not raises instead, so this is ``True``
         unless the fit was built by hand).
@@ -346,17 +347,49 @@ def fit_mle(
         )
     chosen = attempts[best]
     theta = np.exp(chosen.eta)
-    H = objective.hessian(chosen.eta) * objective.total  # of the total (not mean) objective
+    return theta, finish_fit(
+        spec,
+        theta,
+        objective.hessian(chosen.eta),
+        log_likelihood=objective.mean_loglik(theta) * objective.total,
+        total=objective.total,
+        n_rows=int(columns[0].size),
+        iterations=chosen.iterations,
+        start=best,
+        penalizer_coef=penalizer_coef,
+        gradient_norm=chosen.gradient_norm,
+    )
+
+
+def finish_fit(
+    spec: ModelSpec,
+    theta: FloatArray,
+    mean_hessian: FloatArray,
+    *,
+    log_likelihood: float,
+    total: float,
+    n_rows: int,
+    iterations: int,
+    start: int,
+    penalizer_coef: float,
+    gradient_norm: float,
+) -> FitInfo:
+    """Covariance and diagnostics of an optimum ``theta``, or a :class:`ConvergenceError` if it is flat.
+
+    ``mean_hessian`` is the Hessian, in ``eta = log(theta)``, of the penalised mean negative
+    log-likelihood that was minimised.
+    """
+    H = mean_hessian * total  # of the total (not mean) objective
     if penalizer_coef:
         # observed information of the likelihood itself: remove the penalty's curvature
-        H -= objective.total * np.diag(4 * penalizer_coef * theta**2)
+        H = H - total * np.diag(4 * penalizer_coef * theta**2)
     eigenvalues, eigenvectors = np.linalg.eigh(H)
     if not np.isfinite(H).all() or eigenvalues[0] <= 1e-9 * max(abs(eigenvalues[-1]), 1.0):
         weak = eigenvectors[:, 0] if np.isfinite(H).all() else np.ones(theta.size)
         names = [spec.param_names[i] for i in np.flatnonzero(np.abs(weak) > 0.3)]
         values = ", ".join(f"{n}={v:.4g}" for n, v in zip(spec.param_names, theta, strict=True))
         raise ConvergenceError(
-            f"{spec.name} fit on {objective.total:g} customers ended at {values} (start {best}) where the "
+            f"{spec.name} fit on {total:g} customers ended at {values} (start {start}) where the "
             f"likelihood is flat in {', '.join(names) or 'some direction'}: the data do not identify "
             "these parameters (e.g. too few repeat purchases, or a parameter drifting to 0 or infinity). "
             "What to try: penalizer_coef=0.001 to 0.1, more customers or a longer observation window, "
@@ -364,17 +397,15 @@ def fit_mle(
         )
     cov_eta = eigenvectors @ np.diag(1.0 / eigenvalues) @ eigenvectors.T
     covariance = cov_eta * np.outer(theta, theta)
-    loglik = objective.mean_loglik(theta) * objective.total
-    info = FitInfo(
+    return FitInfo(
         param_names=spec.param_names,
-        log_likelihood=loglik,
-        n_customers=objective.total,
-        n_rows=int(columns[0].size),
+        log_likelihood=log_likelihood,
+        n_customers=total,
+        n_rows=n_rows,
         converged=True,
-        iterations=chosen.iterations,
-        start=best,
+        iterations=iterations,
+        start=start,
         penalizer_coef=penalizer_coef,
-        gradient_norm=chosen.gradient_norm,
+        gradient_norm=gradient_norm,
         covariance=covariance,
     )
-    return theta, info

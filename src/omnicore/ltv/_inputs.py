@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore.ltv._kernels import check_rfm, dense_groups
 from omnicore.summary import Period
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "periods_per_month",
     "rfm_arrays",
     "spend_arrays",
+    "spend_columns",
     "to_period",
     "weights_array",
 ]
@@ -68,7 +70,7 @@ def check_period(model_period: Period | None, data_period: Period | None, *, mod
         )
 
 
-def _column(name: str, value: Any, n: int | None) -> FloatArray:
+def _column(name: str, value: Any, n: int | None, *, check_finite: bool = True) -> FloatArray:
     if value is None:
         raise ValidationError("column is required (or pass a CustomerSummary)", field=name)
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
@@ -80,6 +82,8 @@ def _column(name: str, value: Any, n: int | None) -> FloatArray:
         raise ValidationError(f"expected a one-dimensional column, got shape {array.shape}", field=name)
     if n is not None and array.size != n:
         raise ValidationError(f"expected {n} values like the other columns, got {array.size}", field=name)
+    if not check_finite:
+        return array
     bad = ~np.isfinite(array)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -129,10 +133,19 @@ def rfm_arrays(
         period = data_period
     else:
         period = to_period(period)
-    x = _column("frequency", frequency, None)
+    x = _column("frequency", frequency, None, check_finite=False)
     n = x.size
-    t_x = _column("recency", recency, n)
-    big_t = _column("T", T, n)
+    t_x = _column("recency", recency, n, check_finite=False)
+    big_t = _column("T", T, n, check_finite=False)
+    status = check_rfm(x, t_x, big_t, integer_T)
+    if status == 0:
+        return RFMArrays(frequency=x, recency=t_x, T=big_t, period=period)
+    if status == 1:
+        return RFMArrays(frequency=x, recency=np.minimum(t_x, big_t), T=big_t, period=period)
+    # invalid: the checks below name the field, row and value
+    x = _column("frequency", x, None)
+    t_x = _column("recency", t_x, n)
+    big_t = _column("T", big_t, n)
     if (x < 0).any():
         raise _fail("frequency", "negative frequency", x, x < 0)
     whole = x != np.round(x)
@@ -156,12 +169,28 @@ def rfm_arrays(
     return RFMArrays(frequency=x, recency=np.minimum(t_x, big_t), T=big_t, period=period)
 
 
-def spend_arrays(summary: Any, frequency: Any, monetary_value: Any) -> tuple[FloatArray, FloatArray]:
-    """Validate (frequency, monetary_value) for the Gamma-Gamma model, keeping every row."""
+def spend_columns(summary: Any, frequency: Any, monetary_value: Any) -> tuple[FloatArray, FloatArray]:
+    """(frequency, monetary_value) as one-dimensional float64 arrays of equal length, values unchecked.
+
+    For compiled kernels that check the values in their own pass (and fall back on
+    :func:`spend_arrays` to raise the error).
+    """
+    frequency, monetary_value = _spend_inputs(summary, frequency, monetary_value)
+    x = _column("frequency", frequency, None, check_finite=False)
+    return x, _column("monetary_value", monetary_value, x.size, check_finite=False)
+
+
+def _spend_inputs(summary: Any, frequency: Any, monetary_value: Any) -> tuple[Any, Any]:
     if summary is not None:
         if frequency is not None or monetary_value is not None:
             raise ValidationError("pass either a summary or frequency/monetary_value arrays, not both")
-        frequency, monetary_value = summary.frequency, summary.monetary_value
+        return summary.frequency, summary.monetary_value
+    return frequency, monetary_value
+
+
+def spend_arrays(summary: Any, frequency: Any, monetary_value: Any) -> tuple[FloatArray, FloatArray]:
+    """Validate (frequency, monetary_value) for the Gamma-Gamma model, keeping every row."""
+    frequency, monetary_value = _spend_inputs(summary, frequency, monetary_value)
     x = _column("frequency", frequency, None)
     m = _column("monetary_value", monetary_value, x.size)
     if (x < 0).any() or (x != np.round(x)).any():
@@ -209,6 +238,12 @@ def _group_codes(columns: tuple[FloatArray, ...]) -> tuple[npt.NDArray[np.intp],
     come out in lexicographic order of the rows.
     """
     n = columns[0].size
+    if 2 <= len(columns) <= 3:
+        # whole-number columns of a small range (counts, whole periods): one compiled pass
+        third = columns[2] if len(columns) == 3 else columns[0][:0]
+        ok, dense_firsts, dense_inverse = dense_groups(columns[0], columns[1], third, 8 * n + 1024)
+        if ok:
+            return dense_firsts, dense_inverse
     key = np.zeros(n, dtype=np.int64)
     span = 1
     for column in columns:

@@ -15,6 +15,7 @@ from omnicore._progress import Progress, null_progress
 from omnicore.ltv._base import FittedModel, Params, as_time, positive
 from omnicore.ltv._fitting import Columns, FitInfo, ModelSpec, fit_mle
 from omnicore.ltv._inputs import compress, distinct_rows, rfm_arrays, to_period, weights_array
+from omnicore.ltv._kernels import pareto_log_integral
 from omnicore.ltv._special import digamma, gammaln
 from omnicore.summary import Period
 
@@ -53,95 +54,28 @@ def _log_integral(
     runs on ``y``; where ``L' <= -1/2`` the substitution ``w = log_f(y_b) - log_f(y) = omega^2``
     leaves ``exp(-w) / |L'(y(w))|`` on ``[0, min(W, 50)]``, smooth and bounded (``y(w)`` by Newton's
     method, which converges monotonically on this convex equation). Every sum is taken in log space,
-    so no input overflows; the same nodes give the derivatives of the quadrature sum.
+    so no input overflows; the same nodes give the derivatives of the quadrature sum. Evaluated row by
+    row by the compiled :func:`~omnicore.ltv._kernels.pareto_log_integral`.
     """
-    r, alpha, s, beta = theta
-    rho = r + x
-    sigma = s + 1.0
-    m = min(alpha, beta)
-    log_ca = float(np.log(alpha - m)) if alpha > m else -np.inf
-    log_cb = float(np.log(beta - m)) if beta > m else -np.inf
-    empty = t_x >= T
-    y1 = np.log(m + t_x)
-    y2 = np.log(m + np.where(empty, t_x + 1.0, T))
-
-    # One of log_ca / log_cb is -inf, so log_f(y) = c y - d log(e^a + e^y) and L'(y) = c - d expit(y - a).
-    if alpha <= beta:
-        c, d, a = 1.0 - rho, sigma, log_cb
-    else:
-        c, d, a = 1.0 - sigma + 0.0 * rho, rho, log_ca
-
-    def _curve(y: FloatArray) -> tuple[FloatArray, FloatArray]:
-        if not np.isfinite(a):
-            return (c - d) * y, c - d + 0.0 * y
-        e = np.exp(-np.abs(y - a))
-        soft = np.maximum(y, a) + np.log1p(e)
-        sig = np.where(y > a, 1.0, e) / (1.0 + e)
-        return c * y - d * soft, c - d * sig
-
-    def log_f(y: FloatArray) -> FloatArray:
-        return _curve(y)[0]
-
-    def slope_of(y: FloatArray) -> FloatArray:
-        return _curve(y)[1]
-
-    # y_k: where L' = -kappa.
-    target = (c + _KAPPA) / d  # expit(y - a) at L' = -kappa
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y_k = np.where(target <= 0, -np.inf, np.where(target >= 1, np.inf, a + special.logit(target)))
-    if not np.isfinite(a):  # alpha == beta: the slope is constant
-        y_k = np.where(c - d <= -_KAPPA, -np.inf, np.inf)
-    split = np.clip(y_k, y1, y2)
-
-    # panel A: [y1, split], Gauss-Legendre in y
-    half = (split - y1) / 2.0
-    ya = y1 + half * (_NODES_A[:, None] + 1.0)
-    with np.errstate(divide="ignore"):
-        log_a = np.log(_WEIGHTS_A[:, None] * half) + log_f(ya)
-    # panel B: [split, y2] in w = log_f(split) - log_f(y), integrand exp(-w) / |L'(y(w))| on [0, min(W, 50)]
-    l0 = log_f(split)
-    big_w = np.minimum(l0 - log_f(y2), _W_MAX)
-    # w = omega^2 removes the square-root behaviour of 1/|L'| where L' is small
-    omega_max = np.sqrt(big_w)
-    omega = omega_max * (_NODES_B[:, None] + 1.0) / 2.0
-    w = omega**2
-    slope0 = -slope_of(split)
-    yb = split + w / np.maximum(slope0, _KAPPA)  # tangent start, right of the root
-    slope = -slope0 + 0.0 * yb
-    for _ in range(_NEWTON_STEPS):
-        value, slope = _curve(yb)
-        step = (l0 - value - w) / np.maximum(-slope, _KAPPA)
-        yb = yb - step
-        if not np.any(np.abs(step) > 1e-13 * (1.0 + np.abs(yb))):
-            break
-    yb = np.minimum(yb, y2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # the slope of the last Newton iterate: its step was below 1e-13, so is the error
-        log_b = (
-            np.log(_WEIGHTS_B[:, None] / 2.0 * omega_max * 2.0 * omega)
-            - w
-            + l0
-            - np.log(np.maximum(-slope, _KAPPA))
-        )
-    y = np.concatenate([ya, yb])
-    terms = np.concatenate([log_a, log_b])
-    terms = np.where(np.isnan(terms), -np.inf, terms)
-    log_i = special.logsumexp(terms, axis=0)
-    log_i = np.where(empty, -np.inf, log_i)
-    if not grad:
-        return log_i, None
-    # log(alpha + tau) and log(beta + tau): one of them is y itself
-    soft = np.logaddexp(a, y) if np.isfinite(a) else y
-    la, lb = (y, soft) if alpha <= beta else (soft, y)
-    with np.errstate(invalid="ignore"):
-        pi = np.exp(terms - log_i)
-    pi = np.where(empty, 0.0, pi)
-    g = np.empty((4, x.size))
-    g[0] = -(pi * la).sum(axis=0)
-    g[1] = -(pi * rho * np.exp(-la)).sum(axis=0)
-    g[2] = -(pi * lb).sum(axis=0)
-    g[3] = -(pi * sigma * np.exp(-lb)).sum(axis=0)
-    return log_i, g
+    r, alpha, s, beta = (float(v) for v in theta)
+    log_i, g = pareto_log_integral(
+        r,
+        alpha,
+        s,
+        beta,
+        x,
+        t_x,
+        T,
+        _NODES_A,
+        _WEIGHTS_A,
+        _NODES_B,
+        _WEIGHTS_B,
+        _KAPPA,
+        _W_MAX,
+        _NEWTON_STEPS,
+        grad,
+    )
+    return log_i, (g if grad else None)
 
 
 def _parts(
