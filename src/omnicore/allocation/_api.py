@@ -262,16 +262,25 @@ def optimise(
     Small waves (up to 5,000 useful (order, node) pairs) are solved as one MILP with HiGHS
     (``scipy.optimize.milp``). Larger ones are decomposed: column generation over (order, node) pairs
     on the LP relaxation (``scipy.optimize.linprog``, starting from the two most promising pairs per
-    order plus the warm start's) for up to 60% of the budget; LP-guided fixing keeps the orders the LP
-    routes integrally, re-routes the rest exactly against the stock left, and improves those with a
-    MILP over their LP-suggested pairs, then a 1-opt local repair re-routes single orders exactly
-    against what the others leave. The warm start and fallback, which the result never exceeds, is
-    the best of sequential exact routing in arrival order, the nearest-node rule and (for waves up
-    to 1,000 orders) sequential routing of the largest orders first. When column generation has not
-    converged, the bound is the larger of the
-    column-generation bound (restricted LP value plus every negative reduced cost, [4]_) and a
-    Lagrangian bound that prices stock and capacity with the LP duals and solves every order exactly
-    over all nodes ([1]_).
+    order plus the warm start's) for up to 35% of the budget; then a Lagrangian relaxation of the
+    stock and capacity rows, priced first with the LP duals and improved by projected subgradient
+    steps up to half of the budget, whose per-order problems are solved for every order (vectorised
+    single-node plans, the exact single-order search where a split could be cheaper) ([1]_, [5]_).
+    The plan starts from the cheapest of the warm start, routing priced by those multipliers (up to
+    20,000 orders) and LP-guided fixing (keep the orders the LP routes integrally, re-route the rest
+    exactly), and is
+    improved by large-neighbourhood search until the deadline: clusters of about 150 orders (nearby
+    customers, alternating with the orders around a node whose shipment capacity is used up) are
+    freed and re-solved exactly by a small MILP over their column-pool pairs against what the other
+    orders leave, keeping every improvement ([6]_). The warm start and fallback, which the result
+    never exceeds, is the better of the nearest-node rule and sequential exact routing in arrival
+    order (up to 20,000 orders), plus, up to 1,000 orders, sequential routing of the largest orders
+    first. The certified bound is the larger of the column-generation bound (restricted LP value
+    plus every negative reduced cost, [4]_) and the best Lagrangian value. Waves with more than
+    20 million (order, node) combinations keep only the 24 most promising pairs per order in the
+    column pool for the neighbourhood search and skip the LP (at 50,000 orders it does not fit a
+    10-minute budget): their bound is the Lagrangian one alone, which prices every node, ascending
+    from zero prices.
 
     Parameters
     ----------
@@ -287,8 +296,8 @@ def optimise(
     Returns
     -------
     AllocationResult
-        With ``lower_bound`` (certified: the LP optimum when column generation converged, else
-        the larger of the column-generation and Lagrangian bounds), ``gap``, ``status``
+        With ``lower_bound`` (certified: the LP optimum when column generation converged over every
+        pair, else the larger of the column-generation and Lagrangian bounds), ``gap``, ``status``
         (``"optimal"`` when proven, ``"feasible"``, or ``"fallback"`` when the warm start was best),
         ``details`` (rounds, pairs, solver messages) and the unfilled demand line by line.
 
@@ -309,6 +318,10 @@ def optimise(
        Mathematical Programming Computation 10, 119-142 (HiGHS).
     .. [4] Lasdon, L. S. (1970). Optimization Theory for Large Systems. Macmillan (the bound
        ``z_RMP + sum of negative reduced costs`` of column generation with bounded columns).
+    .. [5] Held, M., Wolfe, P., Crowder, H. P. (1974). Validation of subgradient optimization.
+       Mathematical Programming 6, 62-88.
+    .. [6] Shaw, P. (1998). Using constraint programming and local search methods to solve vehicle
+       routing problems. CP 1998, LNCS 1520, 417-431 (large-neighbourhood search).
     """
     problem = compile_problem(network, inventory, orders, cost=cost, rules=rules)
     return solve_batch(

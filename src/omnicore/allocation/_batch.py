@@ -1,5 +1,5 @@
 """Batch (wave) optimisation: a MILP with the strong linking constraint, column generation over
-(order, node) pairs, LP-guided fixing, local repair, and a certified lower bound."""
+(order, node) pairs, a Lagrangian lower bound, LP-guided fixing and large-neighbourhood search."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, linprog, milp
 
 from omnicore._progress import Progress, null_progress
+from omnicore.allocation._lagrange import Prices, optimise_bound
+from omnicore.allocation._lns import Incumbent, improve_by_neighbourhoods, triples_of
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import METHOD_PICKUP, Problem
 from omnicore.allocation._single import Router, _cat, collect
@@ -79,12 +81,14 @@ def _line_caps(
 
 
 def useful_pairs(
-    p: Problem, *, progress: Progress = null_progress
+    p: Problem, *, max_per_order: int | None = None, progress: Progress = null_progress
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Every (order, node) pair open to the order with stock for at least one of its lines.
 
     Returns ``(order, node, cost)`` arrays sorted by order then node. Sourcing tiers are resolved
-    against the static ATP: an order may use the first tiers that can fill it.
+    against the static ATP: an order may use the first tiers that can fill it. With
+    ``max_per_order``, only that many pairs per order are kept, the cheapest by their single-node
+    cost estimate (shipment, handling of what the node holds, penalty for the rest).
     """
     out_o, out_n = [], []
     n = p.n_orders
@@ -118,7 +122,17 @@ def useful_pairs(
             open_ &= allowed
         has_stock = np.zeros_like(open_)
         np.logical_or.at(has_stock, local_order, acap > 0)
-        k, m = np.nonzero(open_ & has_stock)
+        ok = open_ & has_stock
+        if max_per_order is not None and p.n_nodes > max_per_order:
+            ship = _pair_cost_dense(p, pos, dist)
+            held = np.zeros(open_.shape)
+            np.add.at(held, local_order, acap)
+            units = p.order_units[pos][:, None]
+            est = ship + p.handling[None, :] * held + p.cost.unfilled_penalty_per_unit * (units - held)
+            est = np.where(ok, est, np.inf)
+            cut = np.partition(est, max_per_order - 1, axis=1)[:, max_per_order - 1 : max_per_order]
+            ok &= est <= cut
+        k, m = np.nonzero(ok)
         out_o.append(k + lo)
         out_n.append(m)
         progress(int(pos[-1]) + 1, n, "pairs")
@@ -127,8 +141,19 @@ def useful_pairs(
     return po, pn, _pair_cost(p, po, pn)
 
 
+def _pair_cost_dense(
+    p: Problem, pos: npt.NDArray[np.int64], dist: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    fixed, dcost = p.shipment_cost(pos, dist)
+    out: npt.NDArray[np.float64] = fixed + dcost
+    return out
+
+
 def build_model(
-    p: Problem, po: npt.NDArray[np.int64], pn: npt.NDArray[np.int64], pair_cost: npt.NDArray[np.float64]
+    p: Problem,
+    po: npt.NDArray[np.int64],
+    pn: npt.NDArray[np.int64],
+    pair_cost: npt.NDArray[np.float64],
 ) -> _Model:
     """The MILP over the given pairs (sorted by order): y per pair, x per (line, node), unfilled vars."""
     n_nodes = p.n_nodes
@@ -222,7 +247,12 @@ def build_model(
         r_of = -np.ones(n_nodes, np.int64)
         r_of[row_cap_orders] = np.arange(len(row_cap_orders))
         sel = np.flatnonzero(r_of[pn] >= 0)
-        add(r_of[pn[sel]], off["y"] + sel, np.ones(len(sel)), p.cap_orders[row_cap_orders].astype(np.float64))
+        add(
+            r_of[pn[sel]],
+            off["y"] + sel,
+            np.ones(len(sel)),
+            p.cap_orders[row_cap_orders].astype(np.float64),
+        )
     # unit capacity per node
     units_at = np.bincount(e_node, weights=e_cap, minlength=n_nodes)
     row_cap_units = np.flatnonzero(p.cap_units < units_at)
@@ -456,26 +486,6 @@ def _prices(
     return stock_price, ship_price, unit_price
 
 
-def lagrangian_bound(p: Problem, model: _Model, lp: _LP) -> tuple[float, int]:
-    """A certified lower bound from the LP duals: price stock and capacity, solve every order exactly.
-
-    For prices ``pi >= 0`` on the coupling rows (stock per (sku, node), shipments and units per node)
-    the cost of any allocation is at least ``sum_o v_o(pi) - pi . rhs``, where ``v_o`` is the cheapest
-    plan of order ``o`` alone under the priced costs, against all of the static stock (Geoffrion,
-    1974). The single-order search supplies ``v_o`` (or a lower bound on it where it stopped early),
-    over every node, so the bound does not depend on which pairs the restricted LP held.
-
-    Returns the bound and the number of orders whose subproblem was not solved to optimality.
-    """
-    stock_price, ship_price, unit_price = _prices(p, model, lp)
-    router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
-    values, exact = router.order_bounds()
-    rhs = float((stock_price * p.atp).sum())
-    rhs += float((ship_price[model.row_cap_orders] * p.cap_orders[model.row_cap_orders]).sum())
-    rhs += float((unit_price[model.row_cap_units] * p.cap_units[model.row_cap_units]).sum())
-    return float(values.sum()) - rhs, int((~exact).sum())
-
-
 def solve_batch(
     p: Problem,
     *,
@@ -483,26 +493,40 @@ def solve_batch(
     mip_rel_gap: float = 1e-4,
     pairs_per_order: int = 2,
     full_model_pairs: int = 5_000,
+    lns_orders: int = 150,
+    bound_share: float = 0.5,
+    prune_above: int = 20_000_000,
+    pool_per_order: int = 24,
     progress: Progress = null_progress,
 ) -> AllocationResult:
     """Cost-minimising allocation of all orders at once (see :func:`omnicore.allocation.optimise`)."""
     start = time.perf_counter()
     deadline = start + time_limit_seconds
     pen = p.cost.unfilled_penalty_per_unit
-    po_all, pn_all, cost_all = useful_pairs(p)
+    # very large waves keep only the most promising pairs per order as the column pool; the bound
+    # then comes from the Lagrangian relaxation alone, which prices every node
+    pruned = p.n_orders * p.n_nodes > prune_above
+    po_all, pn_all, cost_all = useful_pairs(p, max_per_order=pool_per_order if pruned else None)
     has_pairs = np.zeros(p.n_orders, bool)
     has_pairs[po_all] = True
     constant = float(pen * p.order_units[~has_pairs].sum())
-    details: dict[str, Any] = {"pairs": len(po_all)}
+    details: dict[str, Any] = {"pairs": len(po_all), "pairs_pruned": pruned}
     # warm start: the best of sequential exact routing in arrival order, the nearest-node rule and,
     # for small waves, sequential routing of the largest orders first
     from omnicore.allocation._baselines import greedy_allocation
 
-    starts = [Router(p).route_all(), greedy_allocation(p, rule="nearest")]
+    starts = [greedy_allocation(p, rule="nearest")]
+    if p.n_orders <= 20_000:  # beyond, sequential exact routing costs more time than it saves
+        starts.append(Router(p).route_all())
     if p.n_orders <= 1_000:
         starts.append(_greedy(p))
     greedy = min(starts, key=lambda r: r.cost.total)
     details["greedy_cost"] = greedy.cost.total
+    if pruned and len(po_all):  # the pool must hold the warm starts' pairs, so the LP can reproduce them
+        keys = np.union1d(po_all * p.n_nodes + pn_all, np.concatenate([_pair_keys_of(p, w) for w in starts]))
+        po_all, pn_all = keys // p.n_nodes, keys % p.n_nodes
+        cost_all = _pair_cost(p, po_all, pn_all)
+        details["pairs"] = len(po_all)
     progress(1, 5, "greedy warm start")
 
     def fallback(status: str, bound: float | None) -> AllocationResult:
@@ -530,25 +554,36 @@ def solve_batch(
         in_rmp[rank[(np.arange(len(rank)) - first_of) < pairs_per_order]] = True
         for warm in starts:  # every warm start's pairs, so the first LP can reproduce each of them
             in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, warm))
+    lns_pool = in_rmp.copy()
     rounds = 0
     lower_bound = -np.inf
     converged = False
     lp: _LP | None = None
     model: _Model | None = None
     rc = np.zeros(len(po_all))
-    budget_lp = 0.6 * time_limit_seconds
+    budget_lp = 0.35 * time_limit_seconds
     round_seconds = 0.0
-    while True:
+    while not pruned:  # a pruned (very large) wave's LP does not fit its budget: prices start at zero
         rounds += 1
         round_start = time.perf_counter()
         sel = np.flatnonzero(in_rmp)
         candidate = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
+        now = time.perf_counter()
+        if full:
+            lp_limit = deadline - now
+        elif lp is None:  # the first LP matters most (duals, bound, fixing): it may take 70%
+            lp_limit = start + 0.7 * time_limit_seconds - now
+        else:  # later rounds leave the bound and the neighbourhood search their share
+            lp_limit = start + 0.45 * time_limit_seconds - now
         try:
-            candidate_lp = solve_lp(candidate, time_limit=max(deadline - time.perf_counter(), 1.0))
+            candidate_lp = solve_lp(candidate, time_limit=max(lp_limit, 1.0))
         except RuntimeError as exc:
             logger.warning("LP round %d stopped: %s", rounds, exc)
             if lp is None:
-                return fallback("fallback", None)
+                if full:
+                    return fallback("fallback", None)
+                details["lp_failed"] = str(exc)
+                break
             in_rmp[:] = False
             in_rmp[np.isin(po_all * p.n_nodes + pn_all, model.po * p.n_nodes + model.pn)] = True  # type: ignore[union-attr]
             break
@@ -556,7 +591,8 @@ def solve_batch(
         rc = price_pairs(p, model, lp, po_all, pn_all, cost_all)
         outside = ~in_rmp
         negative = outside & (rc < -1e-6)
-        lower_bound = max(lower_bound, lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant)
+        if not pruned:
+            lower_bound = max(lower_bound, lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant)
         logger.info(
             "CG round %d: %d pairs, LP %.2f, bound %.2f, %d negative",
             rounds,
@@ -567,34 +603,44 @@ def solve_batch(
         )
         if not negative.any():
             converged = True
-            lower_bound = lp.value + constant
+            if not pruned:
+                lower_bound = lp.value + constant
             break
         round_seconds = time.perf_counter() - round_start
         elapsed = time.perf_counter() - start
         if elapsed + 1.2 * round_seconds > budget_lp and not (
-            rounds < 3 and elapsed < 0.55 * time_limit_seconds
+            rounds < 2 and elapsed < 0.3 * time_limit_seconds
         ):
             break
         cand = np.flatnonzero(negative)
         rank = cand[np.lexsort((rc[cand], po_all[cand]))]
         first_of = searchsorted(po_all[rank], po_all[rank], side="left")
         in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
-    assert lp is not None
-    assert model is not None
-    details.update(
-        cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), lp_value=lp.value + constant, cg_converged=converged
-    )
+    details.update(cg_rounds=rounds, rmp_pairs=int(in_rmp.sum()), cg_converged=converged)
     progress(2, 5, "LP relaxation")
-    lagrange_seconds = 0.0
-    if not converged:
-        tick = time.perf_counter()
-        lagrange, inexact = lagrangian_bound(p, model, lp)
-        lagrange_seconds = time.perf_counter() - tick
-        details.update(lagrangian_bound=lagrange, lagrangian_inexact_orders=inexact)
+    if lp is not None and model is not None:
+        details["lp_value"] = lp.value + constant
+        stock_price, ship_price, unit_price = _prices(p, model, lp)
+        prices = Prices(stock=stock_price, shipment=ship_price, unit=unit_price)
+    else:  # no LP in time: the subgradient starts from zero prices (the lone-order optima)
+        zero = np.zeros(p.n_nodes)
+        prices = Prices(stock=np.zeros(p.atp.shape), shipment=zero, unit=zero.copy())
+    if not converged or pruned:
+        # Lagrangian bound from the LP duals, improved by subgradient steps up to about half the budget
+        lagrange, prices = optimise_bound(
+            p,
+            prices,
+            upper=greedy.cost.total,
+            deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
+            first_deadline=deadline - 0.25 * time_limit_seconds,
+            try_zero=lp is not None,
+            details=details,
+        )
+        details["lagrangian_bound"] = lagrange
         lower_bound = max(lower_bound, lagrange)
     progress(3, 5, "lower bound")
     # -- integer phase
-    if len(po_all) <= full_model_pairs and time.perf_counter() < deadline:
+    if full and lp is not None and model is not None and time.perf_counter() < deadline:
         res = _milp(model, time_limit=max(deadline - time.perf_counter(), 1.0), gap=mip_rel_gap)
         details["milp_status"] = str(res.message)
         progress(4, 5, "MILP")
@@ -613,81 +659,64 @@ def solve_batch(
                 lower_bound=lower_bound,
                 details=details,
             )
-            proven = converged and res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
+            solved = res.status == 0 and res.mip_gap is not None and res.mip_gap <= mip_rel_gap
+            proven = converged and not pruned and solved
             if proven:
                 result = attrs.evolve(result, status="optimal")
             if result.cost.total <= greedy.cost.total + 1e-9:
                 progress(5, 5, "done")
                 return attrs.evolve(result, seconds=time.perf_counter() - start)
         return fallback("fallback", lower_bound)
-    if converged and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
-        # dual-priced sequential routing: each order pays the LP's shadow prices of the stock and
-        # capacity it takes, so early orders leave the scarce units to the orders that need them
-        stock_price, ship_price, unit_price = _prices(p, model, lp)
-        priced_router = Router(p, stock_price=stock_price, shipment_price=ship_price, unit_price=unit_price)
+    # -- primal phase: the best of the warm starts, dual-priced routing and LP-guided fixing, then
+    # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
+    plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
+    if p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+        # dual-priced sequential routing: each order pays the shadow prices (Lagrange multipliers) of
+        # the stock and capacity it takes, so early orders leave scarce units to the orders that need them
+        priced_router = Router(
+            p, stock_price=prices.stock, shipment_price=prices.shipment, unit_price=prices.unit
+        )
         priced = priced_router.route_all()
         details["dual_priced_cost"] = priced.cost.total
-        if priced.cost.total < greedy.cost.total:
-            greedy = attrs.evolve(priced, method="dual-priced")
-    result = _fix_and_repair(
+        plans.append(("dual-priced", priced))
+    if lp is not None and model is not None:
+        fixed_plan = _fix_and_route(p, model, lp, details=details)
+        details["lp_fixing_cost"] = fixed_plan.cost.total
+        plans.append(("decomposition", fixed_plan))
+    start_name, start_plan = min(plans, key=lambda item: item[1].cost.total)
+    details["lns_start"] = start_name
+    a = start_plan.allocation
+    incumbent = Incumbent.of(p, triples_of(p, a.order_id, a.sku, a.node, a.quantity))
+    sel = np.flatnonzero(in_rmp | lns_pool)
+    incumbent = improve_by_neighbourhoods(
         p,
-        model,
-        lp,
-        rc[in_rmp],
-        lower_bound=lower_bound,
+        incumbent,
+        po_all[sel],
+        pn_all[sel],
+        cost_all[sel],
         deadline=deadline,
-        mip_rel_gap=mip_rel_gap,
+        size=lns_orders,
         details=details,
-        start=start,
     )
-    # time left: tighten the bound with one more column-generation round and its Lagrangian bound
-    if not converged and deadline - time.perf_counter() > 1.5 * (round_seconds + lagrange_seconds) + 2.0:
-        cand = np.flatnonzero(~in_rmp & (rc < -1e-6))
-        rank = cand[np.lexsort((rc[cand], po_all[cand]))]
-        first_of = searchsorted(po_all[rank], po_all[rank], side="left")
-        in_rmp[rank[(np.arange(len(rank)) - first_of) < 2]] = True
-        sel = np.flatnonzero(in_rmp)
-        extra = build_model(p, po_all[sel], pn_all[sel], cost_all[sel])
-        try:
-            extra_lp = solve_lp(extra, time_limit=max(deadline - time.perf_counter(), 1.0))
-        except RuntimeError as exc:
-            logger.info("extra LP round skipped: %s", exc)
-        else:
-            rc = price_pairs(p, extra, extra_lp, po_all, pn_all, cost_all)
-            outside = ~in_rmp
-            if not (outside & (rc < -1e-6)).any():
-                lower_bound = max(lower_bound, extra_lp.value + constant)
-                details["cg_converged"] = True
-            else:
-                lower_bound = max(
-                    lower_bound, extra_lp.value + float(np.minimum(rc[outside], 0.0).sum()) + constant
-                )
-                if deadline - time.perf_counter() > 1.2 * lagrange_seconds:
-                    lagrange, _ = lagrangian_bound(p, extra, extra_lp)
-                    lower_bound = max(lower_bound, lagrange)
-                    details["lagrangian_bound"] = max(details.get("lagrangian_bound", -np.inf), lagrange)
-            details["cg_rounds"] = rounds + 1
-        result = attrs.evolve(result, lower_bound=lower_bound)
+    progress(4, 5, "neighbourhood search")
+    result = collect(
+        p,
+        *incumbent.triples(),
+        method="decomposition",
+        status="feasible",
+        seconds=time.perf_counter() - start,
+        lower_bound=lower_bound,
+        details=details,
+    )
     progress(5, 5, "done")
     if result.cost.total > greedy.cost.total + 1e-9:
         return fallback("fallback", lower_bound)
     return attrs.evolve(result, seconds=time.perf_counter() - start)
 
 
-def _fix_and_repair(
-    p: Problem,
-    model: _Model,
-    lp: _LP,
-    rc: npt.NDArray[np.float64],
-    *,
-    lower_bound: float,
-    deadline: float,
-    mip_rel_gap: float,
-    details: dict[str, Any],
-    start: float,
-) -> AllocationResult:
-    """LP-guided fixing: keep the orders the LP routes integrally, re-route the rest exactly against the
-    residual stock, then improve those by a MILP over their LP-suggested pairs while time remains."""
+def _fix_and_route(p: Problem, model: _Model, lp: _LP, *, details: dict[str, Any]) -> AllocationResult:
+    """LP-guided fixing: keep the orders the LP routes integrally and re-route the rest exactly,
+    largest first, against the stock and capacity the fixed part leaves."""
     off = model.offsets
     y = lp.x[: off["x"]]
     x = lp.x[off["x"] : off["u"]]
@@ -710,187 +739,15 @@ def _fix_and_repair(
     rest = rest[np.argsort(-p.order_units[rest], kind="stable")]
     r_lines, r_nodes, r_units = _route_subset(router, rest)
     details.update(fractional_orders=len(rest))
-    all_lines = np.concatenate([lines, r_lines])
-    all_nodes = np.concatenate([nodes, r_nodes])
-    all_units = np.concatenate([units, r_units])
-    best = collect(
+    return collect(
         p,
-        all_lines,
-        all_nodes,
-        all_units,
+        np.concatenate([lines, r_lines]),
+        np.concatenate([nodes, r_nodes]),
+        np.concatenate([units, r_units]),
         method="decomposition",
         status="feasible",
-        seconds=time.perf_counter() - start,
-        lower_bound=lower_bound,
-        details=details,
+        seconds=0.0,
     )
-    remaining = deadline - time.perf_counter()
-    if len(rest) and remaining > 2.0:
-        # MILP over the fractional orders against the stock the fixed part leaves
-        residual = attrs.evolve(
-            p,
-            atp=p.atp.copy(),
-            cap_orders=p.cap_orders.copy(),
-            cap_units=p.cap_units.copy(),
-            pool_cap=p.pool_cap.copy(),
-        )
-        fixed_router = Router(residual)
-        _consume(fixed_router, residual, lines, nodes, units)
-        residual.atp = fixed_router.atp
-        residual.cap_orders = fixed_router.cap_orders
-        residual.cap_units = fixed_router.cap_units
-        residual.pool_cap = fixed_router.pool_left
-        sel = frac[model.po] & ((y > tol) | (rc < np.maximum(0.05 * model.c[: off["x"]], 0.5)))
-        sel &= residual.cap_orders[model.pn] > 0
-        if sel.any():
-            sub = build_model(residual, model.po[sel], model.pn[sel], model.c[: off["x"]][sel])
-            # half of what is left, so the local repair below gets the rest
-            res = _milp(sub, time_limit=max(min(0.5 * remaining, 20.0), 1.0), gap=mip_rel_gap)
-            details.update(mip_pairs=int(sel.sum()), milp_status=str(res.message))
-            if res.x is not None:
-                so = sub.offsets
-                xs = _integral_flows(sub, res.x[: so["x"]], res.x[so["w"] : so["end"]])
-                m_lines, m_nodes, m_units = _triples(sub, xs)
-                # orders of the fractional set the sub-model did not cover keep their routed plan
-                covered = np.zeros(p.n_orders, bool)
-                covered[sub.po] = True
-                keep_routed = ~covered[p.line_order[r_lines]]
-                candidate = collect(
-                    p,
-                    np.concatenate([lines, m_lines, r_lines[keep_routed]]),
-                    np.concatenate([nodes, m_nodes, r_nodes[keep_routed]]),
-                    np.concatenate([units, m_units, r_units[keep_routed]]),
-                    method="decomposition",
-                    status="feasible",
-                    seconds=time.perf_counter() - start,
-                    lower_bound=lower_bound,
-                    details=details,
-                )
-                if candidate.cost.total < best.cost.total:
-                    best = candidate
-                    lines = np.concatenate([lines, m_lines, r_lines[keep_routed]])
-                    nodes = np.concatenate([nodes, m_nodes, r_nodes[keep_routed]])
-                    units = np.concatenate([units, m_units, r_units[keep_routed]])
-                    r_lines = r_nodes = r_units = np.empty(0, np.int64)
-    all_lines = np.concatenate([lines, r_lines])
-    all_nodes = np.concatenate([nodes, r_nodes])
-    all_units = np.concatenate([units, r_units])
-    repaired, moves = local_repair(p, all_lines, all_nodes, all_units, deadline=deadline)
-    details["repair_moves"] = moves
-    if moves:
-        better = collect(
-            p,
-            *repaired,
-            method="decomposition",
-            status="feasible",
-            seconds=time.perf_counter() - start,
-            lower_bound=lower_bound,
-            details=details,
-        )
-        if better.cost.total < best.cost.total:
-            best = better
-    return best
-
-
-def local_repair(
-    p: Problem,
-    lines: npt.NDArray[np.int64],
-    nodes: npt.NDArray[np.int64],
-    units: npt.NDArray[np.int64],
-    *,
-    deadline: float,
-    max_passes: int = 10,
-) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]], int]:
-    """1-opt local search: take one order out, re-route it exactly against what the others leave, keep
-    the new plan when it is cheaper. Orders with several shipments or unfilled units go first."""
-    router = Router(p)
-    _consume(router, p, lines, nodes, units)
-    order_of = p.line_order[lines]
-    plan: dict[int, tuple[npt.NDArray[np.int64], ...]] = {}
-    sort = np.argsort(order_of, kind="stable")
-    bounds = searchsorted(order_of[sort], np.arange(p.n_orders + 1))
-    for o in range(p.n_orders):
-        idx = sort[bounds[o] : bounds[o + 1]]
-        plan[o] = (lines[idx], nodes[idx], units[idx])
-    shipments = np.zeros(p.n_orders, np.int64)
-    pairs = np.unique(order_of * p.n_nodes + nodes)
-    np.add.at(shipments, pairs // p.n_nodes, 1)
-    filled = np.bincount(order_of, weights=units, minlength=p.n_orders)
-    focus = np.flatnonzero((shipments >= 2) | (filled < p.order_units))
-    moves = 0
-    for round_ in range(max_passes):
-        if round_ == 1 and len(focus) < p.n_orders:
-            focus = np.arange(p.n_orders)  # after a first pass over the likely ones, try every order
-        improved = 0
-        for lo in range(0, len(focus), 1024):
-            if time.perf_counter() > deadline:
-                break
-            pos = focus[lo : lo + 1024]
-            dist = p.distances(pos)
-            fixed, dcost = p.shipment_cost(pos, dist)
-            ship = fixed + dcost
-            closed = p.closed(pos, dist)
-            tiers = p.tier_masks(pos, dist)
-            for k, o in enumerate(pos.tolist()):
-                old_l, old_n, old_u = plan[o]
-                _give_back(router, p, old_l, old_n, old_u)
-                old_cost = _order_cost(p, o, ship[k], old_l, old_n, old_u)
-                ctx, _ = router._context(o, ship[k], closed[k], [m[k] for m in tiers])
-                choice = router._search(ctx, explain=False)
-                if choice.exact and choice.value < old_cost - 1e-6:
-                    router._commit(o, choice)
-                    rows, cols = np.nonzero(choice.take)
-                    plan[o] = (p.line_start[o] + rows, choice.nodes[cols], choice.take[rows, cols])
-                    improved += 1
-                else:
-                    _consume(router, p, old_l, old_n, old_u)
-        moves += improved
-        if not improved or time.perf_counter() > deadline:
-            break
-    parts = list(plan.values())
-    return (
-        _cat([x[0] for x in parts]),
-        _cat([x[1] for x in parts]),
-        _cat([x[2] for x in parts]),
-    ), moves
-
-
-def _order_cost(
-    p: Problem,
-    o: int,
-    ship: npt.NDArray[np.float64],
-    lines: npt.NDArray[np.int64],
-    nodes: npt.NDArray[np.int64],
-    units: npt.NDArray[np.int64],
-) -> float:
-    used = np.unique(nodes)
-    got = int(units.sum())
-    return float(
-        ship[used].sum()
-        + (p.handling[nodes] * units).sum()
-        + p.cost.unfilled_penalty_per_unit * (int(p.order_units[o]) - got)
-    )
-
-
-def _give_back(
-    router: Router,
-    p: Problem,
-    lines: npt.NDArray[np.int64],
-    nodes: npt.NDArray[np.int64],
-    units: npt.NDArray[np.int64],
-) -> None:
-    """Return one order's units and capacity to the router (the inverse of :func:`_consume`)."""
-    if not len(lines):
-        return
-    np.add.at(router.atp, (p.line_sku[lines], nodes), units)
-    pools = p.pool[p.line_order[lines]]
-    has = pools >= 0
-    if has.any():
-        np.add.at(router.pool_left, (pools[has], p.line_sku[lines[has]], nodes[has]), units[has])
-    used = np.unique(nodes)
-    router.cap_orders[used] += 1
-    np.add.at(router.cap_units, nodes, units)
-    router.node_open[used] = (router.cap_orders[used] > 0) & (router.cap_units[used] > 0)
 
 
 def _consume(
