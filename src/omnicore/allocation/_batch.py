@@ -495,6 +495,8 @@ def solve_batch(
     full_model_pairs: int = 5_000,
     lns_orders: int = 150,
     bound_share: float = 0.5,
+    bound_iterations: int = 200,
+    price_scales: tuple[float, ...] = (1.0,),
     prune_above: int = 20_000_000,
     pool_per_order: int = 24,
     progress: Progress = null_progress,
@@ -515,9 +517,7 @@ def solve_batch(
     # for small waves, sequential routing of the largest orders first
     from omnicore.allocation._baselines import greedy_allocation
 
-    starts = [greedy_allocation(p, rule="nearest")]
-    if p.n_orders <= 20_000:  # beyond, sequential exact routing costs more time than it saves
-        starts.append(Router(p).route_all())
+    starts = [greedy_allocation(p, rule="nearest"), Router(p).route_all()]
     if p.n_orders <= 1_000:
         starts.append(_greedy(p))
     greedy = min(starts, key=lambda r: r.cost.total)
@@ -633,6 +633,9 @@ def solve_batch(
             upper=greedy.cost.total,
             deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
             first_deadline=deadline - 0.25 * time_limit_seconds,
+            max_iterations=bound_iterations,
+            patience=3,
+            min_step=0.004,
             try_zero=lp is not None,
             details=details,
         )
@@ -670,15 +673,25 @@ def solve_batch(
     # -- primal phase: the best of the warm starts, dual-priced routing and LP-guided fixing, then
     # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
     plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
-    if p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+    priced_costs: list[float] = []
+    for scale in price_scales:
+        if time.perf_counter() > deadline - 0.3 * time_limit_seconds:
+            break
         # dual-priced sequential routing: each order pays the shadow prices (Lagrange multipliers) of
-        # the stock and capacity it takes, so early orders leave scarce units to the orders that need them
+        # the stock and capacity it takes, so early orders leave scarce units to the orders that need
+        # them; the multipliers are only estimates, so a few scalings of them are tried
         priced_router = Router(
-            p, stock_price=prices.stock, shipment_price=prices.shipment, unit_price=prices.unit
+            p,
+            stock_price=scale * prices.stock,
+            shipment_price=scale * prices.shipment,
+            unit_price=scale * prices.unit,
         )
         priced = priced_router.route_all()
-        details["dual_priced_cost"] = priced.cost.total
+        priced_costs.append(priced.cost.total)
         plans.append(("dual-priced", priced))
+    if priced_costs:
+        details["dual_priced_cost"] = min(priced_costs)
+        details["dual_priced_costs"] = priced_costs
     if lp is not None and model is not None:
         fixed_plan = _fix_and_route(p, model, lp, details=details)
         details["lp_fixing_cost"] = fixed_plan.cost.total

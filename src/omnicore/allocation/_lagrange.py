@@ -328,6 +328,7 @@ def optimise_bound(
     step: float = 1.0,
     target_gap: float = 0.02,
     patience: int = 2,
+    min_step: float = 0.0,
     first_deadline: float | None = None,
     try_zero: bool = False,
     details: dict[str, Any] | None = None,
@@ -403,8 +404,8 @@ def optimise_bound(
         # Polyak step towards a target a little above the best bound (the known plan is often far)
         target = min(upper, best_value + target_gap * abs(best_value))
         t = theta * max(target - ev.value, 0.0) / norm
-        if t <= 0:
-            break
+        if t <= 0 or theta < min_step:
+            break  # no progress left to make at this step size
         cur = clip(c_cells + t * g_cells, c_ship + t * g_ship, c_unit + t * g_units)
     if details is not None:
         details.update(lagrangian_iterations=iterations)
