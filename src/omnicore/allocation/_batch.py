@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, linprog, milp
 
 from omnicore._progress import Progress, null_progress
-from omnicore.allocation._lagrange import Prices, optimise_bound
+from omnicore.allocation._lagrange import Prices, Relaxation, optimise_bound
 from omnicore.allocation._lns import Incumbent, improve_by_neighbourhoods, triples_of
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import METHOD_PICKUP, Problem
@@ -627,6 +627,7 @@ def solve_batch(
         prices = Prices(stock=np.zeros(p.atp.shape), shipment=zero, unit=zero.copy())
     if not converged or pruned:
         # Lagrangian bound from the LP duals, improved by subgradient steps up to about half the budget
+        relaxation = Relaxation.of(p)
         lagrange, prices = optimise_bound(
             p,
             prices,
@@ -636,6 +637,7 @@ def solve_batch(
             max_iterations=bound_iterations,
             patience=3,
             min_step=0.004,
+            relaxation=relaxation,
             try_zero=lp is not None,
             details=details,
         )

@@ -62,6 +62,7 @@ class _Evaluation:
     value: float  # L(pi), a valid lower bound
     exact_orders: int
     usage_cells: npt.NDArray[np.float64]  # per cell of the relaxation
+    order_values: npt.NDArray[np.float64]  # per order: a lower bound on its priced optimum
     usage_ship: npt.NDArray[np.float64]
     usage_units: npt.NDArray[np.float64]
 
@@ -312,6 +313,7 @@ def _evaluate(
     return _Evaluation(
         value=float(values.sum()) - rhs,
         exact_orders=int(exact.sum()),
+        order_values=values,
         usage_cells=use_cells,
         usage_ship=use_ship,
         usage_units=use_units,
@@ -329,6 +331,7 @@ def optimise_bound(
     target_gap: float = 0.02,
     patience: int = 2,
     min_step: float = 0.0,
+    relaxation: Relaxation | None = None,
     first_deadline: float | None = None,
     try_zero: bool = False,
     details: dict[str, Any] | None = None,
@@ -342,7 +345,7 @@ def optimise_bound(
     ``try_zero``, zero prices are tried too and the ascent starts from the better point.
     """
     ship_rows, unit_rows = _binding_rows(p)
-    rel = Relaxation.of(p)
+    rel = Relaxation.of(p) if relaxation is None else relaxation
     pen = p.cost.unfilled_penalty_per_unit
     unit_cap = np.maximum(pen - p.handling, 0.0)
 
