@@ -497,6 +497,7 @@ def solve_batch(
     bound_share: float = 0.5,
     bound_iterations: int = 200,
     price_scales: tuple[float, ...] = (1.0,),
+    cg_min_gain: float = 1e-3,
     prune_above: int = 20_000_000,
     pool_per_order: int = 24,
     progress: Progress = null_progress,
@@ -556,6 +557,7 @@ def solve_batch(
             in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, warm))
     lns_pool = in_rmp.copy()
     rounds = 0
+    last_lp = np.inf
     lower_bound = -np.inf
     converged = False
     lp: _LP | None = None
@@ -608,6 +610,9 @@ def solve_batch(
             break
         round_seconds = time.perf_counter() - round_start
         elapsed = time.perf_counter() - start
+        if rounds >= 3 and last_lp - lp.value < cg_min_gain * abs(lp.value):
+            break  # the LP has stalled: the Lagrangian bound from its duals is the stronger one
+        last_lp = lp.value
         if elapsed + 1.2 * round_seconds > budget_lp and not (
             rounds < 2 and elapsed < 0.3 * time_limit_seconds
         ):
@@ -635,7 +640,9 @@ def solve_batch(
             deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
             first_deadline=deadline - 0.25 * time_limit_seconds,
             max_iterations=bound_iterations,
-            patience=3,
+            # from LP duals the ascent starts near the top: short steps; from zero prices, long ones
+            target_gap=0.02 if lp is None else 0.005,
+            patience=3 if lp is None else 5,
             min_step=0.004,
             relaxation=relaxation,
             try_zero=lp is not None,
