@@ -12,7 +12,7 @@ import numpy as np
 from omnicore._errors import ValidationError
 from omnicore.data import to_datetime64
 from omnicore.identity import DEFAULT_RULES, MergeRules, Normalizer
-from omnicore.privacy._export import ACTOR, audit_subject, load_log
+from omnicore.privacy._export import ACTOR, audit_subject, load_log, wrong_log_key
 from omnicore.privacy._subjects import LOGS, LogId, SubjectRef, find_subjects, log_keys_of
 from omnicore.storage import AuditEntry, Store
 
@@ -79,11 +79,7 @@ def _erase_log(store: Store, log: str, ids: Sequence[LogId], log_key: str) -> in
             return store.events.erase_customers(list(ids))
         return store.campaigns.erase_customers(list(ids))
     except ValidationError as error:
-        raise ValidationError(
-            f"the {log} store is not keyed by {log_key!r} ({error}); name its key in log_keys",
-            field=f"log_keys[{log}]",
-            value=log_key,
-        ) from error
+        raise wrong_log_key(log, log_key, error) from error
 
 
 def _rows_by_key(store: Store, log: str, ids: list[LogId], log_key: str) -> Counter[LogId]:

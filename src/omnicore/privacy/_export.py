@@ -139,10 +139,10 @@ def load_log(store: Store, log: str, ids: Sequence[LogId], log_key: str) -> Any:
             return store.campaigns.decisions(customer_ids=list(ids))
         return store.campaigns.consent_ledger(subject_ids=list(ids))
     except ValidationError as error:
-        raise _wrong_key(log, log_key, error) from error
+        raise wrong_log_key(log, log_key, error) from error
 
 
-def _wrong_key(log: str, log_key: str, error: ValidationError) -> ValidationError:
+def wrong_log_key(log: str, log_key: str, error: ValidationError) -> ValidationError:
     name = "campaigns" if log in ("decisions", "consent") else log
     return ValidationError(
         f"the {name} store is not keyed by {log_key!r} ({error}); name its key in log_keys",
