@@ -19,6 +19,8 @@ PACKAGES = [
     "omnicore.rfm",
     "omnicore.ltv",
     "omnicore.campaigns",
+    "omnicore.privacy",
+    "omnicore.spark",
 ]
 
 
