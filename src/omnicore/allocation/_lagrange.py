@@ -4,11 +4,13 @@ Relaxing the coupling rows (stock per (sku, node), shipments and units per node)
 ``pi >= 0`` splits the wave into one small problem per order: the cost of any allocation is at least
 ``L(pi) = sum_o v_o(pi) - pi . rhs``, where ``v_o`` is the cheapest plan of order ``o`` alone under
 the priced costs against all of the static stock (Geoffrion, 1974). Any lower bound on each ``v_o``
-keeps ``L`` a valid bound, so the per-order values are computed in vectorised numpy for all orders
-(exact for every order whose cheapest single-node plan provably beats any multi-node plan) and the
-few remaining orders go to the exact single-order search while time allows; an order left out keeps
-its vectorised lower bound. The prices are improved by projected subgradient steps (Polyak steps
-towards the best known plan's cost; Held, Wolfe and Crowder, 1974).
+keeps ``L`` a valid bound, so the per-order values are computed for all orders by one compiled pass
+over the useful (order, node) pairs of a :class:`Relaxation` built once per wave (exact for every
+order whose cheapest single-node plan provably beats any multi-node plan) and the few remaining
+orders go to the exact single-order search while time allows; an order left out keeps its compiled
+lower bound. Stock prices live on the (sku, node) cells some order can draw on; elsewhere they are
+zero, which only raises ``L``. The prices are improved by projected subgradient steps (Polyak steps
+towards a target a little above the best bound; Held, Wolfe and Crowder, 1974).
 """
 
 from __future__ import annotations
