@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnicore.campaigns._compile import Columns, RowSelector, compile_predicate, factorize_text
-from omnicore.campaigns._kernels import arbitrate_by_customer, first_in_ties, pair_codes, select_by_code
+from omnicore.campaigns._kernels import (
+    arbitrate_by_customer,
+    count_in_groups,
+    first_in_ties,
+    pair_codes,
+    select_by_code,
+)
 from omnicore.campaigns._policies import arbitrate, consent_granted, granted_by_code
 from omnicore.campaigns._rules import AllOf, Compare, IsIn, Not
 from omnicore.data import STRING_DTYPE
@@ -167,6 +173,25 @@ def test_arbitrate_by_customer_matches_a_naive_greedy_pass(seed: int, n: int) ->
     assert block.tolist() == want_block
     rows = [(k, u, int(time[c])) for c in range(n) if want_acc[c] for k, u, _, _ in members[c]]
     assert list(zip(out_key.tolist(), out_cust.tolist(), out_time.tolist(), strict=True)) == rows
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 200), st.booleans(), st.booleans())
+def test_count_in_groups_counts_like_a_plain_filter(seed: int, n: int, lo_in: bool, hi_in: bool) -> None:
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 7, n).astype(np.int64)
+    time = rng.integers(0, 30, n).astype(np.int64)
+    order = np.lexsort((time, group))
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=7))]).astype(np.int64)
+    q_group = rng.integers(0, 7, 50).astype(np.int64)
+    q_lo = rng.integers(-5, 30, 50).astype(np.int64)
+    q_hi = q_lo + rng.integers(-3, 15, 50)
+    got = count_in_groups(bounds, time[order], q_group, q_lo, q_hi, lo_in, hi_in)
+    for q in range(50):
+        mine = time[group == q_group[q]]
+        above = mine >= q_lo[q] if lo_in else mine > q_lo[q]
+        below = mine <= q_hi[q] if hi_in else mine < q_hi[q]
+        assert got[q] == int((above & below).sum())
 
 
 _OPS = {1: np.greater, 2: np.greater_equal, 3: np.less, 4: np.less_equal, 5: np.equal, 6: np.not_equal}

@@ -44,7 +44,13 @@ from omnicore.campaigns._compile import (
     compile_predicate,
     factorize_text,
 )
-from omnicore.campaigns._kernels import arbitrate_by_customer, first_in_ties, group_rows, select_by_code
+from omnicore.campaigns._kernels import (
+    arbitrate_by_customer,
+    count_in_groups,
+    first_in_ties,
+    group_rows,
+    select_by_code,
+)
 from omnicore.campaigns._policies import (
     consent_granted,
     granted_by_code,
@@ -62,7 +68,7 @@ from omnicore.campaigns._rules import (
     predicate_fields,
 )
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
-from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
+from omnicore.campaigns._windows import codes_for, count_upto
 from omnicore.data import STRING_DTYPE, Events, factorize, searchsorted, to_datetime64
 from omnicore.storage import ConsentRecords
 
@@ -460,6 +466,7 @@ class _Batch:
         self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
+        self._grouped: dict[Any, tuple[I64, I64]] = {}
 
     def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
         hit = self._types.get(event_type)
@@ -476,6 +483,23 @@ class _Batch:
                 rows = np.zeros(0, dtype=np.intp)
             hit = (rows, self.props.select(rows))
             self._types[event_type] = hit
+        return hit
+
+    def grouped(self, event_type: str, selector: RowSelector, ev_code: I64, n_codes: int) -> tuple[I64, I64]:
+        """Times of the rows matching ``selector``, grouped by customer code (ascending within a
+        customer) and each code's bounds; cached by the selector's predicate, so rules sharing one
+        (e.g. the same follow-up event) group the rows once."""
+        try:
+            key: Any = (event_type, selector.field, selector.value, selector.rest_predicate)
+            hash(key)
+        except TypeError:
+            key = (event_type, id(selector))
+        hit = self._grouped.get(key)
+        if hit is None:
+            rows = self.matching(event_type, selector)
+            order, bounds = group_rows(ev_code[rows], n_codes)
+            hit = (self.time[rows][order], bounds)
+            self._grouped[key] = hit
         return hit
 
     def matching(self, event_type: str, selector: RowSelector) -> npt.NDArray[np.intp]:
@@ -823,7 +847,7 @@ def evaluate(
         else:
             absence, where = cr.absence
             delay = round(absence.delay_seconds * _US)
-            follow = batch.matching(absence.event_type, where)
+            follow_time, follow_bounds = batch.grouped(absence.event_type, where, ev_code, n_codes)
             # timers carried from earlier batches, then the new ones
             mine = np.flatnonzero(t_rules == rule.rule_id) if t_rules.size else np.empty(0, np.intp)
             tc = np.concatenate([t_code[mine], ev_code[trig]])
@@ -841,9 +865,8 @@ def evaluate(
                 return np.concatenate([state.timer_event_key[mine[idx[:split]]], new_keys])
 
             if tc.size:
-                followed = count_in_range(
-                    ev_code[follow], batch.time[follow], tc, ts, td, lo_inclusive=False, hi_inclusive=True
-                )
+                # follow-ups of the same customer in (start, due]
+                followed = count_in_groups(follow_bounds, follow_time, tc, ts, td, False, True)
                 alive = followed == 0
                 due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
                 wait = alive & ~due

@@ -14,6 +14,7 @@ from omnicore._jit import jit
 __all__ = [
     "arbitrate_by_customer",
     "arbitrate_caps",
+    "count_in_groups",
     "factorize_words",
     "first_in_ties",
     "group_rows",
@@ -374,6 +375,42 @@ def select_by_code(
         rows[fill[j]] = pair_row[q]
         fill[j] += 1
     return rows, bounds
+
+
+@jit
+def count_in_groups(
+    bounds: I64,
+    times: I64,
+    q_group: I64,
+    q_lo: I64,
+    q_hi: I64,
+    lo_inclusive: bool,
+    hi_inclusive: bool,
+) -> I64:
+    """Per query, the rows of its group with a time between its bounds (each open or closed).
+
+    Group ``g`` owns ``times[bounds[g] : bounds[g + 1]]``, ascending; two binary searches per query.
+    """
+    out = np.zeros(q_group.size, dtype=np.int64)
+    for q in range(q_group.size):
+        first, end = bounds[q_group[q]], bounds[q_group[q] + 1]
+        lo, hi = first, end
+        while lo < hi:  # first row past the lower bound
+            mid = (lo + hi) >> 1
+            if times[mid] < q_lo[q] or (times[mid] == q_lo[q] and not lo_inclusive):
+                lo = mid + 1
+            else:
+                hi = mid
+        start = lo
+        hi = end
+        while lo < hi:  # first row past the upper bound
+            mid = (lo + hi) >> 1
+            if times[mid] < q_hi[q] or (times[mid] == q_hi[q] and hi_inclusive):
+                lo = mid + 1
+            else:
+                hi = mid
+        out[q] = lo - start
+    return out
 
 
 @jit
