@@ -15,6 +15,7 @@ from omnicore.campaigns._compile import Columns, RowSelector, compile_predicate,
 from omnicore.campaigns._kernels import (
     arbitrate_by_customer,
     count_in_groups,
+    count_upto_in_groups,
     first_in_ties,
     pair_codes,
     select_by_code,
@@ -194,6 +195,24 @@ def test_count_in_groups_counts_like_a_plain_filter(seed: int, n: int, lo_in: bo
         assert got[q] == int((above & below).sum())
 
 
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 200))
+def test_count_upto_in_groups_counts_like_a_plain_filter(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    time = np.sort(rng.integers(0, 40, n)).astype(np.int64)  # rows in time order
+    group = rng.integers(0, 5, n).astype(np.int64)
+    order = np.argsort(group, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=5))]).astype(np.int64)
+    q_group = rng.integers(0, 5, 60).astype(np.int64)
+    q_row = rng.integers(-1, n + 1, 60).astype(np.int64)
+    q_lo = rng.integers(-5, 45, 60).astype(np.int64)
+    got = count_upto_in_groups(bounds, order.astype(np.int64), time[order], q_group, q_row, q_lo)
+    rows = np.arange(n)
+    for q in range(60):
+        want = (group == q_group[q]) & (rows <= q_row[q]) & (time >= q_lo[q])
+        assert got[q] == int(want.sum())
+
+
 _OPS = {1: np.greater, 2: np.greater_equal, 3: np.less, 4: np.less_equal, 5: np.equal, 6: np.not_equal}
 
 
@@ -290,7 +309,7 @@ def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
     script.write_text(
         "import numpy as np\n"
         "from omnicore.campaigns._kernels import arbitrate_by_customer, arbitrate_caps, factorize_words,"
-        " first_in_ties, group_rows, select_by_code\n"
+        " first_in_ties, group_rows, select_by_code, count_in_groups, count_upto_in_groups\n"
         "rng = np.random.default_rng(3)\n"
         "t = np.sort(rng.integers(0, 20, 200)).astype(np.int64)\n"
         "g = rng.integers(0, 4, 200).astype(np.int64)\n"
@@ -306,6 +325,9 @@ def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
         "v = rng.integers(0, 9, 200).astype(np.float64)\n"
         "print([a.tolist() for a in select_by_code(g, v, np.array([0, 1, 2, 2, 3]), k,"
         " np.array([1, 0, 6]), np.array([4.0, 0.0, 2.0]), 3)])\n"
+        "o = np.argsort(g, kind='stable'); b = np.concatenate([[0], np.cumsum(np.bincount(g))])\n"
+        "print(count_in_groups(b, t[o], g, t - 3, t, False, True).tolist())\n"
+        "print(count_upto_in_groups(b, o.astype(np.int64), t[o], g, np.arange(200), t - 3).tolist())\n"
     )
     src = str(Path(__file__).resolve().parents[2] / "src")
     outputs = []
@@ -316,4 +338,4 @@ def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
         )
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
-    assert outputs[0].count("\n") == 6
+    assert outputs[0].count("\n") == 8

@@ -47,6 +47,7 @@ from omnicore.campaigns._compile import (
 from omnicore.campaigns._kernels import (
     arbitrate_by_customer,
     count_in_groups,
+    count_upto_in_groups,
     first_in_ties,
     group_rows,
     select_by_code,
@@ -68,7 +69,7 @@ from omnicore.campaigns._rules import (
     predicate_fields,
 )
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
-from omnicore.campaigns._windows import codes_for, count_upto
+from omnicore.campaigns._windows import codes_for
 from omnicore.data import STRING_DTYPE, Events, factorize, searchsorted, to_datetime64
 from omnicore.storage import ConsentRecords
 
@@ -466,7 +467,7 @@ class _Batch:
         self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
-        self._grouped: dict[Any, tuple[I64, I64]] = {}
+        self._grouped: dict[Any, tuple[I64, I64, I64]] = {}
 
     def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
         hit = self._types.get(event_type)
@@ -485,10 +486,12 @@ class _Batch:
             self._types[event_type] = hit
         return hit
 
-    def grouped(self, event_type: str, selector: RowSelector, ev_code: I64, n_codes: int) -> tuple[I64, I64]:
-        """Times of the rows matching ``selector``, grouped by customer code (ascending within a
-        customer) and each code's bounds; cached by the selector's predicate, so rules sharing one
-        (e.g. the same follow-up event) group the rows once."""
+    def grouped(
+        self, event_type: str, selector: RowSelector, ev_code: I64, n_codes: int
+    ) -> tuple[I64, I64, I64]:
+        """Times and row numbers of the rows matching ``selector``, grouped by customer code
+        (ascending within a customer), and each code's bounds; cached by the selector's predicate,
+        so rules sharing one (e.g. the same follow-up event) group the rows once."""
         try:
             key: Any = (event_type, selector.field, selector.value, selector.rest_predicate)
             hash(key)
@@ -498,7 +501,8 @@ class _Batch:
         if hit is None:
             rows = self.matching(event_type, selector)
             order, bounds = group_rows(ev_code[rows], n_codes)
-            hit = (self.time[rows][order], bounds)
+            grouped_rows = rows[order].astype(np.int64, copy=False)
+            hit = (self.time[grouped_rows], grouped_rows, bounds)
             self._grouped[key] = hit
         return hit
 
@@ -826,18 +830,19 @@ def evaluate(
             in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
             h_code, h_time = w_code[in_state], window_time[in_state]
             ref_code = np.concatenate([h_code, ev_code[ref]])
-            ref_seq = np.concatenate([np.arange(-h_code.size, 0, dtype=np.int64), ref.astype(np.int64)])
             ref_time = np.concatenate([h_time, batch.time[ref]])
             if trig.size:
                 window_us = round(item.window_seconds * _US)
-                n_in = count_upto(
-                    ref_code,
-                    ref_seq,
-                    ref_time,
-                    ev_code[trig],
-                    trig.astype(np.int64),
-                    batch.time[trig] - window_us,
-                )
+                q_code, q_lo = ev_code[trig], batch.time[trig] - window_us
+                # matching events of this batch up to and including the trigger, inside the window
+                g_time, g_rows, g_bounds = batch.grouped(item.event_type, where, ev_code, n_codes)
+                n_in = count_upto_in_groups(g_bounds, g_rows, g_time, q_code, trig.astype(np.int64), q_lo)
+                if h_code.size:  # and the carried ones (all earlier than the batch)
+                    h_order = np.lexsort((h_time, h_code))
+                    h_bounds = np.zeros(n_codes + 1, dtype=np.int64)
+                    np.cumsum(np.bincount(h_code, minlength=n_codes), out=h_bounds[1:])
+                    latest = np.full(q_code.size, np.iinfo(np.int64).max, dtype=np.int64)
+                    n_in += count_in_groups(h_bounds, h_time[h_order], q_code, q_lo, latest, True, True)
                 trig = trig[n_in >= item.at_least]
             new_windows.append((slot, ref_code, ref_time))
         if cr.absence is None:
@@ -847,7 +852,7 @@ def evaluate(
         else:
             absence, where = cr.absence
             delay = round(absence.delay_seconds * _US)
-            follow_time, follow_bounds = batch.grouped(absence.event_type, where, ev_code, n_codes)
+            follow_time, _, follow_bounds = batch.grouped(absence.event_type, where, ev_code, n_codes)
             # timers carried from earlier batches, then the new ones
             mine = np.flatnonzero(t_rules == rule.rule_id) if t_rules.size else np.empty(0, np.intp)
             tc = np.concatenate([t_code[mine], ev_code[trig]])

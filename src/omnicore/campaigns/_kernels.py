@@ -15,6 +15,7 @@ __all__ = [
     "arbitrate_by_customer",
     "arbitrate_caps",
     "count_in_groups",
+    "count_upto_in_groups",
     "factorize_words",
     "first_in_ties",
     "group_rows",
@@ -410,6 +411,36 @@ def count_in_groups(
             else:
                 hi = mid
         out[q] = lo - start
+    return out
+
+
+@jit
+def count_upto_in_groups(bounds: I64, rows: I64, times: I64, q_group: I64, q_row: I64, q_time_lo: I64) -> I64:
+    """Per query, the rows of its group numbered at most ``q_row`` with a time at least ``q_time_lo``.
+
+    Group ``g`` owns ``rows[bounds[g] : bounds[g + 1]]`` (ascending) and their ``times``, which must
+    not decrease along the rows (events in time order): the rows up to ``q_row`` are a prefix, those
+    late enough a suffix, and the answer is their overlap.
+    """
+    out = np.zeros(q_group.size, dtype=np.int64)
+    for q in range(q_group.size):
+        first, end = bounds[q_group[q]], bounds[q_group[q] + 1]
+        lo, hi = first, end
+        while lo < hi:  # end of the prefix: rows <= q_row
+            mid = (lo + hi) >> 1
+            if rows[mid] <= q_row[q]:
+                lo = mid + 1
+            else:
+                hi = mid
+        upto = lo
+        lo, hi = first, end
+        while lo < hi:  # start of the suffix: times >= q_time_lo
+            mid = (lo + hi) >> 1
+            if times[mid] < q_time_lo[q]:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[q] = max(upto - lo, 0)
     return out
 
 
