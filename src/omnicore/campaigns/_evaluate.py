@@ -173,6 +173,7 @@ class CompiledRules:
     purpose_table: I64 = attrs.field(init=False, repr=False, eq=False)
     holdout_rules: list[int] = attrs.field(init=False, repr=False)
     quiet_rules: Mask = attrs.field(init=False, repr=False, eq=False)
+    priority_rank: I64 = attrs.field(init=False, repr=False, eq=False)
     reason_cache: dict[int, str] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -203,6 +204,14 @@ class CompiledRules:
         object.__setattr__(self, "holdout_rules", holdout)
         quiet = np.array([cr.quiet for cr in self.rules], dtype=bool)
         object.__setattr__(self, "quiet_rules", quiet)
+        # arbitration rank of each rule: priority (high first), then rule order
+        n_rules = len(self.rules)
+        ranking = np.lexsort(
+            (np.arange(n_rules), -np.array([cr.rule.priority for cr in self.rules], np.int64))
+        )
+        rank = np.empty(n_rules, dtype=np.int64)
+        rank[ranking] = np.arange(n_rules)
+        object.__setattr__(self, "priority_rank", rank)
         object.__setattr__(self, "reason_cache", {})
 
 
@@ -890,6 +899,10 @@ def evaluate(
 
     # event candidates (rule, row) first, gathered once, then the fired timers in the order added
     if event_rows:
+        # in arbitration rank order, so that one stable sort by row puts them in processing order
+        by_rank = np.argsort(compiled.priority_rank[event_rules], kind="stable").tolist()
+        event_rules = [event_rules[i] for i in by_rank]
+        event_rows = [event_rows[i] for i in by_rank]
         ev_row = np.concatenate(event_rows).astype(np.int64, copy=False)
         ev_rule = np.repeat(
             np.array(event_rules, dtype=np.int64), np.array([r.size for r in event_rows], dtype=np.int64)
@@ -1112,14 +1125,14 @@ def _processing_order(
     if rule_i.size == 0:
         return np.zeros(0, dtype=np.intp)
     n_rules = len(compiled.rules)
-    ranking = np.lexsort((np.arange(n_rules), -np.array([cr.rule.priority for cr in compiled.rules])))
-    prank = np.empty(n_rules, dtype=np.int64)
-    prank[ranking] = np.arange(n_rules)
+    prank = compiled.priority_rank
     ev = np.flatnonzero(kind == 0)
     tm = np.flatnonzero(kind == 1)
-    # two stable counting sorts: by priority rank, then by row
-    by_rank, _ = group_rows(prank[rule_i[ev]], n_rules)
-    ev = ev[by_rank]
+    # two stable counting sorts: by priority rank (unless already in that order), then by row
+    ev_rank = prank[rule_i[ev]]
+    if ev_rank.size > 1 and not bool(np.all(ev_rank[1:] >= ev_rank[:-1])):
+        by_rank, _ = group_rows(ev_rank, n_rules)
+        ev = ev[by_rank]
     by_row, _ = group_rows(row[ev], int(row[ev].max()) + 1 if ev.size else 0)
     ev = ev[by_row]
     if tm.size == 0:
