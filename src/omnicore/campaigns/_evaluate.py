@@ -964,8 +964,10 @@ def _decide(
     crs = compiled.rules
     order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
     raw_kind = kind
-    rule_i, code, row, time, kind, seq = (a[order] for a in (rule_i, code, row, time, kind, seq))
+    has_timers = bool(raw_kind.any())
+    rule_i, code, time = rule_i[order], code[order], time[order]
     n = rule_i.size
+    kind = raw_kind[order] if has_timers else np.zeros(n, dtype=np.int64)
     cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
     # event keys are built only when they cannot be derived later (event ids, carried timers)
     timer_pos = np.flatnonzero(kind == 1)
@@ -975,13 +977,13 @@ def _decide(
         tkeys = _cat([build() for build, _ in timer_keys], _S)
         event_key = np.empty(n, dtype=_S)
         if is_event.any():
-            event_key[is_event] = _event_keys(events, row[is_event])
+            event_key[is_event] = _event_keys(events, row[order[is_event]])
         if timer_pos.size:
             # timer keys were appended in the same order as the timer candidates before sorting
             key_of = np.empty(raw_kind.size, dtype=_S)
             key_of[np.flatnonzero(raw_kind == 1)] = tkeys
             event_key[timer_pos] = key_of[order[timer_pos]]
-    trigger_at = np.where(kind == 1, seq, time)
+    trigger_at = np.where(kind == 1, seq[order], time) if has_timers else time
 
     # consent (action purpose and sensitive data), at the decision time
     variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
@@ -1006,7 +1008,8 @@ def _decide(
     every = np.arange(n)
     for k in range(purposes.shape[1] - 1, -1, -1):
         q = purposes[:, k]
-        refused = np.flatnonzero((q >= 0) & ~granted[np.maximum(q, 0), every])
+        ok = granted[0] if granted.shape[0] == 1 else granted[np.maximum(q, 0), every]
+        refused = np.flatnonzero((q >= 0) & ~ok)
         eligible[refused] = False
         variant[refused] = 10 + k
 
