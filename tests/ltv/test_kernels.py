@@ -169,11 +169,16 @@ t_x = np.where(x > 0, np.floor(rng.uniform(0, 1, 300) * T), 0.0)
 gg = GammaGamma.fit(frequency=x, monetary_value=m)
 bg = BetaGeo.from_params(r=0.3, alpha=4.0, a=0.8, b=2.4)
 pn = ParetoNBD.from_params(r=0.5, alpha=10.0, s=0.9, beta=30.0)
+# weekly histories that share endpoints: the Pareto/NBD integral over shared panels
+wx = rng.poisson(1.5, 2000).astype(float)
+wT = rng.integers(20, 41, 2000).astype(float)
+wt_x = np.where(wx > 0, np.ceil(rng.uniform(0, 1, 2000) * wT), 0.0)
 print(json.dumps({
     "gg": gg.params.to_array().tolist(),
     "spend": gg.expected_average_spend(frequency=x, monetary_value=m).tolist(),
     "bg": bg.expected_purchases(13.0, frequency=x, recency=t_x, T=T).tolist(),
     "pareto": pn.p_alive(frequency=x, recency=t_x, T=T).tolist(),
+    "pareto_panels": pn.expected_purchases(13.0, frequency=wx, recency=wt_x, T=wT).tolist(),
 }))
 """
 
