@@ -73,7 +73,7 @@ def test_scores_equal_the_row_by_row_path(r: float, alpha: float, s: float, beta
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, x.size, 20_000)  # many customers per distinct history, in random order
     fx, ftx, fT = x[rows], t_x[rows], T[rows]
-    assume(abs(s - 1.0) > 1e-6)  # the reference below is the s != 1 form
+    assume(abs(s - 1.0) > 1e-3)  # the reference below is the s != 1 form, naive near s = 1
     theta = np.array([r, alpha, s, beta])
     model = ParetoNBD.from_params(r=r, alpha=alpha, s=s, beta=beta)
     old = _old_p_alive(theta, x, t_x, T)[rows]  # row by row (each row's value is its own)

@@ -148,22 +148,21 @@ def check_rfm(x: FloatArray, t_x: FloatArray, T: FloatArray, integer_T: bool) ->
     ``0 <= t_x <= T (1 + 1e-12)``; ``T >= 0`` (whole when ``integer_T``); no repeat purchase at
     ``T = 0``; ``t_x = 0`` where ``x = 0``.
     """
-    clip = 0
-    for i in range(x.size):
+    good = True
+    clip = False
+    for i in range(x.size):  # no branches, so the loop vectorises
         xi = x[i]
         ti = t_x[i]
         big = T[i]
-        if not (math.isfinite(xi) and math.isfinite(ti) and math.isfinite(big)):
-            return 2
-        if xi < 0.0 or xi != math.floor(xi) or ti < 0.0 or big < 0.0:
-            return 2
-        if (big == 0.0 and xi > 0.0) or (xi == 0.0 and ti != 0.0) or ti > big * (1.0 + 1e-12):
-            return 2
-        if integer_T and big != math.floor(big):
-            return 2
-        if ti > big:
-            clip = 1
-    return clip
+        # NaN fails every comparison; an infinity fails `v - v == 0` (inf - inf is NaN)
+        good &= (xi - math.floor(xi) == 0.0) & (xi >= 0.0) & (ti - ti == 0.0) & (ti >= 0.0)
+        good &= (big - big == 0.0) & (big >= 0.0) & (ti <= big * (1.0 + 1e-12))
+        good &= ((big != 0.0) | (xi <= 0.0)) & ((xi != 0.0) | (ti == 0.0))
+        good &= (big - math.floor(big) == 0.0) | (not integer_T)
+        clip |= ti > big
+    if not good:
+        return 2
+    return 1 if clip else 0
 
 
 @jit

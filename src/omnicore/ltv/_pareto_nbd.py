@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import attrs
@@ -32,6 +33,8 @@ _NEWTON_STEPS = 30
 _PANEL_MIN_ROWS = 64
 #: Most panel terms a shared-panel sum may add per row (beyond it, row by row is cheaper).
 _PANEL_WORK_PER_ROW = 16
+#: From this many rows (or panels) the quadrature is split between two threads.
+_THREAD_MIN_ROWS = 512
 
 
 @attrs.frozen
@@ -87,24 +90,35 @@ def _quadrature(
     :func:`~omnicore.ltv._kernels.pareto_log_integral`.
     """
     r, alpha, s, beta = (float(v) for v in theta)
-    log_i, g = pareto_log_integral(
-        r,
-        alpha,
-        s,
-        beta,
-        x,
-        t_x,
-        T,
-        _NODES_A,
-        _WEIGHTS_A,
-        _NODES_B,
-        _WEIGHTS_B,
-        _KAPPA,
-        _W_MAX,
-        _NEWTON_STEPS,
-        grad,
-    )
-    return log_i, g
+
+    def rows(part: slice) -> tuple[FloatArray, FloatArray]:
+        return pareto_log_integral(
+            r,
+            alpha,
+            s,
+            beta,
+            x[part],
+            t_x[part],
+            T[part],
+            _NODES_A,
+            _WEIGHTS_A,
+            _NODES_B,
+            _WEIGHTS_B,
+            _KAPPA,
+            _W_MAX,
+            _NEWTON_STEPS,
+            grad,
+        )
+
+    if x.size < _THREAD_MIN_ROWS:
+        return rows(slice(None))
+    # each row is integrated on its own: two threads (the kernel releases the GIL) take half each
+    middle = x.size // 2
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        second = helper.submit(rows, slice(middle, None))
+        log_a, g_a = rows(slice(None, middle))
+        log_b, g_b = second.result()
+    return np.concatenate([log_a, log_b]), np.concatenate([g_a, g_b], axis=1)
 
 
 def _parts(
