@@ -205,3 +205,22 @@ def test_gamma_gamma_sample_start_reaches_the_same_optimum(monkeypatch: pytest.M
     sampled = GammaGamma.fit(frequency=x, monetary_value=m, weights=w)
     np.testing.assert_allclose(sampled.params.to_array(), direct.params.to_array(), rtol=1e-9)
     assert sampled.log_likelihood == pytest.approx(direct.log_likelihood, rel=1e-12)
+
+
+def test_gamma_gamma_kernels_see_only_contiguous_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a strided sample would make numba load or compile a second specialisation of the kernels
+    # inside a fit (about 0.5-1 s with a cold cache: the unsteady Gamma-Gamma fit timings)
+    seen: list[bool] = []
+
+    def spy(*args: object) -> object:
+        seen.extend(a.flags.c_contiguous for a in args if isinstance(a, np.ndarray))
+        return prepare(*args)
+
+    prepare = gamma_gamma_module.gg_prepare
+    monkeypatch.setattr(gamma_gamma_module, "gg_prepare", spy)
+    monkeypatch.setattr(gamma_gamma_module, "_SAMPLE_ROWS", 100)
+    x, m = _spend_sample(3000, seed=9)
+    GammaGamma.fit(frequency=x, monetary_value=m)
+    GammaGamma.fit(frequency=x, monetary_value=m, weights=np.arange(x.size) % 2 + 1.0)
+    assert len(seen) >= 8  # the sample and the full data, twice
+    assert all(seen)
