@@ -19,6 +19,7 @@ PACKAGES = [
     "omnicore.rfm",
     "omnicore.ltv",
     "omnicore.campaigns",
+    "omnicore.privacy",
 ]
 
 

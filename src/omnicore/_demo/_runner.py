@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from omnicore._demo import allocation, campaigns, identity, ltv, rfm
+from omnicore._demo import allocation, campaigns, identity, ltv, privacy, rfm
 from omnicore._demo._base import DemoContext, DemoSection
 from omnicore._demo._foundation import generate_step, store_step, summary_step
 from omnicore._progress import Progress, progress_bar
@@ -26,6 +26,7 @@ _CAPABILITY_STEPS: tuple[tuple[str, Step], ...] = (
     ("ltv", ltv.run),
     ("allocation", allocation.run),
     ("campaigns", campaigns.run),
+    ("privacy", privacy.run),
 )
 CAPABILITY_STEPS: tuple[str, ...] = tuple(name for name, _ in _CAPABILITY_STEPS)
 

@@ -87,16 +87,17 @@ class _Log:
             ids = scope.filter_ids(
                 customer_ids, scope.kinds(self.log).get("customer_id"), field="customer_ids"
             )
+            self._before_erase(ids)
             deleted = 0
             for marks, chunk in scope.chunks(ids):
-                deleted += self._erase_chunk(marks, chunk)
+                deleted += scope.execute(
+                    f"DELETE FROM {self.table} WHERE tenant = ? AND customer_id IN {marks}",
+                    (scope.tenant, *chunk),
+                )
             return deleted
 
-    def _erase_chunk(self, marks: str, chunk: list[Any]) -> int:
-        return self._scope.execute(
-            f"DELETE FROM {self.table} WHERE tenant = ? AND customer_id IN {marks}",
-            (self._scope.tenant, *chunk),
-        )
+    def _before_erase(self, ids: list[str]) -> None:
+        """Clean up what the rows of these (encoded) customer ids hold outside the table."""
 
     def _where(
         self,
@@ -318,15 +319,21 @@ class SqlEventLog(_Log):
             PropertyBlocks(scope).write(first, properties)
         return n
 
-    def _erase_chunk(self, marks: str, chunk: list[Any]) -> int:
+    def _before_erase(self, ids: list[str]) -> None:
+        # Blank the events' property values; every block they touch is rewritten once per call.
         scope = self._scope
         kinds = scope.kinds(self.log)
         props = {k.removeprefix(_PROPERTY): v for k, v in kinds.items() if k.startswith(_PROPERTY)}
-        seqs = scope.rows(
-            f"SELECT seq FROM oc_events WHERE tenant = ? AND customer_id IN {marks}", (scope.tenant, *chunk)
-        )
-        PropertyBlocks(scope).erase(np.asarray([s for (s,) in seqs], dtype=np.int64), props)
-        return super()._erase_chunk(marks, chunk)
+        seqs: list[int] = []
+        for marks, chunk in scope.chunks(ids):
+            seqs.extend(
+                s
+                for (s,) in scope.rows(
+                    f"SELECT seq FROM oc_events WHERE tenant = ? AND customer_id IN {marks}",
+                    (scope.tenant, *chunk),
+                )
+            )
+        PropertyBlocks(scope).erase(np.asarray(seqs, dtype=np.int64), props)
 
     def scan(
         self,
