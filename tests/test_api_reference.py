@@ -20,6 +20,7 @@ PACKAGES = [
     "omnicore.ltv",
     "omnicore.campaigns",
     "omnicore.privacy",
+    "omnicore.spark",
 ]
 
 

@@ -39,3 +39,14 @@ def test_module_entry_point_reports_version() -> None:
         [sys.executable, "-m", "omnicore", "--version"], capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("omnicore ")
+
+
+@pytest.mark.spark
+def test_demo_spark_step(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.spark.conftest import spark_or_skip
+
+    spark_or_skip()
+    status = main(["demo", "--customers", "300", "--store", "memory://", "--no-progress", "--spark"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "equal to omnicore.summarize: True" in out

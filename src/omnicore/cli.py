@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--tenant", default="demo", help="tenant to write under (default 'demo')")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--no-progress", action="store_true", help="never show progress bars")
+    demo.add_argument(
+        "--spark",
+        action="store_true",
+        help="also run the Spark step on a local Spark session (omnicore[spark])",
+    )
     return parser
 
 
@@ -69,6 +74,7 @@ def _demo(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 show_progress=False if args.no_progress else None,
                 out=sys.stdout,
+                spark=args.spark,
             )
     return 0
 

@@ -28,6 +28,8 @@ class DemoContext:
         Factory of progress callbacks for long steps: ``ctx.progress("identity")``.
     results
         What earlier steps produced for later ones (e.g. ``results["rfm.segments"]``).
+    spark
+        Run the Spark step (it starts a local Spark session).
     """
 
     store: Store
@@ -35,6 +37,7 @@ class DemoContext:
     seed: int
     progress: Any = attrs.field(default=lambda label: null_progress)
     results: dict[str, Any] = attrs.field(factory=dict)
+    spark: bool = False
 
     def bar(self, label: str) -> Progress:
         """A progress callback for a long step."""

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from omnicore._demo import allocation, campaigns, identity, ltv, privacy, rfm
+from omnicore._demo import allocation, campaigns, identity, ltv, privacy, rfm, spark
 from omnicore._demo._base import DemoContext, DemoSection
 from omnicore._demo._foundation import generate_step, store_step, summary_step
 from omnicore._progress import Progress, progress_bar
@@ -24,6 +24,7 @@ _CAPABILITY_STEPS: tuple[tuple[str, Step], ...] = (
     ("identity", identity.run),
     ("rfm", rfm.run),
     ("ltv", ltv.run),
+    ("spark", spark.run),
     ("allocation", allocation.run),
     ("campaigns", campaigns.run),
     ("privacy", privacy.run),
@@ -42,10 +43,12 @@ def run_demo(
     seed: int,
     show_progress: bool | None = None,
     out: TextIO | None = None,
+    spark: bool = False,
 ) -> list[DemoSection]:
     """Generate a synthetic retailer, run every step against ``store`` and return the report sections.
 
-    Sections are also written to ``out`` as they finish, when given.
+    Sections are also written to ``out`` as they finish, when given. ``spark`` runs the Spark step
+    (a local Spark session; needs pyspark and Java).
     """
 
     def ctx_progress(label: str) -> Progress:
@@ -56,7 +59,7 @@ def run_demo(
     sections = [_timed(data_section, started)]
     if out is not None:
         out.write(render([sections[0]]))
-    ctx = DemoContext(store=store, data=data, seed=seed, progress=ctx_progress)
+    ctx = DemoContext(store=store, data=data, seed=seed, progress=ctx_progress, spark=spark)
     for name, step in _steps():
         began = time.perf_counter()
         logger.info("demo step %s", name)
