@@ -24,6 +24,7 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid as _uuid
@@ -211,6 +212,14 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
+def uptime() -> str:
+    """The output of ``uptime`` (the load the timings were taken under)."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return load()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -232,7 +241,7 @@ def main() -> None:
     ledger = ledger_for(args.customers, args.seed)
     rows: list[tuple[str, int, int, float, float]] = []
     print(f"{args.events:,} events, {args.customers:,} customers, 30 days, seed {args.seed}")
-    print(f"before: {load()}")
+    print(f"before: {load()}\nuptime: {uptime()}")
     # warm-up: compile (or load from numba's cache) every kernel before timing anything
     warm = events.take(np.arange(min(20_000, len(events))))
     evaluate(
@@ -297,14 +306,14 @@ def main() -> None:
             profiles,
             ledger,
             args.micro_batch,
-            max(1, min(args.repeat, 2)),
+            args.repeat,
             n_rules,
         )
         if stream is not None:
             rows.extend((label, n_rules, n, best, med) for label, n, best, med in stream)
 
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"\nafter: {load()}")
+    print(f"\nafter: {load()}\nuptime: {uptime()}")
     print(
         f"\n{'what':<40} {'rules':>6} {'events':>10} {'best s':>8} {'median s':>9} "
         f"{'events/s best':>14} {'events/s median':>16} {'CPU s':>7} {'events/CPU s':>13}"

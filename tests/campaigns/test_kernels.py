@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnicore.campaigns._compile import Columns, RowSelector, compile_predicate, factorize_text
-from omnicore.campaigns._kernels import first_in_ties, pair_codes
+from omnicore.campaigns._kernels import (
+    arbitrate_by_customer,
+    count_in_groups,
+    count_upto_in_groups,
+    first_in_ties,
+    pair_codes,
+    select_by_code,
+)
 from omnicore.campaigns._policies import arbitrate, consent_granted, granted_by_code
 from omnicore.campaigns._rules import AllOf, Compare, IsIn, Not
 from omnicore.data import STRING_DTYPE
@@ -113,6 +120,122 @@ def test_arbitrate_matches_a_naive_greedy_pass(seed: int, n: int) -> None:
     assert block.tolist() == want_block
 
 
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 120))
+def test_arbitrate_by_customer_matches_a_naive_greedy_pass(seed: int, n: int) -> None:
+    """The per-customer ring arbitration against the quadratic greedy pass, with a cap table of
+    several rules (limits and periods differing between entries of one key) and history rows."""
+    rng = np.random.default_rng(seed)
+    n_rules, n_keys, n_cust = 4, 4, 5
+    start, count, key, period, limit = [], [], [], [], []
+    for _ in range(n_rules):
+        keys = rng.choice(n_keys, rng.integers(0, 4), replace=False)
+        start.append(len(key))
+        count.append(keys.size)
+        key += keys.tolist()
+        period += rng.integers(3, 30, keys.size).tolist()
+        limit += rng.integers(1, 4, keys.size).tolist()
+    time = np.sort(rng.integers(100, 200, n)).astype(np.int64)
+    eligible = rng.random(n) < 0.85
+    rule = rng.integers(0, n_rules, n).astype(np.int64)
+    cust = rng.integers(0, n_cust, n).astype(np.int64)
+    history = [
+        (int(rng.integers(0, n_keys)), int(rng.integers(0, n_cust)), int(rng.integers(80, 101)))
+        for _ in range(12)
+    ]
+    members = [
+        [
+            (key[e], int(cust[c]), period[e], limit[e])
+            for e in range(start[rule[c]], start[rule[c]] + count[rule[c]])
+        ]
+        for c in range(n)
+    ]
+    i64 = lambda values: np.array(values, dtype=np.int64)  # noqa: E731
+    acc, block, out_key, out_cust, out_time = arbitrate_by_customer(
+        time,
+        eligible,
+        cust,
+        rule,
+        i64(start),
+        i64(count),
+        i64(key),
+        i64(period),
+        i64(limit),
+        n_keys,
+        n_cust,
+        i64([h[0] for h in history]),
+        i64([h[1] for h in history]),
+        i64([h[2] for h in history]),
+    )
+    want_acc, want_flat = _arbitrate_naive(time.tolist(), eligible.tolist(), members, history)
+    offsets = np.cumsum([0] + [len(m) for m in members])
+    want_block = [b - int(offsets[c]) if b >= 0 else -1 for c, b in enumerate(want_flat)]
+    assert acc.tolist() == want_acc
+    assert block.tolist() == want_block
+    rows = [(k, u, int(time[c])) for c in range(n) if want_acc[c] for k, u, _, _ in members[c]]
+    assert list(zip(out_key.tolist(), out_cust.tolist(), out_time.tolist(), strict=True)) == rows
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 200), st.booleans(), st.booleans())
+def test_count_in_groups_counts_like_a_plain_filter(seed: int, n: int, lo_in: bool, hi_in: bool) -> None:
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 7, n).astype(np.int64)
+    time = rng.integers(0, 30, n).astype(np.int64)
+    order = np.lexsort((time, group))
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=7))]).astype(np.int64)
+    q_group = rng.integers(0, 7, 50).astype(np.int64)
+    q_lo = rng.integers(-5, 30, 50).astype(np.int64)
+    q_hi = q_lo + rng.integers(-3, 15, 50)
+    got = count_in_groups(bounds, time[order], q_group, q_lo, q_hi, lo_in, hi_in)
+    for q in range(50):
+        mine = time[group == q_group[q]]
+        above = mine >= q_lo[q] if lo_in else mine > q_lo[q]
+        below = mine <= q_hi[q] if hi_in else mine < q_hi[q]
+        assert got[q] == int((above & below).sum())
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 200))
+def test_count_upto_in_groups_counts_like_a_plain_filter(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    time = np.sort(rng.integers(0, 40, n)).astype(np.int64)  # rows in time order
+    group = rng.integers(0, 5, n).astype(np.int64)
+    order = np.argsort(group, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=5))]).astype(np.int64)
+    q_group = rng.integers(0, 5, 60).astype(np.int64)
+    q_row = rng.integers(-1, n + 1, 60).astype(np.int64)
+    q_lo = rng.integers(-5, 45, 60).astype(np.int64)
+    got = count_upto_in_groups(bounds, order.astype(np.int64), time[order], q_group, q_row, q_lo)
+    rows = np.arange(n)
+    for q in range(60):
+        want = (group == q_group[q]) & (rows <= q_row[q]) & (time >= q_lo[q])
+        assert got[q] == int(want.sum())
+
+
+_OPS = {1: np.greater, 2: np.greater_equal, 3: np.less, 4: np.less_equal, 5: np.equal, 6: np.not_equal}
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 300))
+def test_select_by_code_matches_numpy_per_rule(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_codes, n_rules = 6, 9
+    codes = rng.integers(-1, n_codes, n).astype(np.intp)  # -1: a value no rule wants
+    values = np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 10, n).astype(np.float64))
+    rule_code = rng.integers(0, n_codes, n_rules)
+    op = rng.integers(0, 7, n_rules).astype(np.int64)
+    threshold = rng.integers(0, 10, n_rules).astype(np.float64)
+    order = np.argsort(rule_code, kind="stable")
+    code_bounds = np.concatenate([[0], np.cumsum(np.bincount(rule_code, minlength=n_codes))]).astype(np.int64)
+    rows, bounds = select_by_code(codes, values, code_bounds, order.astype(np.int64), op, threshold, n_rules)
+    for j in range(n_rules):
+        hit = codes == rule_code[j]
+        if op[j]:
+            hit &= _OPS[int(op[j])](values, threshold[j])
+        assert rows[bounds[j] : bounds[j + 1]].tolist() == np.flatnonzero(hit).tolist()
+
+
 @settings(max_examples=30)
 @given(st.integers(0, 2**32 - 1))
 def test_pair_codes_are_equal_exactly_for_equal_pairs(seed: int) -> None:
@@ -185,7 +308,8 @@ def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
     script = tmp_path / "kernels.py"
     script.write_text(
         "import numpy as np\n"
-        "from omnicore.campaigns._kernels import arbitrate_caps, factorize_words, first_in_ties, group_rows\n"
+        "from omnicore.campaigns._kernels import arbitrate_by_customer, arbitrate_caps, factorize_words,"
+        " first_in_ties, group_rows, select_by_code, count_in_groups, count_upto_in_groups\n"
         "rng = np.random.default_rng(3)\n"
         "t = np.sort(rng.integers(0, 20, 200)).astype(np.int64)\n"
         "g = rng.integers(0, 4, 200).astype(np.int64)\n"
@@ -195,6 +319,15 @@ def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
         "cnt = np.ones(200, np.int64)\n"
         "print([a.tolist() for a in arbitrate_caps(t, np.ones(200, bool), np.arange(200), cnt, g,"
         " np.full(200, 5), np.full(200, 2), np.bincount(g), np.zeros(0, np.int64), np.zeros(0, np.int64))])\n"
+        "z = np.zeros(0, np.int64); k = np.array([0, 1, 2], np.int64)\n"
+        "print([a.tolist() for a in arbitrate_by_customer(t, np.ones(200, bool), g, g % 2, np.array([0, 1]),"
+        " np.array([1, 2]), k, np.array([4, 9, 30]), np.array([1, 2, 3]), 3, 4, z, z, z)])\n"
+        "v = rng.integers(0, 9, 200).astype(np.float64)\n"
+        "print([a.tolist() for a in select_by_code(g, v, np.array([0, 1, 2, 2, 3]), k,"
+        " np.array([1, 0, 6]), np.array([4.0, 0.0, 2.0]), 3)])\n"
+        "o = np.argsort(g, kind='stable'); b = np.concatenate([[0], np.cumsum(np.bincount(g))])\n"
+        "print(count_in_groups(b, t[o], g, t - 3, t, False, True).tolist())\n"
+        "print(count_upto_in_groups(b, o.astype(np.int64), t[o], g, np.arange(200), t - 3).tolist())\n"
     )
     src = str(Path(__file__).resolve().parents[2] / "src")
     outputs = []
@@ -205,4 +338,4 @@ def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
         )
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
-    assert outputs[0].count("\n") == 4
+    assert outputs[0].count("\n") == 8

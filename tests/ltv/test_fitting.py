@@ -156,3 +156,24 @@ def test_fitted_models_are_immutable() -> None:
         m.params = BetaGeoParams(1, 1, 1, 1)  # type: ignore[misc]
     with pytest.raises(ValidationError):
         BetaGeoParams(-1.0, 1.0, 1.0, 1.0)
+
+
+def test_fit_runs_on_one_blas_thread_and_restores_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    from omnicore.ltv import _fitting
+
+    seen: list[list[int]] = []
+    objective = _fitting._Objective.value_and_grad
+
+    def spy(self: _fitting._Objective, eta: np.ndarray) -> tuple[float, np.ndarray]:
+        seen.append([pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"])
+        return objective(self, eta)
+
+    monkeypatch.setattr(_fitting._Objective, "value_and_grad", spy)
+    before = threadpool_info()
+    x, t_x, T = load_cdnow()
+    BetaGeo.fit(frequency=x, recency=t_x, T=T)
+    assert seen
+    assert all(threads == [1] * len(threads) for threads in seen)
+    assert threadpool_info() == before

@@ -169,11 +169,16 @@ t_x = np.where(x > 0, np.floor(rng.uniform(0, 1, 300) * T), 0.0)
 gg = GammaGamma.fit(frequency=x, monetary_value=m)
 bg = BetaGeo.from_params(r=0.3, alpha=4.0, a=0.8, b=2.4)
 pn = ParetoNBD.from_params(r=0.5, alpha=10.0, s=0.9, beta=30.0)
+# weekly histories that share endpoints: the Pareto/NBD integral over shared panels
+wx = rng.poisson(1.5, 2000).astype(float)
+wT = rng.integers(20, 41, 2000).astype(float)
+wt_x = np.where(wx > 0, np.ceil(rng.uniform(0, 1, 2000) * wT), 0.0)
 print(json.dumps({
     "gg": gg.params.to_array().tolist(),
     "spend": gg.expected_average_spend(frequency=x, monetary_value=m).tolist(),
     "bg": bg.expected_purchases(13.0, frequency=x, recency=t_x, T=T).tolist(),
     "pareto": pn.p_alive(frequency=x, recency=t_x, T=T).tolist(),
+    "pareto_panels": pn.expected_purchases(13.0, frequency=wx, recency=wt_x, T=wT).tolist(),
 }))
 """
 
@@ -200,3 +205,22 @@ def test_gamma_gamma_sample_start_reaches_the_same_optimum(monkeypatch: pytest.M
     sampled = GammaGamma.fit(frequency=x, monetary_value=m, weights=w)
     np.testing.assert_allclose(sampled.params.to_array(), direct.params.to_array(), rtol=1e-9)
     assert sampled.log_likelihood == pytest.approx(direct.log_likelihood, rel=1e-12)
+
+
+def test_gamma_gamma_kernels_see_only_contiguous_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a strided sample would make numba load or compile a second specialisation of the kernels
+    # inside a fit (about 0.5-1 s with a cold cache: the unsteady Gamma-Gamma fit timings)
+    seen: list[bool] = []
+
+    def spy(*args: object) -> object:
+        seen.extend(a.flags.c_contiguous for a in args if isinstance(a, np.ndarray))
+        return prepare(*args)
+
+    prepare = gamma_gamma_module.gg_prepare
+    monkeypatch.setattr(gamma_gamma_module, "gg_prepare", spy)
+    monkeypatch.setattr(gamma_gamma_module, "_SAMPLE_ROWS", 100)
+    x, m = _spend_sample(3000, seed=9)
+    GammaGamma.fit(frequency=x, monetary_value=m)
+    GammaGamma.fit(frequency=x, monetary_value=m, weights=np.arange(x.size) % 2 + 1.0)
+    assert len(seen) >= 8  # the sample and the full data, twice
+    assert all(seen)

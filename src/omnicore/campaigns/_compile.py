@@ -459,6 +459,7 @@ class RowSelector:
                     self.field, self.value = equality.field, str(equality.value)
                     rest = None if not others else others[0] if len(others) == 1 else AllOf(others)
                     break
+        self.rest_predicate = rest
         self.rest = None if rest is None else compile_predicate(rest)
 
     def __call__(self, cols: Columns) -> npt.NDArray[np.intp]:

@@ -14,7 +14,8 @@ segments; each ``s/<sequence>`` is one columnar segment written by one call: the
 touched (sorted) and their window rows, first-time flags, pending absence timers and recent accepted
 decisions, as numpy buffers with a JSON header. A customer's state is the one in the latest segment
 that lists it, so a call writes only what it touched (write-behind, one blob per call); when more
-than :data:`_MAX_SEGMENTS` segments are live they are merged into one in that call's transaction.
+than :data:`_MAX_SEGMENTS` segments are live they are merged into one in that call's transaction
+(all but the largest, while that one holds at least half of the live customers).
 Stores written by earlier versions (one JSON row per customer under ``c/``) are read and migrated
 at the first commit.
 """
@@ -343,6 +344,10 @@ class CampaignEngine:
             del segments[key]
         if seg.live <= 0:
             del segments[seg.key]
+        self._push_timers(seg)
+
+    def _push_timers(self, seg: _Segment) -> None:
+        """Queue the segment's pending timers (by due time) for :meth:`process` to find."""
         timers = seg.columns["t"]["timer_due"]
         if timers.size:
             owners = seg.customers[np.repeat(np.arange(seg.customers.size), np.diff(seg.bounds["t"]))]
@@ -454,9 +459,20 @@ class CampaignEngine:
         drop = Counter(old[0] for old in olds if old is not None)
         live_after = [k for k, seg in self._segments.items() if seg.live - drop.get(k, 0) > 0]
         merge = bool(self._legacy) or len(live_after) + 1 > _MAX_SEGMENTS
-        if merge:  # one segment with every customer's latest state
+        kept: str | None = None  # a segment left out of the merge
+        if merge and not self._legacy and live_after:
+            # the largest segment, when it holds at least half of the live customers, stays as it is
+            # and the others are merged into one (so a merge costs what the small segments hold, not
+            # the whole state; the big one is merged once it has shrunk below half)
+            live = {k: self._segments[k].live - drop.get(k, 0) for k in live_after}
+            biggest = max(live_after, key=lambda k: (live[k], k))
+            if 2 * live[biggest] >= sum(live.values()):
+                kept = biggest
+        if merge:  # one segment with the latest state of every customer not in the kept segment
             parts = []
             for name, seg in sorted(self._segments.items()):
+                if name == kept:
+                    continue
                 alive = seg.alive.copy()
                 alive[[old[1] for old in olds if old is not None and old[0] == name]] = False
                 parts.append((seg, np.flatnonzero(alive)))
@@ -467,8 +483,8 @@ class CampaignEngine:
                 customers = customers.astype(str).astype(STRING_DTYPE)
             merged_customers = np.unique(np.concatenate([every, customers]) if every.size else customers)
             segment = _Segment.from_state(key, merged_customers, _concat_states(rest, state))
-            deleted = sorted(self._segments) + self._legacy
-            live_after = []
+            deleted = sorted(k for k in self._segments if k != kept) + self._legacy
+            live_after = [kept] if kept is not None else []
         else:
             segment = _Segment.from_state(key, customers, state)
             deleted = sorted(k for k in self._segments if k not in live_after)
@@ -495,7 +511,14 @@ class CampaignEngine:
         self._watermark = watermark
         self._watermark_keys = frozenset(state.watermark_keys)
         self._next_segment = seq + 1
-        if merge:
+        if merge and kept is not None:
+            merged_olds = list(map(self._where.get, segment.customers.tolist()))
+            self._adopt(segment, merged_olds)  # supersedes every live customer of the merged segments
+            self._segments = {k: seg for k, seg in self._segments.items() if k in (kept, segment.key)}
+            self._timers = []  # the pending timers of the live segments, without stale entries
+            for seg in self._segments.values():
+                self._push_timers(seg)
+        elif merge:
             self._segments = {}
             self._where = {}
             self._timers = []

@@ -44,18 +44,32 @@ from omnicore.campaigns._compile import (
     compile_predicate,
     factorize_text,
 )
-from omnicore.campaigns._kernels import first_in_ties, group_rows
+from omnicore.campaigns._kernels import (
+    arbitrate_by_customer,
+    count_in_groups,
+    count_upto_in_groups,
+    first_in_ties,
+    group_rows,
+    select_by_code,
+)
 from omnicore.campaigns._policies import (
-    arbitrate,
     consent_granted,
     granted_by_code,
     holdout_draw,
     send_after_quiet_hours,
 )
 from omnicore.campaigns._profiles import Profiles
-from omnicore.campaigns._rules import CountWithin, FirstTime, NotFollowedBy, Rule, RuleSet, predicate_fields
+from omnicore.campaigns._rules import (
+    Compare,
+    CountWithin,
+    FirstTime,
+    NotFollowedBy,
+    Rule,
+    RuleSet,
+    predicate_fields,
+)
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
-from omnicore.campaigns._windows import codes_for, count_in_range, count_upto
+from omnicore.campaigns._windows import codes_for
 from omnicore.data import STRING_DTYPE, Events, factorize, searchsorted, to_datetime64
 from omnicore.storage import ConsentRecords
 
@@ -152,6 +166,14 @@ class CompiledRules:
     fingerprint: str
     cap_table: _CapTable = attrs.field(init=False)
     index_fields: dict[str, frozenset[str]] = attrs.field(init=False)
+    trigger_index: dict[tuple[str, str, str | None], list[tuple[int, str, int, float]]] = attrs.field(
+        init=False, repr=False
+    )
+    purpose_names: list[str] = attrs.field(init=False, repr=False)
+    purpose_table: I64 = attrs.field(init=False, repr=False, eq=False)
+    holdout_rules: list[int] = attrs.field(init=False, repr=False)
+    quiet_rules: Mask = attrs.field(init=False, repr=False, eq=False)
+    priority_rank: I64 = attrs.field(init=False, repr=False, eq=False)
     reason_cache: dict[int, str] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -166,7 +188,105 @@ class CompiledRules:
                 if selector.field is not None:
                     fields.setdefault(selector.field, set()).add(event_type)
         object.__setattr__(self, "index_fields", {k: frozenset(v) for k, v in fields.items()})
+        object.__setattr__(self, "trigger_index", _trigger_index(self.rules))
+        # per rule: its consent purposes (codes, in the rule's order, -1 padded), holdout, quiet hours
+        names: dict[str, int] = {}
+        for cr in self.rules:
+            for purpose, _ in cr.purposes:
+                names.setdefault(purpose, len(names))
+        table = np.full((len(self.rules), max([len(cr.purposes) for cr in self.rules] + [1])), -1, np.int64)
+        for r, cr in enumerate(self.rules):
+            for k, (purpose, _) in enumerate(cr.purposes):
+                table[r, k] = names[purpose]
+        object.__setattr__(self, "purpose_names", list(names))
+        object.__setattr__(self, "purpose_table", table)
+        holdout = [r for r, cr in enumerate(self.rules) if cr.rule.holdout_fraction > 0]
+        object.__setattr__(self, "holdout_rules", holdout)
+        quiet = np.array([cr.quiet for cr in self.rules], dtype=bool)
+        object.__setattr__(self, "quiet_rules", quiet)
+        # arbitration rank of each rule: priority (high first), then rule order
+        n_rules = len(self.rules)
+        ranking = np.lexsort(
+            (np.arange(n_rules), -np.array([cr.rule.priority for cr in self.rules], np.int64))
+        )
+        rank = np.empty(n_rules, dtype=np.int64)
+        rank[ranking] = np.arange(n_rules)
+        object.__setattr__(self, "priority_rank", rank)
         object.__setattr__(self, "reason_cache", {})
+
+
+_OP_CODES = {"gt": 1, "ge": 2, "lt": 3, "le": 4, "eq": 5, "ne": 6}
+
+
+def _trigger_index(
+    rules: tuple[_CompiledRule, ...],
+) -> dict[tuple[str, str, str | None], list[tuple[int, str, int, float]]]:
+    """Rules whose trigger is ``text == value`` (and at most one numeric comparison), grouped by
+    (event type, text field, numeric field): (rule position, value, op code, threshold) each.
+
+    Their triggers are answered for all of a group at once by one compiled pass over the events of
+    the type (:func:`~omnicore.campaigns._kernels.select_by_code`) instead of one selection per rule.
+    """
+    index: dict[tuple[str, str, str | None], list[tuple[int, str, int, float]]] = {}
+    for position, cr in enumerate(rules):
+        selector = cr.trigger
+        if selector.field is None:
+            continue
+        rest = selector.rest_predicate
+        if rest is None:
+            key: tuple[str, str, str | None] = (cr.rule.trigger.event_type, selector.field, None)
+            index.setdefault(key, []).append((position, selector.value, 0, 0.0))
+        elif isinstance(rest, Compare) and isinstance(rest.value, float):
+            key = (cr.rule.trigger.event_type, selector.field, rest.field)
+            index.setdefault(key, []).append((position, selector.value, _OP_CODES[rest.op], rest.value))
+    return index
+
+
+def _indexed_triggers(compiled: CompiledRules, batch: _Batch) -> dict[int, npt.NDArray[np.intp]]:
+    """Trigger rows (ascending) of the rules of :attr:`CompiledRules.trigger_index`, by rule position.
+
+    A group whose text field is not text, or whose numeric field is missing or not floating point,
+    is left out: those rules take the general path (:class:`RowSelector`), which defines the
+    semantics this pass reproduces.
+    """
+    out: dict[int, npt.NDArray[np.intp]] = {}
+    for (event_type, text_field, number_field), members in compiled.trigger_index.items():
+        rows, cols = batch.of_type(event_type)
+        if rows.size == 0 or not cols.is_text(text_field):
+            continue
+        if number_field is None:
+            values = np.zeros(rows.size, dtype=np.float64)
+        else:
+            column = cols.get(number_field)
+            if column is None or column.dtype != np.float64:
+                continue
+            values = np.ascontiguousarray(column)
+        uniques, codes = cols.factorized(text_field)
+        position: dict[str, int] = {}
+        for i, value in enumerate(uniques.tolist()):
+            position.setdefault(str(value), i)
+        by_code: dict[int, list[int]] = {}
+        for j, (_, value, _, _) in enumerate(members):
+            code = position.get(value)
+            if code is not None:
+                by_code.setdefault(code, []).append(j)
+        code_bounds = np.zeros(int(uniques.size) + 1, dtype=np.int64)
+        for code, js in by_code.items():
+            code_bounds[code + 1] = len(js)
+        np.cumsum(code_bounds, out=code_bounds)
+        code_rules = np.array([j for code in sorted(by_code) for j in by_code[code]], dtype=np.int64)
+        selected, bounds = select_by_code(
+            np.ascontiguousarray(codes),
+            values,
+            code_bounds,
+            code_rules,
+            np.array([op for _, _, op, _ in members], dtype=np.int64),
+            np.array([threshold for _, _, _, threshold in members], dtype=np.float64),
+            len(members),
+        )
+        for j, (rule_position, _, _, _) in enumerate(members):
+            out[rule_position] = rows[selected[bounds[j] : bounds[j + 1]]]
+    return out
 
 
 def _describe(rule: Rule) -> str:
@@ -356,6 +476,7 @@ class _Batch:
         self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
+        self._grouped: dict[Any, tuple[I64, I64, I64]] = {}
 
     def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
         hit = self._types.get(event_type)
@@ -372,6 +493,26 @@ class _Batch:
                 rows = np.zeros(0, dtype=np.intp)
             hit = (rows, self.props.select(rows))
             self._types[event_type] = hit
+        return hit
+
+    def grouped(
+        self, event_type: str, selector: RowSelector, ev_code: I64, n_codes: int
+    ) -> tuple[I64, I64, I64]:
+        """Times and row numbers of the rows matching ``selector``, grouped by customer code
+        (ascending within a customer), and each code's bounds; cached by the selector's predicate,
+        so rules sharing one (e.g. the same follow-up event) group the rows once."""
+        try:
+            key: Any = (event_type, selector.field, selector.value, selector.rest_predicate)
+            hash(key)
+        except TypeError:
+            key = (event_type, id(selector))
+        hit = self._grouped.get(key)
+        if hit is None:
+            rows = self.matching(event_type, selector)
+            order, bounds = group_rows(ev_code[rows], n_codes)
+            grouped_rows = rows[order].astype(np.int64, copy=False)
+            hit = (self.time[grouped_rows], grouped_rows, bounds)
+            self._grouped[key] = hit
         return hit
 
     def matching(self, event_type: str, selector: RowSelector) -> npt.NDArray[np.intp]:
@@ -656,7 +797,10 @@ def evaluate(
         parts["kind"].append(np.full(code.size, kind, dtype=np.int64))
         parts["seq"].append(seq)
 
+    event_rules: list[int] = []  # rules with event candidates, and their trigger rows
+    event_rows: list[npt.NDArray[np.intp]] = []
     total = len(compiled.rules)
+    indexed = _indexed_triggers(compiled, batch)
     timer_rules = set(t_rules.tolist()) if t_rules.size else set()
     for rule_idx, cr in enumerate(compiled.rules):
         rule = cr.rule
@@ -674,7 +818,12 @@ def evaluate(
                     )
                 )
             continue
-        trig = rows[cr.trigger(cols)] if rows.size else rows
+        trig = indexed.get(rule_idx)
+        if trig is None:
+            trig = rows[cr.trigger(cols)] if rows.size else rows
+        if trig.size == 0 and not cr.counts and cr.absence is None:
+            progress(rule_idx + 1, total, rule.rule_id)  # nothing to decide and no state to carry
+            continue
         if cr.first_time:
             codes = ev_code[trig]
             uniq, first = np.unique(codes, return_index=True)
@@ -690,34 +839,29 @@ def evaluate(
             in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
             h_code, h_time = w_code[in_state], window_time[in_state]
             ref_code = np.concatenate([h_code, ev_code[ref]])
-            ref_seq = np.concatenate([np.arange(-h_code.size, 0, dtype=np.int64), ref.astype(np.int64)])
             ref_time = np.concatenate([h_time, batch.time[ref]])
             if trig.size:
                 window_us = round(item.window_seconds * _US)
-                n_in = count_upto(
-                    ref_code,
-                    ref_seq,
-                    ref_time,
-                    ev_code[trig],
-                    trig.astype(np.int64),
-                    batch.time[trig] - window_us,
-                )
+                q_code, q_lo = ev_code[trig], batch.time[trig] - window_us
+                # matching events of this batch up to and including the trigger, inside the window
+                g_time, g_rows, g_bounds = batch.grouped(item.event_type, where, ev_code, n_codes)
+                n_in = count_upto_in_groups(g_bounds, g_rows, g_time, q_code, trig.astype(np.int64), q_lo)
+                if h_code.size:  # and the carried ones (all earlier than the batch)
+                    h_order = np.lexsort((h_time, h_code))
+                    h_bounds = np.zeros(n_codes + 1, dtype=np.int64)
+                    np.cumsum(np.bincount(h_code, minlength=n_codes), out=h_bounds[1:])
+                    latest = np.full(q_code.size, np.iinfo(np.int64).max, dtype=np.int64)
+                    n_in += count_in_groups(h_bounds, h_time[h_order], q_code, q_lo, latest, True, True)
                 trig = trig[n_in >= item.at_least]
             new_windows.append((slot, ref_code, ref_time))
         if cr.absence is None:
             if trig.size:
-                add(
-                    rule_idx,
-                    ev_code[trig],
-                    trig.astype(np.int64),
-                    batch.time[trig],
-                    0,
-                    trig.astype(np.int64),
-                )
+                event_rules.append(rule_idx)
+                event_rows.append(trig)
         else:
             absence, where = cr.absence
             delay = round(absence.delay_seconds * _US)
-            follow = batch.matching(absence.event_type, where)
+            follow_time, _, follow_bounds = batch.grouped(absence.event_type, where, ev_code, n_codes)
             # timers carried from earlier batches, then the new ones
             mine = np.flatnonzero(t_rules == rule.rule_id) if t_rules.size else np.empty(0, np.intp)
             tc = np.concatenate([t_code[mine], ev_code[trig]])
@@ -735,9 +879,8 @@ def evaluate(
                 return np.concatenate([state.timer_event_key[mine[idx[:split]]], new_keys])
 
             if tc.size:
-                followed = count_in_range(
-                    ev_code[follow], batch.time[follow], tc, ts, td, lo_inclusive=False, hi_inclusive=True
-                )
+                # follow-ups of the same customer in (start, due]
+                followed = count_in_groups(follow_bounds, follow_time, tc, ts, td, False, True)
                 alive = followed == 0
                 due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
                 wait = alive & ~due
@@ -754,6 +897,25 @@ def evaluate(
                     pending.append((rule.rule_id, tc[wait], keys_of(waiting), ts[wait], td[wait]))
         progress(rule_idx + 1, total, rule.rule_id)
 
+    # event candidates (rule, row) first, gathered once, then the fired timers in the order added
+    if event_rows:
+        # in arbitration rank order, so that one stable sort by row puts them in processing order
+        by_rank = np.argsort(compiled.priority_rank[event_rules], kind="stable").tolist()
+        event_rules = [event_rules[i] for i in by_rank]
+        event_rows = [event_rows[i] for i in by_rank]
+        ev_row = np.concatenate(event_rows).astype(np.int64, copy=False)
+        ev_rule = np.repeat(
+            np.array(event_rules, dtype=np.int64), np.array([r.size for r in event_rows], dtype=np.int64)
+        )
+        for key, values in (
+            ("rule", ev_rule),
+            ("code", ev_code[ev_row]),
+            ("row", ev_row),
+            ("time", batch.time[ev_row]),
+            ("kind", np.zeros(ev_row.size, dtype=np.int64)),
+            ("seq", ev_row),
+        ):
+            parts[key].insert(0, values)
     cap_history = _cap_history(compiled, state, c_code)
     decisions, cap_rows = _decide(
         compiled, parts, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history
@@ -802,8 +964,10 @@ def _decide(
     crs = compiled.rules
     order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
     raw_kind = kind
-    rule_i, code, row, time, kind, seq = (a[order] for a in (rule_i, code, row, time, kind, seq))
+    has_timers = bool(raw_kind.any())
+    rule_i, code, time = rule_i[order], code[order], time[order]
     n = rule_i.size
+    kind = raw_kind[order] if has_timers else np.zeros(n, dtype=np.int64)
     cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
     # event keys are built only when they cannot be derived later (event ids, carried timers)
     timer_pos = np.flatnonzero(kind == 1)
@@ -813,80 +977,80 @@ def _decide(
         tkeys = _cat([build() for build, _ in timer_keys], _S)
         event_key = np.empty(n, dtype=_S)
         if is_event.any():
-            event_key[is_event] = _event_keys(events, row[is_event])
+            event_key[is_event] = _event_keys(events, row[order[is_event]])
         if timer_pos.size:
             # timer keys were appended in the same order as the timer candidates before sorting
             key_of = np.empty(raw_kind.size, dtype=_S)
             key_of[np.flatnonzero(raw_kind == 1)] = tkeys
             event_key[timer_pos] = key_of[order[timer_pos]]
-    trigger_at = np.where(kind == 1, seq, time)
+    trigger_at = np.where(kind == 1, seq[order], time) if has_timers else time
 
-    # candidate rows of each rule, in processing order
-    by_rule, bounds = group_rows(rule_i, len(crs))
-    rows_of = [by_rule[bounds[r] : bounds[r + 1]] for r in range(len(crs))]
     # consent (action purpose and sensitive data), at the decision time
     variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
     eligible = np.ones(n, dtype=bool)
-    # one look-up per purpose over every candidate that needs it
-    needs: dict[str, list[npt.NDArray[np.intp]]] = {}
-    for r, cr in enumerate(crs):
-        for purpose, _ in cr.purposes:
-            if rows_of[r].size:
-                needs.setdefault(purpose, []).append(rows_of[r])
-    granted_by: dict[str, Mask] = {}
-    if callable(consent) and needs:
+    purposes = compiled.purpose_table[rule_i]  # (candidate, k): the rule's k-th purpose, -1 past its last
+    needs = [np.flatnonzero((purposes == q).any(axis=1)) for q in range(len(compiled.purpose_names))]
+    if callable(consent) and any(rows.size for rows in needs):
         present = np.zeros(id_of_code.size, dtype=bool)
         present[code] = True
         consent = consent(id_of_code[present])
-    for purpose, chunks in needs.items():
-        rows = np.concatenate(chunks)
-        ok = np.ones(n, dtype=bool)
+    # one look-up per purpose over every candidate that needs it
+    granted = np.ones((max(len(compiled.purpose_names), 1), n), dtype=bool)
+    for q, rows in enumerate(needs):
+        if rows.size == 0:
+            continue
         if consent is not None:
-            ok[rows] = granted_by_code(consent, purpose, id_of_code, code[rows], time[rows])  # type: ignore[arg-type]
+            purpose = compiled.purpose_names[q]
+            granted[q, rows] = granted_by_code(consent, purpose, id_of_code, code[rows], time[rows])  # type: ignore[arg-type]
         else:
-            ok[rows] = False
-        granted_by[purpose] = ok
-    for r, cr in enumerate(crs):
-        mine = rows_of[r]
-        # the first purpose (in the rule's order) that is missing names the reason
-        for p in range(len(cr.purposes) - 1, -1, -1):
-            refused = mine[~granted_by[cr.purposes[p][0]][mine]] if mine.size else mine
-            eligible[refused] = False
-            variant[refused] = 10 + p
+            granted[q, rows] = False
+    # the first purpose (in the rule's order) that is missing names the reason
+    every = np.arange(n)
+    for k in range(purposes.shape[1] - 1, -1, -1):
+        q = purposes[:, k]
+        ok = granted[0] if granted.shape[0] == 1 else granted[np.maximum(q, 0), every]
+        refused = np.flatnonzero((q >= 0) & ~ok)
+        eligible[refused] = False
+        variant[refused] = 10 + k
 
-    # caps: one membership per (candidate, cap of its rule), expanded without a loop over rules
+    # caps: every cap is per customer, so one compiled pass per customer over its candidates
     table = compiled.cap_table
-    n_caps = table.count[rule_i] * eligible  # refused candidates take no part in the caps
-    mc = np.repeat(np.arange(n, dtype=np.int64), n_caps)
-    first = np.cumsum(n_caps) - n_caps
-    ms = np.arange(mc.size, dtype=np.int64) - np.repeat(first, n_caps)  # cap index within the rule
-    entry = table.start[rule_i[mc]] + ms
-    mk, mp, ml = table.key[entry], table.period[entry], table.limit[entry]
-    # history rows of the caps in use
     h_key, h_cust, h_time = cap_history
-    accepted, blocking = arbitrate(
-        time, eligible, mc, mk, code[mc] if mc.size else mc, mp, ml, h_key, h_cust, h_time
+    accepted, blocking, *cap_rows_out = arbitrate_by_customer(
+        time,
+        eligible,
+        code,
+        rule_i,
+        table.start,
+        table.count,
+        table.key,
+        table.period,
+        table.limit,
+        len(table.key_names),
+        int(id_of_code.size),
+        h_key,
+        h_cust,
+        h_time,
     )
-    blocked = eligible & ~accepted
-    variant[blocked] = 100 + ms[blocking[blocked]]
+    blocked = np.flatnonzero(blocking >= 0)
+    variant[blocked] = 100 + blocking[blocked]
 
     # holdout, then quiet hours
     held = np.zeros(n, dtype=bool)
     send = time.copy()
     quiet = compiled.ruleset.policies.quiet_hours
     salt = compiled.ruleset.policies.holdout_salt
-    quiet_rows = []
-    for r, cr in enumerate(crs):
-        mine = rows_of[r][accepted[rows_of[r]]]
-        if mine.size == 0:
-            continue
-        if cr.rule.holdout_fraction > 0:
-            draw = holdout_draw(cust[mine], salt=salt, campaign_id=cr.rule.campaign_id)
-            held[mine[draw < cr.rule.holdout_fraction]] = True
-        if cr.quiet and quiet is not None:
-            quiet_rows.append(mine)
-    if quiet_rows and quiet is not None:
-        mine = np.concatenate(quiet_rows)
+    if compiled.holdout_rules:
+        by_rule, bounds = group_rows(rule_i, len(crs))  # candidates of each rule, in processing order
+    for r in compiled.holdout_rules:
+        mine = by_rule[bounds[r] : bounds[r + 1]]
+        mine = mine[accepted[mine]]
+        if mine.size:
+            rule = crs[r].rule
+            draw = holdout_draw(cust[mine], salt=salt, campaign_id=rule.campaign_id)
+            held[mine[draw < rule.holdout_fraction]] = True
+    mine = np.flatnonzero(accepted & compiled.quiet_rules[rule_i]) if quiet is not None else every[:0]
+    if mine.size and quiet is not None:
         default_tz = compiled.ruleset.policies.default_timezone
         tz_field = compiled.ruleset.policies.timezone_field
         if prof_cols.dtype(tz_field) == _S:
@@ -941,8 +1105,7 @@ def _decide(
         _cache={},
     )
     # accepted cap memberships become cap history
-    acc_m = accepted[mc] if mc.size else np.zeros(0, bool)
-    cap_rows = (mk[acc_m], code[mc[acc_m]], time[mc[acc_m]])
+    cap_rows = (cap_rows_out[0], cap_rows_out[1], cap_rows_out[2])
     return decisions, cap_rows
 
 
@@ -965,14 +1128,14 @@ def _processing_order(
     if rule_i.size == 0:
         return np.zeros(0, dtype=np.intp)
     n_rules = len(compiled.rules)
-    ranking = np.lexsort((np.arange(n_rules), -np.array([cr.rule.priority for cr in compiled.rules])))
-    prank = np.empty(n_rules, dtype=np.int64)
-    prank[ranking] = np.arange(n_rules)
+    prank = compiled.priority_rank
     ev = np.flatnonzero(kind == 0)
     tm = np.flatnonzero(kind == 1)
-    # two stable counting sorts: by priority rank, then by row
-    by_rank, _ = group_rows(prank[rule_i[ev]], n_rules)
-    ev = ev[by_rank]
+    # two stable counting sorts: by priority rank (unless already in that order), then by row
+    ev_rank = prank[rule_i[ev]]
+    if ev_rank.size > 1 and not bool(np.all(ev_rank[1:] >= ev_rank[:-1])):
+        by_rank, _ = group_rows(ev_rank, n_rules)
+        ev = ev[by_rank]
     by_row, _ = group_rows(row[ev], int(row[ev].max()) + 1 if ev.size else 0)
     ev = ev[by_row]
     if tm.size == 0:

@@ -11,7 +11,18 @@ import numpy.typing as npt
 
 from omnicore._jit import jit
 
-__all__ = ["arbitrate_caps", "factorize_words", "first_in_ties", "group_rows", "latest_granted", "pair_codes"]
+__all__ = [
+    "arbitrate_by_customer",
+    "arbitrate_caps",
+    "count_in_groups",
+    "count_upto_in_groups",
+    "factorize_words",
+    "first_in_ties",
+    "group_rows",
+    "latest_granted",
+    "pair_codes",
+    "select_by_code",
+]
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -165,6 +176,272 @@ def arbitrate_caps(
                 slots[fill[g]] = t
                 fill[g] += 1
     return accepted, blocking
+
+
+@jit
+def arbitrate_by_customer(
+    time: I64,
+    eligible: Mask,
+    customer: I64,
+    rule: I64,
+    cap_start: I64,
+    cap_count: I64,
+    cap_key: I64,
+    cap_period: I64,
+    cap_limit: I64,
+    n_keys: int,
+    n_customers: int,
+    history_key: I64,
+    history_customer: I64,
+    history_time: I64,
+) -> tuple[Mask, I64, I64, I64, I64]:
+    """Greedy cap arbitration in processing order, one customer at a time.
+
+    Candidate ``c`` (``time`` non-decreasing) of customer code ``customer[c]`` is a member of the caps
+    ``cap_start[rule[c]] : + cap_count[rule[c]]`` of its rule; cap entry ``e`` counts the accepted rows
+    of (``cap_key[e]``, customer) and blocks when ``cap_limit[e]`` of them lie in
+    ``(t - cap_period[e], t]``. Every cap is per customer, so customers are independent: candidates are
+    grouped by customer (a stable counting sort) and each customer keeps, per cap key, a ring of its
+    last accepted times (as many as the key's largest limit): with times non-decreasing, ``limit``
+    rows lie in the period exactly when the ``limit``-th most recent one does. History rows (any
+    order, times not after the candidates') are replayed first, in time order.
+
+    Returns ``accepted``, per candidate the position within its rule's caps of the first cap that
+    blocked it (-1 if none), and the accepted cap rows (key, customer, time) in candidate order,
+    then the rule's cap order.
+    """
+    n = time.size
+    # ring capacity per key: its largest limit
+    cap_of = np.ones(n_keys, dtype=np.int64)
+    for e in range(cap_key.size):
+        if cap_limit[e] > cap_of[cap_key[e]]:
+            cap_of[cap_key[e]] = cap_limit[e]
+    ring_at = np.zeros(n_keys + 1, dtype=np.int64)
+    for k in range(n_keys):
+        ring_at[k + 1] = ring_at[k] + cap_of[k]
+    ring = np.zeros(max(ring_at[n_keys], 1), dtype=np.int64)
+    filled = np.zeros(n_keys, dtype=np.int64)  # accepted rows of the current customer, per key
+    head = np.zeros(n_keys, dtype=np.int64)  # next ring position, per key
+    owner = np.full(n_keys, -1, dtype=np.int64)
+    # candidates and history rows grouped by customer (stable)
+    c_bounds = np.zeros(n_customers + 1, dtype=np.int64)
+    for c in range(n):
+        c_bounds[customer[c] + 1] += 1
+    for u in range(n_customers):
+        c_bounds[u + 1] += c_bounds[u]
+    fill = c_bounds[:-1].copy()
+    c_order = np.empty(n, dtype=np.int64)
+    for c in range(n):
+        c_order[fill[customer[c]]] = c
+        fill[customer[c]] += 1
+    n_hist = history_key.size
+    h_order = np.argsort(history_time, kind="mergesort")
+    h_bounds = np.zeros(n_customers + 1, dtype=np.int64)
+    for h in range(n_hist):
+        h_bounds[history_customer[h] + 1] += 1
+    for u in range(n_customers):
+        h_bounds[u + 1] += h_bounds[u]
+    h_fill = h_bounds[:-1].copy()
+    h_sorted = np.empty(n_hist, dtype=np.int64)
+    for i in range(n_hist):
+        h = h_order[i]
+        h_sorted[h_fill[history_customer[h]]] = h
+        h_fill[history_customer[h]] += 1
+    accepted = np.zeros(n, dtype=np.bool_)
+    blocking = np.full(n, -1, dtype=np.int64)
+    for u in range(n_customers):
+        lo, hi = c_bounds[u], c_bounds[u + 1]
+        if lo == hi:
+            continue
+        for i in range(h_bounds[u], h_bounds[u + 1]):
+            h = h_sorted[i]
+            k = history_key[h]
+            if owner[k] != u:
+                owner[k] = u
+                filled[k] = 0
+                head[k] = 0
+            ring[ring_at[k] + head[k]] = history_time[h]
+            filled[k] += 1
+            head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
+        for i in range(lo, hi):
+            c = c_order[i]
+            if not eligible[c]:
+                continue
+            t = time[c]
+            first = cap_start[rule[c]]
+            ok = True
+            for e in range(first, first + cap_count[rule[c]]):
+                k = cap_key[e]
+                if owner[k] != u:
+                    owner[k] = u
+                    filled[k] = 0
+                    head[k] = 0
+                limit = cap_limit[e]
+                if filled[k] >= limit:
+                    at = head[k] - limit  # the limit-th most recent accepted time
+                    if at < 0:
+                        at += cap_of[k]
+                    if ring[ring_at[k] + at] > t - cap_period[e]:
+                        blocking[c] = e - first
+                        ok = False
+                        break
+            if ok:
+                accepted[c] = True
+                for e in range(first, first + cap_count[rule[c]]):
+                    k = cap_key[e]
+                    ring[ring_at[k] + head[k]] = t
+                    filled[k] += 1
+                    head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
+    # accepted cap rows in candidate order
+    total = 0
+    for c in range(n):
+        if accepted[c]:
+            total += cap_count[rule[c]]
+    out_key = np.empty(total, dtype=np.int64)
+    out_customer = np.empty(total, dtype=np.int64)
+    out_time = np.empty(total, dtype=np.int64)
+    j = 0
+    for c in range(n):
+        if accepted[c]:
+            first = cap_start[rule[c]]
+            for e in range(first, first + cap_count[rule[c]]):
+                out_key[j] = cap_key[e]
+                out_customer[j] = customer[c]
+                out_time[j] = time[c]
+                j += 1
+    return accepted, blocking, out_key, out_customer, out_time
+
+
+@jit
+def select_by_code(
+    codes: npt.NDArray[np.intp],
+    values: npt.NDArray[np.float64],
+    code_bounds: I64,
+    code_rules: I64,
+    op: I64,
+    threshold: npt.NDArray[np.float64],
+    n_rules: int,
+) -> tuple[I64, I64]:
+    """Rows matching each of many rules of the form ``text == v`` (and ``number <op> threshold``).
+
+    Rules wanting text code ``c`` are ``code_rules[code_bounds[c] : code_bounds[c + 1]]``; rule ``j``
+    also needs ``values[row] <op[j]> threshold[j]`` (op 0: none, 1 ``>``, 2 ``>=``, 3 ``<``, 4 ``<=``,
+    5 ``==``, 6 ``!=``; NaN satisfies only ``!=``, as in numpy). Returns the matching rows grouped by
+    rule, ascending: rule ``j`` owns ``rows[bounds[j] : bounds[j + 1]]``.
+    """
+    n_codes = code_bounds.size - 1
+    # one pass writing (row, rule) pairs unconditionally and advancing only on a match (no branch
+    # on the data), then a counting sort of the matches by rule
+    size = 0
+    for i in range(codes.size):
+        c = codes[i]
+        if 0 <= c < n_codes:
+            size += code_bounds[c + 1] - code_bounds[c]
+    pair_row = np.empty(size + 1, dtype=np.int64)
+    pair_rule = np.empty(size + 1, dtype=np.int64)
+    k = 0
+    for i in range(codes.size):
+        c = codes[i]
+        if 0 <= c < n_codes:
+            x = values[i]
+            for p in range(code_bounds[c], code_bounds[c + 1]):
+                j = code_rules[p]
+                pair_row[k] = i
+                pair_rule[k] = j
+                o = op[j]
+                t = threshold[j]
+                if o == 1:
+                    k += x > t
+                elif o == 0:
+                    k += 1
+                elif o == 2:
+                    k += x >= t
+                elif o == 3:
+                    k += x < t
+                elif o == 4:
+                    k += x <= t
+                elif o == 5:
+                    k += x == t
+                else:
+                    k += x != t
+    bounds = np.zeros(n_rules + 1, dtype=np.int64)
+    for q in range(k):
+        bounds[pair_rule[q] + 1] += 1
+    for j in range(n_rules):
+        bounds[j + 1] += bounds[j]
+    fill = bounds[:-1].copy()
+    rows = np.empty(k, dtype=np.int64)
+    for q in range(k):
+        j = pair_rule[q]
+        rows[fill[j]] = pair_row[q]
+        fill[j] += 1
+    return rows, bounds
+
+
+@jit
+def count_in_groups(
+    bounds: I64,
+    times: I64,
+    q_group: I64,
+    q_lo: I64,
+    q_hi: I64,
+    lo_inclusive: bool,
+    hi_inclusive: bool,
+) -> I64:
+    """Per query, the rows of its group with a time between its bounds (each open or closed).
+
+    Group ``g`` owns ``times[bounds[g] : bounds[g + 1]]``, ascending; two binary searches per query.
+    """
+    out = np.zeros(q_group.size, dtype=np.int64)
+    for q in range(q_group.size):
+        first, end = bounds[q_group[q]], bounds[q_group[q] + 1]
+        lo, hi = first, end
+        while lo < hi:  # first row past the lower bound
+            mid = (lo + hi) >> 1
+            if times[mid] < q_lo[q] or (times[mid] == q_lo[q] and not lo_inclusive):
+                lo = mid + 1
+            else:
+                hi = mid
+        start = lo
+        hi = end
+        while lo < hi:  # first row past the upper bound
+            mid = (lo + hi) >> 1
+            if times[mid] < q_hi[q] or (times[mid] == q_hi[q] and hi_inclusive):
+                lo = mid + 1
+            else:
+                hi = mid
+        out[q] = lo - start
+    return out
+
+
+@jit
+def count_upto_in_groups(bounds: I64, rows: I64, times: I64, q_group: I64, q_row: I64, q_time_lo: I64) -> I64:
+    """Per query, the rows of its group numbered at most ``q_row`` with a time at least ``q_time_lo``.
+
+    Group ``g`` owns ``rows[bounds[g] : bounds[g + 1]]`` (ascending) and their ``times``, which must
+    not decrease along the rows (events in time order): the rows up to ``q_row`` are a prefix, those
+    late enough a suffix, and the answer is their overlap.
+    """
+    out = np.zeros(q_group.size, dtype=np.int64)
+    for q in range(q_group.size):
+        first, end = bounds[q_group[q]], bounds[q_group[q] + 1]
+        lo, hi = first, end
+        while lo < hi:  # end of the prefix: rows <= q_row
+            mid = (lo + hi) >> 1
+            if rows[mid] <= q_row[q]:
+                lo = mid + 1
+            else:
+                hi = mid
+        upto = lo
+        lo, hi = first, end
+        while lo < hi:  # start of the suffix: times >= q_time_lo
+            mid = (lo + hi) >> 1
+            if times[mid] < q_time_lo[q]:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[q] = max(upto - lo, 0)
+    return out
 
 
 @jit

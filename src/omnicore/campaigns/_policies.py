@@ -193,8 +193,13 @@ def _coded_utc_offsets(tz_uniques: npt.NDArray[Any], tz_codes: npt.NDArray[np.in
         name = names[k]
         rows = np.arange(at.size) if grouped is None else grouped[0][grouped[1][k] : grouped[1][k + 1]]
         hours = hours_all[rows]
-        days = np.unique(hours // 24)
-        day_offsets = {_offset_us(str(name), int(d) * 24 + 12) for d in days.tolist()}
+        # every day of the span (a superset of the days present: no sort needed), unless it is long
+        first_day, last_day = int(hours.min()) // 24, int(hours.max()) // 24
+        if last_day - first_day < max(rows.size, 366):
+            days: list[int] = list(range(first_day, last_day + 1))
+        else:
+            days = np.unique(hours // 24).tolist()
+        day_offsets = {_offset_us(str(name), d * 24 + 12) for d in days}
         if len(day_offsets) == 1:
             out[rows] = day_offsets.pop()
             continue

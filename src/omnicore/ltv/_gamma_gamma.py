@@ -404,9 +404,14 @@ class GammaGamma(FittedModel):
             step = data.s.size // _SAMPLE_ROWS
             if step > 1:
                 # the first Newton steps on every step-th customer (one pass over those each), the
-                # last ones on all: the same optimum in fewer passes over the data
+                # last ones on all: the same optimum in fewer passes over the data. The sample is
+                # copied to contiguous arrays: a strided view would make numba load (or compile) a
+                # second specialisation of the kernels inside the first timed fit
+                every = slice(None, None, step)
                 sample = _spend_data(
-                    x[::step], m[::step], None if weights is None else weights_array(weights, x.size)[::step]
+                    np.ascontiguousarray(x[every]),
+                    np.ascontiguousarray(m[every]),
+                    None if weights is None else np.ascontiguousarray(weights_array(weights, x.size)[every]),
                 )
                 rough = None if sample is None else _profile_fit(sample, v0, penalizer_coef, maxiter)
                 if rough is not None:

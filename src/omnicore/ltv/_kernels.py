@@ -148,22 +148,21 @@ def check_rfm(x: FloatArray, t_x: FloatArray, T: FloatArray, integer_T: bool) ->
     ``0 <= t_x <= T (1 + 1e-12)``; ``T >= 0`` (whole when ``integer_T``); no repeat purchase at
     ``T = 0``; ``t_x = 0`` where ``x = 0``.
     """
-    clip = 0
-    for i in range(x.size):
+    good = True
+    clip = False
+    for i in range(x.size):  # no branches, so the loop vectorises
         xi = x[i]
         ti = t_x[i]
         big = T[i]
-        if not (math.isfinite(xi) and math.isfinite(ti) and math.isfinite(big)):
-            return 2
-        if xi < 0.0 or xi != math.floor(xi) or ti < 0.0 or big < 0.0:
-            return 2
-        if (big == 0.0 and xi > 0.0) or (xi == 0.0 and ti != 0.0) or ti > big * (1.0 + 1e-12):
-            return 2
-        if integer_T and big != math.floor(big):
-            return 2
-        if ti > big:
-            clip = 1
-    return clip
+        # NaN fails every comparison; an infinity fails `v - v == 0` (inf - inf is NaN)
+        good &= (xi - math.floor(xi) == 0.0) & (xi >= 0.0) & (ti - ti == 0.0) & (ti >= 0.0)
+        good &= (big - big == 0.0) & (big >= 0.0) & (ti <= big * (1.0 + 1e-12))
+        good &= ((big != 0.0) | (xi <= 0.0)) & ((xi != 0.0) | (ti == 0.0))
+        good &= (big - math.floor(big) == 0.0) | (not integer_T)
+        clip |= ti > big
+    if not good:
+        return 2
+    return 1 if clip else 0
 
 
 @jit
@@ -431,4 +430,166 @@ def pareto_log_integral(
             grad[1, i] = g1
             grad[2, i] = g2
             grad[3, i] = g3
+    return log_i, grad
+
+
+@jit
+def pareto_panels(
+    x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[bool, FloatArray, FloatArray, FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp], int]:
+    """Split the rows' integration intervals ``[t_x, T]`` into panels shared by rows of equal ``x``.
+
+    The Pareto/NBD integrand depends on a row only through ``x``, so the integral over ``[t_x, T]``
+    is the sum of the integrals over the panels between consecutive endpoints (``t_x`` or ``T``) of
+    the rows with the same ``x``; panels that no row covers are dropped. Customers summarised in
+    whole periods share few endpoints, so there are far fewer panels than distinct rows.
+
+    The rows must be sorted by ``(x, t_x, T)`` (as :func:`~omnicore.ltv._inputs.distinct_rows` and
+    :func:`~omnicore.ltv._inputs.compress` return them). Returns ``(ok, panel x, panel start, panel
+    end, first panel of each row, end panel of each row, work)``: row ``i`` covers panels
+    ``first[i] <= k < end[i]``; ``work`` counts the panel terms :func:`pareto_panel_sums` adds (rows
+    with the same ``(x, t_x)`` continue the previous row's sum). ``ok`` is ``False`` (and the arrays
+    empty) when the rows are not sorted.
+    """
+    n = x.size
+    none_f = np.zeros(0, dtype=np.float64)
+    none_i = np.zeros(0, dtype=np.intp)
+    for i in range(1, n):
+        if x[i] < x[i - 1] or (
+            x[i] == x[i - 1] and (t_x[i] < t_x[i - 1] or (t_x[i] == t_x[i - 1] and T[i] < T[i - 1]))
+        ):
+            return False, none_f, none_f, none_f, none_i, none_i, 0
+    first = np.empty(n, dtype=np.intp)
+    end = np.empty(n, dtype=np.intp)
+    # endpoints of each group of equal x, sorted and unique, one after another in `points`
+    points = np.empty(2 * n, dtype=np.float64)
+    group_of_point = np.empty(2 * n, dtype=np.intp)
+    n_points = 0
+    g0 = 0
+    while g0 < n:
+        g1 = g0
+        while g1 < n and x[g1] == x[g0]:
+            g1 += 1
+        ends = np.empty(2 * (g1 - g0), dtype=np.float64)
+        for i in range(g0, g1):
+            ends[2 * (i - g0)] = t_x[i]
+            ends[2 * (i - g0) + 1] = T[i]
+        ends = np.sort(ends)
+        base = n_points
+        for j in range(ends.size):
+            if j == 0 or ends[j] != ends[j - 1]:
+                points[n_points] = ends[j]
+                group_of_point[n_points] = g0
+                n_points += 1
+        span = points[base:n_points]
+        for i in range(g0, g1):
+            first[i] = base + np.searchsorted(span, t_x[i])
+            end[i] = base + np.searchsorted(span, T[i])
+        g0 = g1
+    # panel k lies between points k and k + 1 (of one group); keep the ones some row covers
+    cover = np.zeros(n_points + 1, dtype=np.intp)
+    for i in range(n):
+        cover[first[i]] += 1
+        cover[end[i]] -= 1
+    index = np.empty(n_points + 1, dtype=np.intp)
+    kept = 0
+    depth = 0
+    for k in range(n_points):
+        index[k] = kept
+        depth += cover[k]
+        if depth > 0:
+            kept += 1
+    index[n_points] = kept
+    panel_x = np.empty(kept, dtype=np.float64)
+    panel_lo = np.empty(kept, dtype=np.float64)
+    panel_hi = np.empty(kept, dtype=np.float64)
+    depth = 0
+    for k in range(n_points):
+        depth += cover[k]
+        if depth > 0:
+            j = index[k]
+            panel_x[j] = x[group_of_point[k]]
+            panel_lo[j] = points[k]
+            panel_hi[j] = points[k + 1]
+    work = 0
+    reach = -1
+    for i in range(n):
+        first[i] = index[first[i]]
+        end[i] = index[end[i]]
+        if i > 0 and x[i] == x[i - 1] and t_x[i] == t_x[i - 1]:
+            work += end[i] - reach
+        else:
+            work += end[i] - first[i]
+        reach = end[i]
+    return True, panel_x, panel_lo, panel_hi, first, end, work
+
+
+@jit
+def pareto_panel_sums(
+    log_j: FloatArray,
+    grad_j: FloatArray,
+    first: npt.NDArray[np.intp],
+    end: npt.NDArray[np.intp],
+    x: FloatArray,
+    t_x: FloatArray,
+    want_grad: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Per row ``log I = log sum_k J_k`` over its panels ``first <= k < end`` and ``d log I / d theta``.
+
+    ``log_j`` and ``grad_j`` are the panels' log-integrals and their gradients (``(4, panels)``) from
+    :func:`pareto_log_integral`; ``d log I = sum_k (J_k / I) d log J_k``. The sum runs in log space
+    (rescaled whenever a larger term arrives), left to right from the row's first panel; a row with
+    the same ``(x, t_x)`` as the previous one (sorted rows) continues the previous row's sum, which
+    gives the same value as starting over. A row without panels (``t_x = T``) gets ``-inf`` and a
+    zero gradient, as in :func:`pareto_log_integral`.
+    """
+    n = first.size
+    log_i = np.empty(n, dtype=np.float64)
+    grad = np.zeros((4, n if want_grad else 0), dtype=np.float64)
+    top = -math.inf
+    total = 0.0
+    g0 = 0.0
+    g1 = 0.0
+    g2 = 0.0
+    g3 = 0.0
+    pos = 0
+    for i in range(n):
+        same = i > 0 and x[i] == x[i - 1] and t_x[i] == t_x[i - 1] and end[i] >= pos
+        if not same:
+            top = -math.inf
+            total = 0.0
+            g0 = 0.0
+            g1 = 0.0
+            g2 = 0.0
+            g3 = 0.0
+            pos = first[i]
+        while pos < end[i]:
+            term = log_j[pos]
+            if term > top:  # also skips -inf and NaN terms (empty shares, as in the row kernel)
+                scale = math.exp(top - term)
+                total = total * scale + 1.0
+                if want_grad:
+                    g0 = g0 * scale + grad_j[0, pos]
+                    g1 = g1 * scale + grad_j[1, pos]
+                    g2 = g2 * scale + grad_j[2, pos]
+                    g3 = g3 * scale + grad_j[3, pos]
+                top = term
+            elif term > -math.inf:
+                share = math.exp(term - top)
+                total += share
+                if want_grad:
+                    g0 += share * grad_j[0, pos]
+                    g1 += share * grad_j[1, pos]
+                    g2 += share * grad_j[2, pos]
+                    g3 += share * grad_j[3, pos]
+            pos += 1
+        if total > 0.0:
+            log_i[i] = top + math.log(total)
+            if want_grad:
+                grad[0, i] = g0 / total
+                grad[1, i] = g1 / total
+                grad[2, i] = g2 / total
+                grad[3, i] = g3 / total
+        else:
+            log_i[i] = -math.inf
     return log_i, grad
