@@ -264,18 +264,20 @@ def optimise(
     on the LP relaxation (``scipy.optimize.linprog``, starting from the two most promising pairs per
     order plus the warm start's) for up to 35% of the budget; then a Lagrangian relaxation of the
     stock and capacity rows, priced first with the LP duals and improved by projected subgradient
-    steps up to half of the budget, whose per-order problems are solved for every order (vectorised
-    single-node plans, the exact single-order search where a split could be cheaper) ([1]_, [5]_).
-    The plan starts from the cheapest of the warm start, routing priced by those multipliers (up to
-    20,000 orders) and LP-guided fixing (keep the orders the LP routes integrally, re-route the rest
-    exactly), and is
+    steps (Polyak steps, halved after three without progress) up to half of the budget, whose
+    per-order problems are solved for every order (a compiled pass over every useful (order, node)
+    pair for the single-node plans and a floor on split plans, the exact single-order search where a
+    split could be cheaper) ([1]_, [5]_). The price-independent part of those per-order problems
+    (which nodes may serve which line, and how many units) is built once per wave. The plan starts
+    from the cheapest of the warm start, routing priced by those multipliers and LP-guided fixing
+    (keep the orders the LP routes integrally, re-route the rest exactly), and is
     improved by large-neighbourhood search until the deadline: clusters of about 150 orders (nearby
     customers, alternating with the orders around a node whose shipment capacity is used up) are
     freed and re-solved exactly by a small MILP over their column-pool pairs against what the other
-    orders leave, keeping every improvement ([6]_). The warm start and fallback, which the result
-    never exceeds, is the better of the nearest-node rule and sequential exact routing in arrival
-    order (up to 20,000 orders), plus, up to 1,000 orders, sequential routing of the largest orders
-    first. The certified bound is the larger of the column-generation bound (restricted LP value
+    orders leave, keeping every improvement ([6]_). The warm start and fallback, which the
+    result never exceeds, is the better of the nearest-node rule and sequential exact routing in
+    arrival order, plus, up to 1,000 orders, sequential routing of the largest orders first. The
+    certified bound is the larger of the column-generation bound (restricted LP value
     plus every negative reduced cost, [4]_) and the best Lagrangian value. Waves with more than
     20 million (order, node) combinations keep only the 24 most promising pairs per order in the
     column pool for the neighbourhood search and skip the LP (at 50,000 orders it does not fit a

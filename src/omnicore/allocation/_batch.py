@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, linprog, milp
 
 from omnicore._progress import Progress, null_progress
-from omnicore.allocation._lagrange import Prices, optimise_bound
+from omnicore.allocation._lagrange import Prices, Relaxation, optimise_bound
 from omnicore.allocation._lns import Incumbent, improve_by_neighbourhoods, triples_of
 from omnicore.allocation._plan import AllocationResult
 from omnicore.allocation._problem import METHOD_PICKUP, Problem
@@ -495,6 +495,9 @@ def solve_batch(
     full_model_pairs: int = 5_000,
     lns_orders: int = 150,
     bound_share: float = 0.5,
+    bound_iterations: int = 200,
+    price_scales: tuple[float, ...] = (1.0,),
+    cg_min_gain: float = 1e-3,
     prune_above: int = 20_000_000,
     pool_per_order: int = 24,
     progress: Progress = null_progress,
@@ -515,9 +518,7 @@ def solve_batch(
     # for small waves, sequential routing of the largest orders first
     from omnicore.allocation._baselines import greedy_allocation
 
-    starts = [greedy_allocation(p, rule="nearest")]
-    if p.n_orders <= 20_000:  # beyond, sequential exact routing costs more time than it saves
-        starts.append(Router(p).route_all())
+    starts = [greedy_allocation(p, rule="nearest"), Router(p).route_all()]
     if p.n_orders <= 1_000:
         starts.append(_greedy(p))
     greedy = min(starts, key=lambda r: r.cost.total)
@@ -556,6 +557,7 @@ def solve_batch(
             in_rmp |= np.isin(po_all * p.n_nodes + pn_all, _pair_keys_of(p, warm))
     lns_pool = in_rmp.copy()
     rounds = 0
+    last_lp = np.inf
     lower_bound = -np.inf
     converged = False
     lp: _LP | None = None
@@ -608,6 +610,9 @@ def solve_batch(
             break
         round_seconds = time.perf_counter() - round_start
         elapsed = time.perf_counter() - start
+        if rounds >= 3 and last_lp - lp.value < cg_min_gain * abs(lp.value):
+            break  # the LP has stalled: the Lagrangian bound from its duals is the stronger one
+        last_lp = lp.value
         if elapsed + 1.2 * round_seconds > budget_lp and not (
             rounds < 2 and elapsed < 0.3 * time_limit_seconds
         ):
@@ -627,12 +632,19 @@ def solve_batch(
         prices = Prices(stock=np.zeros(p.atp.shape), shipment=zero, unit=zero.copy())
     if not converged or pruned:
         # Lagrangian bound from the LP duals, improved by subgradient steps up to about half the budget
+        relaxation = Relaxation.of(p)
         lagrange, prices = optimise_bound(
             p,
             prices,
             upper=greedy.cost.total,
             deadline=max(start + bound_share * time_limit_seconds, time.perf_counter()),
             first_deadline=deadline - 0.25 * time_limit_seconds,
+            max_iterations=bound_iterations,
+            # from LP duals the ascent starts near the top: short steps; from zero prices, long ones
+            target_gap=0.02 if lp is None else 0.005,
+            patience=3 if lp is None else 5,
+            min_step=0.004,
+            relaxation=relaxation,
             try_zero=lp is not None,
             details=details,
         )
@@ -670,15 +682,25 @@ def solve_batch(
     # -- primal phase: the best of the warm starts, dual-priced routing and LP-guided fixing, then
     # large-neighbourhood search (sub-MILPs over clusters of nearby orders) until the deadline
     plans: list[tuple[str, AllocationResult]] = [("greedy", greedy)]
-    if p.n_orders <= 20_000 and time.perf_counter() < deadline - 0.3 * time_limit_seconds:
+    priced_costs: list[float] = []
+    for scale in price_scales:
+        if time.perf_counter() > deadline - 0.3 * time_limit_seconds:
+            break
         # dual-priced sequential routing: each order pays the shadow prices (Lagrange multipliers) of
-        # the stock and capacity it takes, so early orders leave scarce units to the orders that need them
+        # the stock and capacity it takes, so early orders leave scarce units to the orders that need
+        # them; the multipliers are only estimates, so a few scalings of them are tried
         priced_router = Router(
-            p, stock_price=prices.stock, shipment_price=prices.shipment, unit_price=prices.unit
+            p,
+            stock_price=scale * prices.stock,
+            shipment_price=scale * prices.shipment,
+            unit_price=scale * prices.unit,
         )
         priced = priced_router.route_all()
-        details["dual_priced_cost"] = priced.cost.total
+        priced_costs.append(priced.cost.total)
         plans.append(("dual-priced", priced))
+    if priced_costs:
+        details["dual_priced_cost"] = min(priced_costs)
+        details["dual_priced_costs"] = priced_costs
     if lp is not None and model is not None:
         fixed_plan = _fix_and_route(p, model, lp, details=details)
         details["lp_fixing_cost"] = fixed_plan.cost.total
