@@ -224,29 +224,10 @@ def arbitrate_by_customer(
     head = np.zeros(n_keys, dtype=np.int64)  # next ring position, per key
     owner = np.full(n_keys, -1, dtype=np.int64)
     # candidates and history rows grouped by customer (stable)
-    c_bounds = np.zeros(n_customers + 1, dtype=np.int64)
-    for c in range(n):
-        c_bounds[customer[c] + 1] += 1
-    for u in range(n_customers):
-        c_bounds[u + 1] += c_bounds[u]
-    fill = c_bounds[:-1].copy()
-    c_order = np.empty(n, dtype=np.int64)
-    for c in range(n):
-        c_order[fill[customer[c]]] = c
-        fill[customer[c]] += 1
-    n_hist = history_key.size
+    c_order, c_bounds = group_rows(customer, n_customers)
     h_order = np.argsort(history_time, kind="mergesort")
-    h_bounds = np.zeros(n_customers + 1, dtype=np.int64)
-    for h in range(n_hist):
-        h_bounds[history_customer[h] + 1] += 1
-    for u in range(n_customers):
-        h_bounds[u + 1] += h_bounds[u]
-    h_fill = h_bounds[:-1].copy()
-    h_sorted = np.empty(n_hist, dtype=np.int64)
-    for i in range(n_hist):
-        h = h_order[i]
-        h_sorted[h_fill[history_customer[h]]] = h
-        h_fill[history_customer[h]] += 1
+    h_grouped, h_bounds = group_rows(history_customer[h_order], n_customers)
+    h_sorted = h_order[h_grouped]
     accepted = np.zeros(n, dtype=np.bool_)
     blocking = np.full(n, -1, dtype=np.int64)
     for u in range(n_customers):
@@ -364,18 +345,8 @@ def select_by_code(
                     k += x == t
                 else:
                     k += x != t
-    bounds = np.zeros(n_rules + 1, dtype=np.int64)
-    for q in range(k):
-        bounds[pair_rule[q] + 1] += 1
-    for j in range(n_rules):
-        bounds[j + 1] += bounds[j]
-    fill = bounds[:-1].copy()
-    rows = np.empty(k, dtype=np.int64)
-    for q in range(k):
-        j = pair_rule[q]
-        rows[fill[j]] = pair_row[q]
-        fill[j] += 1
-    return rows, bounds
+    order, bounds = group_rows(pair_rule[:k], n_rules)
+    return pair_row[order], bounds
 
 
 @jit
@@ -469,16 +440,7 @@ def pair_codes(a: I64, b: I64, n_a: int, n_b: int) -> tuple[I64, int]:
     table over ``b`` (reset after each ``a``), so the cost is O(n + n_a + n_b) with no hashing.
     """
     n = a.size
-    bounds = np.zeros(n_a + 1, dtype=np.int64)
-    for i in range(n):
-        bounds[a[i] + 1] += 1
-    for k in range(n_a):
-        bounds[k + 1] += bounds[k]
-    fill = bounds[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        order[fill[a[i]]] = i
-        fill[a[i]] += 1
+    order, bounds = group_rows(a, n_a)
     scratch = np.full(n_b, -1, dtype=np.int64)
     codes = np.empty(n, dtype=np.int64)
     n_codes = 0
