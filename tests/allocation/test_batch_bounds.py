@@ -3,11 +3,7 @@ keeps the plan feasible and never makes it dearer; allocation tables convert bac
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +16,7 @@ from omnicore.allocation._lagrange import Prices, lagrangian_value, optimise_bou
 from omnicore.allocation._lns import Incumbent, improve_by_neighbourhoods, triples_of
 from omnicore.allocation._problem import compile_problem
 from omnicore.allocation._single import collect
+from tests.jit_parity import outputs_with_and_without_jit
 
 from .checks import check_feasible
 from .strategies import instances
@@ -162,13 +159,6 @@ def test_lagrangian_value_does_not_depend_on_compilation():
         "    ev = lagrangian_value(p, pr, deadline=time.perf_counter() + dl)\n"
         "    print(repr(ev.value), ev.exact_orders, ev.usage_cells.tolist(), ev.usage_ship.tolist())\n"
     )
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    outputs = []
-    for disable in ("1", "0"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, "PYTHONPATH": src}
-        run = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
-        outputs.append(run.stdout)
-    assert outputs[0] == outputs[1]
-    assert outputs[0].strip()
+    compiled, plain = outputs_with_and_without_jit(code)
+    assert compiled == plain
+    assert compiled.strip()

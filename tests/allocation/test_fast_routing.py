@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,6 +17,7 @@ from omnicore.allocation import (
 )
 from omnicore.allocation._problem import compile_problem
 from omnicore.allocation._single import Router
+from tests.jit_parity import outputs_with_and_without_jit
 
 from .checks import check_feasible
 from .reference_router import ReferenceRouter
@@ -159,12 +155,5 @@ def test_results_do_not_depend_on_compilation():
         "r = route_orders(inst.orders, inst.network, inst.inventory, cost=inst.cost)\n"
         "print(repr(r.cost.total), r.details['exact_orders'], r.allocation.quantity.tolist())\n"
     )
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    outputs = []
-    for disable in ("1", "0"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, "PYTHONPATH": src}
-        run = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
-        outputs.append(run.stdout)
-    assert outputs[0] == outputs[1]
+    compiled, plain = outputs_with_and_without_jit(code)
+    assert compiled == plain

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +19,7 @@ from omnicore.campaigns._policies import arbitrate, consent_granted, granted_by_
 from omnicore.campaigns._rules import AllOf, Compare, IsIn, Not
 from omnicore.data import STRING_DTYPE
 from omnicore.storage import ConsentRecords
+from tests.jit_parity import outputs_with_and_without_jit
 
 WORDS = ["", "a", "browse", "add_to_cart", "x" * 70, "有防晒霜吗", "purchase", "a\u00e9", "cat07"]
 
@@ -303,10 +299,9 @@ def test_indexed_selection_equals_the_plain_mask(seed: int, which: int) -> None:
         assert RowSelector(predicate)(view()).tolist() == want.tolist()
 
 
-def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
+def test_kernels_give_the_same_results_without_jit() -> None:
     """NUMBA_DISABLE_JIT=1 runs the kernels as Python: same results (a small case, in a subprocess)."""
-    script = tmp_path / "kernels.py"
-    script.write_text(
+    code = (
         "import numpy as np\n"
         "from omnicore.campaigns._kernels import arbitrate_by_customer, arbitrate_caps, factorize_words,"
         " first_in_ties, group_rows, select_by_code, count_in_groups, count_upto_in_groups\n"
@@ -329,13 +324,6 @@ def test_kernels_give_the_same_results_without_jit(tmp_path: Path) -> None:
         "print(count_in_groups(b, t[o], g, t - 3, t, False, True).tolist())\n"
         "print(count_upto_in_groups(b, o.astype(np.int64), t[o], g, np.arange(200), t - 3).tolist())\n"
     )
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    outputs = []
-    for disable in ("0", "1"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, "PYTHONPATH": src}
-        done = subprocess.run(
-            [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
-        )
-        outputs.append(done.stdout)
-    assert outputs[0] == outputs[1]
-    assert outputs[0].count("\n") == 8
+    compiled, plain = outputs_with_and_without_jit(code)
+    assert compiled == plain
+    assert compiled.count("\n") == 8

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +14,7 @@ from omnicore import ValidationError
 from omnicore.ltv import BetaGeo, GammaGamma, GammaGammaParams, ModifiedBetaGeo
 from omnicore.ltv import _gamma_gamma as gamma_gamma_module
 from omnicore.ltv._inputs import distinct_rows
+from tests.jit_parity import outputs_with_and_without_jit
 
 
 def _spend_sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,15 +181,7 @@ print(json.dumps({
 
 
 def test_results_do_not_depend_on_compilation() -> None:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    results = []
-    for disable in ("0", "1"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, "PYTHONPATH": src}
-        done = subprocess.run(
-            [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, check=True
-        )
-        results.append(json.loads(done.stdout))
-    compiled, plain = results
+    compiled, plain = (json.loads(out) for out in outputs_with_and_without_jit(_SCRIPT))
     for key in compiled:
         np.testing.assert_allclose(compiled[key], plain[key], rtol=1e-12, err_msg=key)
 
