@@ -57,7 +57,7 @@ def fit_spark(model: Any, summary: Any, *, period: str | None = None, **fit_opti
     """
     functions, _ = spark_modules()
     if model is GammaGamma:
-        require_columns(summary, {"summary": "frequency", "monetary_value": "monetary_value"})
+        require_columns(summary, {"frequency": "frequency", "monetary_value": "monetary_value"})
         rows = summary.where(functions.col("frequency") > 0).groupBy("frequency", "monetary_value").count()
         table = rows.toArrow()
         return GammaGamma.fit(
