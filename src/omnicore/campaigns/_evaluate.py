@@ -45,17 +45,21 @@ from omnicore.campaigns._compile import (
     factorize_text,
 )
 from omnicore.campaigns._kernels import (
-    arbitrate_by_customer,
     count_in_groups,
     count_upto_in_groups,
+    decide_by_customer,
     first_in_ties,
     group_rows,
+    label_decisions,
+    order_event_candidates,
     select_by_code,
 )
 from omnicore.campaigns._policies import (
+    consent_by_code,
     consent_granted,
-    granted_by_code,
     holdout_draw,
+    holdout_draw_seeded,
+    holdout_seed,
     send_after_quiet_hours,
 )
 from omnicore.campaigns._profiles import Profiles
@@ -172,6 +176,9 @@ class CompiledRules:
     purpose_names: list[str] = attrs.field(init=False, repr=False)
     purpose_table: I64 = attrs.field(init=False, repr=False, eq=False)
     holdout_rules: list[int] = attrs.field(init=False, repr=False)
+    holdout_fraction: npt.NDArray[np.float64] = attrs.field(init=False, repr=False, eq=False)
+    holdout_seed: npt.NDArray[np.uint64] = attrs.field(init=False, repr=False, eq=False)
+    needs_consent: Mask = attrs.field(init=False, repr=False, eq=False)
     quiet_rules: Mask = attrs.field(init=False, repr=False, eq=False)
     priority_rank: I64 = attrs.field(init=False, repr=False, eq=False)
     reason_cache: dict[int, str] = attrs.field(init=False, eq=False, repr=False)
@@ -202,6 +209,12 @@ class CompiledRules:
         object.__setattr__(self, "purpose_table", table)
         holdout = [r for r, cr in enumerate(self.rules) if cr.rule.holdout_fraction > 0]
         object.__setattr__(self, "holdout_rules", holdout)
+        fraction = np.array([cr.rule.holdout_fraction for cr in self.rules], dtype=np.float64)
+        object.__setattr__(self, "holdout_fraction", fraction)
+        salt = self.ruleset.policies.holdout_salt
+        seeds = [holdout_seed(salt, cr.rule.campaign_id) for cr in self.rules]
+        object.__setattr__(self, "holdout_seed", np.array(seeds, dtype=np.uint64))
+        object.__setattr__(self, "needs_consent", table[:, 0] >= 0)
         quiet = np.array([cr.quiet for cr in self.rules], dtype=bool)
         object.__setattr__(self, "quiet_rules", quiet)
         # arbitration rank of each rule: priority (high first), then rule order
@@ -767,7 +780,7 @@ def evaluate(
     involved = np.flatnonzero(touched)
     prof_row, prof_cols = _profile_view(profiles, id_of_code, involved, n_codes)
 
-    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq")}
+    timers: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "time", "start")}  # fired timers
     # per batch of fired timers: a function building their event keys, and whether those keys are
     # the derivable ``customer|type|start`` ones (then no key column is needed at all)
     timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]] = []
@@ -788,14 +801,6 @@ def evaluate(
     )
     if stale.size:
         logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
-
-    def add(rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64) -> None:
-        parts["rule"].append(np.full(code.size, rule_idx, dtype=np.int64))
-        parts["code"].append(code)
-        parts["row"].append(row)
-        parts["time"].append(time)
-        parts["kind"].append(np.full(code.size, kind, dtype=np.int64))
-        parts["seq"].append(seq)
 
     event_rules: list[int] = []  # rules with event candidates, and their trigger rows
     event_rows: list[npt.NDArray[np.intp]] = []
@@ -885,7 +890,10 @@ def evaluate(
                 due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
                 wait = alive & ~due
                 fire = np.flatnonzero(due)
-                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire])
+                timers["rule"].append(np.full(fire.size, rule_idx, dtype=np.int64))
+                timers["code"].append(tc[fire])
+                timers["time"].append(td[fire])
+                timers["start"].append(ts[fire])
                 old = fire[: int(np.searchsorted(fire, mine.size))]
                 derived = events.event_id is None
                 if old.size:  # carried timers: is the stored key the derivable one?
@@ -897,28 +905,10 @@ def evaluate(
                     pending.append((rule.rule_id, tc[wait], keys_of(waiting), ts[wait], td[wait]))
         progress(rule_idx + 1, total, rule.rule_id)
 
-    # event candidates (rule, row) first, gathered once, then the fired timers in the order added
-    if event_rows:
-        # in arbitration rank order, so that one stable sort by row puts them in processing order
-        by_rank = np.argsort(compiled.priority_rank[event_rules], kind="stable").tolist()
-        event_rules = [event_rules[i] for i in by_rank]
-        event_rows = [event_rows[i] for i in by_rank]
-        ev_row = np.concatenate(event_rows).astype(np.int64, copy=False)
-        ev_rule = np.repeat(
-            np.array(event_rules, dtype=np.int64), np.array([r.size for r in event_rows], dtype=np.int64)
-        )
-        for key, values in (
-            ("rule", ev_rule),
-            ("code", ev_code[ev_row]),
-            ("row", ev_row),
-            ("time", batch.time[ev_row]),
-            ("kind", np.zeros(ev_row.size, dtype=np.int64)),
-            ("seq", ev_row),
-        ):
-            parts[key].insert(0, values)
+    candidates = _candidates(compiled, event_rules, event_rows, timers, ev_code, batch)
     cap_history = _cap_history(compiled, state, c_code)
     decisions, cap_rows = _decide(
-        compiled, parts, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history
+        compiled, candidates, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history
     )
     new_state = _next_state(
         compiled,
@@ -942,9 +932,70 @@ def _cat(parts: list[Any], dtype: Any) -> npt.NDArray[Any]:
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
+@attrs.frozen(kw_only=True)
+class _Candidates:
+    """Candidates in processing order: rule, customer code, decision time, trigger time, event row
+    (-1 for a timer), and the positions of the fired timers with each one's index in the order the
+    timers were added."""
+
+    rule: I64
+    code: I64
+    time: I64
+    trigger_at: I64
+    row: I64
+    timer_pos: npt.NDArray[np.intp]
+    timer_index: npt.NDArray[np.intp]
+
+
+def _candidates(
+    compiled: CompiledRules,
+    event_rules: list[int],
+    event_rows: list[npt.NDArray[np.intp]],
+    timers: dict[str, list[Any]],
+    ev_code: I64,
+    batch: _Batch,
+) -> _Candidates:
+    """Candidates in processing order: by decision time, events before timers at equal times; events
+    by row then (priority desc, rule order); timers by trigger time, customer, priority, rule."""
+    if event_rows:
+        # runs in arbitration rank order, so that one stable counting sort by row orders them
+        by_rank = np.argsort(compiled.priority_rank[event_rules], kind="stable").tolist()
+        runs = [event_rows[i] for i in by_rank]
+        bounds = np.zeros(len(runs) + 1, dtype=np.int64)
+        np.cumsum([r.size for r in runs], out=bounds[1:])
+        row, rule, code, time = order_event_candidates(
+            np.concatenate(runs).astype(np.int64, copy=False),
+            bounds,
+            np.array([event_rules[i] for i in by_rank], dtype=np.int64),
+            batch.n,
+            ev_code,
+            batch.time,
+        )
+    else:
+        row, rule, code, time = (np.zeros(0, np.int64) for _ in range(4))
+    no_timers = np.zeros(0, dtype=np.intp)
+    if not timers["rule"]:
+        return _Candidates(
+            rule=rule, code=code, time=time, trigger_at=time, row=row, timer_pos=no_timers, timer_index=no_timers
+        )
+    t_rule, t_code, t_time, t_start = (np.concatenate(timers[k]) for k in ("rule", "code", "time", "start"))
+    tm = np.lexsort((compiled.priority_rank[t_rule], t_code, t_start, t_time))
+    at = searchsorted(time, t_time[tm], side="right")
+    timer_pos = at + np.arange(tm.size)
+    return _Candidates(
+        rule=np.insert(rule, at, t_rule[tm]),
+        code=np.insert(code, at, t_code[tm]),
+        time=np.insert(time, at, t_time[tm]),
+        trigger_at=np.insert(time, at, t_start[tm]),
+        row=np.insert(row, at, np.full(tm.size, -1, dtype=np.int64)),
+        timer_pos=timer_pos,
+        timer_index=tm,
+    )
+
+
 def _decide(
     compiled: CompiledRules,
-    parts: dict[str, list[Any]],
+    candidates: _Candidates,
     timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]],
     events: Events,
     id_of_code: npt.NDArray[Any],
@@ -953,132 +1004,131 @@ def _decide(
     consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None,
     cap_history: tuple[I64, I64, I64],
 ) -> tuple[Decisions, tuple[I64, I64, I64]]:
-    rule_i = _cat(parts["rule"], np.int64)
-    if rule_i.size == 0:
-        return Decisions.empty(), (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
-    code = _cat(parts["code"], np.int64)
-    row = _cat(parts["row"], np.int64)
-    time = _cat(parts["time"], np.int64)
-    kind = _cat(parts["kind"], np.int64)
-    seq = _cat(parts["seq"], np.int64)
-    crs = compiled.rules
-    order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
-    raw_kind = kind
-    has_timers = bool(raw_kind.any())
-    rule_i, code, time = rule_i[order], code[order], time[order]
+    rule_i, code, time = candidates.rule, candidates.code, candidates.time
     n = rule_i.size
-    kind = raw_kind[order] if has_timers else np.zeros(n, dtype=np.int64)
-    cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
+    if n == 0:
+        return Decisions.empty(), (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+    crs = compiled.rules
+    cust = id_of_code[code]
+    timer_pos = candidates.timer_pos
     # event keys are built only when they cannot be derived later (event ids, carried timers)
-    timer_pos = np.flatnonzero(kind == 1)
-    is_event = kind == 0
     event_key: npt.NDArray[Any] | None = None
     if events.event_id is not None or not all(derived for _, derived in timer_keys):
         tkeys = _cat([build() for build, _ in timer_keys], _S)
         event_key = np.empty(n, dtype=_S)
+        is_event = candidates.row >= 0
         if is_event.any():
-            event_key[is_event] = _event_keys(events, row[order[is_event]])
+            event_key[is_event] = _event_keys(events, candidates.row[is_event])
         if timer_pos.size:
-            # timer keys were appended in the same order as the timer candidates before sorting
-            key_of = np.empty(raw_kind.size, dtype=_S)
-            key_of[np.flatnonzero(raw_kind == 1)] = tkeys
-            event_key[timer_pos] = key_of[order[timer_pos]]
-    trigger_at = np.where(kind == 1, seq[order], time) if has_timers else time
+            # timer keys were built in the order the timers were added
+            event_key[timer_pos] = tkeys[candidates.timer_index]
 
-    # consent (action purpose and sensitive data), at the decision time
-    variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
-    eligible = np.ones(n, dtype=bool)
-    purposes = compiled.purpose_table[rule_i]  # (candidate, k): the rule's k-th purpose, -1 past its last
-    needs = [np.flatnonzero((purposes == q).any(axis=1)) for q in range(len(compiled.purpose_names))]
-    if callable(consent) and any(rows.size for rows in needs):
-        present = np.zeros(id_of_code.size, dtype=bool)
-        present[code] = True
-        consent = consent(id_of_code[present])
-    # one look-up per purpose over every candidate that needs it
-    granted = np.ones((max(len(compiled.purpose_names), 1), n), dtype=bool)
-    for q, rows in enumerate(needs):
-        if rows.size == 0:
-            continue
-        if consent is not None:
-            purpose = compiled.purpose_names[q]
-            granted[q, rows] = granted_by_code(consent, purpose, id_of_code, code[rows], time[rows])  # type: ignore[arg-type]
+    # consent (action purpose and sensitive data) at the decision time, then caps: both per customer,
+    # in one compiled pass over each customer's candidates
+    purposes = compiled.purpose_table
+    names = tuple(compiled.purpose_names)
+    ledger: ConsentRecords | None = None
+    if names and bool(compiled.needs_consent[rule_i].any()):
+        if callable(consent):
+            present = np.zeros(id_of_code.size, dtype=bool)
+            present[code] = True
+            ledger = consent(id_of_code[present])
         else:
-            granted[q, rows] = False
-    # the first purpose (in the rule's order) that is missing names the reason
-    every = np.arange(n)
-    for k in range(purposes.shape[1] - 1, -1, -1):
-        q = purposes[:, k]
-        ok = granted[0] if granted.shape[0] == 1 else granted[np.maximum(q, 0), every]
-        refused = np.flatnonzero((q >= 0) & ~ok)
-        eligible[refused] = False
-        variant[refused] = 10 + k
-
-    # caps: every cap is per customer, so one compiled pass per customer over its candidates
+            ledger = consent
+    record_bounds, record_time, record_purpose, record_granted = consent_by_code(ledger, names, id_of_code)
+    quiet = compiled.ruleset.policies.quiet_hours
+    tz_uniques = np.array([compiled.ruleset.policies.default_timezone], dtype=_S)
+    zone_of = np.zeros(0, dtype=np.int64)
+    if quiet is not None and bool(compiled.quiet_rules.any()):
+        zone_of = np.zeros(id_of_code.size, dtype=np.int64)
+        tz_field = compiled.ruleset.policies.timezone_field
+        if prof_cols.dtype(tz_field) == _S:
+            tz_uniques, tz_codes = prof_cols.factorized(tz_field)
+            tz_uniques = np.where(tz_uniques == "", compiled.ruleset.policies.default_timezone, tz_uniques)
+            zone_of = tz_codes[prof_row].astype(np.int64, copy=False)
     table = compiled.cap_table
     h_key, h_cust, h_time = cap_history
-    accepted, blocking, *cap_rows_out = arbitrate_by_customer(
+    variant, accepted, zone, *cap_rows_out = decide_by_customer(
         time,
-        eligible,
         code,
         rule_i,
+        int(id_of_code.size),
+        purposes,
+        len(names),
+        record_bounds,
+        record_time,
+        record_purpose,
+        record_granted,
         table.start,
         table.count,
         table.key,
         table.period,
         table.limit,
         len(table.key_names),
-        int(id_of_code.size),
         h_key,
         h_cust,
         h_time,
+        compiled.quiet_rules,
+        zone_of,
     )
-    blocked = np.flatnonzero(blocking >= 0)
-    variant[blocked] = 100 + blocking[blocked]
 
     # holdout, then quiet hours
     held = np.zeros(n, dtype=bool)
-    send = time.copy()
-    quiet = compiled.ruleset.policies.quiet_hours
-    salt = compiled.ruleset.policies.holdout_salt
     if compiled.holdout_rules:
-        by_rule, bounds = group_rows(rule_i, len(crs))  # candidates of each rule, in processing order
-    for r in compiled.holdout_rules:
-        mine = by_rule[bounds[r] : bounds[r + 1]]
-        mine = mine[accepted[mine]]
-        if mine.size:
-            rule = crs[r].rule
-            draw = holdout_draw(cust[mine], salt=salt, campaign_id=rule.campaign_id)
-            held[mine[draw < rule.holdout_fraction]] = True
-    mine = np.flatnonzero(accepted & compiled.quiet_rules[rule_i]) if quiet is not None else every[:0]
-    if mine.size and quiet is not None:
-        default_tz = compiled.ruleset.policies.default_timezone
-        tz_field = compiled.ruleset.policies.timezone_field
-        if prof_cols.dtype(tz_field) == _S:
-            tz_uniques, tz_codes = prof_cols.factorized(tz_field)
-            tz_uniques = np.where(tz_uniques == "", default_tz, tz_uniques)
-            tz_of = tz_codes[prof_row[code[mine]]]
+        mine = np.flatnonzero(accepted & (compiled.holdout_fraction[rule_i] > 0))
+        salt = compiled.ruleset.policies.holdout_salt
+        if cust.dtype.kind in "iu":
+            draw = holdout_draw_seeded(cust[mine], compiled.holdout_seed[rule_i[mine]])
+            held[mine[draw < compiled.holdout_fraction[rule_i[mine]]]] = True
         else:
-            tz_uniques = np.array([default_tz], dtype=_S)
-            tz_of = np.zeros(mine.size, dtype=np.intp)
-        send[mine] = send_after_quiet_hours(
-            time[mine], tz_uniques, tz_of, start_hour=quiet.start_hour, end_hour=quiet.end_hour
-        )
-    deferred = accepted & ~held & (send > time)
-    variant[accepted & held] = 2
-    variant[deferred] = 1
-    statuses = [st.value for st in DecisionStatus]
-    status_code = np.zeros(n, dtype=np.int32)
-    status_code[accepted] = statuses.index(DecisionStatus.FIRED.value)
-    status_code[deferred] = statuses.index(DecisionStatus.DEFERRED.value)
-    status_code[accepted & held] = statuses.index(DecisionStatus.HELD_OUT.value)
-    status_code[~eligible] = statuses.index(DecisionStatus.SUPPRESSED_CONSENT.value)
-    capped = np.flatnonzero(variant >= 100)
-    status_code[capped] = table.status[table.start[rule_i[capped]] + variant[capped] - 100]
+            for r in compiled.holdout_rules:
+                theirs = mine[rule_i[mine] == r]
+                if theirs.size:
+                    rule = crs[r].rule
+                    draw = holdout_draw(cust[theirs], salt=salt, campaign_id=rule.campaign_id)
+                    held[theirs[draw < rule.holdout_fraction]] = True
+    send = time
+    deferred = np.zeros(n, dtype=bool)
+    if quiet is not None:
+        mine = np.flatnonzero(zone >= 0)
+        if mine.size:
+            send = time.copy()
+            send[mine] = send_after_quiet_hours(
+                time[mine], tz_uniques, zone[mine], start_hour=quiet.start_hour, end_hour=quiet.end_hour
+            )
+            later = mine[send[mine] > time[mine]]
+            deferred[later] = ~held[later]
+    statuses = list(DecisionStatus)
+    status_of = np.array(
+        [
+            statuses.index(st)
+            for st in (
+                DecisionStatus.FIRED,
+                DecisionStatus.DEFERRED,
+                DecisionStatus.HELD_OUT,
+                DecisionStatus.SUPPRESSED_CONSENT,
+            )
+        ],
+        dtype=np.int32,
+    )
+    status_code, reason_code, reason_keys = label_decisions(
+        rule_i,
+        variant,
+        accepted,
+        held,
+        deferred,
+        len(crs),
+        purposes.shape[1],
+        int(table.count.max(initial=0)),
+        table.start,
+        table.status,
+        status_of,
+    )
     # reasons: one string per (rule, variant)
-    uniq, reason_code = factorize(rule_i * 1000 + variant)
     cache = compiled.reason_cache
     reasons = tuple(
-        cache.get(c) or cache.setdefault(c, _reason(compiled, c // 1000, c % 1000)) for c in uniq.tolist()
+        cache.get(c) or cache.setdefault(c, _reason(compiled, c // 1000, c % 1000))
+        for c in reason_keys.tolist()
     )
     rule_table = tuple(
         (
@@ -1096,9 +1146,9 @@ def _decide(
         rule_table=rule_table,
         customer_id=cust,
         event_id=event_key,
-        trigger_at=trigger_at,
+        trigger_at=candidates.trigger_at,
         status_code=status_code,
-        reason_code=reason_code.astype(np.int32),
+        reason_code=reason_code,
         reasons=reasons,
         decided_at=time.view("datetime64[us]"),
         send_at=send.view("datetime64[us]"),
@@ -1118,31 +1168,6 @@ def _cap_history(compiled: CompiledRules, state: EngineState, cust_code: I64) ->
     mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv]
     known = np.flatnonzero(mapped >= 0)
     return mapped[known], cust_code[known], state.cap_time.view(np.int64)[known]
-
-
-def _processing_order(
-    compiled: CompiledRules, rule_i: I64, code: I64, row: I64, time: I64, kind: I64, seq: I64
-) -> npt.NDArray[np.intp]:
-    """Candidates in processing order: by decision time, events before timers at equal times; events
-    by row then (priority desc, rule order); timers by trigger time, customer, priority, rule."""
-    if rule_i.size == 0:
-        return np.zeros(0, dtype=np.intp)
-    n_rules = len(compiled.rules)
-    prank = compiled.priority_rank
-    ev = np.flatnonzero(kind == 0)
-    tm = np.flatnonzero(kind == 1)
-    # two stable counting sorts: by priority rank (unless already in that order), then by row
-    ev_rank = prank[rule_i[ev]]
-    if ev_rank.size > 1 and not bool(np.all(ev_rank[1:] >= ev_rank[:-1])):
-        by_rank, _ = group_rows(ev_rank, n_rules)
-        ev = ev[by_rank]
-    by_row, _ = group_rows(row[ev], int(row[ev].max()) + 1 if ev.size else 0)
-    ev = ev[by_row]
-    if tm.size == 0:
-        return ev
-    tm = tm[np.lexsort((prank[rule_i[tm]], code[tm], seq[tm], time[tm]))]
-    at = searchsorted(time[ev], time[tm], side="right")
-    return np.insert(ev, at, tm)
 
 
 def _reason(compiled: CompiledRules, r: int, variant: int) -> str:

@@ -16,10 +16,13 @@ __all__ = [
     "arbitrate_caps",
     "count_in_groups",
     "count_upto_in_groups",
+    "decide_by_customer",
     "factorize_words",
     "first_in_ties",
     "group_rows",
+    "label_decisions",
     "latest_granted",
+    "order_event_candidates",
     "pair_codes",
     "select_by_code",
 ]
@@ -475,3 +478,256 @@ def latest_granted(bounds: I64, time: I64, granted: Mask, code: I64, at: I64) ->
         if lo > bounds[code[q]]:
             out[q] = granted[lo - 1]
     return out
+
+
+@jit
+def order_event_candidates(
+    rows: I64, run_bounds: I64, run_rule: I64, n_rows: int, row_code: I64, row_time: I64
+) -> tuple[I64, I64, I64, I64]:
+    """Event candidates in processing order, with their rule, customer code and time gathered.
+
+    Run ``k`` holds the ascending trigger rows ``rows[run_bounds[k] : run_bounds[k + 1]]`` of rule
+    ``run_rule[k]``; runs come in arbitration rank order. One stable counting sort by row (rows are in
+    time order) puts the candidates of one event in run order, i.e. by rank. Returns row, rule, customer
+    code (``row_code[row]``) and time (``row_time[row]``) per candidate; the gathers read ascending rows.
+    """
+    n = rows.size
+    start = np.zeros(n_rows + 1, dtype=np.int64)
+    for i in range(n):
+        start[rows[i] + 1] += 1
+    for r in range(n_rows):
+        start[r + 1] += start[r]
+    out_row = np.empty(n, dtype=np.int64)
+    out_rule = np.empty(n, dtype=np.int64)
+    for k in range(run_rule.size):
+        rule = run_rule[k]
+        for i in range(run_bounds[k], run_bounds[k + 1]):
+            r = rows[i]
+            p = start[r]
+            start[r] = p + 1
+            out_row[p] = r
+            out_rule[p] = rule
+    out_code = np.empty(n, dtype=np.int64)
+    out_time = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        r = out_row[p]
+        out_code[p] = row_code[r]
+        out_time[p] = row_time[r]
+    return out_row, out_rule, out_code, out_time
+
+
+@jit
+def decide_by_customer(
+    time: I64,
+    customer: I64,
+    rule: I64,
+    n_customers: int,
+    purposes: I64,
+    n_purposes: int,
+    record_bounds: I64,
+    record_time: I64,
+    record_purpose: I64,
+    record_granted: Mask,
+    cap_start: I64,
+    cap_count: I64,
+    cap_key: I64,
+    cap_period: I64,
+    cap_limit: I64,
+    n_keys: int,
+    history_key: I64,
+    history_customer: I64,
+    history_time: I64,
+    quiet_rule: Mask,
+    customer_zone: I64,
+) -> tuple[I64, Mask, I64, I64, I64, I64]:
+    """Consent, then greedy cap arbitration, in processing order, one customer at a time.
+
+    Candidate ``c`` (``time`` non-decreasing) of customer code ``customer[c]`` needs the consent
+    purposes ``purposes[rule[c], k]`` (``k = 0, 1, ...`` up to the first -1): the latest consent record
+    of the customer and purpose at or before ``time[c]`` must be a grant. Customer ``u``'s records are
+    ``record_bounds[u] : record_bounds[u + 1]`` in time order (ties: the later record wins). A candidate
+    with every consent is a member of the caps ``cap_start[rule[c]] : + cap_count[rule[c]]`` of its rule
+    and is accepted unless one of them is full, as in :func:`arbitrate_by_customer` (history rows,
+    any order, times not after the candidates', are replayed first, in time order).
+
+    Returns per candidate the variant (0 accepted, ``10 + k`` when the rule's ``k``-th purpose, the
+    first one missing, refused it, ``100 + m`` when its rule's ``m``-th cap blocked it), ``accepted``,
+    the time-zone code ``customer_zone[customer[c]]`` of accepted candidates of rules with
+    ``quiet_rule`` set (-1 elsewhere; ``customer_zone`` may be empty when no rule has quiet hours), and
+    the accepted cap rows (key, customer, time) in candidate order, then the rule's cap order.
+    """
+    n = time.size
+    n_slots = purposes.shape[1]
+    # ring capacity per key: its largest limit
+    cap_of = np.ones(n_keys, dtype=np.int64)
+    for e in range(cap_key.size):
+        if cap_limit[e] > cap_of[cap_key[e]]:
+            cap_of[cap_key[e]] = cap_limit[e]
+    ring_at = np.zeros(n_keys + 1, dtype=np.int64)
+    for k in range(n_keys):
+        ring_at[k + 1] = ring_at[k] + cap_of[k]
+    ring = np.zeros(max(ring_at[n_keys], 1), dtype=np.int64)
+    filled = np.zeros(n_keys, dtype=np.int64)  # accepted rows of the current customer, per key
+    head = np.zeros(n_keys, dtype=np.int64)  # next ring position, per key
+    owner = np.full(n_keys, -1, dtype=np.int64)
+    granted = np.zeros(max(n_purposes, 1), dtype=np.bool_)
+    # candidates and history rows grouped by customer (stable); the candidates' columns are gathered
+    # into that order once, so that the pass below reads them sequentially
+    c_order, c_bounds = group_rows(customer, n_customers)
+    g_time = np.empty(n, dtype=np.int64)
+    g_rule = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        g_time[i] = time[c_order[i]]
+        g_rule[i] = rule[c_order[i]]
+    g_variant = np.zeros(n, dtype=np.int64)
+    g_zone = np.full(n, -1, dtype=np.int64)
+    h_order = np.argsort(history_time, kind="mergesort")
+    h_grouped, h_bounds = group_rows(history_customer[h_order], n_customers)
+    h_sorted = h_order[h_grouped]
+    for u in range(n_customers):
+        lo, hi = c_bounds[u], c_bounds[u + 1]
+        if lo == hi:
+            continue
+        for i in range(h_bounds[u], h_bounds[u + 1]):
+            h = h_sorted[i]
+            k = history_key[h]
+            if owner[k] != u:
+                owner[k] = u
+                filled[k] = 0
+                head[k] = 0
+            ring[ring_at[k] + head[k]] = history_time[h]
+            filled[k] += 1
+            head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
+        for q in range(n_purposes):
+            granted[q] = False
+        p, p_end = record_bounds[u], record_bounds[u + 1]
+        for i in range(lo, hi):
+            t = g_time[i]
+            r = g_rule[i]
+            while p < p_end and record_time[p] <= t:
+                granted[record_purpose[p]] = record_granted[p]
+                p += 1
+            refused = -1
+            for j in range(n_slots):
+                q = purposes[r, j]
+                if q < 0:
+                    break
+                if not granted[q]:
+                    refused = j
+                    break
+            if refused >= 0:
+                g_variant[i] = 10 + refused
+                continue
+            first = cap_start[r]
+            last = first + cap_count[r]
+            blocked = -1
+            for e in range(first, last):
+                k = cap_key[e]
+                if owner[k] != u:
+                    owner[k] = u
+                    filled[k] = 0
+                    head[k] = 0
+                limit = cap_limit[e]
+                if filled[k] >= limit:
+                    at = head[k] - limit  # the limit-th most recent accepted time
+                    if at < 0:
+                        at += cap_of[k]
+                    if ring[ring_at[k] + at] > t - cap_period[e]:
+                        blocked = e - first
+                        break
+            if blocked >= 0:
+                g_variant[i] = 100 + blocked
+                continue
+            for e in range(first, last):
+                k = cap_key[e]
+                ring[ring_at[k] + head[k]] = t
+                filled[k] += 1
+                head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
+            g_variant[i] = -1  # accepted (0 after the scatter below)
+            if quiet_rule[r]:
+                g_zone[i] = customer_zone[u]
+    variant = np.empty(n, dtype=np.int64)
+    accepted = np.zeros(n, dtype=np.bool_)
+    zone = np.empty(n, dtype=np.int64)
+    total = 0
+    for i in range(n):
+        c = c_order[i]
+        v = g_variant[i]
+        zone[c] = g_zone[i]
+        if v < 0:
+            accepted[c] = True
+            variant[c] = 0
+            total += cap_count[g_rule[i]]
+        else:
+            variant[c] = v
+    # accepted cap rows in candidate order
+    out_key = np.empty(total, dtype=np.int64)
+    out_customer = np.empty(total, dtype=np.int64)
+    out_time = np.empty(total, dtype=np.int64)
+    j = 0
+    for c in range(n):
+        if accepted[c]:
+            first = cap_start[rule[c]]
+            for e in range(first, first + cap_count[rule[c]]):
+                out_key[j] = cap_key[e]
+                out_customer[j] = customer[c]
+                out_time[j] = time[c]
+                j += 1
+    return variant, accepted, zone, out_key, out_customer, out_time
+
+
+@jit
+def label_decisions(
+    rule: I64,
+    variant: I64,
+    accepted: Mask,
+    held: Mask,
+    deferred: Mask,
+    n_rules: int,
+    n_purpose_slots: int,
+    n_cap_slots: int,
+    cap_start: I64,
+    cap_status: npt.NDArray[np.int32],
+    status_of: npt.NDArray[np.int32],
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], I64]:
+    """Status and reason code of each decision, and the distinct reason keys in ascending order.
+
+    The final variant of a candidate is 2 when it is accepted and held out, 1 when accepted and
+    ``deferred``, 0 when accepted otherwise, else its refusal ``variant`` (``10 + k`` consent purpose,
+    ``100 + m`` cap); its reason key is ``rule * 1000 + variant`` and its reason code the rank of that key
+    among the keys present. ``status_of`` gives the status code of fired, deferred, held out and
+    consent-suppressed decisions (in that order); a capped one takes ``cap_status`` of its cap entry.
+    """
+    n = rule.size
+    width = 3 + n_purpose_slots + n_cap_slots
+    present = np.zeros(n_rules * width + 1, dtype=np.int64)
+    slot = np.empty(n, dtype=np.int64)
+    status = np.empty(n, dtype=np.int32)
+    for c in range(n):
+        r = rule[c]
+        if accepted[c]:
+            v = 2 if held[c] else (1 if deferred[c] else 0)
+            status[c] = status_of[v]
+            s = v
+        else:
+            v = variant[c]
+            if v < 100:
+                status[c] = status_of[3]
+                s = 3 + v - 10
+            else:
+                status[c] = cap_status[cap_start[r] + v - 100]
+                s = 3 + n_purpose_slots + v - 100
+        slot[c] = r * width + s
+        present[slot[c] + 1] = 1
+    for k in range(n_rules * width):
+        present[k + 1] += present[k]
+    keys = np.empty(present[n_rules * width], dtype=np.int64)
+    for k in range(n_rules * width):
+        if present[k + 1] > present[k]:
+            s = k % width
+            v = s if s < 3 else (10 + s - 3 if s < 3 + n_purpose_slots else 100 + s - 3 - n_purpose_slots)
+            keys[present[k]] = (k // width) * 1000 + v
+    reason = np.empty(n, dtype=np.int32)
+    for c in range(n):
+        reason[c] = present[slot[c]]
+    return status, reason, keys

@@ -24,9 +24,12 @@ from omnicore.storage import ConsentRecords
 
 __all__ = [
     "arbitrate",
+    "consent_by_code",
     "consent_granted",
     "granted_by_code",
     "holdout_draw",
+    "holdout_draw_seeded",
+    "holdout_seed",
     "quiet_hours_send_at",
     "send_after_quiet_hours",
     "utc_offsets",
@@ -104,6 +107,69 @@ def granted_by_code(
     return latest_granted(bounds, times[order], ledger.granted[rows][order], code.astype(np.int64), at)
 
 
+_LEDGER_ROWS: list[tuple[ConsentRecords, tuple[str, ...], npt.NDArray[np.intp], I64]] = []
+
+
+def _ledger_rows(ledger: ConsentRecords, purposes: tuple[str, ...]) -> tuple[npt.NDArray[np.intp], I64]:
+    """The ledger's rows of the given purposes in time order (ties in ledger order), and each row's
+    purpose position; cached for the last few ledgers (a ledger is immutable)."""
+    for table, names, cached_rows, cached_purpose in _LEDGER_ROWS:
+        if table is ledger and names == purposes:
+            return cached_rows, cached_purpose
+    purpose = np.full(len(ledger), -1, dtype=np.int64)
+    for q, name in enumerate(purposes):
+        purpose[ledger.purpose == name] = q
+    rows = np.flatnonzero(purpose >= 0)
+    times = ledger.recorded_at.view(np.int64)[rows]
+    if times.size > 1 and not bool(np.all(times[1:] >= times[:-1])):
+        rows = rows[np.argsort(times, kind="stable")]
+    _LEDGER_ROWS.insert(0, (ledger, purposes, rows, purpose[rows]))
+    del _LEDGER_ROWS[4:]
+    return rows, purpose[rows]
+
+
+def consent_by_code(
+    ledger: ConsentRecords | None, purposes: tuple[str, ...], id_of_code: npt.NDArray[Any]
+) -> tuple[I64, I64, I64, Mask]:
+    """The ledger's records of ``purposes`` grouped by customer code, for a pass per customer.
+
+    Customer ``u`` (id ``id_of_code[u]``; ids compared as in :func:`consent_granted`) owns records
+    ``bounds[u] : bounds[u + 1]``, in time order with ties in ledger order; returns ``bounds`` and per
+    record its time (microseconds), purpose position and ``granted``. Records of other customers are
+    left out. None (no ledger) has no records.
+    """
+    n_codes = int(id_of_code.size)
+    if ledger is None or len(ledger) == 0 or not purposes or n_codes == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(n_codes + 1, dtype=np.int64), empty, empty, np.zeros(0, dtype=bool)
+    rows, purpose = _ledger_rows(ledger, purposes)
+    subjects = ledger.subject_id[rows]
+    ids = id_of_code
+    if (
+        ids.dtype.kind in "iu"
+        and subjects.dtype.kind in "iu"
+        and (ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])))
+    ):
+        # distinct sorted integer ids: each subject is at most one customer, found by binary search
+        pos = np.minimum(np.searchsorted(ids, subjects), ids.size - 1)
+        known = np.flatnonzero(ids[pos] == subjects)
+        rows, purpose, code = rows[known], purpose[known], pos[known].astype(np.int64)
+    else:
+        # general ids: a joint coding of subjects and customers (equal values, equal codes), and every
+        # customer holding the subject's value gets the record
+        s_joint, c_joint = codes_for(subjects, ids)
+        n_joint = int(max(int(s_joint.max(initial=-1)), int(c_joint.max(initial=-1)))) + 1
+        by_joint, joint_bounds = group_rows(c_joint, n_joint)
+        per_record = joint_bounds[s_joint + 1] - joint_bounds[s_joint]
+        take = np.repeat(np.arange(s_joint.size), per_record)
+        offset = np.arange(take.size) - np.repeat(np.cumsum(per_record) - per_record, per_record)
+        code = by_joint[joint_bounds[s_joint[take]] + offset].astype(np.int64)
+        rows, purpose = rows[take], purpose[take]
+    order, bounds = group_rows(code, n_codes)  # stable: time (then ledger) order within a customer
+    rows = rows[order]
+    return bounds, ledger.recorded_at.view(np.int64)[rows], purpose[order], ledger.granted[rows]
+
+
 def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     with np.errstate(over="ignore"):
         z = x + np.uint64(0x9E3779B97F4A7C15)
@@ -155,6 +221,19 @@ def holdout_draw(customer_id: npt.NDArray[Any], *, salt: str, campaign_id: str) 
         count=uniques.size,
     )
     return draws[codes.reshape(-1)] / float(2**53)
+
+
+def holdout_seed(salt: str, campaign_id: str) -> int:
+    """The SplitMix64 seed of :func:`holdout_draw` for integer ids (a BLAKE2b hash of
+    ``salt|campaign_id``)."""
+    return _salt64(salt, campaign_id)
+
+
+def holdout_draw_seeded(customer_id: I64, seed: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
+    """:func:`holdout_draw` of integer ids, each with its own seed (:func:`holdout_seed` of its
+    campaign), so that candidates of many campaigns are drawn at once."""
+    mixed = _splitmix64(customer_id.astype(np.int64).view(np.uint64) ^ seed)
+    return (mixed >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
 @lru_cache(maxsize=4096)
