@@ -539,18 +539,25 @@ class _Batch:
 
 
 _Coded = dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp], int]]
-_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp], _Coded]] = []
+_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp], _Coded, int | None]] = []
 
 
-def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp], _Coded]:
-    """Sorted customer ids of a profile table, their rows, and its text attributes factorised
-    (distinct values with ``''`` for a missing profile, codes, the code of ``''``); cached for the
-    last few tables."""
-    for table, cached_ids, cached_order, cached in _PROFILE_INDEX:
+def _profile_index(
+    profiles: Profiles,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp], _Coded, int | None]:
+    """Sorted customer ids of a profile table, their rows, its text attributes factorised (distinct
+    values with ``''`` for a missing profile, codes, the code of ``''``), and the first id when the
+    sorted ids are consecutive integers (then an id's position is ``id - first``, no search needed);
+    cached for the last few tables."""
+    for table, cached_ids, cached_order, cached, cached_first in _PROFILE_INDEX:
         if table is profiles:
-            return cached_ids, cached_order, cached
+            return cached_ids, cached_order, cached, cached_first
     order = np.argsort(profiles.customer_id, kind="stable")
     ids = profiles.customer_id[order]
+    first: int | None = None
+    if ids.dtype.kind == "i" and ids.size and int(ids[-1]) - int(ids[0]) == ids.size - 1:
+        if ids.size == 1 or bool(np.all(ids[1:] - ids[:-1] == 1)):
+            first = int(ids[0])
     coded: _Coded = {}
     for name, column in profiles.attributes.items():
         if column.dtype == _S:
@@ -562,9 +569,9 @@ def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np
                 missing = int(uniques.size)
                 uniques = np.concatenate([uniques, np.array([""], dtype=_S)])
             coded[name] = (uniques, codes, missing)
-    _PROFILE_INDEX.insert(0, (profiles, ids, order, coded))
+    _PROFILE_INDEX.insert(0, (profiles, ids, order, coded, first))
     del _PROFILE_INDEX[4:]
-    return ids, order, coded
+    return ids, order, coded, first
 
 
 def _profile_view(
@@ -578,13 +585,18 @@ def _profile_view(
     local = np.full(n_codes, 0, dtype=np.int64)
     if profiles is None or len(profiles) == 0 or involved.size == 0:
         return local, Columns({}, max(int(involved.size), 1))
-    sorted_ids, order, coded = _profile_index(profiles)
+    sorted_ids, order, coded, first = _profile_index(profiles)
     wanted = id_of_code[involved]
-    if wanted.dtype.kind != sorted_ids.dtype.kind:
-        wanted = _id_text(wanted)
-        sorted_ids = _id_text(sorted_ids)
-    pos = np.minimum(searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
-    found = sorted_ids[pos] == wanted
+    if first is not None and wanted.dtype.kind == "i":
+        pos = wanted.astype(np.int64) - first  # consecutive ids: the position is the offset
+        found = (pos >= 0) & (pos < sorted_ids.size)
+        pos = np.where(found, pos, 0)
+    else:
+        if wanted.dtype.kind != sorted_ids.dtype.kind:
+            wanted = _id_text(wanted)
+            sorted_ids = _id_text(sorted_ids)
+        pos = np.minimum(searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+        found = sorted_ids[pos] == wanted
     rows = np.where(found, order[pos], -1)
     every = bool(found.all())
     local[involved] = np.arange(involved.size)
@@ -908,7 +920,7 @@ def evaluate(
     candidates = _candidates(compiled, event_rules, event_rows, timers, ev_code, batch)
     cap_history = _cap_history(compiled, state, c_code)
     decisions, cap_rows = _decide(
-        compiled, candidates, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history
+        compiled, candidates, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history, wm_new
     )
     new_state = _next_state(
         compiled,
@@ -1003,7 +1015,9 @@ def _decide(
     prof_cols: Columns,
     consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None,
     cap_history: tuple[I64, I64, I64],
+    wm_new: int | None,
 ) -> tuple[Decisions, tuple[I64, I64, I64]]:
+    """Decisions of the candidates, and the accepted cap rows still inside their period at ``wm_new``."""
     rule_i, code, time = candidates.rule, candidates.code, candidates.time
     n = rule_i.size
     if n == 0:
@@ -1048,6 +1062,9 @@ def _decide(
             zone_of = tz_codes[prof_row].astype(np.int64, copy=False)
     table = compiled.cap_table
     h_key, h_cust, h_time = cap_history
+    # accepted cap rows go to the next state only while inside their period at the new watermark
+    no_watermark = np.full(table.key_period.size, np.iinfo(np.int64).min, dtype=np.int64)
+    keep_after = no_watermark if wm_new is None else wm_new - table.key_period
     variant, accepted, zone, *cap_rows_out = decide_by_customer(
         time,
         code,
@@ -1070,6 +1087,7 @@ def _decide(
         h_time,
         compiled.quiet_rules,
         zone_of,
+        keep_after,
     )
 
     # holdout, then quiet hours
@@ -1229,11 +1247,11 @@ def _next_state(
     s_cust = [s_code[keep_seen]] + [c for _, c in new_seen]
     # caps: history rows still inside their period, plus accepted decisions
     table = compiled.cap_table
-    c_key = np.concatenate([cap_history[0], cap_rows[0]])
-    c_code = np.concatenate([cap_history[1], cap_rows[1]])
-    c_time = np.concatenate([cap_history[2], cap_rows[2]])
-    live = np.flatnonzero(c_time > wm_new - table.key_period[c_key])
-    c_key, c_code, c_time = c_key[live], c_code[live], c_time[live]
+    h_key, h_code, h_time = cap_history
+    live = np.flatnonzero(h_time > wm_new - table.key_period[h_key])
+    c_key = np.concatenate([h_key[live], cap_rows[0]])  # the new rows are the live ones already
+    c_code = np.concatenate([h_code[live], cap_rows[1]])
+    c_time = np.concatenate([h_time[live], cap_rows[2]])
     t_rule = [np.full(c.size, r, dtype=_S) for r, c, _, _, _ in pending]
     return EngineState(
         fingerprint=compiled.fingerprint,
@@ -1249,7 +1267,8 @@ def _next_state(
         timer_event_key=_cat([k for _, _, k, _, _ in pending], _S),
         timer_start=_cat([s for _, _, _, s, _ in pending], np.int64).view("datetime64[us]"),
         timer_due=_cat([d for _, _, _, _, d in pending], np.int64).view("datetime64[us]"),
-        cap_key=np.array(table.key_names, dtype=_S)[c_key] if c_key.size else np.empty(0, dtype=_S),
+        # (text built through object arrays: a StringDType gather allocates per row and is slower)
+        cap_key=np.array(table.key_names, dtype=object)[c_key].astype(_S),
         cap_customer=id_of_code[c_code],
         cap_time=c_time.view("datetime64[us]"),
     )

@@ -487,33 +487,44 @@ def order_event_candidates(
     """Event candidates in processing order, with their rule, customer code and time gathered.
 
     Run ``k`` holds the ascending trigger rows ``rows[run_bounds[k] : run_bounds[k + 1]]`` of rule
-    ``run_rule[k]``; runs come in arbitration rank order. One stable counting sort by row (rows are in
-    time order) puts the candidates of one event in run order, i.e. by rank. Returns row, rule, customer
-    code (``row_code[row]``) and time (``row_time[row]``) per candidate; the gathers read ascending rows.
+    ``run_rule[k]``; runs come in arbitration rank order. A stable sort by row (rows are in time order)
+    puts the candidates of one event in run order, i.e. by rank: a least-significant-digit radix sort,
+    11 bits a pass, so its tables stay small however long the batch. Returns row, rule, customer code
+    (``row_code[row]``) and time (``row_time[row]``) per candidate; the gathers read ascending rows.
     """
     n = rows.size
-    start = np.zeros(n_rows + 1, dtype=np.int64)
-    for i in range(n):
-        start[rows[i] + 1] += 1
-    for r in range(n_rows):
-        start[r + 1] += start[r]
-    out_row = np.empty(n, dtype=np.int64)
-    out_rule = np.empty(n, dtype=np.int64)
+    a_row = rows.copy()
+    a_rule = np.empty(n, dtype=np.int64)
     for k in range(run_rule.size):
-        rule = run_rule[k]
         for i in range(run_bounds[k], run_bounds[k + 1]):
-            r = rows[i]
-            p = start[r]
-            start[r] = p + 1
-            out_row[p] = r
-            out_rule[p] = rule
+            a_rule[i] = run_rule[k]
+    b_row = np.empty(n, dtype=np.int64)
+    b_rule = np.empty(n, dtype=np.int64)
+    bits = 11
+    radix = 1 << bits
+    shift = 0
+    while shift == 0 or (n_rows - 1) >> shift > 0:
+        start = np.zeros(radix + 1, dtype=np.int64)
+        for i in range(n):
+            start[((a_row[i] >> shift) & (radix - 1)) + 1] += 1
+        for d in range(radix):
+            start[d + 1] += start[d]
+        for i in range(n):
+            d = (a_row[i] >> shift) & (radix - 1)
+            p = start[d]
+            start[d] = p + 1
+            b_row[p] = a_row[i]
+            b_rule[p] = a_rule[i]
+        a_row, b_row = b_row, a_row
+        a_rule, b_rule = b_rule, a_rule
+        shift += bits
     out_code = np.empty(n, dtype=np.int64)
     out_time = np.empty(n, dtype=np.int64)
     for p in range(n):
-        r = out_row[p]
+        r = a_row[p]
         out_code[p] = row_code[r]
         out_time[p] = row_time[r]
-    return out_row, out_rule, out_code, out_time
+    return a_row, a_rule, out_code, out_time
 
 
 @jit
@@ -539,6 +550,7 @@ def decide_by_customer(
     history_time: I64,
     quiet_rule: Mask,
     customer_zone: I64,
+    keep_after: I64,
 ) -> tuple[I64, Mask, I64, I64, I64, I64]:
     """Consent, then greedy cap arbitration, in processing order, one customer at a time.
 
@@ -554,7 +566,9 @@ def decide_by_customer(
     first one missing, refused it, ``100 + m`` when its rule's ``m``-th cap blocked it), ``accepted``,
     the time-zone code ``customer_zone[customer[c]]`` of accepted candidates of rules with
     ``quiet_rule`` set (-1 elsewhere; ``customer_zone`` may be empty when no rule has quiet hours), and
-    the accepted cap rows (key, customer, time) in candidate order, then the rule's cap order.
+    the accepted cap rows (key, customer, time) in candidate order, then the rule's cap order, of
+    those with a time after ``keep_after[key]`` (the rows still inside their period at the next
+    watermark).
     """
     n = time.size
     n_slots = purposes.shape[1]
@@ -657,7 +671,10 @@ def decide_by_customer(
         if v < 0:
             accepted[c] = True
             variant[c] = 0
-            total += cap_count[g_rule[i]]
+            first = cap_start[g_rule[i]]
+            for e in range(first, first + cap_count[g_rule[i]]):
+                if g_time[i] > keep_after[cap_key[e]]:
+                    total += 1
         else:
             variant[c] = v
     # accepted cap rows in candidate order
@@ -669,10 +686,12 @@ def decide_by_customer(
         if accepted[c]:
             first = cap_start[rule[c]]
             for e in range(first, first + cap_count[rule[c]]):
-                out_key[j] = cap_key[e]
-                out_customer[j] = customer[c]
-                out_time[j] = time[c]
-                j += 1
+                k = cap_key[e]
+                if time[c] > keep_after[k]:
+                    out_key[j] = k
+                    out_customer[j] = customer[c]
+                    out_time[j] = time[c]
+                    j += 1
     return variant, accepted, zone, out_key, out_customer, out_time
 
 
