@@ -1049,7 +1049,9 @@ def _decide(
             ledger = consent(id_of_code[present])
         else:
             ledger = consent
-    record_bounds, record_time, record_purpose, record_granted = consent_by_code(ledger, names, id_of_code)
+    record_start, record_end, record_time, record_purpose, record_granted = consent_by_code(
+        ledger, names, id_of_code
+    )
     quiet = compiled.ruleset.policies.quiet_hours
     tz_uniques = np.array([compiled.ruleset.policies.default_timezone], dtype=_S)
     zone_of = np.zeros(0, dtype=np.int64)
@@ -1072,7 +1074,8 @@ def _decide(
         int(id_of_code.size),
         purposes,
         len(names),
-        record_bounds,
+        record_start,
+        record_end,
         record_time,
         record_purpose,
         record_granted,

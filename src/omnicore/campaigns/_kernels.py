@@ -22,6 +22,7 @@ __all__ = [
     "group_rows",
     "label_decisions",
     "latest_granted",
+    "match_sorted",
     "order_event_candidates",
     "pair_codes",
     "select_by_code",
@@ -535,7 +536,8 @@ def decide_by_customer(
     n_customers: int,
     purposes: I64,
     n_purposes: int,
-    record_bounds: I64,
+    record_start: I64,
+    record_end: I64,
     record_time: I64,
     record_purpose: I64,
     record_granted: Mask,
@@ -557,7 +559,7 @@ def decide_by_customer(
     Candidate ``c`` (``time`` non-decreasing) of customer code ``customer[c]`` needs the consent
     purposes ``purposes[rule[c], k]`` (``k = 0, 1, ...`` up to the first -1): the latest consent record
     of the customer and purpose at or before ``time[c]`` must be a grant. Customer ``u``'s records are
-    ``record_bounds[u] : record_bounds[u + 1]`` in time order (ties: the later record wins). A candidate
+    ``record_start[u] : record_end[u]`` in time order (ties: the later record wins). A candidate
     with every consent is a member of the caps ``cap_start[rule[c]] : + cap_count[rule[c]]`` of its rule
     and is accepted unless one of them is full, as in :func:`arbitrate_by_customer` (history rows,
     any order, times not after the candidates', are replayed first, in time order).
@@ -614,7 +616,7 @@ def decide_by_customer(
             head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
         for q in range(n_purposes):
             granted[q] = False
-        p, p_end = record_bounds[u], record_bounds[u + 1]
+        p, p_end = record_start[u], record_end[u]
         for i in range(lo, hi):
             t = g_time[i]
             r = g_rule[i]
@@ -750,3 +752,20 @@ def label_decisions(
     for c in range(n):
         reason[c] = present[slot[c]]
     return status, reason, keys
+
+
+@jit
+def match_sorted(ids: I64, values: I64) -> tuple[I64, I64]:
+    """Per id of the ascending distinct ``ids``, the range ``start : end`` of ``values`` (ascending)
+    equal to it; one merge of the two arrays."""
+    start = np.zeros(ids.size, dtype=np.int64)
+    end = np.zeros(ids.size, dtype=np.int64)
+    j = 0
+    for u in range(ids.size):
+        while j < values.size and values[j] < ids[u]:
+            j += 1
+        start[u] = j
+        while j < values.size and values[j] == ids[u]:
+            j += 1
+        end[u] = j
+    return start, end

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -17,6 +18,7 @@ from omnicore.campaigns._kernels import (
     factorize_words,
     group_rows,
     latest_granted,
+    match_sorted,
     pair_codes,
 )
 from omnicore.campaigns._windows import codes_for, latest_at_or_before
@@ -107,15 +109,24 @@ def granted_by_code(
     return latest_granted(bounds, times[order], ledger.granted[rows][order], code.astype(np.int64), at)
 
 
-_LEDGER_ROWS: list[tuple[ConsentRecords, tuple[str, ...], npt.NDArray[np.intp], I64]] = []
+@attrs.frozen(kw_only=True)
+class _LedgerIndex:
+    """A ledger's records of some purposes sorted by (subject, time, ledger order)."""
+
+    subject: npt.NDArray[Any]
+    time: I64
+    purpose: I64
+    granted: Mask
 
 
-def _ledger_rows(ledger: ConsentRecords, purposes: tuple[str, ...]) -> tuple[npt.NDArray[np.intp], I64]:
-    """The ledger's rows of the given purposes in time order (ties in ledger order), and each row's
-    purpose position; cached for the last few ledgers (a ledger is immutable)."""
-    for table, names, cached_rows, cached_purpose in _LEDGER_ROWS:
+_LEDGER_INDEX: list[tuple[ConsentRecords, tuple[str, ...], _LedgerIndex]] = []
+
+
+def _ledger_index(ledger: ConsentRecords, purposes: tuple[str, ...]) -> _LedgerIndex:
+    """:class:`_LedgerIndex` of a ledger; cached for the last few ledgers (a ledger is immutable)."""
+    for table, names, cached in _LEDGER_INDEX:
         if table is ledger and names == purposes:
-            return cached_rows, cached_purpose
+            return cached
     purpose = np.full(len(ledger), -1, dtype=np.int64)
     for q, name in enumerate(purposes):
         purpose[ledger.purpose == name] = q
@@ -123,51 +134,56 @@ def _ledger_rows(ledger: ConsentRecords, purposes: tuple[str, ...]) -> tuple[npt
     times = ledger.recorded_at.view(np.int64)[rows]
     if times.size > 1 and not bool(np.all(times[1:] >= times[:-1])):
         rows = rows[np.argsort(times, kind="stable")]
-    _LEDGER_ROWS.insert(0, (ledger, purposes, rows, purpose[rows]))
-    del _LEDGER_ROWS[4:]
-    return rows, purpose[rows]
+    subjects = ledger.subject_id[rows]
+    if subjects.size > 1:
+        rows = rows[np.argsort(subjects, kind="stable")]
+    index = _LedgerIndex(
+        subject=ledger.subject_id[rows],
+        time=ledger.recorded_at.view(np.int64)[rows],
+        purpose=purpose[rows],
+        granted=ledger.granted[rows],
+    )
+    _LEDGER_INDEX.insert(0, (ledger, purposes, index))
+    del _LEDGER_INDEX[4:]
+    return index
 
 
 def consent_by_code(
     ledger: ConsentRecords | None, purposes: tuple[str, ...], id_of_code: npt.NDArray[Any]
-) -> tuple[I64, I64, I64, Mask]:
-    """The ledger's records of ``purposes`` grouped by customer code, for a pass per customer.
+) -> tuple[I64, I64, I64, I64, Mask]:
+    """The ledger's records of ``purposes`` by customer code, for a pass per customer.
 
     Customer ``u`` (id ``id_of_code[u]``; ids compared as in :func:`consent_granted`) owns records
-    ``bounds[u] : bounds[u + 1]``, in time order with ties in ledger order; returns ``bounds`` and per
-    record its time (microseconds), purpose position and ``granted``. Records of other customers are
-    left out. None (no ledger) has no records.
+    ``start[u] : end[u]``, in time order with ties in ledger order; returns ``start``, ``end`` and per
+    record its time (microseconds), purpose position and ``granted``. None (no ledger) has no records.
     """
     n_codes = int(id_of_code.size)
     if ledger is None or len(ledger) == 0 or not purposes or n_codes == 0:
+        none = np.zeros(n_codes, dtype=np.int64)
         empty = np.zeros(0, dtype=np.int64)
-        return np.zeros(n_codes + 1, dtype=np.int64), empty, empty, np.zeros(0, dtype=bool)
-    rows, purpose = _ledger_rows(ledger, purposes)
-    subjects = ledger.subject_id[rows]
-    ids = id_of_code
+        return none, none, empty, empty, np.zeros(0, dtype=bool)
+    index = _ledger_index(ledger, purposes)
+    subjects, ids = index.subject, id_of_code
     if (
-        ids.dtype.kind in "iu"
-        and subjects.dtype.kind in "iu"
+        ids.dtype.kind == "i"
+        and subjects.dtype.kind == "i"
         and (ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])))
     ):
-        # distinct sorted integer ids: each subject is at most one customer, found by binary search
-        pos = np.minimum(np.searchsorted(ids, subjects), ids.size - 1)
-        known = np.flatnonzero(ids[pos] == subjects)
-        rows, purpose, code = rows[known], purpose[known], pos[known].astype(np.int64)
-    else:
-        # general ids: a joint coding of subjects and customers (equal values, equal codes), and every
-        # customer holding the subject's value gets the record
-        s_joint, c_joint = codes_for(subjects, ids)
-        n_joint = int(max(int(s_joint.max(initial=-1)), int(c_joint.max(initial=-1)))) + 1
-        by_joint, joint_bounds = group_rows(c_joint, n_joint)
-        per_record = joint_bounds[s_joint + 1] - joint_bounds[s_joint]
-        take = np.repeat(np.arange(s_joint.size), per_record)
-        offset = np.arange(take.size) - np.repeat(np.cumsum(per_record) - per_record, per_record)
-        code = by_joint[joint_bounds[s_joint[take]] + offset].astype(np.int64)
-        rows, purpose = rows[take], purpose[take]
+        # distinct sorted integer ids against sorted subjects: one merge
+        start, end = match_sorted(ids.astype(np.int64, copy=False), subjects.astype(np.int64, copy=False))
+        return start, end, index.time, index.purpose, index.granted
+    # general ids: a joint coding of subjects and customers (equal values, equal codes), and every
+    # customer holding the subject's value gets the record
+    s_joint, c_joint = codes_for(subjects, ids)
+    n_joint = max(int(s_joint.max(initial=-1)), int(c_joint.max(initial=-1))) + 1
+    by_joint, joint_bounds = group_rows(c_joint, n_joint)
+    per_record = joint_bounds[s_joint + 1] - joint_bounds[s_joint]
+    take = np.repeat(np.arange(s_joint.size), per_record)
+    offset = np.arange(take.size) - np.repeat(np.cumsum(per_record) - per_record, per_record)
+    code = by_joint[joint_bounds[s_joint[take]] + offset].astype(np.int64)
     order, bounds = group_rows(code, n_codes)  # stable: time (then ledger) order within a customer
-    rows = rows[order]
-    return bounds, ledger.recorded_at.view(np.int64)[rows], purpose[order], ledger.granted[rows]
+    take = take[order]
+    return bounds[:-1], bounds[1:], index.time[take], index.purpose[take], index.granted[take]
 
 
 def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
