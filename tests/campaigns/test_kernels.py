@@ -8,14 +8,17 @@ from hypothesis import strategies as st
 
 from omnicore.campaigns._compile import Columns, RowSelector, compile_predicate, factorize_text
 from omnicore.campaigns._kernels import (
-    arbitrate_by_customer,
     count_in_groups,
     count_upto_in_groups,
+    decide_by_customer,
     first_in_ties,
+    label_decisions,
+    match_sorted,
+    order_event_candidates,
     pair_codes,
     select_by_code,
 )
-from omnicore.campaigns._policies import arbitrate, consent_granted, granted_by_code
+from omnicore.campaigns._policies import arbitrate, consent_by_code, consent_granted
 from omnicore.campaigns._rules import AllOf, Compare, IsIn, Not
 from omnicore.data import STRING_DTYPE
 from omnicore.storage import ConsentRecords
@@ -116,13 +119,23 @@ def test_arbitrate_matches_a_naive_greedy_pass(seed: int, n: int) -> None:
     assert block.tolist() == want_block
 
 
+def _consent_naive(records: list[tuple[int, int, int, bool]], cust: int, purpose: int, t: int) -> bool:
+    """The last record (in list order) of the customer and purpose at or before ``t`` is a grant."""
+    state = False
+    for u, q, s, granted in sorted(records, key=lambda r: r[2]):  # stable: ties keep list order
+        if u == cust and q == purpose and s <= t:
+            state = granted
+    return state
+
+
 @settings(max_examples=40)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 120))
-def test_arbitrate_by_customer_matches_a_naive_greedy_pass(seed: int, n: int) -> None:
-    """The per-customer ring arbitration against the quadratic greedy pass, with a cap table of
-    several rules (limits and periods differing between entries of one key) and history rows."""
+@given(st.integers(0, 2**32 - 1), st.integers(1, 120), st.booleans())
+def test_decide_by_customer_matches_a_naive_greedy_pass(seed: int, n: int, quiet: bool) -> None:
+    """Consent then per-customer ring arbitration against a plain look-up and the quadratic greedy
+    pass, with a cap table of several rules (limits and periods differing between entries of one key),
+    rules needing zero to two consent purposes, history rows and a watermark filter on the cap rows."""
     rng = np.random.default_rng(seed)
-    n_rules, n_keys, n_cust = 4, 4, 5
+    n_rules, n_keys, n_cust, n_purposes = 4, 4, 5, 3
     start, count, key, period, limit = [], [], [], [], []
     for _ in range(n_rules):
         keys = rng.choice(n_keys, rng.integers(0, 4), replace=False)
@@ -131,14 +144,40 @@ def test_arbitrate_by_customer_matches_a_naive_greedy_pass(seed: int, n: int) ->
         key += keys.tolist()
         period += rng.integers(3, 30, keys.size).tolist()
         limit += rng.integers(1, 4, keys.size).tolist()
+    purposes = np.full((n_rules, 2), -1, dtype=np.int64)
+    for r in range(n_rules):
+        chosen = rng.choice(n_purposes, rng.integers(0, 3), replace=False)
+        purposes[r, : chosen.size] = chosen
     time = np.sort(rng.integers(100, 200, n)).astype(np.int64)
-    eligible = rng.random(n) < 0.85
     rule = rng.integers(0, n_rules, n).astype(np.int64)
     cust = rng.integers(0, n_cust, n).astype(np.int64)
     history = [
         (int(rng.integers(0, n_keys)), int(rng.integers(0, n_cust)), int(rng.integers(80, 101)))
         for _ in range(12)
     ]
+    records = [
+        (int(rng.integers(0, n_cust)), int(rng.integers(0, n_purposes)), int(rng.integers(90, 200)), bool(b))
+        for b in rng.random(25) < 0.7
+    ]
+    # the kernel's record layout: grouped by customer, in time order (ties in list order)
+    by_cust = sorted(range(len(records)), key=lambda i: (records[i][0], records[i][2], i))
+    r_start = np.array([sum(1 for r in records if r[0] < u) for u in range(n_cust)], dtype=np.int64)
+    r_end = np.array([sum(1 for r in records if r[0] <= u) for u in range(n_cust)], dtype=np.int64)
+    quiet_rule = rng.random(n_rules) < 0.5 if quiet else np.zeros(n_rules, dtype=bool)
+    zone_of = rng.integers(0, 3, n_cust).astype(np.int64) if quiet else np.zeros(0, dtype=np.int64)
+    key_period = np.array(
+        [max([p for k, p in zip(key, period, strict=True) if k == j] or [1]) for j in range(n_keys)]
+    )
+    keep_after = 150 - key_period
+    eligible, refused = [], []
+    for c in range(n):
+        missing = [
+            j
+            for j, q in enumerate(purposes[rule[c]])
+            if q >= 0 and not _consent_naive(records, int(cust[c]), int(q), int(time[c]))
+        ]
+        refused.append(missing[0] if missing else -1)
+        eligible.append(not missing)
     members = [
         [
             (key[e], int(cust[c]), period[e], limit[e])
@@ -147,29 +186,113 @@ def test_arbitrate_by_customer_matches_a_naive_greedy_pass(seed: int, n: int) ->
         for c in range(n)
     ]
     i64 = lambda values: np.array(values, dtype=np.int64)  # noqa: E731
-    acc, block, out_key, out_cust, out_time = arbitrate_by_customer(
+    variant, acc, zone, out_key, out_cust, out_time = decide_by_customer(
         time,
-        eligible,
         cust,
         rule,
+        n_cust,
+        purposes,
+        n_purposes,
+        r_start,
+        r_end,
+        i64([records[i][2] for i in by_cust]),
+        i64([records[i][1] for i in by_cust]),
+        np.array([records[i][3] for i in by_cust], dtype=bool),
         i64(start),
         i64(count),
         i64(key),
         i64(period),
         i64(limit),
         n_keys,
-        n_cust,
         i64([h[0] for h in history]),
         i64([h[1] for h in history]),
         i64([h[2] for h in history]),
+        quiet_rule,
+        zone_of,
+        keep_after.astype(np.int64),
     )
-    want_acc, want_flat = _arbitrate_naive(time.tolist(), eligible.tolist(), members, history)
+    want_acc, want_flat = _arbitrate_naive(time.tolist(), eligible, members, history)
     offsets = np.cumsum([0] + [len(m) for m in members])
-    want_block = [b - int(offsets[c]) if b >= 0 else -1 for c, b in enumerate(want_flat)]
+    want_variant = [
+        10 + refused[c] if refused[c] >= 0 else (100 + b - int(offsets[c]) if b >= 0 else 0)
+        for c, b in enumerate(want_flat)
+    ]
     assert acc.tolist() == want_acc
-    assert block.tolist() == want_block
-    rows = [(k, u, int(time[c])) for c in range(n) if want_acc[c] for k, u, _, _ in members[c]]
+    assert variant.tolist() == want_variant
+    want_zone = [int(zone_of[cust[c]]) if want_acc[c] and quiet_rule[rule[c]] else -1 for c in range(n)]
+    assert zone.tolist() == want_zone
+    rows = [
+        (k, u, int(time[c]))
+        for c in range(n)
+        if want_acc[c]
+        for k, u, _, _ in members[c]
+        if time[c] > keep_after[k]
+    ]
     assert list(zip(out_key.tolist(), out_cust.tolist(), out_time.tolist(), strict=True)) == rows
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.integers(1, 12))
+def test_order_event_candidates_is_a_stable_sort_by_row(seed: int, n_rows: int, n_runs: int) -> None:
+    """Runs of ascending rows (one per rule, in rank order) come out as a stable sort by row, over
+    row counts needing one and several radix passes."""
+    rng = np.random.default_rng(seed)
+    n_rows = n_rows * int(rng.choice([1, 20, 30_000]))
+    runs = [
+        np.sort(rng.choice(n_rows, int(rng.integers(0, min(n_rows, 50) + 1)), replace=False))
+        for _ in range(n_runs)
+    ]
+    rules = rng.permutation(40)[:n_runs].astype(np.int64)
+    rows = np.concatenate(runs).astype(np.int64)
+    bounds = np.concatenate([[0], np.cumsum([r.size for r in runs])]).astype(np.int64)
+    code = rng.integers(0, 9, n_rows).astype(np.int64)
+    time = np.sort(rng.integers(0, 10**6, n_rows)).astype(np.int64)
+    got_row, got_rule, got_code, got_time = order_event_candidates(rows, bounds, rules, n_rows, code, time)
+    pairs = sorted(
+        ((int(r), k) for k, run in enumerate(runs) for r in run), key=lambda pair: pair[0]
+    )  # sorted() is stable: equal rows keep run order
+    assert got_row.tolist() == [r for r, _ in pairs]
+    assert got_rule.tolist() == [int(rules[k]) for _, k in pairs]
+    assert got_code.tolist() == [int(code[r]) for r, _ in pairs]
+    assert got_time.tolist() == [int(time[r]) for r, _ in pairs]
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 200))
+def test_label_decisions_matches_the_plain_rules(seed: int, n: int) -> None:
+    """Statuses and reason codes against the plain definitions: variant 2 held out, 1 deferred, 0 fired,
+    ``10 + k`` consent, ``100 + m`` the cap's own status; reason codes rank the keys ``rule * 1000 +
+    variant`` present."""
+    rng = np.random.default_rng(seed)
+    n_rules, k_slots, m_slots = 5, 2, 3
+    rule = rng.integers(0, n_rules, n).astype(np.int64)
+    cap_count = rng.integers(0, m_slots + 1, n_rules)
+    cap_start = np.concatenate([[0], np.cumsum(cap_count)[:-1]]).astype(np.int64)
+    cap_status = rng.integers(4, 8, int(cap_count.sum()) + 1).astype(np.int32)
+    accepted = rng.random(n) < 0.6
+    variant = np.zeros(n, dtype=np.int64)
+    for c in np.flatnonzero(~accepted):
+        if cap_count[rule[c]] and rng.random() < 0.5:
+            variant[c] = 100 + int(rng.integers(0, cap_count[rule[c]]))
+        else:
+            variant[c] = 10 + int(rng.integers(0, k_slots))
+    held = rng.random(n) < 0.2
+    deferred = accepted & ~held & (rng.random(n) < 0.4)
+    status_of = np.array([0, 1, 2, 3], dtype=np.int32)
+    status, reason, keys = label_decisions(
+        rule, variant, accepted, held, deferred, n_rules, k_slots, m_slots, cap_start, cap_status, status_of
+    )
+    final = np.where(accepted, np.where(held, 2, np.where(deferred, 1, 0)), variant)
+    want_status = [
+        int(cap_status[cap_start[rule[c]] + final[c] - 100])
+        if final[c] >= 100
+        else (3 if final[c] >= 10 else int(final[c]))
+        for c in range(n)
+    ]
+    assert status.tolist() == want_status
+    uniq = sorted(set((rule * 1000 + final).tolist()))
+    assert keys.tolist() == uniq
+    assert reason.tolist() == [uniq.index(int(k)) for k in rule * 1000 + final]
 
 
 @settings(max_examples=40)
@@ -247,25 +370,48 @@ def test_pair_codes_are_equal_exactly_for_equal_pairs(seed: int) -> None:
 
 
 @settings(max_examples=30)
-@given(st.integers(0, 2**32 - 1), st.booleans())
-def test_consent_by_code_matches_the_ledger_lookup(seed: int, shuffled: bool) -> None:
+@given(st.integers(0, 2**32 - 1), st.booleans(), st.sampled_from(["int", "text", "mixed"]))
+def test_consent_by_code_matches_the_ledger_lookup(seed: int, shuffled: bool, ids_kind: str) -> None:
+    """Records by customer code, read as the last one at or before a time, give :func:`consent_granted`,
+    for integer ids (the merge), text ids and integer customers against text subjects (joint coding)."""
     rng = np.random.default_rng(seed)
     m = 60
     times = np.sort(rng.integers(0, 50, m))
     order = rng.permutation(m) if shuffled else np.arange(m)  # a ledger out of time order too
+    subjects = rng.integers(0, 12, m)[order]
     ledger = ConsentRecords(
-        subject_id=rng.integers(0, 12, m)[order],
-        purpose=rng.choice(["marketing", "sms"], m)[order],
+        subject_id=subjects if ids_kind == "int" else subjects.astype(str),
+        purpose=rng.choice(["marketing", "sms", "push"], m)[order],
         granted=(rng.random(m) < 0.6)[order],
         recorded_at=(np.datetime64("2024-01-01", "us") + times.astype("timedelta64[h]"))[order],
         source=np.full(m, "app"),
     )
     ids = np.arange(0, 15, dtype=np.int64)  # sorted distinct ids, some without any record
+    if ids_kind == "text":
+        ids = np.sort(ids.astype(str)).astype(STRING_DTYPE)
     code = rng.integers(0, ids.size, 80).astype(np.int64)
     at = (np.datetime64("2024-01-01", "us") + rng.integers(0, 55, 80).astype("timedelta64[h]")).view(np.int64)
-    for purpose in ("marketing", "sms", "push"):
-        got = granted_by_code(ledger, purpose, ids, code, at)
-        assert got.tolist() == consent_granted(ledger, purpose, ids[code], at).tolist()
+    names = ("marketing", "sms")
+    start, end, rec_time, rec_purpose, rec_granted = consent_by_code(ledger, names, ids)
+    for q, purpose in enumerate(names):
+        got = []
+        for c, t in zip(code.tolist(), at.tolist(), strict=True):
+            state = False
+            for r in range(int(start[c]), int(end[c])):
+                assert r == start[c] or rec_time[r] >= rec_time[r - 1]  # time order within a customer
+                if rec_purpose[r] == q and rec_time[r] <= t:
+                    state = bool(rec_granted[r])
+            got.append(state)
+        assert got == consent_granted(ledger, purpose, ids[code], at).tolist()
+    assert consent_by_code(None, names, ids)[2].size == 0
+
+
+def test_match_sorted_gives_the_equal_ranges() -> None:
+    ids = np.array([2, 5, 7, 9], dtype=np.int64)
+    values = np.array([1, 2, 2, 7, 8, 9, 9, 9, 12], dtype=np.int64)
+    start, end = match_sorted(ids, values)
+    assert start.tolist() == np.searchsorted(values, ids, side="left").tolist()
+    assert end.tolist() == np.searchsorted(values, ids, side="right").tolist()
 
 
 CATS = np.array(["baby", "beauty", "food", ""], dtype=STRING_DTYPE)
@@ -303,8 +449,9 @@ def test_kernels_give_the_same_results_without_jit() -> None:
     """NUMBA_DISABLE_JIT=1 runs the kernels as Python: same results (a small case, in a subprocess)."""
     code = (
         "import numpy as np\n"
-        "from omnicore.campaigns._kernels import arbitrate_by_customer, arbitrate_caps, factorize_words,"
-        " first_in_ties, group_rows, select_by_code, count_in_groups, count_upto_in_groups\n"
+        "from omnicore.campaigns._kernels import decide_by_customer, arbitrate_caps, factorize_words,"
+        " first_in_ties, group_rows, select_by_code, count_in_groups, count_upto_in_groups,"
+        " order_event_candidates, label_decisions, match_sorted\n"
         "rng = np.random.default_rng(3)\n"
         "t = np.sort(rng.integers(0, 20, 200)).astype(np.int64)\n"
         "g = rng.integers(0, 4, 200).astype(np.int64)\n"
@@ -315,8 +462,21 @@ def test_kernels_give_the_same_results_without_jit() -> None:
         "print([a.tolist() for a in arbitrate_caps(t, np.ones(200, bool), np.arange(200), cnt, g,"
         " np.full(200, 5), np.full(200, 2), np.bincount(g), np.zeros(0, np.int64), np.zeros(0, np.int64))])\n"
         "z = np.zeros(0, np.int64); k = np.array([0, 1, 2], np.int64)\n"
-        "print([a.tolist() for a in arbitrate_by_customer(t, np.ones(200, bool), g, g % 2, np.array([0, 1]),"
-        " np.array([1, 2]), k, np.array([4, 9, 30]), np.array([1, 2, 3]), 3, 4, z, z, z)])\n"
+        "p = np.array([[0, -1], [1, 0]], np.int64); rs = np.array([0, 3, 5, 9], np.int64)\n"
+        "out = decide_by_customer(t, g, g % 2, 4, p, 2, rs, np.array([3, 5, 9, 12], np.int64),"
+        " np.sort(rng.integers(0, 20, 12)).astype(np.int64), rng.integers(0, 2, 12).astype(np.int64),"
+        " rng.random(12) < 0.8, np.array([0, 1]), np.array([1, 2]), k, np.array([4, 9, 30]),"
+        " np.array([1, 2, 3]), 3, z, z, z, np.array([True, False]), np.array([2, 0, 1, 1]),"
+        " np.array([5, 0, 9]))\n"
+        "print([a.tolist() for a in out])\n"
+        "rows = np.concatenate([np.sort(rng.choice(3000, 40, replace=False)) for _ in range(3)])\n"
+        "ordered = order_event_candidates(rows.astype(np.int64), np.array([0, 40, 80, 120]), k, 3000,"
+        " rng.integers(0, 9, 3000).astype(np.int64), np.arange(3000, dtype=np.int64))\n"
+        "print([a.tolist() for a in ordered])\n"
+        "v = np.where(g == 3, 100, np.where(g == 2, 10, 0))\n"
+        "print([a.tolist() for a in label_decisions(g % 2, v, g < 2, g == 0, t > 9, 2, 1, 1,"
+        " np.array([0, 1]), np.array([5, 6], np.int32), np.arange(4, dtype=np.int32))])\n"
+        "print([a.tolist() for a in match_sorted(np.array([1, 4]), np.array([0, 1, 1, 4, 6]))])\n"
         "v = rng.integers(0, 9, 200).astype(np.float64)\n"
         "print([a.tolist() for a in select_by_code(g, v, np.array([0, 1, 2, 2, 3]), k,"
         " np.array([1, 0, 6]), np.array([4.0, 0.0, 2.0]), 3)])\n"
@@ -326,4 +486,4 @@ def test_kernels_give_the_same_results_without_jit() -> None:
     )
     compiled, plain = outputs_with_and_without_jit(code)
     assert compiled == plain
-    assert compiled.count("\n") == 8
+    assert compiled.count("\n") == 11

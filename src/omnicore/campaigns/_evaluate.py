@@ -555,9 +555,9 @@ def _profile_index(
     order = np.argsort(profiles.customer_id, kind="stable")
     ids = profiles.customer_id[order]
     first: int | None = None
-    if ids.dtype.kind == "i" and ids.size and int(ids[-1]) - int(ids[0]) == ids.size - 1:
-        if ids.size == 1 or bool(np.all(ids[1:] - ids[:-1] == 1)):
-            first = int(ids[0])
+    span_fits = ids.dtype.kind == "i" and ids.size and int(ids[-1]) - int(ids[0]) == ids.size - 1
+    if span_fits and (ids.size == 1 or bool(np.all(ids[1:] - ids[:-1] == 1))):
+        first = int(ids[0])
     coded: _Coded = {}
     for name, column in profiles.attributes.items():
         if column.dtype == _S:
@@ -920,7 +920,16 @@ def evaluate(
     candidates = _candidates(compiled, event_rules, event_rows, timers, ev_code, batch)
     cap_history = _cap_history(compiled, state, c_code)
     decisions, cap_rows = _decide(
-        compiled, candidates, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history, wm_new
+        compiled,
+        candidates,
+        timer_keys,
+        events,
+        id_of_code,
+        prof_row,
+        prof_cols,
+        consent,
+        cap_history,
+        wm_new,
     )
     new_state = _next_state(
         compiled,
@@ -988,7 +997,13 @@ def _candidates(
     no_timers = np.zeros(0, dtype=np.intp)
     if not timers["rule"]:
         return _Candidates(
-            rule=rule, code=code, time=time, trigger_at=time, row=row, timer_pos=no_timers, timer_index=no_timers
+            rule=rule,
+            code=code,
+            time=time,
+            trigger_at=time,
+            row=row,
+            timer_pos=no_timers,
+            timer_index=no_timers,
         )
     t_rule, t_code, t_time, t_start = (np.concatenate(timers[k]) for k in ("rule", "code", "time", "start"))
     tm = np.lexsort((compiled.priority_rank[t_rule], t_code, t_start, t_time))

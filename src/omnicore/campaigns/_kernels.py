@@ -12,7 +12,6 @@ import numpy.typing as npt
 from omnicore._jit import jit
 
 __all__ = [
-    "arbitrate_by_customer",
     "arbitrate_caps",
     "count_in_groups",
     "count_upto_in_groups",
@@ -21,7 +20,6 @@ __all__ = [
     "first_in_ties",
     "group_rows",
     "label_decisions",
-    "latest_granted",
     "match_sorted",
     "order_event_candidates",
     "pair_codes",
@@ -180,121 +178,6 @@ def arbitrate_caps(
                 slots[fill[g]] = t
                 fill[g] += 1
     return accepted, blocking
-
-
-@jit
-def arbitrate_by_customer(
-    time: I64,
-    eligible: Mask,
-    customer: I64,
-    rule: I64,
-    cap_start: I64,
-    cap_count: I64,
-    cap_key: I64,
-    cap_period: I64,
-    cap_limit: I64,
-    n_keys: int,
-    n_customers: int,
-    history_key: I64,
-    history_customer: I64,
-    history_time: I64,
-) -> tuple[Mask, I64, I64, I64, I64]:
-    """Greedy cap arbitration in processing order, one customer at a time.
-
-    Candidate ``c`` (``time`` non-decreasing) of customer code ``customer[c]`` is a member of the caps
-    ``cap_start[rule[c]] : + cap_count[rule[c]]`` of its rule; cap entry ``e`` counts the accepted rows
-    of (``cap_key[e]``, customer) and blocks when ``cap_limit[e]`` of them lie in
-    ``(t - cap_period[e], t]``. Every cap is per customer, so customers are independent: candidates are
-    grouped by customer (a stable counting sort) and each customer keeps, per cap key, a ring of its
-    last accepted times (as many as the key's largest limit): with times non-decreasing, ``limit``
-    rows lie in the period exactly when the ``limit``-th most recent one does. History rows (any
-    order, times not after the candidates') are replayed first, in time order.
-
-    Returns ``accepted``, per candidate the position within its rule's caps of the first cap that
-    blocked it (-1 if none), and the accepted cap rows (key, customer, time) in candidate order,
-    then the rule's cap order.
-    """
-    n = time.size
-    # ring capacity per key: its largest limit
-    cap_of = np.ones(n_keys, dtype=np.int64)
-    for e in range(cap_key.size):
-        if cap_limit[e] > cap_of[cap_key[e]]:
-            cap_of[cap_key[e]] = cap_limit[e]
-    ring_at = np.zeros(n_keys + 1, dtype=np.int64)
-    for k in range(n_keys):
-        ring_at[k + 1] = ring_at[k] + cap_of[k]
-    ring = np.zeros(max(ring_at[n_keys], 1), dtype=np.int64)
-    filled = np.zeros(n_keys, dtype=np.int64)  # accepted rows of the current customer, per key
-    head = np.zeros(n_keys, dtype=np.int64)  # next ring position, per key
-    owner = np.full(n_keys, -1, dtype=np.int64)
-    # candidates and history rows grouped by customer (stable)
-    c_order, c_bounds = group_rows(customer, n_customers)
-    h_order = np.argsort(history_time, kind="mergesort")
-    h_grouped, h_bounds = group_rows(history_customer[h_order], n_customers)
-    h_sorted = h_order[h_grouped]
-    accepted = np.zeros(n, dtype=np.bool_)
-    blocking = np.full(n, -1, dtype=np.int64)
-    for u in range(n_customers):
-        lo, hi = c_bounds[u], c_bounds[u + 1]
-        if lo == hi:
-            continue
-        for i in range(h_bounds[u], h_bounds[u + 1]):
-            h = h_sorted[i]
-            k = history_key[h]
-            if owner[k] != u:
-                owner[k] = u
-                filled[k] = 0
-                head[k] = 0
-            ring[ring_at[k] + head[k]] = history_time[h]
-            filled[k] += 1
-            head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
-        for i in range(lo, hi):
-            c = c_order[i]
-            if not eligible[c]:
-                continue
-            t = time[c]
-            first = cap_start[rule[c]]
-            ok = True
-            for e in range(first, first + cap_count[rule[c]]):
-                k = cap_key[e]
-                if owner[k] != u:
-                    owner[k] = u
-                    filled[k] = 0
-                    head[k] = 0
-                limit = cap_limit[e]
-                if filled[k] >= limit:
-                    at = head[k] - limit  # the limit-th most recent accepted time
-                    if at < 0:
-                        at += cap_of[k]
-                    if ring[ring_at[k] + at] > t - cap_period[e]:
-                        blocking[c] = e - first
-                        ok = False
-                        break
-            if ok:
-                accepted[c] = True
-                for e in range(first, first + cap_count[rule[c]]):
-                    k = cap_key[e]
-                    ring[ring_at[k] + head[k]] = t
-                    filled[k] += 1
-                    head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
-    # accepted cap rows in candidate order
-    total = 0
-    for c in range(n):
-        if accepted[c]:
-            total += cap_count[rule[c]]
-    out_key = np.empty(total, dtype=np.int64)
-    out_customer = np.empty(total, dtype=np.int64)
-    out_time = np.empty(total, dtype=np.int64)
-    j = 0
-    for c in range(n):
-        if accepted[c]:
-            first = cap_start[rule[c]]
-            for e in range(first, first + cap_count[rule[c]]):
-                out_key[j] = cap_key[e]
-                out_customer[j] = customer[c]
-                out_time[j] = time[c]
-                j += 1
-    return accepted, blocking, out_key, out_customer, out_time
 
 
 @jit
@@ -461,27 +344,6 @@ def pair_codes(a: I64, b: I64, n_a: int, n_b: int) -> tuple[I64, int]:
 
 
 @jit
-def latest_granted(bounds: I64, time: I64, granted: Mask, code: I64, at: I64) -> Mask:
-    """Per query, ``granted`` of the last record of its code at or before ``at`` (False if none).
-
-    Records of code ``c`` are ``bounds[c] : bounds[c + 1]``, in time order.
-    """
-    out = np.zeros(code.size, dtype=np.bool_)
-    for q in range(code.size):
-        lo, hi = bounds[code[q]], bounds[code[q] + 1]
-        t = at[q]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if time[mid] <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo > bounds[code[q]]:
-            out[q] = granted[lo - 1]
-    return out
-
-
-@jit
 def order_event_candidates(
     rows: I64, run_bounds: I64, run_rule: I64, n_rows: int, row_code: I64, row_time: I64
 ) -> tuple[I64, I64, I64, I64]:
@@ -561,8 +423,12 @@ def decide_by_customer(
     of the customer and purpose at or before ``time[c]`` must be a grant. Customer ``u``'s records are
     ``record_start[u] : record_end[u]`` in time order (ties: the later record wins). A candidate
     with every consent is a member of the caps ``cap_start[rule[c]] : + cap_count[rule[c]]`` of its rule
-    and is accepted unless one of them is full, as in :func:`arbitrate_by_customer` (history rows,
-    any order, times not after the candidates', are replayed first, in time order).
+    and is accepted unless one of them already holds ``cap_limit[e]`` accepted rows of (``cap_key[e]``,
+    customer) in ``(t - cap_period[e], t]``. Customers are independent: candidates are grouped by
+    customer (a stable counting sort) and each customer keeps, per cap key, a ring of its last accepted
+    times (as many as the key's largest limit); with times non-decreasing, ``limit`` rows lie in the
+    period exactly when the ``limit``-th most recent one does. History rows (any order, times not after
+    the candidates') are replayed first, in time order.
 
     Returns per candidate the variant (0 accepted, ``10 + k`` when the rule's ``k``-th purpose, the
     first one missing, refused it, ``100 + m`` when its rule's ``m``-th cap blocked it), ``accepted``,

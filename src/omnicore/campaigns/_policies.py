@@ -17,7 +17,6 @@ from omnicore.campaigns._kernels import (
     arbitrate_caps,
     factorize_words,
     group_rows,
-    latest_granted,
     match_sorted,
     pair_codes,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "arbitrate",
     "consent_by_code",
     "consent_granted",
-    "granted_by_code",
     "holdout_draw",
     "holdout_draw_seeded",
     "holdout_seed",
@@ -78,35 +76,6 @@ def consent_granted(ledger: ConsentRecords, purpose: str, customer_id: npt.NDArr
     found = hit >= 0
     granted[found] = ledger.granted[rows][hit[found]]
     return granted
-
-
-def granted_by_code(
-    ledger: ConsentRecords, purpose: str, id_of_code: npt.NDArray[Any], code: I64, at: I64
-) -> Mask:
-    """:func:`consent_granted` for customers given as codes into sorted distinct ids ``id_of_code``.
-
-    The ledger's subjects are coded by binary search in ``id_of_code`` and grouped by one counting
-    sort; each query is then a binary search in its customer's few records.
-    """
-    if code.size == 0:
-        return np.zeros(0, dtype=bool)
-    ids = id_of_code
-    rows = np.flatnonzero(ledger.purpose == purpose)
-    subjects = ledger.subject_id[rows]
-    int_ids = ids.dtype.kind in "iu" and subjects.dtype.kind in "iu"
-    if not int_ids or (ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1]))):
-        return consent_granted(ledger, purpose, ids[code], at)
-    if rows.size == 0:
-        return np.zeros(code.size, dtype=bool)
-    pos = np.minimum(np.searchsorted(ids, subjects), ids.size - 1)
-    known = np.flatnonzero(ids[pos] == subjects)
-    rows, s_code = rows[known], pos[known].astype(np.int64)
-    times = ledger.recorded_at.view(np.int64)[rows]
-    if times.size > 1 and not bool(np.all(times[1:] >= times[:-1])):
-        order = np.lexsort((np.arange(rows.size), times, s_code))
-        rows, s_code, times = rows[order], s_code[order], times[order]
-    order, bounds = group_rows(s_code, int(ids.size))  # stable: time (then ledger) order within a code
-    return latest_granted(bounds, times[order], ledger.granted[rows][order], code.astype(np.int64), at)
 
 
 @attrs.frozen(kw_only=True)

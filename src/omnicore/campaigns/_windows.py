@@ -28,7 +28,8 @@ def codes_for(*columns: npt.NDArray[Any]) -> list[I64]:
     """
     kinds = {c.dtype.kind for c in columns if c.size}
     if len(kinds) > 1:
-        columns = tuple(c.astype(str).astype(np.dtypes.StringDType()) for c in columns)
+        text = np.dtypes.StringDType()
+        columns = tuple(c if c.dtype == text else c.astype(str).astype(text) for c in columns)
     sizes = [c.size for c in columns]
     non_empty = [c for c in columns if c.size]
     if not non_empty:
