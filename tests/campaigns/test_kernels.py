@@ -18,7 +18,7 @@ from omnicore.campaigns._kernels import (
     pair_codes,
     select_by_code,
 )
-from omnicore.campaigns._policies import arbitrate, consent_by_code, consent_granted
+from omnicore.campaigns._policies import arbitrate, consent_by_code, consent_granted, send_after_quiet_hours
 from omnicore.campaigns._rules import AllOf, Compare, IsIn, Not
 from omnicore.data import STRING_DTYPE
 from omnicore.storage import ConsentRecords
@@ -477,6 +477,11 @@ def test_kernels_give_the_same_results_without_jit() -> None:
         "print([a.tolist() for a in label_decisions(g % 2, v, g < 2, g == 0, t > 9, 2, 1, 1,"
         " np.array([0, 1]), np.array([5, 6], np.int32), np.arange(4, dtype=np.int32))])\n"
         "print([a.tolist() for a in match_sorted(np.array([1, 4]), np.array([0, 1, 1, 4, 6]))])\n"
+        "from omnicore.campaigns._kernels import hour_span_by_code, quiet_send_at\n"
+        "at = t * 3_600_000_000 - 5 * 86_400_000_000\n"
+        "print([a.tolist() for a in hour_span_by_code(at, g, 4)])\n"
+        "print(quiet_send_at(at, g, np.array([0, 3_600_000_000, -7_200_000_000, 0]), z, 22 * 3_600_000_000,"
+        " 8 * 3_600_000_000).tolist())\n"
         "v = rng.integers(0, 9, 200).astype(np.float64)\n"
         "print([a.tolist() for a in select_by_code(g, v, np.array([0, 1, 2, 2, 3]), k,"
         " np.array([1, 0, 6]), np.array([4.0, 0.0, 2.0]), 3)])\n"
@@ -486,4 +491,52 @@ def test_kernels_give_the_same_results_without_jit() -> None:
     )
     compiled, plain = outputs_with_and_without_jit(code)
     assert compiled == plain
-    assert compiled.count("\n") == 11
+    assert compiled.count("\n") == 13
+
+
+def _send_after_quiet_hours_plain(
+    at: np.ndarray, zones: list[str], start_hour: float, end_hour: float
+) -> list[int]:
+    """The quiet-hours rule written out per zone: a zone whose noon offsets agree on every day of its
+    span (the days present, for spans over a year longer than its row count) takes that one offset,
+    else each row its hour's offset; then wait until ``end`` when the local time of day is quiet."""
+    from omnicore.campaigns._policies import _offset_us
+
+    hour_us, day_us = 3_600_000_000, 86_400_000_000
+    offsets = np.zeros(at.size, dtype=np.int64)
+    for zone in set(zones):
+        rows = np.array([i for i, z in enumerate(zones) if z == zone])
+        hours = at[rows] // hour_us
+        first_day, last_day = int(hours.min()) // 24, int(hours.max()) // 24
+        long_span = last_day - first_day >= max(rows.size, 366)
+        days = sorted({int(h) // 24 for h in hours}) if long_span else range(first_day, last_day + 1)
+        noon = {_offset_us(zone, d * 24 + 12) for d in days}
+        for i, h in zip(rows.tolist(), hours.tolist(), strict=True):
+            offsets[i] = next(iter(noon)) if len(noon) == 1 else _offset_us(zone, int(h))
+    start, end = round(start_hour * hour_us), round(end_hour * hour_us)
+    out = []
+    for t, off in zip(at.tolist(), offsets.tolist(), strict=True):
+        tod = (t + off) % day_us
+        quiet = start <= tod < end if start <= end else (tod >= start or tod < end)
+        out.append(t + (end - tod) % day_us if quiet else t)
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1), st.sampled_from([(22.0, 8.0), (9.0, 17.5), (21.5, 7.25)]), st.integers(0, 2)
+)
+def test_send_after_quiet_hours_matches_the_plain_rule(
+    seed: int, hours: tuple[float, float], span: int
+) -> None:
+    """Fixed-offset zones, DST changes inside the span (London, New York in March) and spans of years."""
+    rng = np.random.default_rng(seed)
+    n = 120
+    base = np.datetime64(["2024-06-01", "2024-03-05", "2021-01-01"][span], "us").view(np.int64)
+    length_us = [3, 40, 1200][span] * 86_400_000_000
+    at = np.sort(base + rng.integers(0, length_us, n)).astype(np.int64)
+    names = ["Asia/Shanghai", "Europe/London", "America/New_York", "UTC", "Mars/Base"]
+    zones = [names[i] for i in rng.integers(0, len(names), n)]
+    uniques, codes = factorize_text(np.array(zones, dtype=STRING_DTYPE))
+    got = send_after_quiet_hours(at, uniques, codes, start_hour=hours[0], end_hour=hours[1])
+    assert got.tolist() == _send_after_quiet_hours_plain(at, zones, *hours)

@@ -19,10 +19,12 @@ __all__ = [
     "factorize_words",
     "first_in_ties",
     "group_rows",
+    "hour_span_by_code",
     "label_decisions",
     "match_sorted",
     "order_event_candidates",
     "pair_codes",
+    "quiet_send_at",
     "select_by_code",
 ]
 
@@ -635,3 +637,40 @@ def match_sorted(ids: I64, values: I64) -> tuple[I64, I64]:
             j += 1
         end[u] = j
     return start, end
+
+
+_US_PER_HOUR = 3_600_000_000
+_US_PER_DAY = 24 * _US_PER_HOUR
+
+
+@jit
+def hour_span_by_code(at: I64, codes: I64, n_codes: int) -> tuple[I64, I64, I64]:
+    """Per code: its number of rows and the first and last hour (``at // 1 h``, microseconds) among them."""
+    count = np.zeros(n_codes, dtype=np.int64)
+    first = np.zeros(n_codes, dtype=np.int64)
+    last = np.zeros(n_codes, dtype=np.int64)
+    for i in range(at.size):
+        k = codes[i]
+        h = at[i] // _US_PER_HOUR
+        if count[k] == 0 or h < first[k]:
+            first[k] = h
+        if count[k] == 0 or h > last[k]:
+            last[k] = h
+        count[k] += 1
+    return count, first, last
+
+
+@jit
+def quiet_send_at(at: I64, codes: I64, fixed_offset: I64, row_offset: I64, start: int, end: int) -> I64:
+    """Send time after quiet hours ``[start, end)`` of local time of day (microseconds; wrapping
+    midnight when ``start > end``): ``at`` outside them, else the end of the quiet period. The UTC
+    offset of row ``i`` is ``row_offset[i]``, or ``fixed_offset[codes[i]]`` when ``row_offset`` is empty.
+    """
+    out = np.empty(at.size, dtype=np.int64)
+    per_row = row_offset.size > 0
+    for i in range(at.size):
+        offset = row_offset[i] if per_row else fixed_offset[codes[i]]
+        tod = (at[i] + offset) % _US_PER_DAY
+        quiet = (start <= tod < end) if start <= end else (tod >= start or tod < end)
+        out[i] = at[i] + (end - tod) % _US_PER_DAY if quiet else at[i]
+    return out

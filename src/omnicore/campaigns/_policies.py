@@ -17,8 +17,10 @@ from omnicore.campaigns._kernels import (
     arbitrate_caps,
     factorize_words,
     group_rows,
+    hour_span_by_code,
     match_sorted,
     pair_codes,
+    quiet_send_at,
 )
 from omnicore.campaigns._windows import codes_for, latest_at_or_before
 from omnicore.storage import ConsentRecords
@@ -245,34 +247,55 @@ def utc_offsets(timezones: npt.NDArray[Any], at: I64) -> I64:
 
 def _coded_utc_offsets(tz_uniques: npt.NDArray[Any], tz_codes: npt.NDArray[np.intp], at: I64) -> I64:
     """:func:`utc_offsets` of time zones given as codes into distinct names."""
-    out = np.empty(at.size, dtype=np.int64)
-    hours_all = at // _US_PER_HOUR
-    present = np.flatnonzero(np.bincount(tz_codes, minlength=tz_uniques.size))
-    if present.size == 1:
-        grouped: tuple[npt.NDArray[np.intp], I64] | None = None
-    else:
-        grouped = group_rows(tz_codes.astype(np.int64, copy=False), int(tz_uniques.size))
+    codes = tz_codes.astype(np.int64, copy=False)
+    fixed, per_row = _zone_offsets(tz_uniques, codes, at)
+    return fixed[codes] if per_row is None else per_row
+
+
+def _zone_offsets(tz_uniques: npt.NDArray[Any], codes: I64, at: I64) -> tuple[I64, I64 | None]:
+    """Per zone code, its UTC offset when that is the same on every day its rows span; and when some
+    zone's offset changes (DST) within its span, the offset of every row (else None).
+
+    A zone's rows are summarised by one compiled pass (count, first and last hour), so a zone with
+    a fixed offset costs no per-row work beyond it.
+    """
+    count, first_hour, last_hour = hour_span_by_code(at, codes, int(tz_uniques.size))
+    fixed = np.zeros(tz_uniques.size, dtype=np.int64)
     names = tz_uniques.tolist()
-    for k in present.tolist():
-        name = names[k]
-        rows = np.arange(at.size) if grouped is None else grouped[0][grouped[1][k] : grouped[1][k + 1]]
-        hours = hours_all[rows]
+    varying = []
+    for k in np.flatnonzero(count).tolist():
         # every day of the span (a superset of the days present: no sort needed), unless it is long
-        first_day, last_day = int(hours.min()) // 24, int(hours.max()) // 24
-        if last_day - first_day < max(rows.size, 366):
-            days: list[int] = list(range(first_day, last_day + 1))
-        else:
-            days = np.unique(hours // 24).tolist()
-        day_offsets = {_offset_us(str(name), d * 24 + 12) for d in days}
-        if len(day_offsets) == 1:
-            out[rows] = day_offsets.pop()
-            continue
-        uniq, inverse = np.unique(hours, return_inverse=True)
-        offsets = np.fromiter(
-            (_offset_us(str(name), int(h)) for h in uniq.tolist()), dtype=np.int64, count=uniq.size
-        )
-        out[rows] = offsets[inverse.reshape(-1)]
-    return out
+        first_day, last_day = int(first_hour[k]) // 24, int(last_hour[k]) // 24
+        if last_day - first_day < max(int(count[k]), 366):
+            day_offsets = {_offset_us(str(names[k]), d * 24 + 12) for d in range(first_day, last_day + 1)}
+            if len(day_offsets) == 1:
+                fixed[k] = day_offsets.pop()
+                continue
+        varying.append(k)
+    if not varying:
+        return fixed, None
+    per_row = fixed[codes]
+    for k in varying:
+        rows = np.flatnonzero(codes == k)
+        per_row[rows] = _hour_offsets(str(names[k]), at[rows] // _US_PER_HOUR)
+    return fixed, per_row
+
+
+def _hour_offsets(name: str, hours: I64) -> I64:
+    """UTC offset of one zone at each hour (since the epoch): one value when the noon offsets of the
+    days present agree, else looked up per distinct hour."""
+    first_day, last_day = int(hours.min()) // 24, int(hours.max()) // 24
+    if last_day - first_day < max(hours.size, 366):
+        days: list[int] = list(range(first_day, last_day + 1))
+    else:
+        days = np.unique(hours // 24).tolist()
+    day_offsets = {_offset_us(name, d * 24 + 12) for d in days}
+    if len(day_offsets) == 1:
+        return np.full(hours.size, day_offsets.pop(), dtype=np.int64)
+    uniq, inverse = np.unique(hours, return_inverse=True)
+    offsets = np.fromiter((_offset_us(name, int(h)) for h in uniq.tolist()), dtype=np.int64, count=uniq.size)
+    result: I64 = offsets[inverse.reshape(-1)]
+    return result
 
 
 def quiet_hours_send_at(
@@ -304,15 +327,21 @@ def send_after_quiet_hours(
     start_hour: float,
     end_hour: float,
 ) -> I64:
-    """:func:`quiet_hours_send_at` with time zones given as codes into distinct zone names."""
-    local = decided_at + _coded_utc_offsets(tz_uniques, tz_codes, decided_at)
-    tod = np.mod(local, _US_PER_DAY)
-    start = round(start_hour * _US_PER_HOUR)
-    end = round(end_hour * _US_PER_HOUR)
-    quiet = (tod >= start) & (tod < end) if start <= end else (tod >= start) | (tod < end)
-    wait = np.mod(end - tod, _US_PER_DAY)
-    result: I64 = np.where(quiet, decided_at + wait, decided_at)
-    return result
+    """:func:`quiet_hours_send_at` with time zones given as codes into distinct zone names.
+
+    The local time of day is ``(t + offset) mod 24 h``; inside ``[start, end)`` (wrapping midnight
+    when ``start > end``) the send waits ``(end - time of day) mod 24 h``. One compiled pass.
+    """
+    codes = tz_codes.astype(np.int64, copy=False)
+    fixed, per_row = _zone_offsets(tz_uniques, codes, decided_at)
+    return quiet_send_at(
+        decided_at,
+        codes,
+        fixed,
+        np.zeros(0, dtype=np.int64) if per_row is None else per_row,
+        round(start_hour * _US_PER_HOUR),
+        round(end_hour * _US_PER_HOUR),
+    )
 
 
 def _small_codes(values: I64) -> tuple[I64, int]:
