@@ -14,7 +14,7 @@ from omnicore.campaigns._kernels import (
     first_in_ties,
     label_decisions,
     match_sorted,
-    order_event_candidates,
+    order_candidates,
     pair_codes,
     select_by_code,
 )
@@ -232,10 +232,13 @@ def test_decide_by_customer_matches_a_naive_greedy_pass(seed: int, n: int, quiet
 
 
 @settings(max_examples=30)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.integers(1, 12))
-def test_order_event_candidates_is_a_stable_sort_by_row(seed: int, n_rows: int, n_runs: int) -> None:
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.integers(0, 12), st.integers(0, 8))
+def test_order_candidates_sorts_events_by_row_and_merges_timers(
+    seed: int, n_rows: int, n_runs: int, n_timers: int
+) -> None:
     """Runs of ascending rows (one per rule, in rank order) come out as a stable sort by row, over
-    row counts needing one and several radix passes."""
+    row counts needing one and several radix passes; each timer goes after the events of equal or
+    earlier time (the plain definition: ``searchsorted(..., side="right")`` and ``np.insert``)."""
     rng = np.random.default_rng(seed)
     n_rows = n_rows * int(rng.choice([1, 20, 30_000]))
     runs = [
@@ -243,18 +246,25 @@ def test_order_event_candidates_is_a_stable_sort_by_row(seed: int, n_rows: int, 
         for _ in range(n_runs)
     ]
     rules = rng.permutation(40)[:n_runs].astype(np.int64)
-    rows = np.concatenate(runs).astype(np.int64)
+    rows = np.concatenate([np.zeros(0, np.int64), *runs]).astype(np.int64)
     bounds = np.concatenate([[0], np.cumsum([r.size for r in runs])]).astype(np.int64)
     code = rng.integers(0, 9, n_rows).astype(np.int64)
-    time = np.sort(rng.integers(0, 10**6, n_rows)).astype(np.int64)
-    got_row, got_rule, got_code, got_time = order_event_candidates(rows, bounds, rules, n_rows, code, time)
+    time = np.sort(rng.integers(0, 200, n_rows)).astype(np.int64)
+    t_time = np.sort(rng.integers(0, 220, n_timers)).astype(np.int64)
+    t_rule, t_code, t_start = (rng.integers(0, 40, n_timers).astype(np.int64) for _ in range(3))
+    got = order_candidates(rows, bounds, rules, n_rows, code, time, t_rule, t_code, t_time, t_start)
     pairs = sorted(
         ((int(r), k) for k, run in enumerate(runs) for r in run), key=lambda pair: pair[0]
     )  # sorted() is stable: equal rows keep run order
-    assert got_row.tolist() == [r for r, _ in pairs]
-    assert got_rule.tolist() == [int(rules[k]) for _, k in pairs]
-    assert got_code.tolist() == [int(code[r]) for r, _ in pairs]
-    assert got_time.tolist() == [int(time[r]) for r, _ in pairs]
+    e_row = np.array([r for r, _ in pairs], dtype=np.int64)
+    e_time = time[e_row]
+    at = np.searchsorted(e_time, t_time, side="right")
+    assert got[0].tolist() == np.insert(e_row, at, -1).tolist()
+    assert got[1].tolist() == np.insert(np.array([rules[k] for _, k in pairs], np.int64), at, t_rule).tolist()
+    assert got[2].tolist() == np.insert(code[e_row], at, t_code).tolist()
+    assert got[3].tolist() == np.insert(e_time, at, t_time).tolist()
+    assert got[4].tolist() == np.insert(e_time, at, t_start).tolist()
+    assert got[5].tolist() == (at + np.arange(n_timers)).tolist()
 
 
 @settings(max_examples=30)
@@ -451,7 +461,7 @@ def test_kernels_give_the_same_results_without_jit() -> None:
         "import numpy as np\n"
         "from omnicore.campaigns._kernels import decide_by_customer, arbitrate_caps, factorize_words,"
         " first_in_ties, group_rows, select_by_code, count_in_groups, count_upto_in_groups,"
-        " order_event_candidates, label_decisions, match_sorted\n"
+        " order_candidates, label_decisions, match_sorted\n"
         "rng = np.random.default_rng(3)\n"
         "t = np.sort(rng.integers(0, 20, 200)).astype(np.int64)\n"
         "g = rng.integers(0, 4, 200).astype(np.int64)\n"
@@ -470,8 +480,9 @@ def test_kernels_give_the_same_results_without_jit() -> None:
         " np.array([5, 0, 9]))\n"
         "print([a.tolist() for a in out])\n"
         "rows = np.concatenate([np.sort(rng.choice(3000, 40, replace=False)) for _ in range(3)])\n"
-        "ordered = order_event_candidates(rows.astype(np.int64), np.array([0, 40, 80, 120]), k, 3000,"
-        " rng.integers(0, 9, 3000).astype(np.int64), np.arange(3000, dtype=np.int64))\n"
+        "ordered = order_candidates(rows.astype(np.int64), np.array([0, 40, 80, 120]), k, 3000,"
+        " rng.integers(0, 9, 3000).astype(np.int64), np.arange(3000, dtype=np.int64), k, k,"
+        " np.array([5, 900, 900]), k)\n"
         "print([a.tolist() for a in ordered])\n"
         "v = np.where(g == 3, 100, np.where(g == 2, 10, 0))\n"
         "print([a.tolist() for a in label_decisions(g % 2, v, g < 2, g == 0, t > 9, 2, 1, 1,"

@@ -51,7 +51,7 @@ from omnicore.campaigns._kernels import (
     first_in_ties,
     group_rows,
     label_decisions,
-    order_event_candidates,
+    order_candidates,
     select_by_code,
 )
 from omnicore.campaigns._policies import (
@@ -964,7 +964,7 @@ class _Candidates:
     time: I64
     trigger_at: I64
     row: I64
-    timer_pos: npt.NDArray[np.intp]
+    timer_pos: I64
     timer_index: npt.NDArray[np.intp]
 
 
@@ -979,44 +979,29 @@ def _candidates(
     """Candidates in processing order: by decision time, events before timers at equal times; events
     by row then (priority desc, rule order); timers by trigger time, customer, priority, rule."""
     if event_rows:
-        # runs in arbitration rank order, so that one stable counting sort by row orders them
+        # runs in arbitration rank order, so that one stable sort by row orders them
         by_rank = np.argsort(compiled.priority_rank[event_rules], kind="stable").tolist()
         runs = [event_rows[i] for i in by_rank]
-        bounds = np.zeros(len(runs) + 1, dtype=np.int64)
-        np.cumsum([r.size for r in runs], out=bounds[1:])
-        row, rule, code, time = order_event_candidates(
-            np.concatenate(runs).astype(np.int64, copy=False),
-            bounds,
-            np.array([event_rules[i] for i in by_rank], dtype=np.int64),
-            batch.n,
-            ev_code,
-            batch.time,
-        )
+        run_rule = np.array([event_rules[i] for i in by_rank], dtype=np.int64)
+        rows = np.concatenate(runs).astype(np.int64, copy=False)
     else:
-        row, rule, code, time = (np.zeros(0, np.int64) for _ in range(4))
-    no_timers = np.zeros(0, dtype=np.intp)
-    if not timers["rule"]:
-        return _Candidates(
-            rule=rule,
-            code=code,
-            time=time,
-            trigger_at=time,
-            row=row,
-            timer_pos=no_timers,
-            timer_index=no_timers,
+        runs, run_rule, rows = [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    bounds = np.zeros(len(runs) + 1, dtype=np.int64)
+    np.cumsum([r.size for r in runs], out=bounds[1:])
+    if timers["rule"]:
+        t_rule, t_code, t_time, t_start = (
+            np.concatenate(timers[k]) for k in ("rule", "code", "time", "start")
         )
-    t_rule, t_code, t_time, t_start = (np.concatenate(timers[k]) for k in ("rule", "code", "time", "start"))
-    tm = np.lexsort((compiled.priority_rank[t_rule], t_code, t_start, t_time))
-    at = searchsorted(time, t_time[tm], side="right")
-    timer_pos = at + np.arange(tm.size)
+        tm = np.lexsort((compiled.priority_rank[t_rule], t_code, t_start, t_time))
+        t_rule, t_code, t_time, t_start = t_rule[tm], t_code[tm], t_time[tm], t_start[tm]
+    else:
+        tm = np.zeros(0, dtype=np.intp)
+        t_rule = t_code = t_time = t_start = np.zeros(0, dtype=np.int64)
+    row, rule, code, time, trigger_at, timer_pos = order_candidates(
+        rows, bounds, run_rule, batch.n, ev_code, batch.time, t_rule, t_code, t_time, t_start
+    )
     return _Candidates(
-        rule=np.insert(rule, at, t_rule[tm]),
-        code=np.insert(code, at, t_code[tm]),
-        time=np.insert(time, at, t_time[tm]),
-        trigger_at=np.insert(time, at, t_start[tm]),
-        row=np.insert(row, at, np.full(tm.size, -1, dtype=np.int64)),
-        timer_pos=timer_pos,
-        timer_index=tm,
+        rule=rule, code=code, time=time, trigger_at=trigger_at, row=row, timer_pos=timer_pos, timer_index=tm
     )
 
 

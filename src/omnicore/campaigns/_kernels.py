@@ -22,13 +22,14 @@ __all__ = [
     "hour_span_by_code",
     "label_decisions",
     "match_sorted",
-    "order_event_candidates",
+    "order_candidates",
     "pair_codes",
     "quiet_send_at",
     "select_by_code",
 ]
 
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 U64 = npt.NDArray[np.uint64]
 Mask = npt.NDArray[np.bool_]
 
@@ -346,16 +347,30 @@ def pair_codes(a: I64, b: I64, n_a: int, n_b: int) -> tuple[I64, int]:
 
 
 @jit
-def order_event_candidates(
-    rows: I64, run_bounds: I64, run_rule: I64, n_rows: int, row_code: I64, row_time: I64
-) -> tuple[I64, I64, I64, I64]:
-    """Event candidates in processing order, with their rule, customer code and time gathered.
+def order_candidates(
+    rows: I64,
+    run_bounds: I64,
+    run_rule: I64,
+    n_rows: int,
+    row_code: I64,
+    row_time: I64,
+    timer_rule: I64,
+    timer_code: I64,
+    timer_time: I64,
+    timer_start: I64,
+) -> tuple[I64, I64, I64, I64, I64, I64]:
+    """Candidates in processing order, with their rule, customer code and times gathered.
 
-    Run ``k`` holds the ascending trigger rows ``rows[run_bounds[k] : run_bounds[k + 1]]`` of rule
-    ``run_rule[k]``; runs come in arbitration rank order. A stable sort by row (rows are in time order)
-    puts the candidates of one event in run order, i.e. by rank: a least-significant-digit radix sort,
-    11 bits a pass, so its tables stay small however long the batch. Returns row, rule, customer code
-    (``row_code[row]``) and time (``row_time[row]``) per candidate; the gathers read ascending rows.
+    Event candidates: run ``k`` holds the ascending trigger rows ``rows[run_bounds[k] :
+    run_bounds[k + 1]]`` of rule ``run_rule[k]``; runs come in arbitration rank order. A stable sort by
+    row (rows are in time order) puts the candidates of one event in run order, i.e. by rank: a
+    least-significant-digit radix sort, 11 bits a pass, so its tables stay small however long the
+    batch. Fired timers (already in their own order, times non-decreasing) are merged in after the
+    events of equal or earlier time.
+
+    Returns per candidate its row (-1 for a timer), rule, customer code (``row_code[row]``), decision
+    time (``row_time[row]``, a timer's due time) and trigger time (a timer's start), and the positions
+    of the timers.
     """
     n = rows.size
     a_row = rows.copy()
@@ -383,13 +398,32 @@ def order_event_candidates(
         a_row, b_row = b_row, a_row
         a_rule, b_rule = b_rule, a_rule
         shift += bits
-    out_code = np.empty(n, dtype=np.int64)
-    out_time = np.empty(n, dtype=np.int64)
-    for p in range(n):
-        r = a_row[p]
-        out_code[p] = row_code[r]
-        out_time[p] = row_time[r]
-    return a_row, a_rule, out_code, out_time
+    m = timer_rule.size
+    out_row = np.empty(n + m, dtype=np.int64)
+    out_rule = np.empty(n + m, dtype=np.int64)
+    out_code = np.empty(n + m, dtype=np.int64)
+    out_time = np.empty(n + m, dtype=np.int64)
+    out_trigger = np.empty(n + m, dtype=np.int64)
+    timer_pos = np.empty(m, dtype=np.int64)
+    j = 0
+    for p in range(n + m):
+        i = p - j
+        if j < m and (i == n or timer_time[j] < row_time[a_row[i]]):
+            out_row[p] = -1
+            out_rule[p] = timer_rule[j]
+            out_code[p] = timer_code[j]
+            out_time[p] = timer_time[j]
+            out_trigger[p] = timer_start[j]
+            timer_pos[j] = p
+            j += 1
+        else:
+            r = a_row[i]
+            out_row[p] = r
+            out_rule[p] = a_rule[i]
+            out_code[p] = row_code[r]
+            out_time[p] = row_time[r]
+            out_trigger[p] = row_time[r]
+    return out_row, out_rule, out_code, out_time, out_trigger, timer_pos
 
 
 @jit
@@ -417,7 +451,7 @@ def decide_by_customer(
     quiet_rule: Mask,
     customer_zone: I64,
     keep_after: I64,
-) -> tuple[I64, Mask, I64, I64, I64, I64]:
+) -> tuple[I32, Mask, I32, I64, I64, I64]:
     """Consent, then greedy cap arbitration, in processing order, one customer at a time.
 
     Candidate ``c`` (``time`` non-decreasing) of customer code ``customer[c]`` needs the consent
@@ -455,24 +489,39 @@ def decide_by_customer(
     head = np.zeros(n_keys, dtype=np.int64)  # next ring position, per key
     owner = np.full(n_keys, -1, dtype=np.int64)
     granted = np.zeros(max(n_purposes, 1), dtype=np.bool_)
-    # candidates and history rows grouped by customer (stable); the candidates' columns are gathered
-    # into that order once, so that the pass below reads them sequentially
-    c_order, c_bounds = group_rows(customer, n_customers)
+    # candidates grouped by customer: a stable counting sort that moves their time and rule along, so
+    # that the pass below reads them sequentially (after the scatter, c_bounds[u] : c_bounds[u + 1]
+    # are customer u's candidates)
+    c_bounds = np.zeros(n_customers + 2, dtype=np.int64)
+    for c in range(n):
+        c_bounds[customer[c] + 2] += 1
+    for u in range(n_customers):
+        c_bounds[u + 2] += c_bounds[u + 1]
+    c_order = np.empty(n, dtype=np.int64)
     g_time = np.empty(n, dtype=np.int64)
-    g_rule = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        g_time[i] = time[c_order[i]]
-        g_rule[i] = rule[c_order[i]]
-    g_variant = np.zeros(n, dtype=np.int64)
-    g_zone = np.full(n, -1, dtype=np.int64)
-    h_order = np.argsort(history_time, kind="mergesort")
-    h_grouped, h_bounds = group_rows(history_customer[h_order], n_customers)
-    h_sorted = h_order[h_grouped]
+    g_rule = np.empty(n, dtype=np.int32)
+    for c in range(n):
+        at = c_bounds[customer[c] + 1]
+        c_bounds[customer[c] + 1] = at + 1
+        c_order[at] = c
+        g_time[at] = time[c]
+        g_rule[at] = rule[c]
+    g_variant = np.zeros(n, dtype=np.int32)
+    g_zone = np.full(n, -1, dtype=np.int32)
+    # history rows grouped by customer, in time order
+    has_history = history_time.size > 0
+    h_sorted = np.zeros(0, dtype=np.int64)
+    h_bounds = np.zeros(2, dtype=np.int64)
+    if has_history:
+        h_order = np.argsort(history_time, kind="mergesort")
+        h_grouped, h_bounds = group_rows(history_customer[h_order], n_customers)
+        h_sorted = h_order[h_grouped]
     for u in range(n_customers):
         lo, hi = c_bounds[u], c_bounds[u + 1]
         if lo == hi:
             continue
-        for i in range(h_bounds[u], h_bounds[u + 1]):
+        h_lo, h_hi = (h_bounds[u], h_bounds[u + 1]) if has_history else (0, 0)
+        for i in range(h_lo, h_hi):
             h = h_sorted[i]
             k = history_key[h]
             if owner[k] != u:
@@ -530,9 +579,9 @@ def decide_by_customer(
             g_variant[i] = -1  # accepted (0 after the scatter below)
             if quiet_rule[r]:
                 g_zone[i] = customer_zone[u]
-    variant = np.empty(n, dtype=np.int64)
+    variant = np.empty(n, dtype=np.int32)
     accepted = np.zeros(n, dtype=np.bool_)
-    zone = np.empty(n, dtype=np.int64)
+    zone = np.empty(n, dtype=np.int32)
     total = 0
     for i in range(n):
         c = c_order[i]
@@ -568,7 +617,7 @@ def decide_by_customer(
 @jit
 def label_decisions(
     rule: I64,
-    variant: I64,
+    variant: I32,
     accepted: Mask,
     held: Mask,
     deferred: Mask,

@@ -322,7 +322,7 @@ def quiet_hours_send_at(
 def send_after_quiet_hours(
     decided_at: I64,
     tz_uniques: npt.NDArray[Any],
-    tz_codes: npt.NDArray[np.intp],
+    tz_codes: npt.NDArray[np.integer[Any]],
     *,
     start_hour: float,
     end_hour: float,
