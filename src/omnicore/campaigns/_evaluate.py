@@ -73,7 +73,7 @@ from omnicore.campaigns._rules import (
     predicate_fields,
 )
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
-from omnicore.campaigns._windows import codes_for
+from omnicore.campaigns._windows import factorize_columns
 from omnicore.data import STRING_DTYPE, Events, factorize, searchsorted, to_datetime64
 from omnicore.storage import ConsentRecords
 
@@ -478,18 +478,23 @@ class _Batch:
         self._type_uniques, self._type_codes = types
         # a text column indexed over a large share of the batch is factorised once for all views
         shared = set()
+        self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         if index_fields and self.n:
+            self._type_rows = self._group_types()  # needed by of_type anyway; gives the counts
             per_type = dict(
-                zip(self._type_uniques.tolist(), np.bincount(self._type_codes).tolist(), strict=False)
+                zip(self._type_uniques.tolist(), np.diff(self._type_rows[1]).tolist(), strict=False)
             )
             for name, event_types in index_fields.items():
                 if 4 * sum(per_type.get(t, 0) for t in event_types) >= self.n:
                     shared.add(name)
         self.props = Columns(events.properties, self.n, shared=frozenset(shared))
-        self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
         self._grouped: dict[Any, tuple[I64, I64, I64]] = {}
+
+    def _group_types(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        """Rows grouped by event type code (ascending within a type) and each type's bounds."""
+        return group_rows(self._type_codes.astype(np.int64, copy=False), int(self._type_uniques.size))
 
     def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
         hit = self._types.get(event_type)
@@ -497,9 +502,7 @@ class _Batch:
             code = np.flatnonzero(self._type_uniques == event_type)
             if code.size:
                 if self._type_rows is None:
-                    self._type_rows = group_rows(
-                        self._type_codes.astype(np.int64, copy=False), int(self._type_uniques.size)
-                    )
+                    self._type_rows = self._group_types()
                 order, bounds = self._type_rows
                 rows = order[bounds[code[0]] : bounds[code[0] + 1]]
             else:
@@ -771,20 +774,25 @@ def evaluate(
     st_seen = _as_ids(state.seen_customer, ids)
     st_timer = _as_ids(state.timer_customer, ids)
     st_cap = _as_ids(state.cap_customer, ids)
-    ev_code, w_code, s_code, t_code, c_code = codes_for(ids, st_window, st_seen, st_timer, st_cap)
-    n_codes = 1 + max([int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code) if a.size] or [0])
-    id_of_code = np.empty(
-        n_codes, dtype=ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype)
+    uniques, (ev_code, w_code, s_code, t_code, c_code) = factorize_columns(
+        ids, st_window, st_seen, st_timer, st_cap
     )
-    for code, values in (
-        (ev_code, ids),
-        (w_code, st_window),
-        (s_code, st_seen),
-        (t_code, st_timer),
-        (c_code, st_cap),
-    ):
-        if code.size:
-            id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
+    n_codes = 0 if uniques is None else int(uniques.size)
+    id_dtype = ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype)
+    if uniques is not None and uniques.dtype == id_dtype:
+        id_of_code = uniques  # no column was compared as text: the distinct values are the ids
+    else:
+        id_of_code = np.empty(max(n_codes, 1), dtype=id_dtype)
+        n_codes = max(n_codes, 1)
+        for code, values in (
+            (ev_code, ids),
+            (w_code, st_window),
+            (s_code, st_seen),
+            (t_code, st_timer),
+            (c_code, st_cap),
+        ):
+            if code.size:
+                id_of_code[code] = values.astype(id_dtype) if values.dtype != id_dtype else values
     # Profiles of the customers this call can touch (batch and due timers), looked up by binary search
     touched = np.zeros(n_codes, dtype=bool)
     touched[ev_code] = True

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from omnicore.data import factorize
 
-__all__ = ["codes_for", "count_in_range", "count_upto", "latest_at_or_before", "pack"]
+__all__ = ["codes_for", "count_in_range", "count_upto", "factorize_columns", "latest_at_or_before", "pack"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -26,6 +26,12 @@ def codes_for(*columns: npt.NDArray[Any]) -> list[I64]:
     Codes follow the sort order of the values, so they order customers the same way in every batch.
     Columns of different kinds (int ids against text ids) are compared as text.
     """
+    return factorize_columns(*columns)[1]
+
+
+def factorize_columns(*columns: npt.NDArray[Any]) -> tuple[npt.NDArray[Any] | None, list[I64]]:
+    """:func:`codes_for`, and the distinct values (code ``c`` is ``uniques[c]``; None when no column
+    has a value). Columns of different kinds are compared, and their distinct values given, as text."""
     kinds = {c.dtype.kind for c in columns if c.size}
     if len(kinds) > 1:
         text = np.dtypes.StringDType()
@@ -33,15 +39,15 @@ def codes_for(*columns: npt.NDArray[Any]) -> list[I64]:
     sizes = [c.size for c in columns]
     non_empty = [c for c in columns if c.size]
     if not non_empty:
-        return [np.zeros(0, np.int64) for _ in columns]
+        return None, [np.zeros(0, np.int64) for _ in columns]
     joined = np.concatenate(non_empty)
-    _, inverse = factorize(joined)
+    uniques, inverse = factorize(joined)
     out: list[I64] = []
     start = 0
     for size in sizes:
         out.append(inverse[start : start + size])
         start += size
-    return out
+    return uniques, out
 
 
 def pack(group: I64, value: I64, *, value_min: int, value_span: int) -> I64:
