@@ -365,38 +365,39 @@ def order_candidates(
     run_bounds[k + 1]]`` of rule ``run_rule[k]``; runs come in arbitration rank order. A stable sort by
     row (rows are in time order) puts the candidates of one event in run order, i.e. by rank: a
     least-significant-digit radix sort, 11 bits a pass, so its tables stay small however long the
-    batch. Fired timers (already in their own order, times non-decreasing) are merged in after the
-    events of equal or earlier time.
+    batch, of keys ``row << b | run`` (the run index ``b`` bits wide, not sorted on: the input is in run
+    order within a row already). Fired timers (already in their own order, times non-decreasing) are
+    merged in after the events of equal or earlier time.
 
     Returns per candidate its row (-1 for a timer), rule, customer code (``row_code[row]``), decision
     time (``row_time[row]``, a timer's due time) and trigger time (a timer's start), and the positions
     of the timers.
     """
     n = rows.size
-    a_row = rows.copy()
-    a_rule = np.empty(n, dtype=np.int64)
+    # one key per candidate: row above the run index, so that the sort moves a single array
+    run_bits = 0
+    while (1 << run_bits) < run_rule.size:
+        run_bits += 1
+    a_key = np.empty(n, dtype=np.int64)
     for k in range(run_rule.size):
         for i in range(run_bounds[k], run_bounds[k + 1]):
-            a_rule[i] = run_rule[k]
-    b_row = np.empty(n, dtype=np.int64)
-    b_rule = np.empty(n, dtype=np.int64)
+            a_key[i] = (rows[i] << run_bits) | k
+    b_key = np.empty(n, dtype=np.int64)
     bits = 11
     radix = 1 << bits
     shift = 0
     while shift == 0 or (n_rows - 1) >> shift > 0:
         start = np.zeros(radix + 1, dtype=np.int64)
         for i in range(n):
-            start[((a_row[i] >> shift) & (radix - 1)) + 1] += 1
+            start[((a_key[i] >> (shift + run_bits)) & (radix - 1)) + 1] += 1
         for d in range(radix):
             start[d + 1] += start[d]
         for i in range(n):
-            d = (a_row[i] >> shift) & (radix - 1)
+            d = (a_key[i] >> (shift + run_bits)) & (radix - 1)
             p = start[d]
             start[d] = p + 1
-            b_row[p] = a_row[i]
-            b_rule[p] = a_rule[i]
-        a_row, b_row = b_row, a_row
-        a_rule, b_rule = b_rule, a_rule
+            b_key[p] = a_key[i]
+        a_key, b_key = b_key, a_key
         shift += bits
     m = timer_rule.size
     out_row = np.empty(n + m, dtype=np.int64)
@@ -405,10 +406,11 @@ def order_candidates(
     out_time = np.empty(n + m, dtype=np.int64)
     out_trigger = np.empty(n + m, dtype=np.int64)
     timer_pos = np.empty(m, dtype=np.int64)
+    run_mask = (1 << run_bits) - 1
     j = 0
     for p in range(n + m):
         i = p - j
-        if j < m and (i == n or timer_time[j] < row_time[a_row[i]]):
+        if j < m and (i == n or timer_time[j] < row_time[a_key[i] >> run_bits]):
             out_row[p] = -1
             out_rule[p] = timer_rule[j]
             out_code[p] = timer_code[j]
@@ -417,9 +419,9 @@ def order_candidates(
             timer_pos[j] = p
             j += 1
         else:
-            r = a_row[i]
+            r = a_key[i] >> run_bits
             out_row[p] = r
-            out_rule[p] = a_rule[i]
+            out_rule[p] = run_rule[a_key[i] & run_mask]
             out_code[p] = row_code[r]
             out_time[p] = row_time[r]
             out_trigger[p] = row_time[r]
