@@ -822,6 +822,22 @@ def evaluate(
     if stale.size:
         logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
 
+    def carried(
+        slot: str, item: CountWithin, ref: npt.NDArray[np.intp], h_code: I64, h_time: I64
+    ) -> tuple[str, I64, I64]:
+        """The rows of a window the next state keeps: carried and batch rows (``ref``, ascending)
+        inside the window at the new watermark; the batch's are a suffix of ``ref`` (time order)."""
+        if wm_new is None:  # no watermark: the state is returned unchanged
+            return slot, h_code[:0], h_time[:0]
+        lo = wm_new - round(item.window_seconds * _US)
+        keep = h_time >= lo
+        recent = ref[int(np.searchsorted(ref, searchsorted(batch.time, lo, side="left"))) :]
+        return (
+            slot,
+            np.concatenate([h_code[keep], ev_code[recent]]),
+            np.concatenate([h_time[keep], batch.time[recent]]),
+        )
+
     event_rules: list[int] = []  # rules with event candidates, and their trigger rows
     event_rows: list[npt.NDArray[np.intp]] = []
     total = len(compiled.rules)
@@ -835,13 +851,7 @@ def evaluate(
             for slot, item, where in cr.counts:
                 in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
                 ref = batch.matching(item.event_type, where)
-                new_windows.append(
-                    (
-                        slot,
-                        np.concatenate([w_code[in_state], ev_code[ref]]),
-                        np.concatenate([window_time[in_state], batch.time[ref]]),
-                    )
-                )
+                new_windows.append(carried(slot, item, ref, w_code[in_state], window_time[in_state]))
             continue
         trig = indexed.get(rule_idx)
         if trig is None:
@@ -863,8 +873,6 @@ def evaluate(
             ref = batch.matching(item.event_type, where)
             in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
             h_code, h_time = w_code[in_state], window_time[in_state]
-            ref_code = np.concatenate([h_code, ev_code[ref]])
-            ref_time = np.concatenate([h_time, batch.time[ref]])
             if trig.size:
                 window_us = round(item.window_seconds * _US)
                 q_code, q_lo = ev_code[trig], batch.time[trig] - window_us
@@ -878,7 +886,7 @@ def evaluate(
                     latest = np.full(q_code.size, np.iinfo(np.int64).max, dtype=np.int64)
                     n_in += count_in_groups(h_bounds, h_time[h_order], q_code, q_lo, latest, True, True)
                 trig = trig[n_in >= item.at_least]
-            new_windows.append((slot, ref_code, ref_time))
+            new_windows.append(carried(slot, item, ref, h_code, h_time))
         if cr.absence is None:
             if trig.size:
                 event_rules.append(rule_idx)
@@ -1239,14 +1247,12 @@ def _next_state(
     if batch.n and int(batch.time[-1]) == wm_new:
         start = int(searchsorted(batch.time, wm_new, side="left"))
         keys |= set(_event_keys(events, np.arange(start, batch.n)).tolist())
-    # windows: history + batch rows still inside each window
-    by_slot = {slot: item for cr in compiled.rules for slot, item, _ in cr.counts}
+    # windows: history + batch rows still inside each window (selected by the caller)
     w_slot, w_code, w_time = [], [], []
     for slot, code, time in new_windows:
-        keep = time >= wm_new - round(by_slot[slot].window_seconds * _US)
-        w_slot.append(np.full(int(keep.sum()), slot, dtype=_S))
-        w_code.append(code[keep])
-        w_time.append(time[keep])
+        w_slot.append(np.full(code.size, slot, dtype=_S))
+        w_code.append(code)
+        w_time.append(time)
     # first-time rules: old seen rows of known rules plus the new ones
     first_rules = [cr.rule.rule_id for cr in compiled.rules if cr.first_time]
     keep_seen = (
