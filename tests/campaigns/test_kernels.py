@@ -12,6 +12,7 @@ from omnicore.campaigns._kernels import (
     count_upto_in_groups,
     decide_by_customer,
     first_in_ties,
+    group_by_code,
     label_decisions,
     match_sorted,
     order_candidates,
@@ -416,6 +417,23 @@ def test_consent_by_code_matches_the_ledger_lookup(seed: int, shuffled: bool, id
     assert consent_by_code(None, names, ids)[2].size == 0
 
 
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 200), st.integers(1, 30))
+def test_group_by_code_is_a_stable_grouping(seed: int, n: int, n_codes: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_rows = n + 5
+    rows = np.sort(rng.choice(n_rows, n, replace=False)).astype(np.int64)
+    code = rng.integers(0, n_codes, n_rows).astype(np.int64)
+    time = np.sort(rng.integers(0, 99, n_rows)).astype(np.int64)
+    got_time, got_rows, bounds = group_by_code(rows, code, time, n_codes)
+    for c in range(n_codes):
+        mine = rows[code[rows] == c]
+        assert got_rows[bounds[c] : bounds[c + 1]].tolist() == mine.tolist()
+        assert got_time[bounds[c] : bounds[c + 1]].tolist() == time[mine].tolist()
+    assert bounds.size == n_codes + 1
+    assert bounds[-1] == n
+
+
 def test_match_sorted_gives_the_equal_ranges() -> None:
     ids = np.array([2, 5, 7, 9], dtype=np.int64)
     values = np.array([1, 2, 2, 7, 8, 9, 9, 9, 12], dtype=np.int64)
@@ -488,7 +506,8 @@ def test_kernels_give_the_same_results_without_jit() -> None:
         "print([a.tolist() for a in label_decisions(g % 2, v, g < 2, g == 0, t > 9, 2, 1, 1,"
         " np.array([0, 1]), np.array([5, 6], np.int32), np.arange(4, dtype=np.int32))])\n"
         "print([a.tolist() for a in match_sorted(np.array([1, 4]), np.array([0, 1, 1, 4, 6]))])\n"
-        "from omnicore.campaigns._kernels import hour_span_by_code, quiet_send_at\n"
+        "from omnicore.campaigns._kernels import hour_span_by_code, quiet_send_at, group_by_code\n"
+        "print([a.tolist() for a in group_by_code(np.arange(0, 200, 3), g, t, 4)])\n"
         "at = t * 3_600_000_000 - 5 * 86_400_000_000\n"
         "print([a.tolist() for a in hour_span_by_code(at, g, 4)])\n"
         "print(quiet_send_at(at, g, np.array([0, 3_600_000_000, -7_200_000_000, 0]), z, 22 * 3_600_000_000,"
@@ -502,7 +521,7 @@ def test_kernels_give_the_same_results_without_jit() -> None:
     )
     compiled, plain = outputs_with_and_without_jit(code)
     assert compiled == plain
-    assert compiled.count("\n") == 13
+    assert compiled.count("\n") == 14
 
 
 def _send_after_quiet_hours_plain(

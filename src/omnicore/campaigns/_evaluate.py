@@ -49,6 +49,7 @@ from omnicore.campaigns._kernels import (
     count_upto_in_groups,
     decide_by_customer,
     first_in_ties,
+    group_by_code,
     group_rows,
     label_decisions,
     order_candidates,
@@ -525,9 +526,7 @@ class _Batch:
         hit = self._grouped.get(key)
         if hit is None:
             rows = self.matching(event_type, selector)
-            order, bounds = group_rows(ev_code[rows], n_codes)
-            grouped_rows = rows[order].astype(np.int64, copy=False)
-            hit = (self.time[grouped_rows], grouped_rows, bounds)
+            hit = group_by_code(rows.astype(np.int64, copy=False), ev_code, self.time, n_codes)
             self._grouped[key] = hit
         return hit
 

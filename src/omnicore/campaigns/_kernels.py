@@ -18,6 +18,7 @@ __all__ = [
     "decide_by_customer",
     "factorize_words",
     "first_in_ties",
+    "group_by_code",
     "group_rows",
     "hour_span_by_code",
     "label_decisions",
@@ -725,3 +726,24 @@ def quiet_send_at(at: I64, codes: I64, fixed_offset: I64, row_offset: I64, start
         quiet = (start <= tod < end) if start <= end else (tod >= start or tod < end)
         out[i] = at[i] + (end - tod) % _US_PER_DAY if quiet else at[i]
     return out
+
+
+@jit
+def group_by_code(rows: I64, row_code: I64, row_time: I64, n_codes: int) -> tuple[I64, I64, I64]:
+    """``rows`` grouped by their code ``row_code[row]`` (a stable counting sort, so ascending within a
+    code when ``rows`` is), with their times; returns times, rows and each code's bounds."""
+    bounds = np.zeros(n_codes + 2, dtype=np.int64)
+    for i in range(rows.size):
+        bounds[row_code[rows[i]] + 2] += 1
+    for c in range(n_codes):
+        bounds[c + 2] += bounds[c + 1]
+    out_rows = np.empty(rows.size, dtype=np.int64)
+    out_time = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        r = rows[i]
+        c = row_code[r] + 1
+        p = bounds[c]
+        bounds[c] = p + 1
+        out_rows[p] = r
+        out_time[p] = row_time[r]
+    return out_time, out_rows, bounds[: n_codes + 1]
