@@ -21,6 +21,7 @@ from omnicore.campaigns._kernels import (
 )
 from omnicore.campaigns._policies import arbitrate, consent_by_code, consent_granted, send_after_quiet_hours
 from omnicore.campaigns._rules import AllOf, Compare, IsIn, Not
+from omnicore.campaigns._windows import factorize_columns
 from omnicore.data import STRING_DTYPE
 from omnicore.storage import ConsentRecords
 from tests.jit_parity import outputs_with_and_without_jit
@@ -434,6 +435,24 @@ def test_group_by_code_is_a_stable_grouping(seed: int, n: int, n_codes: int) -> 
     assert bounds[-1] == n
 
 
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([10, 10**4, 10**15]), st.integers(0, 4))
+def test_factorize_columns_codes_the_union_in_sorted_order(seed: int, span: int, n_empty: int) -> None:
+    """Short integer ranges (direct addressing), long ones and text give the codes of a plain
+    ``np.unique`` of the union."""
+    rng = np.random.default_rng(seed)
+    columns = [rng.integers(-span, span, int(rng.integers(1, 60))) for _ in range(3)]
+    columns += [np.zeros(0, dtype=np.int64)] * n_empty
+    for cols in (columns, [c.astype(str).astype(STRING_DTYPE) for c in columns]):
+        uniques, codes = factorize_columns(*cols)
+        want, inverse = np.unique(np.concatenate(cols), return_inverse=True)
+        assert uniques is not None
+        assert uniques.tolist() == want.tolist()
+        assert np.concatenate(codes).tolist() == inverse.tolist()
+        assert [c.size for c in codes] == [c.size for c in cols]
+    assert factorize_columns(np.zeros(0, np.int64))[0] is None
+
+
 def test_match_sorted_gives_the_equal_ranges() -> None:
     ids = np.array([2, 5, 7, 9], dtype=np.int64)
     values = np.array([1, 2, 2, 7, 8, 9, 9, 9, 12], dtype=np.int64)
@@ -508,6 +527,9 @@ def test_kernels_give_the_same_results_without_jit() -> None:
         "print([a.tolist() for a in match_sorted(np.array([1, 4]), np.array([0, 1, 1, 4, 6]))])\n"
         "from omnicore.campaigns._kernels import hour_span_by_code, quiet_send_at, group_by_code\n"
         "print([a.tolist() for a in group_by_code(np.arange(0, 200, 3), g, t, 4)])\n"
+        "from omnicore.campaigns._windows import factorize_columns\n"
+        "u, cs = factorize_columns(t - 7, g * 3, np.zeros(0, np.int64))\n"
+        "print(u.tolist(), [c.tolist() for c in cs])\n"
         "at = t * 3_600_000_000 - 5 * 86_400_000_000\n"
         "print([a.tolist() for a in hour_span_by_code(at, g, 4)])\n"
         "print(quiet_send_at(at, g, np.array([0, 3_600_000_000, -7_200_000_000, 0]), z, 22 * 3_600_000_000,"
@@ -521,7 +543,7 @@ def test_kernels_give_the_same_results_without_jit() -> None:
     )
     compiled, plain = outputs_with_and_without_jit(code)
     assert compiled == plain
-    assert compiled.count("\n") == 14
+    assert compiled.count("\n") == 15
 
 
 def _send_after_quiet_hours_plain(

@@ -793,10 +793,13 @@ def evaluate(
             if code.size:
                 id_of_code[code] = values.astype(id_dtype) if values.dtype != id_dtype else values
     # Profiles of the customers this call can touch (batch and due timers), looked up by binary search
-    touched = np.zeros(n_codes, dtype=bool)
-    touched[ev_code] = True
-    touched[t_code] = True
-    involved = np.flatnonzero(touched)
+    if uniques is not None and not (w_code.size or s_code.size or c_code.size):
+        involved = np.arange(n_codes)  # every customer comes from the batch or a timer
+    else:
+        touched = np.zeros(n_codes, dtype=bool)
+        touched[ev_code] = True
+        touched[t_code] = True
+        involved = np.flatnonzero(touched)
     prof_row, prof_cols = _profile_view(profiles, id_of_code, involved, n_codes)
 
     timers: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "time", "start")}  # fired timers

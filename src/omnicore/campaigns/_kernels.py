@@ -22,7 +22,9 @@ __all__ = [
     "group_rows",
     "hour_span_by_code",
     "label_decisions",
+    "mark_present",
     "match_sorted",
+    "offset_lookup",
     "order_candidates",
     "pair_codes",
     "quiet_send_at",
@@ -747,3 +749,19 @@ def group_by_code(rows: I64, row_code: I64, row_time: I64, n_codes: int) -> tupl
         out_rows[p] = r
         out_time[p] = row_time[r]
     return out_time, out_rows, bounds[: n_codes + 1]
+
+
+@jit
+def mark_present(values: I64, lo: int, present: Mask) -> None:
+    """Set ``present[v - lo]`` for every value ``v`` (in place)."""
+    for i in range(values.size):
+        present[values[i] - lo] = True
+
+
+@jit
+def offset_lookup(values: I64, lo: int, table: I64) -> I64:
+    """``table[v - lo]`` for every value ``v``."""
+    out = np.empty(values.size, dtype=np.int64)
+    for i in range(values.size):
+        out[i] = table[values[i] - lo]
+    return out

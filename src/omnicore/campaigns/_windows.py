@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from omnicore.campaigns._kernels import mark_present, offset_lookup
 from omnicore.data import factorize
 
 __all__ = ["codes_for", "count_in_range", "count_upto", "factorize_columns", "latest_at_or_before", "pack"]
@@ -40,6 +41,17 @@ def factorize_columns(*columns: npt.NDArray[Any]) -> tuple[npt.NDArray[Any] | No
     non_empty = [c for c in columns if c.size]
     if not non_empty:
         return None, [np.zeros(0, np.int64) for _ in columns]
+    if all(c.dtype == np.int64 for c in non_empty):
+        lo = min(int(c.min()) for c in non_empty)
+        span = max(int(c.max()) for c in non_empty) - lo + 1
+        if span <= 4 * sum(sizes) + 1024:
+            # integer ids in a short range: codes by direct addressing, no sort and no concatenation
+            present = np.zeros(span, dtype=bool)
+            for c in non_empty:
+                mark_present(c, lo, present)
+            code_of = np.cumsum(present, dtype=np.int64) - 1
+            uniques = np.flatnonzero(present).astype(np.int64) + lo
+            return uniques, [offset_lookup(c, lo, code_of) for c in columns]
     joined = np.concatenate(non_empty)
     uniques, inverse = factorize(joined)
     out: list[I64] = []
