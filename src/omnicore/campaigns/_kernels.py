@@ -407,7 +407,7 @@ def order_candidates(
     out_rule = np.empty(n + m, dtype=np.int64)
     out_code = np.empty(n + m, dtype=np.int64)
     out_time = np.empty(n + m, dtype=np.int64)
-    out_trigger = np.empty(n + m, dtype=np.int64)
+    out_trigger = out_time if m == 0 else np.empty(n + m, dtype=np.int64)  # events: the decision time
     timer_pos = np.empty(m, dtype=np.int64)
     run_mask = (1 << run_bits) - 1
     j = 0
@@ -427,7 +427,8 @@ def order_candidates(
             out_rule[p] = run_rule[a_key[i] & run_mask]
             out_code[p] = row_code[r]
             out_time[p] = row_time[r]
-            out_trigger[p] = row_time[r]
+            if m:
+                out_trigger[p] = row_time[r]
     return out_row, out_rule, out_code, out_time, out_trigger, timer_pos
 
 
