@@ -513,7 +513,6 @@ def decide_by_customer(
         g_time[at] = time[c]
         g_rule[at] = rule[c]
     g_variant = np.zeros(n, dtype=np.int32)
-    g_zone = np.full(n, -1, dtype=np.int32)
     # history rows grouped by customer, in time order
     has_history = history_time.size > 0
     h_sorted = np.zeros(0, dtype=np.int64)
@@ -583,31 +582,43 @@ def decide_by_customer(
                 filled[k] += 1
                 head[k] = head[k] + 1 if head[k] + 1 < cap_of[k] else 0
             g_variant[i] = -1  # accepted (0 after the scatter below)
-            if quiet_rule[r]:
-                g_zone[i] = customer_zone[u]
     variant = np.empty(n, dtype=np.int32)
     accepted = np.zeros(n, dtype=np.bool_)
     zone = np.empty(n, dtype=np.int32)
-    total = 0
-    for i in range(n):
-        c = c_order[i]
-        v = g_variant[i]
-        zone[c] = g_zone[i]
-        if v < 0:
-            accepted[c] = True
-            variant[c] = 0
-            first = cap_start[g_rule[i]]
-            for e in range(first, first + cap_count[g_rule[i]]):
-                if g_time[i] > keep_after[cap_key[e]]:
-                    total += 1
+    for u in range(n_customers):
+        for i in range(c_bounds[u], c_bounds[u + 1]):
+            c = c_order[i]
+            v = g_variant[i]
+            if v < 0:
+                accepted[c] = True
+                variant[c] = 0
+                zone[c] = customer_zone[u] if quiet_rule[g_rule[i]] else -1
+            else:
+                variant[c] = v
+                zone[c] = -1
+    # accepted cap rows in candidate order; none is kept before the earliest bound (times ascend)
+    earliest = keep_after[0] if n_keys else 0
+    for k in range(n_keys):
+        earliest = min(earliest, keep_after[k])
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if time[mid] > earliest:
+            hi = mid
         else:
-            variant[c] = v
-    # accepted cap rows in candidate order
+            lo = mid + 1
+    total = 0
+    for c in range(lo, n):
+        if accepted[c]:
+            first = cap_start[rule[c]]
+            for e in range(first, first + cap_count[rule[c]]):
+                if time[c] > keep_after[cap_key[e]]:
+                    total += 1
     out_key = np.empty(total, dtype=np.int64)
     out_customer = np.empty(total, dtype=np.int64)
     out_time = np.empty(total, dtype=np.int64)
     j = 0
-    for c in range(n):
+    for c in range(lo, n):
         if accepted[c]:
             first = cap_start[rule[c]]
             for e in range(first, first + cap_count[rule[c]]):
