@@ -57,7 +57,7 @@ class Events(Table):
     _length_anchor: ClassVar[str] = "customer_id"
 
     customer_id: npt.NDArray[Any] = column_field(as_id_column())
-    event_type: npt.NDArray[Any] = column_field(as_string_column())
+    event_type: npt.NDArray[Any] = column_field(as_string_column(encode=True))
     timestamp: npt.NDArray[np.datetime64] = column_field(as_time_column())
     identifier_type: npt.NDArray[Any] | None = column_field(as_string_column(optional=True), optional=True)
     event_id: npt.NDArray[Any] | None = column_field(as_id_column(optional=True), optional=True)

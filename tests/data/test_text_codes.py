@@ -1,0 +1,130 @@
+"""Dictionary codes of text columns: computed on construction from fixed-width input, carried by take."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from omnicore import ValidationError
+from omnicore.data import STRING_DTYPE, Events
+from omnicore.data import _text_codes as tc
+from tests.jit_parity import outputs_with_and_without_jit
+
+
+@pytest.fixture
+def encode_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code columns of any length (the default threshold would need 65,536 rows per test)."""
+    monkeypatch.setattr(tc, "ENCODE_MIN_ROWS", 1)
+
+
+def _events(event_type: object, **properties: object) -> Events:
+    n = len(event_type)  # type: ignore[arg-type]
+    return Events(
+        customer_id=np.arange(n),
+        event_type=event_type,
+        timestamp=np.full(n, np.datetime64("2024-06-01", "us")),
+        properties=properties,
+    )
+
+
+def _assert_codes_of(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hit = tc.text_codes(column)
+    assert hit is not None
+    uniques, codes = hit
+    assert uniques.dtype == STRING_DTYPE
+    assert np.unique(uniques).size == uniques.size  # distinct
+    assert (uniques[codes] == column).all()
+    return uniques, codes
+
+
+text = st.text(alphabet=st.sampled_from("ab c\x00é防晒"), max_size=6)
+
+
+@given(values=st.lists(text, min_size=1, max_size=60))
+def test_codes_reproduce_the_column_and_equal_values_share_a_code(values: list[str]) -> None:
+    source = np.array(values)  # fixed-width '<U'; numpy drops trailing NULs, as StringDType does
+    column = source.astype(STRING_DTYPE)
+    original = tc.ENCODE_MIN_ROWS
+    tc.ENCODE_MIN_ROWS = 1
+    try:
+        tc.encode_fixed_width(source, column)
+    finally:
+        tc.ENCODE_MIN_ROWS = original
+    uniques, codes = _assert_codes_of(column)
+    assert codes.tolist() == [uniques.tolist().index(v) for v in column.tolist()]
+    assert uniques.tolist() == list(dict.fromkeys(column.tolist()))  # order of first appearance
+
+
+def test_bytes_of_any_width_are_coded(encode_small: None) -> None:
+    source = np.array([b"abc", b"abcde", b"abc", b"x"])  # S5: not a whole number of words
+    column = source.astype(STRING_DTYPE)
+    tc.encode_fixed_width(source, column)
+    _, codes = _assert_codes_of(column)
+    assert codes.tolist() == [0, 1, 0, 2]
+
+
+def test_events_built_from_fixed_width_text_keep_codes(encode_small: None) -> None:
+    ev = _events(np.array(["browse", "buy", "browse"]), category=np.array(["a", "b", "b"]), price=[1.0, 2, 3])
+    _, type_codes = _assert_codes_of(ev.event_type)
+    _, cat_codes = _assert_codes_of(ev.properties["category"])
+    assert type_codes.tolist() == [0, 1, 0]
+    assert cat_codes.tolist() == [0, 1, 1]
+    assert tc.text_codes(ev.customer_id) is None  # ids are not coded
+
+
+def test_small_wide_and_already_converted_columns_are_not_coded() -> None:
+    assert tc.text_codes(_events(np.array(["browse", "buy"])).event_type) is None  # below the threshold
+    n = tc.ENCODE_MIN_ROWS
+    wide = np.full(n, "x" * (tc.ENCODE_MAX_BYTES // 4 + 1))
+    assert tc.text_codes(_events(np.full(n, "browse"), text=wide).properties["text"]) is None
+    assert tc.text_codes(_events(np.full(n, "browse").astype(STRING_DTYPE)).event_type) is None
+    assert tc.text_codes(_events(np.full(n, "browse")).event_type) is not None
+
+
+def test_take_carries_codes_to_the_rows_taken(encode_small: None) -> None:
+    ev = _events(np.array(["a", "b", "c", "a"]), category=np.array(["x", "y", "x", "z"]))
+    for index in (np.array([3, 1, 1]), np.array([True, False, False, True]), np.array([], dtype=np.intp)):
+        taken = ev.take(index)
+        uniques, _ = _assert_codes_of(taken.event_type)
+        assert uniques.tolist() == ["a", "b", "c"]  # the parent's values, some of them not held
+        _assert_codes_of(taken.properties["category"])
+    rebuilt = Events(customer_id=ev.customer_id, event_type=ev.event_type, timestamp=ev.timestamp)
+    _assert_codes_of(rebuilt.event_type)  # a coded column handed to a new container stays coded
+
+
+def test_blank_event_type_is_still_reported_with_its_row(encode_small: None) -> None:
+    with pytest.raises(ValidationError) as info:
+        _events(np.array(["browse", " ", "buy", " "]))
+    assert info.value.field == "event_type"
+    assert info.value.row == 1
+
+
+def test_codes_are_forgotten_with_their_column(encode_small: None) -> None:
+    gc.collect()
+    before = len(tc._registry)
+    ev = _events(np.array(["a", "b"]), category=np.array(["x", "y"]))
+    assert len(tc._registry) > before
+    del ev
+    gc.collect()
+    assert len(tc._registry) == before
+
+
+def test_factorize_words_is_the_same_compiled_and_interpreted() -> None:
+    code = """
+import numpy as np
+from omnicore.data._text_codes import factorize_words
+rng = np.random.default_rng(3)
+words = rng.integers(0, 3, (5000, 3)).astype(np.uint32)  # 27 distinct rows: the table grows
+wide = rng.integers(0, 2**63, (2000, 2)).astype(np.uint64)[rng.integers(0, 2000, 5000)]
+for raw in (words, wide):
+    codes, firsts = factorize_words(raw)
+    print(codes.tolist(), firsts.tolist())
+    assert (raw[firsts][codes] == raw).all()
+    assert np.unique(raw, axis=0).shape[0] == firsts.size
+"""
+    compiled, interpreted = outputs_with_and_without_jit(code)
+    assert compiled == interpreted
