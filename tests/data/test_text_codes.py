@@ -128,3 +128,54 @@ for raw in (words, wide):
 """
     compiled, interpreted = outputs_with_and_without_jit(code)
     assert compiled == interpreted
+
+
+def _frame_events(library: str, with_missing: bool) -> Events:
+    types = ["browse", "buy", "browse", "chat"]
+    category = ["baby", None if with_missing else "food", "baby", "toys"]
+    data = {"customer_id": [1, 2, 1, 3], "event_type": types, "timestamp": ["2024-06-01"] * 4}
+    if library == "pandas":
+        pd = pytest.importorskip("pandas")
+        frame = pd.DataFrame(data).astype({"event_type": "category"})
+        frame["category"] = pd.Categorical(category)
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    elif library == "pyarrow":
+        pa = pytest.importorskip("pyarrow")
+        chunks = pa.chunked_array([pa.array(types[:2]), pa.array(types[2:])])  # two dictionaries to unify
+        frame = pa.table(
+            {
+                "customer_id": data["customer_id"],
+                "event_type": chunks.dictionary_encode(),
+                "timestamp": pa.array(np.array(data["timestamp"], dtype="datetime64[us]")),
+                "category": pa.array(category).dictionary_encode(),
+            }
+        )
+    else:
+        pl = pytest.importorskip("polars")
+        pytest.importorskip("pyarrow")
+        frame = pl.DataFrame(
+            {
+                "customer_id": data["customer_id"],
+                "event_type": pl.Series(types, dtype=pl.Categorical),
+                "timestamp": np.array(data["timestamp"], dtype="datetime64[us]"),
+                "category": pl.Series(category, dtype=pl.Enum(["toys", "food", "baby"])),
+            }
+        )
+    return Events.from_frame(frame)
+
+
+@pytest.mark.parametrize("library", ["pandas", "pyarrow", "polars"])
+def test_categorical_and_dictionary_columns_keep_their_codes(library: str) -> None:
+    ev = _frame_events(library, with_missing=False)
+    expected = Events(
+        customer_id=[1, 2, 1, 3],
+        event_type=["browse", "buy", "browse", "chat"],
+        timestamp=["2024-06-01"] * 4,
+        properties={"category": ["baby", "food", "baby", "toys"]},
+    )
+    assert ev == expected
+    _assert_codes_of(ev.event_type)
+    _assert_codes_of(ev.properties["category"])
+    with_missing = _frame_events(library, with_missing=True)  # a missing value: the general path
+    assert with_missing.properties["category"].tolist() == ["baby", "", "baby", "toys"]
+    assert tc.text_codes(with_missing.properties["category"]) is None

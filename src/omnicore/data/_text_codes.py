@@ -3,8 +3,10 @@
 numpy's variable-width text (``StringDType``) costs tens of nanoseconds per element for any pass, a
 comparison, a cast or a gather, while the fixed-width numpy text that callers usually hand over (the
 ``<U`` arrays of ``np.array(["browse", ...])``, or bytes) can be hashed as machine words in a few
-nanoseconds. So a large text column built from fixed-width input is coded on the way in, and every
-later group-by, equality test or keyword match on it reads the integer codes instead of the text.
+nanoseconds. So a large text column built from fixed-width input is coded on the way in, a column
+that arrives coded (a pandas categorical, an Arrow dictionary array as Parquet yields for repetitive
+text, a polars categorical or enum) keeps the codes it came with, and every later group-by, equality
+test or keyword match on it reads the integer codes instead of the text.
 
 The codes live in a registry keyed by the (read-only) column object, not in the containers, so they
 follow a column wherever it goes: :meth:`~omnicore.data.Table.take` carries them over to the rows it
@@ -22,7 +24,14 @@ import numpy.typing as npt
 
 from omnicore._jit import jit
 
-__all__ = ["carry_codes", "encode_fixed_width", "factorize_text", "factorize_words", "text_codes"]
+__all__ = [
+    "carry_codes",
+    "encode_fixed_width",
+    "factorize_text",
+    "factorize_words",
+    "keep_codes",
+    "text_codes",
+]
 
 I64 = npt.NDArray[np.int64]
 Codes = tuple[npt.NDArray[Any], npt.NDArray[np.intp]]
@@ -49,6 +58,12 @@ def _forget(key: int) -> Any:
 def _register(column: npt.NDArray[Any], uniques: npt.NDArray[Any], codes: npt.NDArray[np.intp]) -> None:
     key = id(column)
     _registry[key] = (weakref.ref(column, _forget(key)), uniques, codes)
+
+
+def keep_codes(column: npt.NDArray[Any], uniques: npt.NDArray[Any], codes: npt.NDArray[np.intp]) -> None:
+    """Keep the codes of a text column that came with them (a categorical or dictionary column):
+    ``uniques`` distinct, ``uniques[codes]`` equal to ``column``."""
+    _register(column, uniques, codes)
 
 
 def text_codes(column: npt.NDArray[Any]) -> Codes | None:
