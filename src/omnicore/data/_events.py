@@ -41,6 +41,15 @@ class Events(Table):
         Mapping of property name to column: numbers become float64 (NaN where missing), text stays text
         ('' where missing), booleans and timestamps keep their type.
 
+    Notes
+    -----
+    Text that repeats (event types, categories, chat text) is cheapest to process as dictionary codes.
+    A text column of 65,536 rows or more given as a fixed-width numpy array (``np.array(["browse",
+    ...])`` makes one) is coded on construction, and a pandas categorical, an Arrow dictionary array
+    (as Parquet gives for repetitive text) or a polars categorical or enum keeps the codes it comes
+    with; ``take`` carries them to the rows it takes. The columns read the same either way; the
+    codes only spare later passes (rule evaluation, group-bys) from reading the text again.
+
     Examples
     --------
     >>> ev = Events(
