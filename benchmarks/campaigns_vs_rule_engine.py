@@ -7,6 +7,10 @@ Measures, on seeded synthetic events:
    decisions of both compared row for row (they must be identical);
 2. omnicore batch with windows, absence timers, first-time rules and every policy (consent,
    sensitive-data consent, caps, exclusion, re-eligibility, holdout, quiet hours), 100 and 1,000 rules;
+   the events are built once from numpy arrays (text as fixed-width '<U' arrays, coded on construction:
+   the build time and what the coding adds to it are printed), and with the first rule count also from
+   StringDType text, which Events keeps no codes for (as for events read back from a store), so that
+   evaluation codes the text itself ("text uncoded"; its decisions must be identical);
 3. omnicore streaming with state in SQLite (micro-batches committed atomically, and single events).
 
 omnicore's compiled kernels (numba) are warmed up on a small batch before anything is timed (the first
@@ -51,7 +55,7 @@ from omnicore.campaigns import (
     on,
     rule,
 )
-from omnicore.data import STRING_DTYPE, Events
+from omnicore.data import STRING_DTYPE, Events, _text_codes
 from omnicore.storage import ConsentRecords
 
 TYPES = np.array(["browse", "add_to_cart", "purchase", "chat_message", "search"])
@@ -61,20 +65,38 @@ TEXTS = np.array(["", "有防晒霜吗", "奶粉多少钱", "any sunscreen?", "h
 T0 = np.datetime64("2024-06-01T00:00:00", "us")
 
 
-def make_events(n: int, n_customers: int, seed: int) -> Events:
+def event_columns(n: int, n_customers: int, seed: int) -> dict[str, Any]:
+    """The events as plain numpy arrays (text as fixed-width '<U' arrays)."""
     rng = np.random.default_rng(seed)
     seconds = np.sort(rng.integers(0, 30 * 86400, n))
     kinds = rng.choice(TYPES.size, n, p=TYPE_P)
-    return Events(
-        customer_id=rng.integers(0, n_customers, n),
-        event_type=TYPES[kinds],
-        timestamp=T0 + seconds.astype("timedelta64[s]"),
-        properties={
+    return {
+        "customer_id": rng.integers(0, n_customers, n),
+        "event_type": TYPES[kinds],
+        "timestamp": T0 + seconds.astype("timedelta64[s]"),
+        "properties": {
             "category": CATEGORIES[rng.integers(0, CATEGORIES.size, n)],
             "price": np.round(rng.gamma(2.0, 60.0, n), 2),
             "text": np.where(kinds == 3, TEXTS[rng.integers(0, TEXTS.size, n)], ""),
         },
-    )
+    }
+
+
+def make_events(n: int, n_customers: int, seed: int) -> Events:
+    return Events(**event_columns(n, n_customers, seed))
+
+
+def as_uncoded(columns: dict[str, Any]) -> dict[str, Any]:
+    """The same columns with text already in StringDType: Events then keeps no dictionary codes (as for
+    events read back from a store), and evaluation codes the text itself."""
+
+    def text(a: Any) -> Any:
+        return a.astype(STRING_DTYPE) if a.dtype.kind == "U" else a
+
+    return {
+        **{k: text(v) for k, v in columns.items() if k != "properties"},
+        "properties": {k: text(v) for k, v in columns["properties"].items()},
+    }
 
 
 def simple_rules(n_rules: int, seed: int) -> list[tuple[str, str, float]]:
@@ -165,6 +187,11 @@ def ledger_for(n_customers: int, seed: int) -> ConsentRecords:
     )
 
 
+def same_decisions(a: Any, b: Any) -> bool:
+    columns = ("rule_id", "customer_id", "event_key", "status", "decided_at", "send_at", "reason")
+    return len(a) == len(b) and all(np.array_equal(getattr(a, c), getattr(b, c)) for c in columns)
+
+
 def run_rule_engine(
     events: Events, specs: list[tuple[str, str, float]]
 ) -> tuple[float, set[tuple[int, int]]]:
@@ -236,7 +263,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    events = make_events(args.events, args.customers, args.seed)
+    columns = event_columns(args.events, args.customers, args.seed)
+    uncoded_columns = as_uncoded(columns)  # text already StringDType: Events keeps no codes
+    build_s = []
+    for _ in range(3):
+        start = time.perf_counter()
+        events = Events(**columns)
+        build_s.append(time.perf_counter() - start)
     profiles = profiles_for(args.customers, args.seed)
     ledger = ledger_for(args.customers, args.seed)
     rows: list[tuple[str, int, int, float, float]] = []
@@ -247,7 +280,22 @@ def main() -> None:
     evaluate(
         compile_rules(full_ruleset(simple_rules(10, args.seed))), warm, profiles=profiles, consent=ledger
     )
-    print("warmed up (numba kernels compiled or loaded from cache)\n")
+    print("warmed up (numba kernels compiled or loaded from cache)")
+    uncoded = Events(**uncoded_columns)
+    original = _text_codes.ENCODE_MIN_ROWS
+    _text_codes.ENCODE_MIN_ROWS = args.events + 1  # coding switched off, to measure what it costs
+    plain_build_s = []
+    for _ in range(3):
+        start = time.perf_counter()
+        Events(**columns)
+        plain_build_s.append(time.perf_counter() - start)
+    _text_codes.ENCODE_MIN_ROWS = original
+    print(
+        f"Events built from the numpy arrays ('<U' text) in {min(build_s) * 1e3:,.0f} ms (best of 3; not "
+        f"timed below); coding the text adds {(min(build_s) - min(plain_build_s)) * 1e3:,.0f} ms net "
+        f"(with coding off: {min(plain_build_s) * 1e3:,.0f} ms; codes also make the blank-value check "
+        f"one per distinct value)\n"
+    )
 
     for n_rules in args.rules:
         specs = simple_rules(n_rules, args.seed)
@@ -299,6 +347,17 @@ def main() -> None:
         summary = dict(sorted(counts.items()))
         print(f"[{n_rules} rules] full batch decisions: {len(result.decisions):,} {summary}")
         rows.append(("omnicore batch, windows+policies", n_rules, len(events), full_s, full_med))
+        if n_rules == args.rules[0]:  # the same, on events whose text evaluation has to code itself
+            plain_s, plain_med, plain = timed(
+                lambda c=compiled: evaluate(
+                    c, uncoded, profiles=profiles, consent=ledger, now=T0 + np.timedelta64(31, "D")
+                ),
+                args.repeat,
+                f"omnicore batch, w+p, text uncoded|{n_rules}",
+            )
+            if not same_decisions(plain.decisions, result.decisions):
+                raise SystemExit("decisions differ between coded and uncoded text")
+            rows.append(("omnicore batch, w+p, text uncoded", n_rules, len(events), plain_s, plain_med))
         # 3. streaming with state in SQLite
         stream = _stream(
             compiled,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from omnicore.campaigns._kernels import factorize_words, group_rows
+from omnicore.campaigns._kernels import group_rows
 from omnicore.campaigns._keywords import compile_keywords, match_unique
 from omnicore.campaigns._rules import (
     AllOf,
@@ -28,7 +28,8 @@ from omnicore.campaigns._rules import (
     Not,
     Predicate,
 )
-from omnicore.data import STRING_DTYPE, factorize
+from omnicore.data import STRING_DTYPE
+from omnicore.data._text_codes import factorize_text, text_codes
 
 __all__ = ["Columns", "CompiledPredicate", "RowSelector", "compile_predicate", "factorize_text"]
 
@@ -36,41 +37,6 @@ Mask = npt.NDArray[np.bool_]
 CompiledPredicate = Callable[["Columns"], Mask]
 
 _TAG_SPLIT = re.compile(r"\s*[,|;]\s*")
-
-
-def factorize_text(column: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
-    """Distinct values (in order of first appearance) and per-row codes of a text column.
-
-    ASCII text of less than 64 bytes (the usual shape of event types, categories and segments) is
-    viewed as fixed-width bytes and coded by a compiled hash table over whole rows (every match
-    verified); anything else falls back to :func:`omnicore.data.factorize`.
-    """
-    n = column.size
-    if n == 0:
-        return column[:0], np.zeros(0, dtype=np.intp)
-    raw = _fixed_width(column)
-    if raw is None:
-        uniques, codes = factorize(column)
-        return uniques, codes.astype(np.intp)
-    codes64, firsts = factorize_words(raw)
-    return column[firsts], codes64.astype(np.intp, copy=False)
-
-
-def _fixed_width(column: npt.NDArray[Any]) -> npt.NDArray[np.uint64] | None:
-    """ASCII text as rows of uint64 words (NUL-padded), or None when it is not ASCII or longer than
-    64 bytes. The width is guessed from the first rows and widened until every row ends in a NUL
-    byte, so no value can have been cut (a cast to fixed width would silently truncate)."""
-    n = column.size
-    try:
-        words = max(1, -(-(int(np.strings.str_len(column[:256]).max()) + 1) // 8))
-        while words <= 8:
-            raw = column.astype(f"S{8 * words}")
-            if not raw.view(np.uint8).reshape(n, 8 * words)[:, -1].any():
-                return raw.view(np.uint64).reshape(n, words)
-            words = words + 1 if words < 4 else (8 if words < 8 else 9)
-    except (ValueError, TypeError, UnicodeError):
-        return None
-    return None
 
 
 class Columns:
@@ -190,7 +156,12 @@ class Columns:
                 parent is not None
                 and self._rows is not None
                 and name in self._columns
-                and (name in self._root._shared or 4 * self.n >= self._root.n or name in parent._factorized)
+                and (
+                    name in self._root._shared
+                    or 4 * self.n >= self._root.n
+                    or name in parent._factorized
+                    or text_codes(self._columns[name]) is not None  # coded already: a gather of codes
+                )
             ):
                 uniques, codes = parent.factorized(name)
                 hit = (uniques, codes[self._rows])

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._jit import jit
+from omnicore.data._text_codes import factorize_words
 
 __all__ = [
     "arbitrate_caps",
@@ -35,59 +36,6 @@ I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 U64 = npt.NDArray[np.uint64]
 Mask = npt.NDArray[np.bool_]
-
-
-@jit
-def factorize_words(raw: U64) -> tuple[I64, I64]:
-    """Codes (in order of first appearance) of the rows of a 2-d uint64 array, and each code's first row.
-
-    An open-addressing hash table over whole rows; every match is verified word by word.
-    """
-    n, words = raw.shape
-    size = 64
-    mask = size - 1
-    table = np.full(size, -1, dtype=np.int64)
-    codes = np.empty(n, dtype=np.int64)
-    firsts = np.empty(n, dtype=np.int64)
-    n_codes = 0
-    for i in range(n):
-        h = np.uint64(0)
-        for w in range(words):
-            h = (h ^ raw[i, w]) * np.uint64(0x9E3779B97F4A7C15)
-        slot = np.int64((h >> np.uint64(40)) & np.uint64(mask))
-        while True:
-            code = table[slot]
-            if code < 0:
-                table[slot] = n_codes
-                firsts[n_codes] = i
-                codes[i] = n_codes
-                n_codes += 1
-                break
-            row = firsts[code]
-            same = True
-            for w in range(words):
-                if raw[row, w] != raw[i, w]:
-                    same = False
-                    break
-            if same:
-                codes[i] = code
-                break
-            slot = (slot + 1) & mask
-        if n_codes * 2 > size:
-            # grow and rehash (only reached for columns with very many distinct values)
-            size *= 2
-            mask = size - 1
-            table = np.full(size, -1, dtype=np.int64)
-            for c in range(n_codes):
-                r = firsts[c]
-                h = np.uint64(0)
-                for w in range(words):
-                    h = (h ^ raw[r, w]) * np.uint64(0x9E3779B97F4A7C15)
-                s = np.int64((h >> np.uint64(40)) & np.uint64(mask))
-                while table[s] >= 0:
-                    s = (s + 1) & mask
-                table[s] = c
-    return codes, firsts[:n_codes].copy()
 
 
 @jit

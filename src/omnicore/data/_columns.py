@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._errors import ValidationError
+from omnicore.data._text_codes import carry_codes, encode_fixed_width, text_codes
 
 __all__ = [
     "STRING_DTYPE",
@@ -49,6 +50,7 @@ def freeze(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Return a read-only view of ``array`` (the caller's array stays writable)."""
     view = array.view()
     view.flags.writeable = False
+    carry_codes(array, view)
     return view
 
 
@@ -95,11 +97,15 @@ def _materialise(value: Any) -> Any:
     return value
 
 
-def _strings(name: str, array: npt.NDArray[Any], *, allow_empty: bool) -> npt.NDArray[Any]:
+def _strings(
+    name: str, array: npt.NDArray[Any], *, allow_empty: bool, encode: bool = False
+) -> npt.NDArray[Any]:
     if array.dtype == STRING_DTYPE:
         result = array
     elif array.dtype.kind in "US":
         result = array.astype(STRING_DTYPE)
+        if encode:
+            encode_fixed_width(array, result)
     elif array.dtype.kind == "O" or array.size == 0:
         bad = np.fromiter((not isinstance(v, str) for v in array), dtype=bool, count=array.size)
         if bad.any():
@@ -108,9 +114,15 @@ def _strings(name: str, array: npt.NDArray[Any], *, allow_empty: bool) -> npt.ND
     else:
         raise ValidationError(f"expected text, got dtype {array.dtype}", field=name)
     if not allow_empty and result.size:
-        empty = (np.strings.str_len(result) == 0) | np.strings.isspace(result)
-        if empty.any():
-            raise _fail(name, "empty or blank value", result, empty)
+        coded = text_codes(result)
+        if coded is not None:  # test each distinct value once
+            uniques, codes = coded
+            if ((np.strings.str_len(uniques) == 0) | np.strings.isspace(uniques))[codes].any():
+                coded = None
+        if coded is None:
+            empty = (np.strings.str_len(result) == 0) | np.strings.isspace(result)
+            if empty.any():
+                raise _fail(name, "empty or blank value", result, empty)
     return result
 
 
@@ -312,11 +324,14 @@ def as_int_column(*, optional: bool = False, nonnegative: bool = False) -> attrs
     return _pick(convert, optional)
 
 
-def as_string_column(*, optional: bool = False, allow_empty: bool = False) -> attrs.Converter[Any, Any]:
-    """UTF-8 text values (``StringDType``)."""
+def as_string_column(
+    *, optional: bool = False, allow_empty: bool = False, encode: bool = False
+) -> attrs.Converter[Any, Any]:
+    """UTF-8 text values (``StringDType``); ``encode``: keep dictionary codes of large fixed-width
+    input (:mod:`omnicore.data._text_codes`)."""
 
     def convert(name: str, value: Any) -> npt.NDArray[Any]:
-        return _strings(name, _one_dimensional(name, value), allow_empty=allow_empty)
+        return _strings(name, _one_dimensional(name, value), allow_empty=allow_empty, encode=encode)
 
     return _pick(convert, optional)
 
@@ -335,8 +350,12 @@ def _property_array(name: str, value: Any) -> npt.NDArray[Any]:
         return array.astype(np.float64, copy=False)
     if kind == "M":
         return array.astype(TIME_DTYPE)
-    if kind in "US" or array.dtype == STRING_DTYPE:
-        return array.astype(STRING_DTYPE, copy=False)
+    if kind in "US":
+        text = array.astype(STRING_DTYPE)
+        encode_fixed_width(array, text)
+        return text
+    if array.dtype == STRING_DTYPE:
+        return array
     if kind == "O":
         present = [v for v in array if v is not None]
         if all(isinstance(v, bool) for v in present) and len(present) == array.size:

@@ -41,6 +41,15 @@ class Events(Table):
         Mapping of property name to column: numbers become float64 (NaN where missing), text stays text
         ('' where missing), booleans and timestamps keep their type.
 
+    Notes
+    -----
+    Text that repeats (event types, categories, chat text) is cheapest to process as dictionary codes.
+    A text column of 65,536 rows or more given as a fixed-width numpy array (``np.array(["browse",
+    ...])`` makes one) is coded on construction, and a pandas categorical, an Arrow dictionary array
+    (as Parquet gives for repetitive text) or a polars categorical or enum keeps the codes it comes
+    with; ``take`` carries them to the rows it takes. The columns read the same either way; the
+    codes only spare later passes (rule evaluation, group-bys) from reading the text again.
+
     Examples
     --------
     >>> ev = Events(
@@ -57,7 +66,7 @@ class Events(Table):
     _length_anchor: ClassVar[str] = "customer_id"
 
     customer_id: npt.NDArray[Any] = column_field(as_id_column())
-    event_type: npt.NDArray[Any] = column_field(as_string_column())
+    event_type: npt.NDArray[Any] = column_field(as_string_column(encode=True))
     timestamp: npt.NDArray[np.datetime64] = column_field(as_time_column())
     identifier_type: npt.NDArray[Any] | None = column_field(as_string_column(optional=True), optional=True)
     event_id: npt.NDArray[Any] | None = column_field(as_id_column(optional=True), optional=True)

@@ -11,6 +11,8 @@ import numpy.typing as npt
 
 from omnicore._errors import DependencyError, ValidationError
 from omnicore.data._columns import STRING_DTYPE
+from omnicore.data._grouping import unique_sorted
+from omnicore.data._text_codes import keep_codes
 
 __all__ = ["frame_columns", "frame_kind", "to_frame"]
 
@@ -45,13 +47,33 @@ def frame_columns(frame: Any) -> dict[str, npt.NDArray[Any]]:
     return {name: _arrow_column(table.column(name)) for name in table.column_names}
 
 
+def _coded_text(codes: Any, values: Any) -> npt.NDArray[Any] | None:
+    """The text column ``values[codes]`` with its codes kept, from a categorical or dictionary column;
+    None (take the general path) when a value is missing or the dictionary repeats a value."""
+    codes = np.asarray(codes).astype(np.intp, copy=False)
+    uniques = np.asarray(values, dtype=STRING_DTYPE)
+    if (codes.size and int(codes.min()) < 0) or unique_sorted(uniques).size != uniques.size:
+        return None
+    column: npt.NDArray[Any] = uniques[codes]
+    keep_codes(column, uniques, codes)
+    return column
+
+
 def _pandas_column(series: Any) -> npt.NDArray[Any]:
+    text_categories = str(series.dtype) == "category" and series.cat.categories.inferred_type in {
+        "string",
+        "empty",
+    }
+    if text_categories:
+        coded = _coded_text(series.cat.codes.to_numpy(), series.cat.categories.to_numpy(dtype=object))
+        if coded is not None:
+            return coded
     tz = (
         getattr(getattr(series, "dt", None), "tz", None) if str(series.dtype).startswith("datetime") else None
     )
     if tz is not None:
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-    if str(series.dtype) in {"string", "str"} or series.dtype == object:
+    if text_categories or str(series.dtype) in {"string", "str"} or series.dtype == object:
         return np.asarray(series.to_numpy(dtype=object, na_value=None))
     return np.asarray(series.to_numpy())
 
@@ -60,6 +82,10 @@ def _polars_column(series: Any) -> npt.NDArray[Any]:
     dtype = series.dtype
     if getattr(dtype, "time_zone", None):
         series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    if str(dtype).startswith(("Categorical", "Enum")):  # a dictionary array in Arrow
+        import pyarrow as pa
+
+        return _arrow_column(pa.chunked_array([series.to_arrow()]))
     if str(dtype) in {"String", "Utf8", "Categorical"}:
         return np.array(series.to_list(), dtype=object)
     return np.asarray(series.to_numpy())
@@ -71,6 +97,17 @@ def _arrow_column(column: Any) -> npt.NDArray[Any]:
 
     if pa.types.is_timestamp(column.type) and column.type.tz is not None:
         column = pc.cast(column, pa.timestamp(column.type.unit))
+    kind = column.type
+    if pa.types.is_dictionary(kind) and (
+        pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)
+    ):
+        if column.num_chunks and column.null_count == 0:
+            unified = column.unify_dictionaries()
+            codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in unified.chunks])
+            coded = _coded_text(codes, unified.chunk(0).dictionary.to_pylist())
+            if coded is not None:
+                return coded
+        column = pc.cast(column, kind.value_type)  # decoded, with its nulls
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return np.array(column.to_pylist(), dtype=object)
     return np.asarray(column.to_numpy(zero_copy_only=False))

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from omnicore._errors import ValidationError
 from omnicore.data._columns import STRING_DTYPE
 from omnicore.data._frames import frame_columns, to_frame
+from omnicore.data._text_codes import carry_codes
 
 __all__ = ["Table"]
 
@@ -187,10 +188,10 @@ class Table:
         for name in self.column_names():
             value = getattr(self, name)
             if value is not None:
-                changes[name] = value[index]
+                changes[name] = _take(value, index)
         prop_name = self._properties_name()
         if prop_name is not None:
-            changes[prop_name] = {k: v[index] for k, v in getattr(self, prop_name).items()}
+            changes[prop_name] = {k: _take(v, index) for k, v in getattr(self, prop_name).items()}
         return attrs.evolve(self, **changes)  # type: ignore[misc]
 
     @classmethod
@@ -221,6 +222,12 @@ class Table:
                 for k in keys
             }
         return attrs.evolve(first, **changes)  # type: ignore[misc]
+
+
+def _take(column: npt.NDArray[Any], index: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    taken: npt.NDArray[Any] = column[index]
+    carry_codes(column, taken, index)  # dictionary codes of text follow the rows
+    return taken
 
 
 def _concat(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
