@@ -298,8 +298,9 @@ def _indexed_triggers(compiled: CompiledRules, batch: _Batch) -> dict[int, npt.N
             np.array([threshold for _, _, _, threshold in members], dtype=np.float64),
             len(members),
         )
+        chosen = rows[selected]  # one gather; each rule's rows are a slice of it
         for j, (rule_position, _, _, _) in enumerate(members):
-            out[rule_position] = rows[selected[bounds[j] : bounds[j + 1]]]
+            out[rule_position] = chosen[bounds[j] : bounds[j + 1]]
     return out
 
 
