@@ -978,8 +978,8 @@ class _Candidates:
     (-1 for a timer), and the positions of the fired timers with each one's index in the order the
     timers were added."""
 
-    rule: I64
-    code: I64
+    rule: npt.NDArray[np.int32]
+    code: npt.NDArray[np.int32]
     time: I64
     trigger_at: I64
     row: I64
@@ -1182,7 +1182,7 @@ def _decide(
     )
     decisions = trusted(
         Decisions,
-        rule_code=rule_i.astype(np.int32),
+        rule_code=rule_i,
         rule_table=rule_table,
         customer_id=cust,
         event_id=event_key,

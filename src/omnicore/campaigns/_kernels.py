@@ -309,7 +309,7 @@ def order_candidates(
     timer_code: I64,
     timer_time: I64,
     timer_start: I64,
-) -> tuple[I64, I64, I64, I64, I64, I64]:
+) -> tuple[I64, I32, I32, I64, I64, I64]:
     """Candidates in processing order, with their rule, customer code and times gathered.
 
     Event candidates: run ``k`` holds the ascending trigger rows ``rows[run_bounds[k] :
@@ -352,8 +352,8 @@ def order_candidates(
         shift += bits
     m = timer_rule.size
     out_row = np.empty(n + m, dtype=np.int64)
-    out_rule = np.empty(n + m, dtype=np.int64)
-    out_code = np.empty(n + m, dtype=np.int64)
+    out_rule = np.empty(n + m, dtype=np.int32)
+    out_code = np.empty(n + m, dtype=np.int32)
     out_time = np.empty(n + m, dtype=np.int64)
     out_trigger = out_time if m == 0 else np.empty(n + m, dtype=np.int64)  # events: the decision time
     timer_pos = np.empty(m, dtype=np.int64)
@@ -383,8 +383,8 @@ def order_candidates(
 @jit
 def decide_by_customer(
     time: I64,
-    customer: I64,
-    rule: I64,
+    customer: I32,
+    rule: I32,
     n_customers: int,
     purposes: I64,
     n_purposes: int,
@@ -581,7 +581,7 @@ def decide_by_customer(
 
 @jit
 def label_decisions(
-    rule: I64,
+    rule: I32,
     variant: I32,
     accepted: Mask,
     held: Mask,
