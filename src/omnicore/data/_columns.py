@@ -117,7 +117,8 @@ def _strings(
         coded = text_codes(result)
         if coded is not None:  # test each distinct value once
             uniques, codes = coded
-            if ((np.strings.str_len(uniques) == 0) | np.strings.isspace(uniques))[codes].any():
+            blank = (np.strings.str_len(uniques) == 0) | np.strings.isspace(uniques)
+            if blank.any() and blank[codes].any():  # (a value may be in the codes' values, not in rows)
                 coded = None
         if coded is None:
             empty = (np.strings.str_len(result) == 0) | np.strings.isspace(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,11 +83,11 @@ def _polars_column(series: Any) -> npt.NDArray[Any]:
     dtype = series.dtype
     if getattr(dtype, "time_zone", None):
         series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    if str(dtype).startswith(("Categorical", "Enum")):  # a dictionary array in Arrow
+    if str(dtype).startswith(("Categorical", "Enum")) and importlib.util.find_spec("pyarrow") is not None:
         import pyarrow as pa
 
-        return _arrow_column(pa.chunked_array([series.to_arrow()]))
-    if str(dtype) in {"String", "Utf8", "Categorical"}:
+        return _arrow_column(pa.chunked_array([series.to_arrow()]))  # a dictionary array in Arrow
+    if str(dtype).startswith(("String", "Utf8", "Categorical", "Enum")):
         return np.array(series.to_list(), dtype=object)
     return np.asarray(series.to_numpy())
 
