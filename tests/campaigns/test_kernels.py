@@ -289,12 +289,13 @@ def test_label_decisions_matches_the_plain_rules(seed: int, n: int) -> None:
         else:
             variant[c] = 10 + int(rng.integers(0, k_slots))
     held = rng.random(n) < 0.2
-    deferred = accepted & ~held & (rng.random(n) < 0.4)
+    time = rng.integers(0, 100, n).astype(np.int64)
+    send = time + rng.integers(0, 2, n) * rng.integers(1, 50, n)  # some sends later than the decision
     status_of = np.array([0, 1, 2, 3], dtype=np.int32)
     status, reason, keys = label_decisions(
-        rule, variant, accepted, held, deferred, n_rules, k_slots, m_slots, cap_start, cap_status, status_of
+        rule, variant, accepted, held, time, send, n_rules, k_slots, m_slots, cap_start, cap_status, status_of
     )
-    final = np.where(accepted, np.where(held, 2, np.where(deferred, 1, 0)), variant)
+    final = np.where(accepted, np.where(held, 2, np.where(send > time, 1, 0)), variant)
     want_status = [
         int(cap_status[cap_start[rule[c]] + final[c] - 100])
         if final[c] >= 100
@@ -522,7 +523,7 @@ def test_kernels_give_the_same_results_without_jit() -> None:
         " np.array([5, 900, 900]), k)\n"
         "print([a.tolist() for a in ordered])\n"
         "v = np.where(g == 3, 100, np.where(g == 2, 10, 0))\n"
-        "print([a.tolist() for a in label_decisions(g % 2, v, g < 2, g == 0, t > 9, 2, 1, 1,"
+        "print([a.tolist() for a in label_decisions(g % 2, v, g < 2, g == 0, t, t + (t > 9), 2, 1, 1,"
         " np.array([0, 1]), np.array([5, 6], np.int32), np.arange(4, dtype=np.int32))])\n"
         "print([a.tolist() for a in match_sorted(np.array([1, 4]), np.array([0, 1, 1, 4, 6]))])\n"
         "from omnicore.campaigns._kernels import hour_span_by_code, quiet_send_at, group_by_code\n"
@@ -592,3 +593,12 @@ def test_send_after_quiet_hours_matches_the_plain_rule(
     uniques, codes = factorize_text(np.array(zones, dtype=STRING_DTYPE))
     got = send_after_quiet_hours(at, uniques, codes, start_hour=hours[0], end_hour=hours[1])
     assert got.tolist() == _send_after_quiet_hours_plain(at, zones, *hours)
+    # rows with a negative code have no quiet hours, and do not change the others' offsets
+    keep = rng.random(n) < 0.7
+    masked = np.where(keep, codes, -1)
+    got = send_after_quiet_hours(at, uniques, masked, start_hour=hours[0], end_hour=hours[1])
+    want = np.array(at)
+    want[keep] = _send_after_quiet_hours_plain(
+        at[keep], [z for z, k in zip(zones, keep, strict=True) if k], *hours
+    )
+    assert got.tolist() == want.tolist()

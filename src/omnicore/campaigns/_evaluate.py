@@ -1128,16 +1128,11 @@ def _decide(
                     draw = holdout_draw(cust[theirs], salt=salt, campaign_id=rule.campaign_id)
                     held[theirs[draw < rule.holdout_fraction]] = True
     send = time
-    deferred = np.zeros(n, dtype=bool)
-    if quiet is not None:
-        mine = np.flatnonzero(zone >= 0)
-        if mine.size:
-            send = time.copy()
-            send[mine] = send_after_quiet_hours(
-                time[mine], tz_uniques, zone[mine], start_hour=quiet.start_hour, end_hour=quiet.end_hour
-            )
-            later = mine[send[mine] > time[mine]]
-            deferred[later] = ~held[later]
+    if quiet is not None and zone_of.size:
+        # accepted candidates of quiet-hour rules carry their zone; the others keep their time
+        send = send_after_quiet_hours(
+            time, tz_uniques, zone, start_hour=quiet.start_hour, end_hour=quiet.end_hour
+        )
     statuses = list(DecisionStatus)
     status_of = np.array(
         [
@@ -1156,7 +1151,8 @@ def _decide(
         variant,
         accepted,
         held,
-        deferred,
+        time,
+        send,
         len(crs),
         purposes.shape[1],
         int(table.count.max(initial=0)),

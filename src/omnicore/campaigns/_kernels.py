@@ -585,7 +585,8 @@ def label_decisions(
     variant: I32,
     accepted: Mask,
     held: Mask,
-    deferred: Mask,
+    time: I64,
+    send: I64,
     n_rules: int,
     n_purpose_slots: int,
     n_cap_slots: int,
@@ -596,10 +597,11 @@ def label_decisions(
     """Status and reason code of each decision, and the distinct reason keys in ascending order.
 
     The final variant of a candidate is 2 when it is accepted and held out, 1 when accepted and
-    ``deferred``, 0 when accepted otherwise, else its refusal ``variant`` (``10 + k`` consent purpose,
-    ``100 + m`` cap); its reason key is ``rule * 1000 + variant`` and its reason code the rank of that key
-    among the keys present. ``status_of`` gives the status code of fired, deferred, held out and
-    consent-suppressed decisions (in that order); a capped one takes ``cap_status`` of its cap entry.
+    deferred (``send`` later than ``time``), 0 when accepted otherwise, else its refusal ``variant``
+    (``10 + k`` consent purpose, ``100 + m`` cap); its reason key is ``rule * 1000 + variant`` and its
+    reason code the rank of that key among the keys present. ``status_of`` gives the status code of
+    fired, deferred, held out and consent-suppressed decisions (in that order); a capped one takes
+    ``cap_status`` of its cap entry.
     """
     n = rule.size
     width = 3 + n_purpose_slots + n_cap_slots
@@ -609,7 +611,7 @@ def label_decisions(
     for c in range(n):
         r = rule[c]
         if accepted[c]:
-            v = 2 if held[c] else (1 if deferred[c] else 0)
+            v = 2 if held[c] else (1 if send[c] > time[c] else 0)
             status[c] = status_of[v]
             s = v
         else:
@@ -659,12 +661,15 @@ _US_PER_DAY = 24 * _US_PER_HOUR
 
 @jit
 def hour_span_by_code(at: I64, codes: I64, n_codes: int) -> tuple[I64, I64, I64]:
-    """Per code: its number of rows and the first and last hour (``at // 1 h``, microseconds) among them."""
+    """Per code: its number of rows and the first and last hour (``at // 1 h``, microseconds) among them
+    (rows with a negative code are left out)."""
     count = np.zeros(n_codes, dtype=np.int64)
     first = np.zeros(n_codes, dtype=np.int64)
     last = np.zeros(n_codes, dtype=np.int64)
     for i in range(at.size):
         k = codes[i]
+        if k < 0:
+            continue
         h = at[i] // _US_PER_HOUR
         if count[k] == 0 or h < first[k]:
             first[k] = h
@@ -678,11 +683,15 @@ def hour_span_by_code(at: I64, codes: I64, n_codes: int) -> tuple[I64, I64, I64]
 def quiet_send_at(at: I64, codes: I64, fixed_offset: I64, row_offset: I64, start: int, end: int) -> I64:
     """Send time after quiet hours ``[start, end)`` of local time of day (microseconds; wrapping
     midnight when ``start > end``): ``at`` outside them, else the end of the quiet period. The UTC
-    offset of row ``i`` is ``row_offset[i]``, or ``fixed_offset[codes[i]]`` when ``row_offset`` is empty.
+    offset of row ``i`` is ``row_offset[i]``, or ``fixed_offset[codes[i]]`` when ``row_offset`` is empty;
+    a row with a negative code has no quiet hours (``at``).
     """
     out = np.empty(at.size, dtype=np.int64)
     per_row = row_offset.size > 0
     for i in range(at.size):
+        if codes[i] < 0:
+            out[i] = at[i]
+            continue
         offset = row_offset[i] if per_row else fixed_offset[codes[i]]
         tod = (at[i] + offset) % _US_PER_DAY
         quiet = (start <= tod < end) if start <= end else (tod >= start or tod < end)

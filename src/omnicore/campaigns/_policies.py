@@ -274,7 +274,7 @@ def _zone_offsets(tz_uniques: npt.NDArray[Any], codes: I64, at: I64) -> tuple[I6
         varying.append(k)
     if not varying:
         return fixed, None
-    per_row = fixed[codes]
+    per_row = fixed[np.maximum(codes, 0)]
     for k in varying:
         rows = np.flatnonzero(codes == k)
         per_row[rows] = _hour_offsets(str(names[k]), at[rows] // _US_PER_HOUR)
@@ -327,7 +327,8 @@ def send_after_quiet_hours(
     start_hour: float,
     end_hour: float,
 ) -> I64:
-    """:func:`quiet_hours_send_at` with time zones given as codes into distinct zone names.
+    """:func:`quiet_hours_send_at` with time zones given as codes into distinct zone names (a negative
+    code: no quiet hours apply, the send time is the decision time).
 
     The local time of day is ``(t + offset) mod 24 h``; inside ``[start, end)`` (wrapping midnight
     when ``start > end``) the send waits ``(end - time of day) mod 24 h``. One compiled pass.
