@@ -178,6 +178,7 @@ class CompiledRules:
     purpose_table: I64 = attrs.field(init=False, repr=False, eq=False)
     holdout_rules: list[int] = attrs.field(init=False, repr=False)
     holdout_fraction: npt.NDArray[np.float64] = attrs.field(init=False, repr=False, eq=False)
+    has_holdout: Mask = attrs.field(init=False, repr=False, eq=False)
     holdout_seed: npt.NDArray[np.uint64] = attrs.field(init=False, repr=False, eq=False)
     needs_consent: Mask = attrs.field(init=False, repr=False, eq=False)
     quiet_rules: Mask = attrs.field(init=False, repr=False, eq=False)
@@ -212,6 +213,7 @@ class CompiledRules:
         object.__setattr__(self, "holdout_rules", holdout)
         fraction = np.array([cr.rule.holdout_fraction for cr in self.rules], dtype=np.float64)
         object.__setattr__(self, "holdout_fraction", fraction)
+        object.__setattr__(self, "has_holdout", fraction > 0)
         salt = self.ruleset.policies.holdout_salt
         seeds = [holdout_seed(salt, cr.rule.campaign_id) for cr in self.rules]
         object.__setattr__(self, "holdout_seed", np.array(seeds, dtype=np.uint64))
@@ -1115,7 +1117,7 @@ def _decide(
     # holdout, then quiet hours
     held = np.zeros(n, dtype=bool)
     if compiled.holdout_rules:
-        mine = np.flatnonzero(accepted & (compiled.holdout_fraction[rule_i] > 0))
+        mine = np.flatnonzero(accepted & compiled.has_holdout[rule_i])
         salt = compiled.ruleset.policies.holdout_salt
         if cust.dtype.kind in "iu":
             draw = holdout_draw_seeded(cust[mine], compiled.holdout_seed[rule_i[mine]])
