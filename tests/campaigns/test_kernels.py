@@ -360,12 +360,17 @@ def test_select_by_code_matches_numpy_per_rule(seed: int, n: int) -> None:
     threshold = rng.integers(0, 10, n_rules).astype(np.float64)
     order = np.argsort(rule_code, kind="stable")
     code_bounds = np.concatenate([[0], np.cumsum(np.bincount(rule_code, minlength=n_codes))]).astype(np.int64)
-    rows, bounds = select_by_code(codes, values, code_bounds, order.astype(np.int64), op, threshold, n_rules)
+    # one more rule wanting no code present (its value is not in the column): it matches nothing
+    op, threshold = np.append(op, 0), np.append(threshold, 0.0)
+    rows, bounds = select_by_code(
+        codes, values, code_bounds, order.astype(np.int64), op, threshold, n_rules + 1
+    )
     for j in range(n_rules):
         hit = codes == rule_code[j]
         if op[j]:
             hit &= _OPS[int(op[j])](values, threshold[j])
         assert rows[bounds[j] : bounds[j + 1]].tolist() == np.flatnonzero(hit).tolist()
+    assert bounds[n_rules] == bounds[n_rules + 1] == rows.size
 
 
 @settings(max_examples=30)

@@ -146,48 +146,71 @@ def select_by_code(
 ) -> tuple[I64, I64]:
     """Rows matching each of many rules of the form ``text == v`` (and ``number <op> threshold``).
 
-    Rules wanting text code ``c`` are ``code_rules[code_bounds[c] : code_bounds[c + 1]]``; rule ``j``
-    also needs ``values[row] <op[j]> threshold[j]`` (op 0: none, 1 ``>``, 2 ``>=``, 3 ``<``, 4 ``<=``,
-    5 ``==``, 6 ``!=``; NaN satisfies only ``!=``, as in numpy). Returns the matching rows grouped by
-    rule, ascending: rule ``j`` owns ``rows[bounds[j] : bounds[j + 1]]``.
+    Rules wanting text code ``c`` are ``code_rules[code_bounds[c] : code_bounds[c + 1]]`` (each rule
+    wants one code at most); rule ``j`` also needs ``values[row] <op[j]> threshold[j]`` (op 0: none,
+    1 ``>``, 2 ``>=``, 3 ``<``, 4 ``<=``, 5 ``==``, 6 ``!=``; NaN satisfies only ``!=``, as in numpy).
+    Returns the matching rows grouped by rule, ascending: rule ``j`` owns ``rows[bounds[j] :
+    bounds[j + 1]]``.
+
+    The rows are grouped by code once (a stable counting sort carrying the values along); then each
+    rule scans its code's rows, writing every row and advancing only on a match (no branch on the
+    data), so the output is built in place, rule after rule.
     """
     n_codes = code_bounds.size - 1
-    # one pass writing (row, rule) pairs unconditionally and advancing only on a match (no branch
-    # on the data), then a counting sort of the matches by rule
-    size = 0
+    start = np.zeros(n_codes + 2, dtype=np.int64)
     for i in range(codes.size):
         c = codes[i]
         if 0 <= c < n_codes:
-            size += code_bounds[c + 1] - code_bounds[c]
-    pair_row = np.empty(size + 1, dtype=np.int64)
-    pair_rule = np.empty(size + 1, dtype=np.int64)
+            start[c + 2] += 1
+    for c in range(n_codes):
+        start[c + 2] += start[c + 1]
+    by_code = np.empty(start[n_codes + 1], dtype=np.int64)
+    value_by_code = np.empty(start[n_codes + 1], dtype=np.float64)
+    for i in range(codes.size):
+        c = codes[i]
+        if 0 <= c < n_codes:
+            p = start[c + 1]
+            start[c + 1] = p + 1
+            by_code[p] = i
+            value_by_code[p] = values[i]
+    # after the scatter, code c's rows are start[c] : start[c + 1]
+    rule_code = np.full(n_rules, -1, dtype=np.int64)
+    for c in range(n_codes):
+        for p in range(code_bounds[c], code_bounds[c + 1]):
+            rule_code[code_rules[p]] = c
+    size = 1
+    for j in range(n_rules):
+        if rule_code[j] >= 0:
+            size += start[rule_code[j] + 1] - start[rule_code[j]]
+    out = np.empty(size, dtype=np.int64)
+    bounds = np.zeros(n_rules + 1, dtype=np.int64)
     k = 0
-    for i in range(codes.size):
-        c = codes[i]
-        if 0 <= c < n_codes:
-            x = values[i]
-            for p in range(code_bounds[c], code_bounds[c + 1]):
-                j = code_rules[p]
-                pair_row[k] = i
-                pair_rule[k] = j
-                o = op[j]
-                t = threshold[j]
-                if o == 1:
-                    k += x > t
-                elif o == 0:
-                    k += 1
-                elif o == 2:
-                    k += x >= t
-                elif o == 3:
-                    k += x < t
-                elif o == 4:
-                    k += x <= t
-                elif o == 5:
-                    k += x == t
-                else:
-                    k += x != t
-    order, bounds = group_rows(pair_rule[:k], n_rules)
-    return pair_row[order], bounds
+    for j in range(n_rules):
+        bounds[j] = k
+        c = rule_code[j]
+        if c < 0:
+            continue
+        o = op[j]
+        t = threshold[j]
+        for p in range(start[c], start[c + 1]):
+            out[k] = by_code[p]
+            x = value_by_code[p]
+            if o == 1:
+                k += x > t
+            elif o == 0:
+                k += 1
+            elif o == 2:
+                k += x >= t
+            elif o == 3:
+                k += x < t
+            elif o == 4:
+                k += x <= t
+            elif o == 5:
+                k += x == t
+            else:
+                k += x != t
+    bounds[n_rules] = k
+    return out[:k], bounds
 
 
 @jit
