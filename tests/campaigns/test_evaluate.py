@@ -513,3 +513,15 @@ def test_evaluation_is_the_same_without_jit() -> None:
     compiled, plain = outputs_with_and_without_jit(code)
     assert compiled == plain
     assert compiled.count("\n") == 8
+
+
+def test_integer_customers_against_a_ledger_of_text_subjects() -> None:
+    """Ids of different kinds are compared as text (this used to raise a TypeError)."""
+    rs = RuleSet(rules=[rule("r").when(on("browse")).then(message("sms"))])
+    ev = Events(
+        customer_id=[1, 2], event_type=["browse"] * 2, timestamp=["2024-06-01T10:00", "2024-06-01T11:00"]
+    )
+    consent = ConsentRecords(
+        subject_id=["1"], purpose=["marketing"], granted=[True], recorded_at=["2024-01-01"], source=["app"]
+    )
+    assert evaluate(rs, ev, consent=consent).decisions.status.tolist() == ["fired", "suppressed_consent"]
