@@ -42,31 +42,36 @@ Mask = npt.NDArray[np.bool_]
 def first_in_ties(time: I64, group: I64, kind: I64) -> Mask:
     """Keep the first of rows with equal (time, group, kind); ``time`` is sorted, so repeats are in runs.
 
-    Short runs of equal times are checked pairwise; long ones are sorted by (group, kind) first.
+    Rows whose time differs from the previous row's are skipped at once; short runs of equal times
+    are checked pairwise, long ones are sorted by (group, kind) first.
     """
     n = time.size
     keep = np.ones(n, dtype=np.bool_)
-    start = 0
-    while start < n:
-        end = start + 1
+    i = 1
+    while i < n:
+        if time[i] != time[i - 1]:
+            i += 1
+            continue
+        start = i - 1
+        end = i + 1
         while end < n and time[end] == time[start]:
             end += 1
         k = end - start
-        if 1 < k <= 32:
-            for i in range(start + 1, end):
-                for j in range(start, i):
-                    if keep[j] and group[j] == group[i] and kind[j] == kind[i]:
-                        keep[i] = False
+        if k <= 32:
+            for a in range(start + 1, end):
+                for b in range(start, a):
+                    if keep[b] and group[b] == group[a] and kind[b] == kind[a]:
+                        keep[a] = False
                         break
-        elif k > 32:
+        else:
             order = np.argsort(kind[start:end], kind="mergesort")
             order = order[np.argsort(group[start:end][order], kind="mergesort")]
             for a in range(1, k):
-                i = start + order[a]
-                j = start + order[a - 1]
-                if group[i] == group[j] and kind[i] == kind[j]:
-                    keep[i] = False
-        start = end
+                x = start + order[a]
+                y = start + order[a - 1]
+                if group[x] == group[y] and kind[x] == kind[y]:
+                    keep[x] = False
+        i = end
     return keep
 
 
