@@ -116,6 +116,11 @@ def _send_at(t_us: int, tz: str, start: float, end: float) -> int:
     return t_us + (e - tod) % day if quiet else t_us
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as a Python value (text ids come out of a StringDType column as str already)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def reference(
     rules: RuleSet, events: Events, profiles: Profiles, ledger: ConsentRecords, now: Any
 ) -> list[tuple[str, str, int, int]]:
@@ -125,7 +130,7 @@ def reference(
     seen_events: set[tuple[Any, str, int]] = set()
     for i in order.tolist():
         identity = (
-            events.customer_id[i].item(),
+            _plain(events.customer_id[i]),
             str(events.event_type[i]),
             int(events.timestamp[i].view(np.int64)),
         )
@@ -137,7 +142,7 @@ def reference(
         props = {k: (str(v) if isinstance(v, str) else v) for k, v in props.items()}
         rows.append(
             {
-                "cust": events.customer_id[i].item(),
+                "cust": _plain(events.customer_id[i]),
                 "type": str(events.event_type[i]),
                 "t": int(events.timestamp[i].view(np.int64)),
                 "props": props,
@@ -212,7 +217,7 @@ def reference(
             latest = None
             for j in range(len(ledger)):
                 if (
-                    ledger.subject_id[j].item() == cust
+                    _plain(ledger.subject_id[j]) == cust
                     and str(ledger.purpose[j]) == purpose
                     and int(ledger.recorded_at[j].view(np.int64)) <= t
                 ) and (latest is None or int(ledger.recorded_at[j].view(np.int64)) >= latest[0]):

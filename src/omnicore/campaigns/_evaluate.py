@@ -45,17 +45,22 @@ from omnicore.campaigns._compile import (
     factorize_text,
 )
 from omnicore.campaigns._kernels import (
-    arbitrate_by_customer,
     count_in_groups,
     count_upto_in_groups,
+    decide_by_customer,
     first_in_ties,
+    group_by_code,
     group_rows,
+    label_decisions,
+    order_candidates,
     select_by_code,
 )
 from omnicore.campaigns._policies import (
+    consent_by_code,
     consent_granted,
-    granted_by_code,
     holdout_draw,
+    holdout_draw_seeded,
+    holdout_seed,
     send_after_quiet_hours,
 )
 from omnicore.campaigns._profiles import Profiles
@@ -69,7 +74,7 @@ from omnicore.campaigns._rules import (
     predicate_fields,
 )
 from omnicore.campaigns._state import Decisions, DecisionStatus, EngineState, Evaluation, trusted
-from omnicore.campaigns._windows import codes_for
+from omnicore.campaigns._windows import factorize_columns
 from omnicore.data import STRING_DTYPE, Events, factorize, searchsorted, to_datetime64
 from omnicore.storage import ConsentRecords
 
@@ -172,6 +177,10 @@ class CompiledRules:
     purpose_names: list[str] = attrs.field(init=False, repr=False)
     purpose_table: I64 = attrs.field(init=False, repr=False, eq=False)
     holdout_rules: list[int] = attrs.field(init=False, repr=False)
+    holdout_fraction: npt.NDArray[np.float64] = attrs.field(init=False, repr=False, eq=False)
+    has_holdout: Mask = attrs.field(init=False, repr=False, eq=False)
+    holdout_seed: npt.NDArray[np.uint64] = attrs.field(init=False, repr=False, eq=False)
+    needs_consent: Mask = attrs.field(init=False, repr=False, eq=False)
     quiet_rules: Mask = attrs.field(init=False, repr=False, eq=False)
     priority_rank: I64 = attrs.field(init=False, repr=False, eq=False)
     reason_cache: dict[int, str] = attrs.field(init=False, eq=False, repr=False)
@@ -202,6 +211,13 @@ class CompiledRules:
         object.__setattr__(self, "purpose_table", table)
         holdout = [r for r, cr in enumerate(self.rules) if cr.rule.holdout_fraction > 0]
         object.__setattr__(self, "holdout_rules", holdout)
+        fraction = np.array([cr.rule.holdout_fraction for cr in self.rules], dtype=np.float64)
+        object.__setattr__(self, "holdout_fraction", fraction)
+        object.__setattr__(self, "has_holdout", fraction > 0)
+        salt = self.ruleset.policies.holdout_salt
+        seeds = [holdout_seed(salt, cr.rule.campaign_id) for cr in self.rules]
+        object.__setattr__(self, "holdout_seed", np.array(seeds, dtype=np.uint64))
+        object.__setattr__(self, "needs_consent", table[:, 0] >= 0)
         quiet = np.array([cr.quiet for cr in self.rules], dtype=bool)
         object.__setattr__(self, "quiet_rules", quiet)
         # arbitration rank of each rule: priority (high first), then rule order
@@ -284,8 +300,9 @@ def _indexed_triggers(compiled: CompiledRules, batch: _Batch) -> dict[int, npt.N
             np.array([threshold for _, _, _, threshold in members], dtype=np.float64),
             len(members),
         )
+        chosen = rows[selected]  # one gather; each rule's rows are a slice of it
         for j, (rule_position, _, _, _) in enumerate(members):
-            out[rule_position] = rows[selected[bounds[j] : bounds[j + 1]]]
+            out[rule_position] = chosen[bounds[j] : bounds[j + 1]]
     return out
 
 
@@ -465,18 +482,23 @@ class _Batch:
         self._type_uniques, self._type_codes = types
         # a text column indexed over a large share of the batch is factorised once for all views
         shared = set()
+        self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         if index_fields and self.n:
+            self._type_rows = self._group_types()  # needed by of_type anyway; gives the counts
             per_type = dict(
-                zip(self._type_uniques.tolist(), np.bincount(self._type_codes).tolist(), strict=False)
+                zip(self._type_uniques.tolist(), np.diff(self._type_rows[1]).tolist(), strict=False)
             )
             for name, event_types in index_fields.items():
                 if 4 * sum(per_type.get(t, 0) for t in event_types) >= self.n:
                     shared.add(name)
         self.props = Columns(events.properties, self.n, shared=frozenset(shared))
-        self._type_rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         self._types: dict[str, tuple[npt.NDArray[np.intp], Columns]] = {}
         self._kmask: dict[tuple[str, int], npt.NDArray[np.intp]] = {}
         self._grouped: dict[Any, tuple[I64, I64, I64]] = {}
+
+    def _group_types(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        """Rows grouped by event type code (ascending within a type) and each type's bounds."""
+        return group_rows(self._type_codes.astype(np.int64, copy=False), int(self._type_uniques.size))
 
     def of_type(self, event_type: str) -> tuple[npt.NDArray[np.intp], Columns]:
         hit = self._types.get(event_type)
@@ -484,9 +506,7 @@ class _Batch:
             code = np.flatnonzero(self._type_uniques == event_type)
             if code.size:
                 if self._type_rows is None:
-                    self._type_rows = group_rows(
-                        self._type_codes.astype(np.int64, copy=False), int(self._type_uniques.size)
-                    )
+                    self._type_rows = self._group_types()
                 order, bounds = self._type_rows
                 rows = order[bounds[code[0]] : bounds[code[0] + 1]]
             else:
@@ -509,9 +529,7 @@ class _Batch:
         hit = self._grouped.get(key)
         if hit is None:
             rows = self.matching(event_type, selector)
-            order, bounds = group_rows(ev_code[rows], n_codes)
-            grouped_rows = rows[order].astype(np.int64, copy=False)
-            hit = (self.time[grouped_rows], grouped_rows, bounds)
+            hit = group_by_code(rows.astype(np.int64, copy=False), ev_code, self.time, n_codes)
             self._grouped[key] = hit
         return hit
 
@@ -526,18 +544,25 @@ class _Batch:
 
 
 _Coded = dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp], int]]
-_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp], _Coded]] = []
+_PROFILE_INDEX: list[tuple[Profiles, npt.NDArray[Any], npt.NDArray[np.intp], _Coded, int | None]] = []
 
 
-def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp], _Coded]:
-    """Sorted customer ids of a profile table, their rows, and its text attributes factorised
-    (distinct values with ``''`` for a missing profile, codes, the code of ``''``); cached for the
-    last few tables."""
-    for table, cached_ids, cached_order, cached in _PROFILE_INDEX:
+def _profile_index(
+    profiles: Profiles,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp], _Coded, int | None]:
+    """Sorted customer ids of a profile table, their rows, its text attributes factorised (distinct
+    values with ``''`` for a missing profile, codes, the code of ``''``), and the first id when the
+    sorted ids are consecutive integers (then an id's position is ``id - first``, no search needed);
+    cached for the last few tables."""
+    for table, cached_ids, cached_order, cached, cached_first in _PROFILE_INDEX:
         if table is profiles:
-            return cached_ids, cached_order, cached
+            return cached_ids, cached_order, cached, cached_first
     order = np.argsort(profiles.customer_id, kind="stable")
     ids = profiles.customer_id[order]
+    first: int | None = None
+    span_fits = ids.dtype.kind == "i" and ids.size and int(ids[-1]) - int(ids[0]) == ids.size - 1
+    if span_fits and (ids.size == 1 or bool(np.all(ids[1:] - ids[:-1] == 1))):
+        first = int(ids[0])
     coded: _Coded = {}
     for name, column in profiles.attributes.items():
         if column.dtype == _S:
@@ -549,9 +574,9 @@ def _profile_index(profiles: Profiles) -> tuple[npt.NDArray[Any], npt.NDArray[np
                 missing = int(uniques.size)
                 uniques = np.concatenate([uniques, np.array([""], dtype=_S)])
             coded[name] = (uniques, codes, missing)
-    _PROFILE_INDEX.insert(0, (profiles, ids, order, coded))
+    _PROFILE_INDEX.insert(0, (profiles, ids, order, coded, first))
     del _PROFILE_INDEX[4:]
-    return ids, order, coded
+    return ids, order, coded, first
 
 
 def _profile_view(
@@ -565,13 +590,18 @@ def _profile_view(
     local = np.full(n_codes, 0, dtype=np.int64)
     if profiles is None or len(profiles) == 0 or involved.size == 0:
         return local, Columns({}, max(int(involved.size), 1))
-    sorted_ids, order, coded = _profile_index(profiles)
+    sorted_ids, order, coded, first = _profile_index(profiles)
     wanted = id_of_code[involved]
-    if wanted.dtype.kind != sorted_ids.dtype.kind:
-        wanted = _id_text(wanted)
-        sorted_ids = _id_text(sorted_ids)
-    pos = np.minimum(searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
-    found = sorted_ids[pos] == wanted
+    if first is not None and wanted.dtype.kind == "i":
+        pos = wanted.astype(np.int64) - first  # consecutive ids: the position is the offset
+        found = (pos >= 0) & (pos < sorted_ids.size)
+        pos = np.where(found, pos, 0)
+    else:
+        if wanted.dtype.kind != sorted_ids.dtype.kind:
+            wanted = _id_text(wanted)
+            sorted_ids = _id_text(sorted_ids)
+        pos = np.minimum(searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+        found = sorted_ids[pos] == wanted
     rows = np.where(found, order[pos], -1)
     every = bool(found.all())
     local[involved] = np.arange(involved.size)
@@ -746,28 +776,36 @@ def evaluate(
     st_seen = _as_ids(state.seen_customer, ids)
     st_timer = _as_ids(state.timer_customer, ids)
     st_cap = _as_ids(state.cap_customer, ids)
-    ev_code, w_code, s_code, t_code, c_code = codes_for(ids, st_window, st_seen, st_timer, st_cap)
-    n_codes = 1 + max([int(a.max()) for a in (ev_code, w_code, s_code, t_code, c_code) if a.size] or [0])
-    id_of_code = np.empty(
-        n_codes, dtype=ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype)
+    uniques, (ev_code, w_code, s_code, t_code, c_code) = factorize_columns(
+        ids, st_window, st_seen, st_timer, st_cap
     )
-    for code, values in (
-        (ev_code, ids),
-        (w_code, st_window),
-        (s_code, st_seen),
-        (t_code, st_timer),
-        (c_code, st_cap),
-    ):
-        if code.size:
-            id_of_code[code] = values.astype(id_of_code.dtype) if values.dtype != id_of_code.dtype else values
+    n_codes = 0 if uniques is None else int(uniques.size)
+    id_dtype = ids.dtype if ids.size else (st_timer.dtype if st_timer.size else ids.dtype)
+    if uniques is not None and uniques.dtype == id_dtype:
+        id_of_code = uniques  # no column was compared as text: the distinct values are the ids
+    else:
+        id_of_code = np.empty(max(n_codes, 1), dtype=id_dtype)
+        n_codes = max(n_codes, 1)
+        for code, values in (
+            (ev_code, ids),
+            (w_code, st_window),
+            (s_code, st_seen),
+            (t_code, st_timer),
+            (c_code, st_cap),
+        ):
+            if code.size:
+                id_of_code[code] = values.astype(id_dtype) if values.dtype != id_dtype else values
     # Profiles of the customers this call can touch (batch and due timers), looked up by binary search
-    touched = np.zeros(n_codes, dtype=bool)
-    touched[ev_code] = True
-    touched[t_code] = True
-    involved = np.flatnonzero(touched)
+    if uniques is not None and not (w_code.size or s_code.size or c_code.size):
+        involved = np.arange(n_codes)  # every customer comes from the batch or a timer
+    else:
+        touched = np.zeros(n_codes, dtype=bool)
+        touched[ev_code] = True
+        touched[t_code] = True
+        involved = np.flatnonzero(touched)
     prof_row, prof_cols = _profile_view(profiles, id_of_code, involved, n_codes)
 
-    parts: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "row", "time", "kind", "seq")}
+    timers: dict[str, list[Any]] = {k: [] for k in ("rule", "code", "time", "start")}  # fired timers
     # per batch of fired timers: a function building their event keys, and whether those keys are
     # the derivable ``customer|type|start`` ones (then no key column is needed at all)
     timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]] = []
@@ -789,13 +827,21 @@ def evaluate(
     if stale.size:
         logger.warning("dropping %d timers of rules no longer in the rule set", len(stale))
 
-    def add(rule_idx: int, code: I64, row: I64, time: I64, kind: int, seq: I64) -> None:
-        parts["rule"].append(np.full(code.size, rule_idx, dtype=np.int64))
-        parts["code"].append(code)
-        parts["row"].append(row)
-        parts["time"].append(time)
-        parts["kind"].append(np.full(code.size, kind, dtype=np.int64))
-        parts["seq"].append(seq)
+    def carried(
+        slot: str, item: CountWithin, ref: npt.NDArray[np.intp], h_code: I64, h_time: I64
+    ) -> tuple[str, I64, I64]:
+        """The rows of a window the next state keeps: carried and batch rows (``ref``, ascending)
+        inside the window at the new watermark; the batch's are a suffix of ``ref`` (time order)."""
+        if wm_new is None:  # no watermark: the state is returned unchanged
+            return slot, h_code[:0], h_time[:0]
+        lo = wm_new - round(item.window_seconds * _US)
+        keep = h_time >= lo
+        recent = ref[int(np.searchsorted(ref, searchsorted(batch.time, lo, side="left"))) :]
+        return (
+            slot,
+            np.concatenate([h_code[keep], ev_code[recent]]),
+            np.concatenate([h_time[keep], batch.time[recent]]),
+        )
 
     event_rules: list[int] = []  # rules with event candidates, and their trigger rows
     event_rows: list[npt.NDArray[np.intp]] = []
@@ -810,13 +856,7 @@ def evaluate(
             for slot, item, where in cr.counts:
                 in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
                 ref = batch.matching(item.event_type, where)
-                new_windows.append(
-                    (
-                        slot,
-                        np.concatenate([w_code[in_state], ev_code[ref]]),
-                        np.concatenate([window_time[in_state], batch.time[ref]]),
-                    )
-                )
+                new_windows.append(carried(slot, item, ref, w_code[in_state], window_time[in_state]))
             continue
         trig = indexed.get(rule_idx)
         if trig is None:
@@ -838,8 +878,6 @@ def evaluate(
             ref = batch.matching(item.event_type, where)
             in_state = w_slots == slot if w_slots.size else np.zeros(0, bool)
             h_code, h_time = w_code[in_state], window_time[in_state]
-            ref_code = np.concatenate([h_code, ev_code[ref]])
-            ref_time = np.concatenate([h_time, batch.time[ref]])
             if trig.size:
                 window_us = round(item.window_seconds * _US)
                 q_code, q_lo = ev_code[trig], batch.time[trig] - window_us
@@ -853,7 +891,7 @@ def evaluate(
                     latest = np.full(q_code.size, np.iinfo(np.int64).max, dtype=np.int64)
                     n_in += count_in_groups(h_bounds, h_time[h_order], q_code, q_lo, latest, True, True)
                 trig = trig[n_in >= item.at_least]
-            new_windows.append((slot, ref_code, ref_time))
+            new_windows.append(carried(slot, item, ref, h_code, h_time))
         if cr.absence is None:
             if trig.size:
                 event_rules.append(rule_idx)
@@ -885,7 +923,10 @@ def evaluate(
                 due = alive & (td < wm_new) if wm_new is not None else np.zeros(tc.size, bool)
                 wait = alive & ~due
                 fire = np.flatnonzero(due)
-                add(rule_idx, tc[fire], np.full(fire.size, -1, np.int64), td[fire], 1, ts[fire])
+                timers["rule"].append(np.full(fire.size, rule_idx, dtype=np.int64))
+                timers["code"].append(tc[fire])
+                timers["time"].append(td[fire])
+                timers["start"].append(ts[fire])
                 old = fire[: int(np.searchsorted(fire, mine.size))]
                 derived = events.event_id is None
                 if old.size:  # carried timers: is the stored key the derivable one?
@@ -897,28 +938,19 @@ def evaluate(
                     pending.append((rule.rule_id, tc[wait], keys_of(waiting), ts[wait], td[wait]))
         progress(rule_idx + 1, total, rule.rule_id)
 
-    # event candidates (rule, row) first, gathered once, then the fired timers in the order added
-    if event_rows:
-        # in arbitration rank order, so that one stable sort by row puts them in processing order
-        by_rank = np.argsort(compiled.priority_rank[event_rules], kind="stable").tolist()
-        event_rules = [event_rules[i] for i in by_rank]
-        event_rows = [event_rows[i] for i in by_rank]
-        ev_row = np.concatenate(event_rows).astype(np.int64, copy=False)
-        ev_rule = np.repeat(
-            np.array(event_rules, dtype=np.int64), np.array([r.size for r in event_rows], dtype=np.int64)
-        )
-        for key, values in (
-            ("rule", ev_rule),
-            ("code", ev_code[ev_row]),
-            ("row", ev_row),
-            ("time", batch.time[ev_row]),
-            ("kind", np.zeros(ev_row.size, dtype=np.int64)),
-            ("seq", ev_row),
-        ):
-            parts[key].insert(0, values)
+    candidates = _candidates(compiled, event_rules, event_rows, timers, ev_code, batch)
     cap_history = _cap_history(compiled, state, c_code)
     decisions, cap_rows = _decide(
-        compiled, parts, timer_keys, events, id_of_code, prof_row, prof_cols, consent, cap_history
+        compiled,
+        candidates,
+        timer_keys,
+        events,
+        id_of_code,
+        prof_row,
+        prof_cols,
+        consent,
+        cap_history,
+        wm_new,
     )
     new_state = _next_state(
         compiled,
@@ -942,9 +974,61 @@ def _cat(parts: list[Any], dtype: Any) -> npt.NDArray[Any]:
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
+@attrs.frozen(kw_only=True)
+class _Candidates:
+    """Candidates in processing order: rule, customer code, decision time, trigger time, event row
+    (-1 for a timer), and the positions of the fired timers with each one's index in the order the
+    timers were added."""
+
+    rule: npt.NDArray[np.int32]
+    code: npt.NDArray[np.int32]
+    time: I64
+    trigger_at: I64
+    row: I64
+    timer_pos: I64
+    timer_index: npt.NDArray[np.intp]
+
+
+def _candidates(
+    compiled: CompiledRules,
+    event_rules: list[int],
+    event_rows: list[npt.NDArray[np.intp]],
+    timers: dict[str, list[Any]],
+    ev_code: I64,
+    batch: _Batch,
+) -> _Candidates:
+    """Candidates in processing order: by decision time, events before timers at equal times; events
+    by row then (priority desc, rule order); timers by trigger time, customer, priority, rule."""
+    if event_rows:
+        # runs in arbitration rank order, so that one stable sort by row orders them
+        by_rank = np.argsort(compiled.priority_rank[event_rules], kind="stable").tolist()
+        runs = [event_rows[i] for i in by_rank]
+        run_rule = np.array([event_rules[i] for i in by_rank], dtype=np.int64)
+        rows = np.concatenate(runs).astype(np.int64, copy=False)
+    else:
+        runs, run_rule, rows = [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    bounds = np.zeros(len(runs) + 1, dtype=np.int64)
+    np.cumsum([r.size for r in runs], out=bounds[1:])
+    if timers["rule"]:
+        t_rule, t_code, t_time, t_start = (
+            np.concatenate(timers[k]) for k in ("rule", "code", "time", "start")
+        )
+        tm = np.lexsort((compiled.priority_rank[t_rule], t_code, t_start, t_time))
+        t_rule, t_code, t_time, t_start = t_rule[tm], t_code[tm], t_time[tm], t_start[tm]
+    else:
+        tm = np.zeros(0, dtype=np.intp)
+        t_rule = t_code = t_time = t_start = np.zeros(0, dtype=np.int64)
+    row, rule, code, time, trigger_at, timer_pos = order_candidates(
+        rows, bounds, run_rule, batch.n, ev_code, batch.time, t_rule, t_code, t_time, t_start
+    )
+    return _Candidates(
+        rule=rule, code=code, time=time, trigger_at=trigger_at, row=row, timer_pos=timer_pos, timer_index=tm
+    )
+
+
 def _decide(
     compiled: CompiledRules,
-    parts: dict[str, list[Any]],
+    candidates: _Candidates,
     timer_keys: list[tuple[Callable[[], npt.NDArray[Any]], bool]],
     events: Events,
     id_of_code: npt.NDArray[Any],
@@ -952,133 +1036,137 @@ def _decide(
     prof_cols: Columns,
     consent: ConsentRecords | Callable[[npt.NDArray[Any]], ConsentRecords] | None,
     cap_history: tuple[I64, I64, I64],
+    wm_new: int | None,
 ) -> tuple[Decisions, tuple[I64, I64, I64]]:
-    rule_i = _cat(parts["rule"], np.int64)
-    if rule_i.size == 0:
-        return Decisions.empty(), (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
-    code = _cat(parts["code"], np.int64)
-    row = _cat(parts["row"], np.int64)
-    time = _cat(parts["time"], np.int64)
-    kind = _cat(parts["kind"], np.int64)
-    seq = _cat(parts["seq"], np.int64)
-    crs = compiled.rules
-    order = _processing_order(compiled, rule_i, code, row, time, kind, seq)
-    raw_kind = kind
-    has_timers = bool(raw_kind.any())
-    rule_i, code, time = rule_i[order], code[order], time[order]
+    """Decisions of the candidates, and the accepted cap rows still inside their period at ``wm_new``."""
+    rule_i, code, time = candidates.rule, candidates.code, candidates.time
     n = rule_i.size
-    kind = raw_kind[order] if has_timers else np.zeros(n, dtype=np.int64)
-    cust = id_of_code[code] if n else np.empty(0, dtype=id_of_code.dtype)
+    if n == 0:
+        return Decisions.empty(), (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+    crs = compiled.rules
+    cust = id_of_code[code]
+    timer_pos = candidates.timer_pos
     # event keys are built only when they cannot be derived later (event ids, carried timers)
-    timer_pos = np.flatnonzero(kind == 1)
-    is_event = kind == 0
     event_key: npt.NDArray[Any] | None = None
     if events.event_id is not None or not all(derived for _, derived in timer_keys):
         tkeys = _cat([build() for build, _ in timer_keys], _S)
         event_key = np.empty(n, dtype=_S)
+        is_event = candidates.row >= 0
         if is_event.any():
-            event_key[is_event] = _event_keys(events, row[order[is_event]])
+            event_key[is_event] = _event_keys(events, candidates.row[is_event])
         if timer_pos.size:
-            # timer keys were appended in the same order as the timer candidates before sorting
-            key_of = np.empty(raw_kind.size, dtype=_S)
-            key_of[np.flatnonzero(raw_kind == 1)] = tkeys
-            event_key[timer_pos] = key_of[order[timer_pos]]
-    trigger_at = np.where(kind == 1, seq[order], time) if has_timers else time
+            # timer keys were built in the order the timers were added
+            event_key[timer_pos] = tkeys[candidates.timer_index]
 
-    # consent (action purpose and sensitive data), at the decision time
-    variant = np.zeros(n, dtype=np.int64)  # 0 fired, 1 deferred, 2 held out, 10+p consent, 100+m cap
-    eligible = np.ones(n, dtype=bool)
-    purposes = compiled.purpose_table[rule_i]  # (candidate, k): the rule's k-th purpose, -1 past its last
-    needs = [np.flatnonzero((purposes == q).any(axis=1)) for q in range(len(compiled.purpose_names))]
-    if callable(consent) and any(rows.size for rows in needs):
-        present = np.zeros(id_of_code.size, dtype=bool)
-        present[code] = True
-        consent = consent(id_of_code[present])
-    # one look-up per purpose over every candidate that needs it
-    granted = np.ones((max(len(compiled.purpose_names), 1), n), dtype=bool)
-    for q, rows in enumerate(needs):
-        if rows.size == 0:
-            continue
-        if consent is not None:
-            purpose = compiled.purpose_names[q]
-            granted[q, rows] = granted_by_code(consent, purpose, id_of_code, code[rows], time[rows])  # type: ignore[arg-type]
+    # consent (action purpose and sensitive data) at the decision time, then caps: both per customer,
+    # in one compiled pass over each customer's candidates
+    purposes = compiled.purpose_table
+    names = tuple(compiled.purpose_names)
+    ledger: ConsentRecords | None = None
+    if names and bool(compiled.needs_consent[rule_i].any()):
+        if callable(consent):
+            present = np.zeros(id_of_code.size, dtype=bool)
+            present[code] = True
+            ledger = consent(id_of_code[present])
         else:
-            granted[q, rows] = False
-    # the first purpose (in the rule's order) that is missing names the reason
-    every = np.arange(n)
-    for k in range(purposes.shape[1] - 1, -1, -1):
-        q = purposes[:, k]
-        ok = granted[0] if granted.shape[0] == 1 else granted[np.maximum(q, 0), every]
-        refused = np.flatnonzero((q >= 0) & ~ok)
-        eligible[refused] = False
-        variant[refused] = 10 + k
-
-    # caps: every cap is per customer, so one compiled pass per customer over its candidates
+            ledger = consent
+    record_start, record_end, record_time, record_purpose, record_granted = consent_by_code(
+        ledger, names, id_of_code
+    )
+    quiet = compiled.ruleset.policies.quiet_hours
+    tz_uniques = np.array([compiled.ruleset.policies.default_timezone], dtype=_S)
+    zone_of = np.zeros(0, dtype=np.int64)
+    if quiet is not None and bool(compiled.quiet_rules.any()):
+        zone_of = np.zeros(id_of_code.size, dtype=np.int64)
+        tz_field = compiled.ruleset.policies.timezone_field
+        if prof_cols.dtype(tz_field) == _S:
+            tz_uniques, tz_codes = prof_cols.factorized(tz_field)
+            tz_uniques = np.where(tz_uniques == "", compiled.ruleset.policies.default_timezone, tz_uniques)
+            zone_of = tz_codes[prof_row].astype(np.int64, copy=False)
     table = compiled.cap_table
     h_key, h_cust, h_time = cap_history
-    accepted, blocking, *cap_rows_out = arbitrate_by_customer(
+    # accepted cap rows go to the next state only while inside their period at the new watermark
+    no_watermark = np.full(table.key_period.size, np.iinfo(np.int64).min, dtype=np.int64)
+    keep_after = no_watermark if wm_new is None else wm_new - table.key_period
+    variant, accepted, zone, *cap_rows_out = decide_by_customer(
         time,
-        eligible,
         code,
         rule_i,
+        int(id_of_code.size),
+        purposes,
+        len(names),
+        record_start,
+        record_end,
+        record_time,
+        record_purpose,
+        record_granted,
         table.start,
         table.count,
         table.key,
         table.period,
         table.limit,
         len(table.key_names),
-        int(id_of_code.size),
         h_key,
         h_cust,
         h_time,
+        compiled.quiet_rules,
+        zone_of,
+        keep_after,
     )
-    blocked = np.flatnonzero(blocking >= 0)
-    variant[blocked] = 100 + blocking[blocked]
 
     # holdout, then quiet hours
     held = np.zeros(n, dtype=bool)
-    send = time.copy()
-    quiet = compiled.ruleset.policies.quiet_hours
-    salt = compiled.ruleset.policies.holdout_salt
     if compiled.holdout_rules:
-        by_rule, bounds = group_rows(rule_i, len(crs))  # candidates of each rule, in processing order
-    for r in compiled.holdout_rules:
-        mine = by_rule[bounds[r] : bounds[r + 1]]
-        mine = mine[accepted[mine]]
-        if mine.size:
-            rule = crs[r].rule
-            draw = holdout_draw(cust[mine], salt=salt, campaign_id=rule.campaign_id)
-            held[mine[draw < rule.holdout_fraction]] = True
-    mine = np.flatnonzero(accepted & compiled.quiet_rules[rule_i]) if quiet is not None else every[:0]
-    if mine.size and quiet is not None:
-        default_tz = compiled.ruleset.policies.default_timezone
-        tz_field = compiled.ruleset.policies.timezone_field
-        if prof_cols.dtype(tz_field) == _S:
-            tz_uniques, tz_codes = prof_cols.factorized(tz_field)
-            tz_uniques = np.where(tz_uniques == "", default_tz, tz_uniques)
-            tz_of = tz_codes[prof_row[code[mine]]]
+        mine = np.flatnonzero(accepted & compiled.has_holdout[rule_i])
+        salt = compiled.ruleset.policies.holdout_salt
+        if cust.dtype.kind in "iu":
+            draw = holdout_draw_seeded(cust[mine], compiled.holdout_seed[rule_i[mine]])
+            held[mine[draw < compiled.holdout_fraction[rule_i[mine]]]] = True
         else:
-            tz_uniques = np.array([default_tz], dtype=_S)
-            tz_of = np.zeros(mine.size, dtype=np.intp)
-        send[mine] = send_after_quiet_hours(
-            time[mine], tz_uniques, tz_of, start_hour=quiet.start_hour, end_hour=quiet.end_hour
+            for r in compiled.holdout_rules:
+                theirs = mine[rule_i[mine] == r]
+                if theirs.size:
+                    rule = crs[r].rule
+                    draw = holdout_draw(cust[theirs], salt=salt, campaign_id=rule.campaign_id)
+                    held[theirs[draw < rule.holdout_fraction]] = True
+    send = time
+    if quiet is not None and zone_of.size:
+        # accepted candidates of quiet-hour rules carry their zone; the others keep their time
+        send = send_after_quiet_hours(
+            time, tz_uniques, zone, start_hour=quiet.start_hour, end_hour=quiet.end_hour
         )
-    deferred = accepted & ~held & (send > time)
-    variant[accepted & held] = 2
-    variant[deferred] = 1
-    statuses = [st.value for st in DecisionStatus]
-    status_code = np.zeros(n, dtype=np.int32)
-    status_code[accepted] = statuses.index(DecisionStatus.FIRED.value)
-    status_code[deferred] = statuses.index(DecisionStatus.DEFERRED.value)
-    status_code[accepted & held] = statuses.index(DecisionStatus.HELD_OUT.value)
-    status_code[~eligible] = statuses.index(DecisionStatus.SUPPRESSED_CONSENT.value)
-    capped = np.flatnonzero(variant >= 100)
-    status_code[capped] = table.status[table.start[rule_i[capped]] + variant[capped] - 100]
+    statuses = list(DecisionStatus)
+    status_of = np.array(
+        [
+            statuses.index(st)
+            for st in (
+                DecisionStatus.FIRED,
+                DecisionStatus.DEFERRED,
+                DecisionStatus.HELD_OUT,
+                DecisionStatus.SUPPRESSED_CONSENT,
+            )
+        ],
+        dtype=np.int32,
+    )
+    status_code, reason_code, reason_keys = label_decisions(
+        rule_i,
+        variant,
+        accepted,
+        held,
+        time,
+        send,
+        len(crs),
+        purposes.shape[1],
+        int(table.count.max(initial=0)),
+        table.start,
+        table.status,
+        status_of,
+    )
     # reasons: one string per (rule, variant)
-    uniq, reason_code = factorize(rule_i * 1000 + variant)
     cache = compiled.reason_cache
     reasons = tuple(
-        cache.get(c) or cache.setdefault(c, _reason(compiled, c // 1000, c % 1000)) for c in uniq.tolist()
+        cache.get(c) or cache.setdefault(c, _reason(compiled, c // 1000, c % 1000))
+        for c in reason_keys.tolist()
     )
     rule_table = tuple(
         (
@@ -1092,13 +1180,13 @@ def _decide(
     )
     decisions = trusted(
         Decisions,
-        rule_code=rule_i.astype(np.int32),
+        rule_code=rule_i,
         rule_table=rule_table,
         customer_id=cust,
         event_id=event_key,
-        trigger_at=trigger_at,
+        trigger_at=candidates.trigger_at,
         status_code=status_code,
-        reason_code=reason_code.astype(np.int32),
+        reason_code=reason_code,
         reasons=reasons,
         decided_at=time.view("datetime64[us]"),
         send_at=send.view("datetime64[us]"),
@@ -1118,31 +1206,6 @@ def _cap_history(compiled: CompiledRules, state: EngineState, cust_code: I64) ->
     mapped = np.array([key_index.get(k, -1) for k in uniq_keys.tolist()], dtype=np.int64)[inv]
     known = np.flatnonzero(mapped >= 0)
     return mapped[known], cust_code[known], state.cap_time.view(np.int64)[known]
-
-
-def _processing_order(
-    compiled: CompiledRules, rule_i: I64, code: I64, row: I64, time: I64, kind: I64, seq: I64
-) -> npt.NDArray[np.intp]:
-    """Candidates in processing order: by decision time, events before timers at equal times; events
-    by row then (priority desc, rule order); timers by trigger time, customer, priority, rule."""
-    if rule_i.size == 0:
-        return np.zeros(0, dtype=np.intp)
-    n_rules = len(compiled.rules)
-    prank = compiled.priority_rank
-    ev = np.flatnonzero(kind == 0)
-    tm = np.flatnonzero(kind == 1)
-    # two stable counting sorts: by priority rank (unless already in that order), then by row
-    ev_rank = prank[rule_i[ev]]
-    if ev_rank.size > 1 and not bool(np.all(ev_rank[1:] >= ev_rank[:-1])):
-        by_rank, _ = group_rows(ev_rank, n_rules)
-        ev = ev[by_rank]
-    by_row, _ = group_rows(row[ev], int(row[ev].max()) + 1 if ev.size else 0)
-    ev = ev[by_row]
-    if tm.size == 0:
-        return ev
-    tm = tm[np.lexsort((prank[rule_i[tm]], code[tm], seq[tm], time[tm]))]
-    at = searchsorted(time[ev], time[tm], side="right")
-    return np.insert(ev, at, tm)
 
 
 def _reason(compiled: CompiledRules, r: int, variant: int) -> str:
@@ -1185,14 +1248,12 @@ def _next_state(
     if batch.n and int(batch.time[-1]) == wm_new:
         start = int(searchsorted(batch.time, wm_new, side="left"))
         keys |= set(_event_keys(events, np.arange(start, batch.n)).tolist())
-    # windows: history + batch rows still inside each window
-    by_slot = {slot: item for cr in compiled.rules for slot, item, _ in cr.counts}
+    # windows: history + batch rows still inside each window (selected by the caller)
     w_slot, w_code, w_time = [], [], []
     for slot, code, time in new_windows:
-        keep = time >= wm_new - round(by_slot[slot].window_seconds * _US)
-        w_slot.append(np.full(int(keep.sum()), slot, dtype=_S))
-        w_code.append(code[keep])
-        w_time.append(time[keep])
+        w_slot.append(np.full(code.size, slot, dtype=_S))
+        w_code.append(code)
+        w_time.append(time)
     # first-time rules: old seen rows of known rules plus the new ones
     first_rules = [cr.rule.rule_id for cr in compiled.rules if cr.first_time]
     keep_seen = (
@@ -1204,11 +1265,11 @@ def _next_state(
     s_cust = [s_code[keep_seen]] + [c for _, c in new_seen]
     # caps: history rows still inside their period, plus accepted decisions
     table = compiled.cap_table
-    c_key = np.concatenate([cap_history[0], cap_rows[0]])
-    c_code = np.concatenate([cap_history[1], cap_rows[1]])
-    c_time = np.concatenate([cap_history[2], cap_rows[2]])
-    live = np.flatnonzero(c_time > wm_new - table.key_period[c_key])
-    c_key, c_code, c_time = c_key[live], c_code[live], c_time[live]
+    h_key, h_code, h_time = cap_history
+    live = np.flatnonzero(h_time > wm_new - table.key_period[h_key])
+    c_key = np.concatenate([h_key[live], cap_rows[0]])  # the new rows are the live ones already
+    c_code = np.concatenate([h_code[live], cap_rows[1]])
+    c_time = np.concatenate([h_time[live], cap_rows[2]])
     t_rule = [np.full(c.size, r, dtype=_S) for r, c, _, _, _ in pending]
     return EngineState(
         fingerprint=compiled.fingerprint,
@@ -1224,7 +1285,8 @@ def _next_state(
         timer_event_key=_cat([k for _, _, k, _, _ in pending], _S),
         timer_start=_cat([s for _, _, _, s, _ in pending], np.int64).view("datetime64[us]"),
         timer_due=_cat([d for _, _, _, _, d in pending], np.int64).view("datetime64[us]"),
-        cap_key=np.array(table.key_names, dtype=_S)[c_key] if c_key.size else np.empty(0, dtype=_S),
+        # (text built through object arrays: a StringDType gather allocates per row and is slower)
+        cap_key=np.array(table.key_names, dtype=object)[c_key].astype(_S),
         cap_customer=id_of_code[c_code],
         cap_time=c_time.view("datetime64[us]"),
     )

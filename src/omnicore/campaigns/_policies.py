@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -16,17 +17,21 @@ from omnicore.campaigns._kernels import (
     arbitrate_caps,
     factorize_words,
     group_rows,
-    latest_granted,
+    hour_span_by_code,
+    match_sorted,
     pair_codes,
+    quiet_send_at,
 )
 from omnicore.campaigns._windows import codes_for, latest_at_or_before
 from omnicore.storage import ConsentRecords
 
 __all__ = [
     "arbitrate",
+    "consent_by_code",
     "consent_granted",
-    "granted_by_code",
     "holdout_draw",
+    "holdout_draw_seeded",
+    "holdout_seed",
     "quiet_hours_send_at",
     "send_after_quiet_hours",
     "utc_offsets",
@@ -75,33 +80,81 @@ def consent_granted(ledger: ConsentRecords, purpose: str, customer_id: npt.NDArr
     return granted
 
 
-def granted_by_code(
-    ledger: ConsentRecords, purpose: str, id_of_code: npt.NDArray[Any], code: I64, at: I64
-) -> Mask:
-    """:func:`consent_granted` for customers given as codes into sorted distinct ids ``id_of_code``.
+@attrs.frozen(kw_only=True)
+class _LedgerIndex:
+    """A ledger's records of some purposes sorted by (subject, time, ledger order)."""
 
-    The ledger's subjects are coded by binary search in ``id_of_code`` and grouped by one counting
-    sort; each query is then a binary search in its customer's few records.
-    """
-    if code.size == 0:
-        return np.zeros(0, dtype=bool)
-    ids = id_of_code
-    rows = np.flatnonzero(ledger.purpose == purpose)
-    subjects = ledger.subject_id[rows]
-    int_ids = ids.dtype.kind in "iu" and subjects.dtype.kind in "iu"
-    if not int_ids or (ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1]))):
-        return consent_granted(ledger, purpose, ids[code], at)
-    if rows.size == 0:
-        return np.zeros(code.size, dtype=bool)
-    pos = np.minimum(np.searchsorted(ids, subjects), ids.size - 1)
-    known = np.flatnonzero(ids[pos] == subjects)
-    rows, s_code = rows[known], pos[known].astype(np.int64)
+    subject: npt.NDArray[Any]
+    time: I64
+    purpose: I64
+    granted: Mask
+
+
+_LEDGER_INDEX: list[tuple[ConsentRecords, tuple[str, ...], _LedgerIndex]] = []
+
+
+def _ledger_index(ledger: ConsentRecords, purposes: tuple[str, ...]) -> _LedgerIndex:
+    """:class:`_LedgerIndex` of a ledger; cached for the last few ledgers (a ledger is immutable)."""
+    for table, names, cached in _LEDGER_INDEX:
+        if table is ledger and names == purposes:
+            return cached
+    purpose = np.full(len(ledger), -1, dtype=np.int64)
+    for q, name in enumerate(purposes):
+        purpose[ledger.purpose == name] = q
+    rows = np.flatnonzero(purpose >= 0)
     times = ledger.recorded_at.view(np.int64)[rows]
     if times.size > 1 and not bool(np.all(times[1:] >= times[:-1])):
-        order = np.lexsort((np.arange(rows.size), times, s_code))
-        rows, s_code, times = rows[order], s_code[order], times[order]
-    order, bounds = group_rows(s_code, int(ids.size))  # stable: time (then ledger) order within a code
-    return latest_granted(bounds, times[order], ledger.granted[rows][order], code.astype(np.int64), at)
+        rows = rows[np.argsort(times, kind="stable")]
+    subjects = ledger.subject_id[rows]
+    if subjects.size > 1:
+        rows = rows[np.argsort(subjects, kind="stable")]
+    index = _LedgerIndex(
+        subject=ledger.subject_id[rows],
+        time=ledger.recorded_at.view(np.int64)[rows],
+        purpose=purpose[rows],
+        granted=ledger.granted[rows],
+    )
+    _LEDGER_INDEX.insert(0, (ledger, purposes, index))
+    del _LEDGER_INDEX[4:]
+    return index
+
+
+def consent_by_code(
+    ledger: ConsentRecords | None, purposes: tuple[str, ...], id_of_code: npt.NDArray[Any]
+) -> tuple[I64, I64, I64, I64, Mask]:
+    """The ledger's records of ``purposes`` by customer code, for a pass per customer.
+
+    Customer ``u`` (id ``id_of_code[u]``; ids compared as in :func:`consent_granted`) owns records
+    ``start[u] : end[u]``, in time order with ties in ledger order; returns ``start``, ``end`` and per
+    record its time (microseconds), purpose position and ``granted``. None (no ledger) has no records.
+    """
+    n_codes = int(id_of_code.size)
+    if ledger is None or len(ledger) == 0 or not purposes or n_codes == 0:
+        none = np.zeros(n_codes, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return none, none, empty, empty, np.zeros(0, dtype=bool)
+    index = _ledger_index(ledger, purposes)
+    subjects, ids = index.subject, id_of_code
+    if (
+        ids.dtype.kind == "i"
+        and subjects.dtype.kind == "i"
+        and (ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])))
+    ):
+        # distinct sorted integer ids against sorted subjects: one merge
+        start, end = match_sorted(ids.astype(np.int64, copy=False), subjects.astype(np.int64, copy=False))
+        return start, end, index.time, index.purpose, index.granted
+    # general ids: a joint coding of subjects and customers (equal values, equal codes), and every
+    # customer holding the subject's value gets the record
+    s_joint, c_joint = codes_for(subjects, ids)
+    n_joint = max(int(s_joint.max(initial=-1)), int(c_joint.max(initial=-1))) + 1
+    by_joint, joint_bounds = group_rows(c_joint, n_joint)
+    per_record = joint_bounds[s_joint + 1] - joint_bounds[s_joint]
+    take = np.repeat(np.arange(s_joint.size), per_record)
+    offset = np.arange(take.size) - np.repeat(np.cumsum(per_record) - per_record, per_record)
+    code = by_joint[joint_bounds[s_joint[take]] + offset].astype(np.int64)
+    order, bounds = group_rows(code, n_codes)  # stable: time (then ledger) order within a customer
+    take = take[order]
+    return bounds[:-1], bounds[1:], index.time[take], index.purpose[take], index.granted[take]
 
 
 def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -157,6 +210,19 @@ def holdout_draw(customer_id: npt.NDArray[Any], *, salt: str, campaign_id: str) 
     return draws[codes.reshape(-1)] / float(2**53)
 
 
+def holdout_seed(salt: str, campaign_id: str) -> int:
+    """The SplitMix64 seed of :func:`holdout_draw` for integer ids (a BLAKE2b hash of
+    ``salt|campaign_id``)."""
+    return _salt64(salt, campaign_id)
+
+
+def holdout_draw_seeded(customer_id: I64, seed: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
+    """:func:`holdout_draw` of integer ids, each with its own seed (:func:`holdout_seed` of its
+    campaign), so that candidates of many campaigns are drawn at once."""
+    mixed = _splitmix64(customer_id.astype(np.int64).view(np.uint64) ^ seed)
+    return (mixed >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
 @lru_cache(maxsize=4096)
 def _offset_us(tz: str, hour_utc: int) -> int:
     try:
@@ -181,34 +247,55 @@ def utc_offsets(timezones: npt.NDArray[Any], at: I64) -> I64:
 
 def _coded_utc_offsets(tz_uniques: npt.NDArray[Any], tz_codes: npt.NDArray[np.intp], at: I64) -> I64:
     """:func:`utc_offsets` of time zones given as codes into distinct names."""
-    out = np.empty(at.size, dtype=np.int64)
-    hours_all = at // _US_PER_HOUR
-    present = np.flatnonzero(np.bincount(tz_codes, minlength=tz_uniques.size))
-    if present.size == 1:
-        grouped: tuple[npt.NDArray[np.intp], I64] | None = None
-    else:
-        grouped = group_rows(tz_codes.astype(np.int64, copy=False), int(tz_uniques.size))
+    codes = tz_codes.astype(np.int64, copy=False)
+    fixed, per_row = _zone_offsets(tz_uniques, codes, at)
+    return fixed[codes] if per_row is None else per_row
+
+
+def _zone_offsets(tz_uniques: npt.NDArray[Any], codes: I64, at: I64) -> tuple[I64, I64 | None]:
+    """Per zone code, its UTC offset when that is the same on every day its rows span; and when some
+    zone's offset changes (DST) within its span, the offset of every row (else None).
+
+    A zone's rows are summarised by one compiled pass (count, first and last hour), so a zone with
+    a fixed offset costs no per-row work beyond it.
+    """
+    count, first_hour, last_hour = hour_span_by_code(at, codes, int(tz_uniques.size))
+    fixed = np.zeros(tz_uniques.size, dtype=np.int64)
     names = tz_uniques.tolist()
-    for k in present.tolist():
-        name = names[k]
-        rows = np.arange(at.size) if grouped is None else grouped[0][grouped[1][k] : grouped[1][k + 1]]
-        hours = hours_all[rows]
+    varying = []
+    for k in np.flatnonzero(count).tolist():
         # every day of the span (a superset of the days present: no sort needed), unless it is long
-        first_day, last_day = int(hours.min()) // 24, int(hours.max()) // 24
-        if last_day - first_day < max(rows.size, 366):
-            days: list[int] = list(range(first_day, last_day + 1))
-        else:
-            days = np.unique(hours // 24).tolist()
-        day_offsets = {_offset_us(str(name), d * 24 + 12) for d in days}
-        if len(day_offsets) == 1:
-            out[rows] = day_offsets.pop()
-            continue
-        uniq, inverse = np.unique(hours, return_inverse=True)
-        offsets = np.fromiter(
-            (_offset_us(str(name), int(h)) for h in uniq.tolist()), dtype=np.int64, count=uniq.size
-        )
-        out[rows] = offsets[inverse.reshape(-1)]
-    return out
+        first_day, last_day = int(first_hour[k]) // 24, int(last_hour[k]) // 24
+        if last_day - first_day < max(int(count[k]), 366):
+            day_offsets = {_offset_us(str(names[k]), d * 24 + 12) for d in range(first_day, last_day + 1)}
+            if len(day_offsets) == 1:
+                fixed[k] = day_offsets.pop()
+                continue
+        varying.append(k)
+    if not varying:
+        return fixed, None
+    per_row = fixed[np.maximum(codes, 0)]
+    for k in varying:
+        rows = np.flatnonzero(codes == k)
+        per_row[rows] = _hour_offsets(str(names[k]), at[rows] // _US_PER_HOUR)
+    return fixed, per_row
+
+
+def _hour_offsets(name: str, hours: I64) -> I64:
+    """UTC offset of one zone at each hour (since the epoch): one value when the noon offsets of the
+    days present agree, else looked up per distinct hour."""
+    first_day, last_day = int(hours.min()) // 24, int(hours.max()) // 24
+    if last_day - first_day < max(hours.size, 366):
+        days: list[int] = list(range(first_day, last_day + 1))
+    else:
+        days = np.unique(hours // 24).tolist()
+    day_offsets = {_offset_us(name, d * 24 + 12) for d in days}
+    if len(day_offsets) == 1:
+        return np.full(hours.size, day_offsets.pop(), dtype=np.int64)
+    uniq, inverse = np.unique(hours, return_inverse=True)
+    offsets = np.fromiter((_offset_us(name, int(h)) for h in uniq.tolist()), dtype=np.int64, count=uniq.size)
+    result: I64 = offsets[inverse.reshape(-1)]
+    return result
 
 
 def quiet_hours_send_at(
@@ -235,20 +322,27 @@ def quiet_hours_send_at(
 def send_after_quiet_hours(
     decided_at: I64,
     tz_uniques: npt.NDArray[Any],
-    tz_codes: npt.NDArray[np.intp],
+    tz_codes: npt.NDArray[np.integer[Any]],
     *,
     start_hour: float,
     end_hour: float,
 ) -> I64:
-    """:func:`quiet_hours_send_at` with time zones given as codes into distinct zone names."""
-    local = decided_at + _coded_utc_offsets(tz_uniques, tz_codes, decided_at)
-    tod = np.mod(local, _US_PER_DAY)
-    start = round(start_hour * _US_PER_HOUR)
-    end = round(end_hour * _US_PER_HOUR)
-    quiet = (tod >= start) & (tod < end) if start <= end else (tod >= start) | (tod < end)
-    wait = np.mod(end - tod, _US_PER_DAY)
-    result: I64 = np.where(quiet, decided_at + wait, decided_at)
-    return result
+    """:func:`quiet_hours_send_at` with time zones given as codes into distinct zone names (a negative
+    code: no quiet hours apply, the send time is the decision time).
+
+    The local time of day is ``(t + offset) mod 24 h``; inside ``[start, end)`` (wrapping midnight
+    when ``start > end``) the send waits ``(end - time of day) mod 24 h``. One compiled pass.
+    """
+    codes = tz_codes.astype(np.int64, copy=False)
+    fixed, per_row = _zone_offsets(tz_uniques, codes, decided_at)
+    return quiet_send_at(
+        decided_at,
+        codes,
+        fixed,
+        np.zeros(0, dtype=np.int64) if per_row is None else per_row,
+        round(start_hour * _US_PER_HOUR),
+        round(end_hour * _US_PER_HOUR),
+    )
 
 
 def _small_codes(values: I64) -> tuple[I64, int]:

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from omnicore.campaigns._kernels import mark_present, offset_lookup
 from omnicore.data import factorize
 
-__all__ = ["codes_for", "count_in_range", "count_upto", "latest_at_or_before", "pack"]
+__all__ = ["codes_for", "count_in_range", "count_upto", "factorize_columns", "latest_at_or_before", "pack"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -26,21 +27,39 @@ def codes_for(*columns: npt.NDArray[Any]) -> list[I64]:
     Codes follow the sort order of the values, so they order customers the same way in every batch.
     Columns of different kinds (int ids against text ids) are compared as text.
     """
+    return factorize_columns(*columns)[1]
+
+
+def factorize_columns(*columns: npt.NDArray[Any]) -> tuple[npt.NDArray[Any] | None, list[I64]]:
+    """:func:`codes_for`, and the distinct values (code ``c`` is ``uniques[c]``; None when no column
+    has a value). Columns of different kinds are compared, and their distinct values given, as text."""
     kinds = {c.dtype.kind for c in columns if c.size}
     if len(kinds) > 1:
-        columns = tuple(c.astype(str).astype(np.dtypes.StringDType()) for c in columns)
+        text = np.dtypes.StringDType()
+        columns = tuple(c if c.dtype == text else c.astype(str).astype(text) for c in columns)
     sizes = [c.size for c in columns]
     non_empty = [c for c in columns if c.size]
     if not non_empty:
-        return [np.zeros(0, np.int64) for _ in columns]
+        return None, [np.zeros(0, np.int64) for _ in columns]
+    if all(c.dtype == np.int64 for c in non_empty):
+        lo = min(int(c.min()) for c in non_empty)
+        span = max(int(c.max()) for c in non_empty) - lo + 1
+        if span <= 4 * sum(sizes) + 1024:
+            # integer ids in a short range: codes by direct addressing, no sort and no concatenation
+            present = np.zeros(span, dtype=bool)
+            for c in non_empty:
+                mark_present(c, lo, present)
+            code_of = np.cumsum(present, dtype=np.int64) - 1
+            uniques = np.flatnonzero(present).astype(np.int64) + lo
+            return uniques, [offset_lookup(c, lo, code_of) for c in columns]
     joined = np.concatenate(non_empty)
-    _, inverse = factorize(joined)
+    uniques, inverse = factorize(joined)
     out: list[I64] = []
     start = 0
     for size in sizes:
         out.append(inverse[start : start + size])
         start += size
-    return out
+    return uniques, out
 
 
 def pack(group: I64, value: I64, *, value_min: int, value_span: int) -> I64:
