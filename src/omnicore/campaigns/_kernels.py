@@ -13,7 +13,6 @@ from omnicore._jit import jit
 from omnicore.data._text_codes import factorize_words
 
 __all__ = [
-    "arbitrate_caps",
     "count_in_groups",
     "count_upto_in_groups",
     "decide_by_customer",
@@ -27,7 +26,6 @@ __all__ = [
     "match_sorted",
     "offset_lookup",
     "order_candidates",
-    "pair_codes",
     "quiet_send_at",
     "select_by_code",
 ]
@@ -73,70 +71,6 @@ def first_in_ties(time: I64, group: I64, kind: I64) -> Mask:
                     keep[x] = False
         i = end
     return keep
-
-
-@jit
-def arbitrate_caps(
-    time: I64,
-    eligible: Mask,
-    member_start: I64,
-    member_count: I64,
-    member_group: I64,
-    member_period: I64,
-    member_limit: I64,
-    group_size: I64,
-    history_group: I64,
-    history_time: I64,
-) -> tuple[Mask, I64]:
-    """Greedy cap arbitration in processing order.
-
-    Candidate ``c`` (``time`` non-decreasing) owns memberships ``member_start[c] : + member_count[c]``,
-    each a (cap key, customer) group with a period and a limit. It is accepted when eligible and, for
-    each membership, fewer than ``limit`` accepted rows of the group (history rows, then earlier
-    accepted candidates) have a time in ``(t - period, t]``. Returns ``accepted`` and, per candidate,
-    the first membership that blocked it (-1 if none). ``history_*`` must be sorted by (group, time);
-    ``group_size[g]`` bounds the rows group ``g`` can hold.
-    """
-    n = time.size
-    n_groups = group_size.size
-    offset = np.zeros(n_groups + 1, dtype=np.int64)
-    for g in range(n_groups):
-        offset[g + 1] = offset[g] + group_size[g]
-    fill = offset[:-1].copy()
-    slots = np.empty(offset[n_groups], dtype=np.int64)
-    for h in range(history_group.size):
-        g = history_group[h]
-        slots[fill[g]] = history_time[h]
-        fill[g] += 1
-    accepted = eligible.copy()
-    blocking = np.full(n, -1, dtype=np.int64)
-    for c in range(n):
-        if not eligible[c]:
-            continue
-        t = time[c]
-        first = member_start[c]
-        last = first + member_count[c]
-        for m in range(first, last):
-            g = member_group[m]
-            lo, hi = offset[g], fill[g]
-            bound = t - member_period[m]
-            # accepted times of a group never decrease: binary search the first one > bound
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if slots[mid] > bound:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            if fill[g] - lo >= member_limit[m]:
-                accepted[c] = False
-                blocking[c] = m
-                break
-        if accepted[c]:
-            for m in range(first, last):
-                g = member_group[m]
-                slots[fill[g]] = t
-                fill[g] += 1
-    return accepted, blocking
 
 
 @jit
@@ -299,30 +233,6 @@ def group_rows(codes: I64, n_groups: int) -> tuple[npt.NDArray[np.intp], I64]:
         order[fill[c]] = i
         fill[c] += 1
     return order, bounds
-
-
-@jit
-def pair_codes(a: I64, b: I64, n_a: int, n_b: int) -> tuple[I64, int]:
-    """Dense codes of the pairs ``(a, b)`` with ``0 <= a < n_a`` and ``0 <= b < n_b``, and their number.
-
-    Pairs are coded in order of ``a``, then first appearance; one counting sort by ``a`` and a scratch
-    table over ``b`` (reset after each ``a``), so the cost is O(n + n_a + n_b) with no hashing.
-    """
-    n = a.size
-    order, bounds = group_rows(a, n_a)
-    scratch = np.full(n_b, -1, dtype=np.int64)
-    codes = np.empty(n, dtype=np.int64)
-    n_codes = 0
-    for k in range(n_a):
-        for p in range(bounds[k], bounds[k + 1]):
-            j = b[order[p]]
-            if scratch[j] < 0:
-                scratch[j] = n_codes
-                n_codes += 1
-            codes[order[p]] = scratch[j]
-        for p in range(bounds[k], bounds[k + 1]):
-            scratch[b[order[p]]] = -1
-    return codes, n_codes
 
 
 @jit

@@ -14,19 +14,15 @@ import numpy.typing as npt
 
 from omnicore.campaigns._compile import factorize_text
 from omnicore.campaigns._kernels import (
-    arbitrate_caps,
-    factorize_words,
     group_rows,
     hour_span_by_code,
     match_sorted,
-    pair_codes,
     quiet_send_at,
 )
 from omnicore.campaigns._windows import codes_for, latest_at_or_before
 from omnicore.storage import ConsentRecords
 
 __all__ = [
-    "arbitrate",
     "consent_by_code",
     "consent_granted",
     "holdout_draw",
@@ -34,7 +30,6 @@ __all__ = [
     "holdout_seed",
     "quiet_hours_send_at",
     "send_after_quiet_hours",
-    "utc_offsets",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -234,24 +229,6 @@ def _offset_us(tz: str, hour_utc: int) -> int:
     return int(offset.total_seconds() * 1_000_000) if offset is not None else 0
 
 
-def utc_offsets(timezones: npt.NDArray[Any], at: I64) -> I64:
-    """UTC offset in microseconds of each (IANA time zone, instant); DST-aware to the hour.
-
-    A zone whose offset is the same on every day spanned (Asia/Shanghai, UTC, ...) is looked up once.
-    """
-    if at.size == 0:
-        return np.zeros(0, np.int64)
-    tz_uniques, tz_codes = factorize_text(timezones.astype(np.dtypes.StringDType()))
-    return _coded_utc_offsets(tz_uniques, tz_codes, at)
-
-
-def _coded_utc_offsets(tz_uniques: npt.NDArray[Any], tz_codes: npt.NDArray[np.intp], at: I64) -> I64:
-    """:func:`utc_offsets` of time zones given as codes into distinct names."""
-    codes = tz_codes.astype(np.int64, copy=False)
-    fixed, per_row = _zone_offsets(tz_uniques, codes, at)
-    return fixed[codes] if per_row is None else per_row
-
-
 def _zone_offsets(tz_uniques: npt.NDArray[Any], codes: I64, at: I64) -> tuple[I64, I64 | None]:
     """Per zone code, its UTC offset when that is the same on every day its rows span; and when some
     zone's offset changes (DST) within its span, the offset of every row (else None).
@@ -343,86 +320,3 @@ def send_after_quiet_hours(
         round(start_hour * _US_PER_HOUR),
         round(end_hour * _US_PER_HOUR),
     )
-
-
-def _small_codes(values: I64) -> tuple[I64, int]:
-    """Integer values as codes in ``[0, n)``: the values themselves when they are small non-negative
-    integers (codes already), else dense codes in order of first appearance."""
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    if values.size == 0:
-        return values, 0
-    lo, hi = int(values.min()), int(values.max())
-    if lo >= 0 and hi < 4 * values.size + 1024:
-        return values, hi + 1
-    codes, firsts = factorize_words(values.view(np.uint64).reshape(-1, 1))
-    return codes, int(firsts.size)
-
-
-def arbitrate(
-    order_time: I64,
-    eligible: Mask,
-    member_cand: I64,
-    member_key: I64,
-    member_customer: I64,
-    member_period: I64,
-    member_limit: I64,
-    history_key: I64,
-    history_customer: I64,
-    history_time: I64,
-) -> tuple[Mask, I64]:
-    """Greedy cap arbitration in processing order (a compiled loop over the candidates).
-
-    Candidates are in processing order (``order_time`` non-decreasing). A candidate is accepted when
-    it is eligible and, for every cap it is a member of, fewer than ``limit`` accepted candidates (or
-    history rows) of the same (cap key, customer) fall in ``(t - period, t]`` before it. History times
-    must not be later than the candidates'.
-
-    Returns
-    -------
-    accepted, blocking
-        Per candidate: accepted, and the first membership (index into the member arrays) that blocked
-        it (-1 when accepted or not eligible).
-
-    Examples
-    --------
-    One cap of 1 per 10 time units on three candidates of one customer at t = 0, 5, 12:
-
-    >>> z = np.zeros(3, np.int64); e = np.zeros(0, np.int64)
-    >>> acc, _ = arbitrate(np.array([0, 5, 12]), np.ones(3, bool), np.arange(3), z, z,
-    ...                    np.full(3, 10), np.ones(3, np.int64), e, e, e)
-    >>> acc.tolist()
-    [True, False, True]
-    """
-    n = order_time.size
-    blocking = np.full(n, -1, dtype=np.int64)
-    if member_cand.size == 0:
-        return eligible.copy(), blocking
-    perm: npt.NDArray[np.intp] | None = None
-    if member_cand.size > 1 and not bool(np.all(member_cand[1:] >= member_cand[:-1])):
-        perm = np.argsort(member_cand, kind="stable")
-        member_cand, member_key, member_customer = member_cand[perm], member_key[perm], member_customer[perm]
-        member_period, member_limit = member_period[perm], member_limit[perm]
-    # group = (cap key, customer), coded densely over history and member rows
-    n_hist = history_key.size
-    key_codes, n_keys = _small_codes(np.concatenate([history_key, member_key]))
-    cust_codes, n_custs = _small_codes(np.concatenate([history_customer, member_customer]))
-    groups, _ = pair_codes(key_codes, cust_codes, n_keys, n_custs)
-    sizes = np.bincount(groups).astype(np.int64)
-    h_group = groups[:n_hist]
-    h_order = np.lexsort((history_time, h_group))
-    count = np.bincount(member_cand, minlength=n).astype(np.int64)
-    accepted, blocking = arbitrate_caps(
-        order_time.astype(np.int64, copy=False),
-        eligible,
-        np.cumsum(count) - count,
-        count,
-        groups[n_hist:],
-        member_period.astype(np.int64, copy=False),
-        member_limit.astype(np.int64, copy=False),
-        sizes,
-        h_group[h_order],
-        history_time.astype(np.int64, copy=False)[h_order],
-    )
-    if perm is not None:
-        blocking = np.where(blocking >= 0, perm[np.maximum(blocking, 0)], -1)
-    return accepted, blocking

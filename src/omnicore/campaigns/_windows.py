@@ -16,7 +16,7 @@ import numpy.typing as npt
 from omnicore.campaigns._kernels import mark_present, offset_lookup
 from omnicore.data import factorize
 
-__all__ = ["codes_for", "count_in_range", "count_upto", "factorize_columns", "latest_at_or_before", "pack"]
+__all__ = ["codes_for", "factorize_columns", "latest_at_or_before", "pack"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -76,60 +76,6 @@ def _span(*arrays: I64) -> tuple[int, int]:
     return lo, hi - lo + 2
 
 
-def count_in_range(
-    ref_group: I64,
-    ref_time: I64,
-    q_group: I64,
-    q_lo: I64,
-    q_hi: I64,
-    *,
-    lo_inclusive: bool,
-    hi_inclusive: bool,
-) -> I64:
-    """For each query, the number of reference rows of its group with time in the given range.
-
-    Parameters
-    ----------
-    ref_group, ref_time
-        Reference rows (any order).
-    q_group, q_lo, q_hi
-        Queries: group and time bounds.
-    lo_inclusive, hi_inclusive
-        Whether the bounds are closed.
-
-    Examples
-    --------
-    >>> g = np.array([0, 0, 0, 1]); t = np.array([1, 5, 9, 5])
-    >>> count_in_range(g, t, np.array([0, 1]), np.array([1, 0]), np.array([5, 4]),
-    ...                lo_inclusive=True, hi_inclusive=True).tolist()
-    [2, 0]
-    """
-    if q_group.size == 0:
-        return np.zeros(0, np.int64)
-    if ref_group.size == 0:
-        return np.zeros(q_group.size, np.int64)
-    value_min, span = _span(ref_time, q_lo, q_hi)
-    n_groups = int(max(ref_group.max(), q_group.max())) + 1
-    if n_groups * span < 2**62:
-        keys = np.sort(pack(ref_group, ref_time, value_min=value_min, value_span=span))
-        lo_keys = pack(q_group, q_lo, value_min=value_min, value_span=span)
-        hi_keys = pack(q_group, q_hi, value_min=value_min, value_span=span)
-    else:  # very long time spans: rank-transform the times first
-        times = np.unique(np.concatenate([ref_time, q_lo, q_hi]))
-        span = times.size + 1
-
-        def rank(x: I64) -> I64:
-            return np.searchsorted(times, x).astype(np.int64)
-
-        keys = np.sort(ref_group * np.int64(span) + rank(ref_time))
-        lo_keys = q_group * np.int64(span) + rank(q_lo)
-        hi_keys = q_group * np.int64(span) + rank(q_hi)
-    lo = np.searchsorted(keys, lo_keys, side="left" if lo_inclusive else "right")
-    hi = np.searchsorted(keys, hi_keys, side="right" if hi_inclusive else "left")
-    result: I64 = np.maximum(hi - lo, 0).astype(np.int64)
-    return result
-
-
 def latest_at_or_before(ref_group: I64, ref_time: I64, q_group: I64, q_time: I64) -> npt.NDArray[np.intp]:
     """Index (into the reference) of the last row of the query's group at or before its time; -1 if none.
 
@@ -165,44 +111,3 @@ def latest_at_or_before(ref_group: I64, ref_time: I64, q_group: I64, q_time: I64
     out = np.full(q_group.size, -1, dtype=np.intp)
     out[same] = order[pos[same]]
     return out
-
-
-def count_upto(
-    ref_group: I64,
-    ref_seq: I64,
-    ref_time: I64,
-    q_group: I64,
-    q_seq: I64,
-    q_time_lo: I64,
-) -> I64:
-    """Per query, reference rows of its group with ``seq <= q_seq`` and ``time >= q_time_lo``.
-
-    ``seq`` is the processing order (unique); time must not decrease along it within a group, which
-    holds for events processed in time order.
-
-    Examples
-    --------
-    >>> count_upto(np.array([0, 0, 0]), np.array([0, 1, 2]), np.array([1, 5, 5]),
-    ...            np.array([0, 0]), np.array([1, 2]), np.array([2, 0])).tolist()
-    [1, 3]
-    """
-    if q_group.size == 0:
-        return np.zeros(0, np.int64)
-    if ref_group.size == 0:
-        return np.zeros(q_group.size, np.int64)
-    seq_min, seq_span = _span(ref_seq, q_seq)
-    time_min, time_span = _span(ref_time, q_time_lo)
-    n_groups = int(max(ref_group.max(), q_group.max())) + 1
-    if n_groups * time_span >= 2**62:
-        times = np.unique(np.concatenate([ref_time, q_time_lo]))
-        ref_time = np.searchsorted(times, ref_time).astype(np.int64)
-        q_time_lo = np.searchsorted(times, q_time_lo).astype(np.int64)
-        time_min, time_span = 0, times.size + 1
-    seq_keys = pack(ref_group, ref_seq, value_min=seq_min, value_span=seq_span)
-    order = np.argsort(seq_keys, kind="stable")
-    seq_keys = seq_keys[order]
-    time_keys = pack(ref_group[order], ref_time[order], value_min=time_min, value_span=time_span)
-    hi = np.searchsorted(seq_keys, pack(q_group, q_seq, value_min=seq_min, value_span=seq_span), side="right")
-    lo = np.searchsorted(time_keys, pack(q_group, q_time_lo, value_min=time_min, value_span=time_span))
-    result: I64 = np.maximum(hi - lo, 0).astype(np.int64)
-    return result
