@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnicore._jit import jit
+from omnicore.data._grouping import factorize
 
 __all__ = [
     "carry_codes",
@@ -124,8 +125,6 @@ def factorize_text(column: npt.NDArray[Any]) -> Codes:
         return column[:0], np.zeros(0, dtype=np.intp)
     raw = _fixed_width(column)
     if raw is None:
-        from omnicore.data._grouping import factorize
-
         uniques, codes = factorize(column)
         return uniques, codes.astype(np.intp)
     codes64, firsts = factorize_words(raw)
